@@ -1,0 +1,95 @@
+// Running a plugin executable as libcni does: found in the plugin directories, the
+// CNI_* variables on top of the caller's environment, the config on stdin, the
+// result or the error JSON read from stdout.
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { CniError, ErrorCode } from './errors.js';
+import { decodeJson } from './netconf.js';
+import type { CniCommand } from './versions.js';
+
+export interface InvokeEnv {
+  command: CniCommand;
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  args?: string;
+  path: string[];
+}
+
+export interface Invoker {
+  /** Returns the plugin's stdout decoded, or undefined when it printed nothing. */
+  invoke(type: string, env: InvokeEnv, stdin: unknown): Promise<unknown>;
+}
+
+export async function findPlugin(type: string, dirs: string[]): Promise<string> {
+  for (const dir of dirs) {
+    const candidate = path.join(dir, type);
+    try {
+      await fs.access(candidate, constants.X_OK);
+      if ((await fs.stat(candidate)).isFile()) return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  throw new CniError(ErrorCode.PluginNotFound, `failed to find plugin "${type}" in path [${dirs.join(' ')}]`);
+}
+
+function cniEnvironment(env: InvokeEnv): Record<string, string> {
+  return {
+    CNI_COMMAND: env.command,
+    CNI_CONTAINERID: env.containerId ?? '',
+    CNI_NETNS: env.netns ?? '',
+    CNI_IFNAME: env.ifname ?? '',
+    CNI_ARGS: env.args ?? '',
+    CNI_PATH: env.path.join(':'),
+  };
+}
+
+function pluginError(type: string, command: CniCommand, stdout: string, stderr: string, exitCode: number): CniError {
+  const what = `plugin type="${type}" failed (${command.toLowerCase()})`;
+  if (stdout.trim() === '') return new CniError(ErrorCode.PluginFailed, what, stderr.trim() || `exit code ${exitCode}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch {
+    return new CniError(ErrorCode.PluginFailed, what, `unparsable error output: ${stdout.trim().slice(0, 200)}`);
+  }
+  const error = parsed as { code?: unknown; msg?: unknown; details?: unknown };
+  const code = typeof error.code === 'number' ? error.code : ErrorCode.PluginFailed;
+  const msg = typeof error.msg === 'string' ? error.msg : 'unknown error';
+  const details = typeof error.details === 'string' ? error.details : '';
+  return new CniError(code, `${what}: ${msg}`, details);
+}
+
+const TEXT_FILE_BUSY_RETRIES = 5;
+
+export function execInvoker(baseEnv: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Invoker {
+  return {
+    async invoke(type, env, stdin) {
+      const file = await findPlugin(type, env.path);
+      for (let attempt = 1; ; attempt++) {
+        const run = await execa(file, [], {
+          env: { ...baseEnv, ...cniEnvironment(env) },
+          extendEnv: false,
+          input: JSON.stringify(stdin),
+          reject: false,
+          timeout: timeoutMs,
+          stripFinalNewline: false,
+        });
+        const stdout = String(run.stdout ?? '');
+        const stderr = String(run.stderr ?? '');
+        if (stderr) process.stderr.write(stderr);
+        // An executable being replaced (an upgrade) cannot start for a moment.
+        if (run.code === 'ETXTBSY' && attempt < TEXT_FILE_BUSY_RETRIES) continue;
+        if (run.failed) {
+          if (run.exitCode === undefined) {
+            throw new CniError(ErrorCode.PluginFailed, `plugin type="${type}" could not run`, run.shortMessage);
+          }
+          throw pluginError(type, env.command, stdout, stderr, run.exitCode);
+        }
+        return stdout.trim() === '' ? undefined : decodeJson(stdout, `output of plugin ${type}`);
+      }
+    },
+  };
+}

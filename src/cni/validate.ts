@@ -1,0 +1,33 @@
+// The identifier rules of libcni's pkg/utils, shared by plugins and the chain runner.
+import { CniError, ErrorCode } from './errors.js';
+
+const ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+export const IFNAMSIZ = 16;
+
+export function validateContainerId(id: string): void {
+  if (id === '') throw new CniError(ErrorCode.UnknownContainer, 'missing containerID');
+  if (!ID_PATTERN.test(id)) {
+    throw new CniError(ErrorCode.InvalidEnvironment, 'invalid characters in containerID', id);
+  }
+}
+
+export function validateNetworkName(name: string | undefined): void {
+  if (!name) throw new CniError(ErrorCode.InvalidConfig, 'missing network name');
+  if (!ID_PATTERN.test(name)) {
+    throw new CniError(ErrorCode.InvalidConfig, 'invalid characters found in network name', name);
+  }
+}
+
+/** An interface name must fit IFNAMSIZ and be a usable file and device name. */
+export function validateInterfaceName(ifname: string): void {
+  const fail = (details: string): never => {
+    throw new CniError(ErrorCode.InvalidEnvironment, 'invalid network interface name', details);
+  };
+  if (ifname === '') fail('interface name is empty');
+  if (ifname.length > IFNAMSIZ - 1) fail(`interface name is too long: "${ifname}" (at most ${IFNAMSIZ - 1} characters)`);
+  if (ifname === '.' || ifname === '..') fail(`interface name is . or ..: "${ifname}"`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\s/:\u0000-\u001f\u007f]/.test(ifname)) {
+    fail(`interface name contains / or : or whitespace or control characters: ${JSON.stringify(ifname)}`);
+  }
+}

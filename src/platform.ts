@@ -1,0 +1,30 @@
+// Paths that differ between FreeBSD (the product's home) and Linux (where CI runs it for real).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type HostKind = 'freebsd' | 'linux';
+
+export function hostKind(platform: NodeJS.Platform = process.platform): HostKind {
+  return platform === 'freebsd' ? 'freebsd' : 'linux';
+}
+
+export function defaultStateDir(kind: HostKind = hostKind()): string {
+  return kind === 'freebsd' ? '/var/db/jailnet' : '/var/lib/jailnet';
+}
+
+export function defaultIpamDataDir(kind: HostKind = hostKind()): string {
+  return kind === 'freebsd' ? '/var/db/jailnet/networks' : '/var/lib/cni/networks';
+}
+
+export function defaultCniConfigDir(kind: HostKind = hostKind()): string {
+  return kind === 'freebsd' ? '/usr/local/etc/cni/net.d' : '/etc/cni/net.d';
+}
+
+export function defaultConfigFile(kind: HostKind = hostKind()): string {
+  return kind === 'freebsd' ? '/usr/local/etc/jailnet/jailnet.conf' : '/etc/jailnet/jailnet.conf';
+}
+
+/** The directory of jailnet's own plugin launchers (libexec/cni in the package). */
+export function bundledPluginDir(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'libexec', 'cni');
+}
