@@ -143,7 +143,10 @@ export function* candidates(set: RangeSet, lastReserved: IP | undefined): Genera
   } else {
     startIP = set[0]?.rangeStart;
   }
-  const origin = index;
+  // Where the walk began: the range is recorded with the address. (The reference keeps
+  // the range of the last reservation instead, and loops forever when that address
+  // ends its range and the set is full; the order is otherwise the same.)
+  let origin = index;
   for (;;) {
     let range = set[index] as Range;
     if (current === undefined) {
@@ -157,8 +160,10 @@ export function* candidates(set: RangeSet, lastReserved: IP | undefined): Genera
       } else {
         current = nextIP(current);
       }
-      if (startIP === undefined) startIP = current;
-      else if (index === origin && ipEqual(current, startIP)) return;
+      if (startIP === undefined) {
+        startIP = current;
+        origin = index;
+      } else if (index === origin && ipEqual(current, startIP)) return;
     }
     if (!ipEqual(current, range.gateway)) yield { ip: current, range };
   }

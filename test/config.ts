@@ -1,0 +1,41 @@
+// jailnet.conf: defaults, and clear errors with line numbers.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { ConfigError, loadConfig, parseConfigText } from '../src/config/jailnet-conf.js';
+import { jailnet } from './helpers/run.js';
+
+t.test('values and defaults', async (t) => {
+  const file = path.join(t.testdir(), 'jailnet.conf');
+  await fs.writeFile(file, '# comment\n[runtime]\nstate_dir = /srv/jailnet\ncni_plugin_dirs = /a/cni, /b/cni\n');
+  const config = await loadConfig(file, '/nonexistent');
+  t.same(config.runtime, {
+    stateDir: '/srv/jailnet',
+    cniConfigDir: process.platform === 'freebsd' ? '/usr/local/etc/cni/net.d' : '/etc/cni/net.d',
+    cniPluginDirs: ['/a/cni', '/b/cni'],
+    cniCacheDir: '/srv/jailnet/cni',
+  });
+  const absent = await loadConfig(undefined, path.join(t.testdir(), 'missing.conf'));
+  t.equal(absent.file, undefined, 'a missing default file means defaults');
+  await t.rejects(loadConfig(path.join(t.testdir(), 'missing.conf'), '/x'), ConfigError, 'a missing named file is an error');
+});
+
+t.test('errors name the line', async (t) => {
+  const cases: Array<[string, RegExp]> = [
+    ['[runtime]\nstate_dir = /x\nbogus_key = 1\n', /:3: unknown key "bogus_key" in \[runtime\]/],
+    ['[runtime]\nthis is not ini\n', /:2: malformed line/],
+    ['[nosuch]\n', /:1: unknown section \[nosuch\]/],
+    ['state_dir = /x\n', /:1: key "state_dir" is outside any section/],
+    ['[runtime]\nstate_dir = relative/path\n', /:2: \[runtime\] state_dir: must be an absolute path/],
+    ['[runtime]\nstate_dir = /a\nstate_dir = /b\n', /:3: key "state_dir" in \[runtime\] repeats line 2/],
+  ];
+  for (const [text, message] of cases) t.throws(() => parseConfigText(text, 'jailnet.conf'), message, JSON.stringify(text));
+});
+
+t.test('the CLI reports a bad config in one line and exits non-zero', async (t) => {
+  const file = path.join(t.testdir(), 'bad.conf');
+  await fs.writeFile(file, '[runtime]\nstat_dir = /x\n');
+  const result = await jailnet(['--config', file, 'cni', 'status', '--network', 'x']);
+  t.equal(result.code, 2);
+  t.equal(result.stderr, `jailnet: ${file}:2: unknown key "stat_dir" in [runtime]\n`);
+});
