@@ -186,6 +186,29 @@ t.test('requested addresses', async (t) => {
     'failed requests released what they had allocated for other range sets');
 });
 
+t.test('resolvConf fills the DNS of the result', async (t) => {
+  const dir = t.testdir({ 'resolv.conf': '# local\nnameserver 192.0.2.53\nnameserver 2001:db8::53\ndomain pods.example\nsearch a.example b.example\noptions ndots:2 edns0\n' });
+  const conf = { ...config('1.0.0', dir), ipam: { ...config('1.0.0', dir).ipam, resolvConf: path.join(dir, 'resolv.conf') } };
+  const add = await callPlugin(HOST_LOCAL, attach('ADD'), conf);
+  t.same(add.json.dns, {
+    nameservers: ['192.0.2.53', '2001:db8::53'],
+    domain: 'pods.example',
+    search: ['a.example', 'b.example'],
+    options: ['ndots:2', 'edns0'],
+  });
+  const missing = await callPlugin(HOST_LOCAL, attach('ADD', 'other'), { ...conf, ipam: { ...conf.ipam, resolvConf: path.join(dir, 'nope') } });
+  t.equal(missing.json.code, 5, 'an unreadable resolvConf is an I/O error');
+  t.notOk(Object.keys(await snapshotDir(path.join(dir, 'proc'))).some((n) => n.startsWith('10.33.0.3')), 'and leases nothing');
+});
+
+t.test('a lock left by a crashed plugin does not block the network', async (t) => {
+  const dataDir = t.testdir({ proc: { lock: '', 'lock.owner': '2147483646\n' } });
+  const add = await callPlugin(HOST_LOCAL, attach('ADD'), config('1.0.0', dataDir));
+  t.equal(add.code, 0, `ADD succeeds: ${add.stdout}`);
+  t.same(Object.keys(await snapshotDir(path.join(dataDir, 'proc'))).filter((n) => n.startsWith('lock')), ['lock'],
+    'the stale owner file was removed and ours released');
+});
+
 t.test('exhaustion is a clear error', async (t) => {
   const dataDir = t.testdir();
   const conf = { cniVersion: '1.0.0', name: 'tiny', ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.44.0.0/30' }]] } };

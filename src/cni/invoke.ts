@@ -4,6 +4,7 @@
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+import { log } from '../log.js';
 import { CniError, ErrorCode } from './errors.js';
 import { decodeJson } from './netconf.js';
 import type { CniCommand } from './versions.js';
@@ -69,6 +70,7 @@ export function execInvoker(baseEnv: NodeJS.ProcessEnv = process.env, timeoutMs 
     async invoke(type, env, stdin) {
       const file = await findPlugin(type, env.path);
       for (let attempt = 1; ; attempt++) {
+        const started = performance.now();
         const run = await execa(file, [], {
           env: { ...baseEnv, ...cniEnvironment(env) },
           extendEnv: false,
@@ -77,6 +79,10 @@ export function execInvoker(baseEnv: NodeJS.ProcessEnv = process.env, timeoutMs 
           timeout: timeoutMs,
           stripFinalNewline: false,
         });
+        log().debug(
+          { plugin: file, command: env.command, containerId: env.containerId, exitCode: run.exitCode, ms: Math.round(performance.now() - started) },
+          'plugin call',
+        );
         const stdout = String(run.stdout ?? '');
         const stderr = String(run.stderr ?? '');
         if (stderr) process.stderr.write(stderr);

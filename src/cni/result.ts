@@ -118,8 +118,3 @@ export function formatResult(result: Result, version: string): Record<string, un
   out.dns = Object.fromEntries(Object.entries(dns).filter(([, v]) => (Array.isArray(v) ? v.length > 0 : v !== '')));
   return out;
 }
-
-/** Reference plugins print JSON indented by four spaces. */
-export function encodeJson(value: unknown): string {
-  return JSON.stringify(value, null, 4);
-}

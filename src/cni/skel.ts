@@ -3,14 +3,15 @@
 import { parseCniArgs, type CniArgs } from './args.js';
 import { CniError, ErrorCode, asCniError } from './errors.js';
 import { PluginConfSchema, decodeJson, parseConfig, type PluginConf } from './netconf.js';
-import { encodeJson, formatResult, type Result } from './result.js';
+import { encodeJson } from './json.js';
+import { formatResult, type Result } from './result.js';
 import { validateContainerId, validateInterfaceName, validateNetworkName } from './validate.js';
 import {
   CURRENT_VERSION,
-  SUPPORTED_VERSIONS,
   isSupported,
   requireCommandAllowed,
   requireSupported,
+  versionInfo,
   type CniCommand,
 } from './versions.js';
 
@@ -135,7 +136,7 @@ function validAttachments(config: PluginConf): Attachment[] {
 async function dispatch(plugin: Plugin, io: PluginIO, seen: SeenConfig): Promise<string | undefined> {
   const command = readCommand(io.env);
   if (command === 'VERSION') {
-    return encodeJson({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS });
+    return encodeJson(versionInfo());
   }
   const request = await buildRequest(command, io, seen);
   switch (command) {

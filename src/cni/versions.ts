@@ -38,6 +38,11 @@ export function requireSupported(version: string | undefined): string {
   return asked;
 }
 
+/** What VERSION answers. Like the reference plugins, jailnet does not read stdin for it. */
+export function versionInfo(): { cniVersion: string; supportedVersions: readonly string[] } {
+  return { cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS };
+}
+
 /** The first spec version that defines each command. */
 const FIRST_VERSION: Record<CniCommand, string> = {
   ADD: '0.1.0',

@@ -1,25 +1,30 @@
 // The entry point behind libexec/cni/*: picks the plugin by the launcher's name.
-import { pluginMain, type Plugin } from '../cni/skel.js';
-import { hostLocal } from './host-local.js';
-import { pendingPlugin } from './pending.js';
+// VERSION is answered before anything heavy loads: podman sends it to every plugin
+// of a list several times per container start and stop.
+import { encodeJson } from '../cni/json.js';
+import { versionInfo } from '../cni/versions.js';
+import type { Plugin } from '../cni/skel.js';
 
-const PLUGINS: Record<string, () => Plugin> = {
-  'host-local': () => hostLocal,
-  bridge: () => pendingPlugin('bridge'),
-  portmap: () => pendingPlugin('portmap'),
-  loopback: () => pendingPlugin('loopback'),
-  firewall: () => pendingPlugin('firewall'),
-  tuning: () => pendingPlugin('tuning'),
+const PLUGINS: Record<string, () => Promise<Plugin>> = {
+  'host-local': async () => (await import('./host-local.js')).hostLocal,
+  bridge: async () => (await import('./pending.js')).pendingPlugin('bridge'),
+  portmap: async () => (await import('./pending.js')).pendingPlugin('portmap'),
+  loopback: async () => (await import('./pending.js')).pendingPlugin('loopback'),
+  firewall: async () => (await import('./pending.js')).pendingPlugin('firewall'),
+  tuning: async () => (await import('./pending.js')).pendingPlugin('tuning'),
 };
 
-export const PLUGIN_NAMES = Object.keys(PLUGINS);
-
-export function runNamedPlugin(name: string): void {
-  const make = PLUGINS[name];
-  if (!make) {
+export async function runNamedPlugin(name: string): Promise<void> {
+  const load = PLUGINS[name];
+  if (!load) {
     process.stderr.write(`jailnet: no CNI plugin named ${JSON.stringify(name)}\n`);
     process.exitCode = 1;
     return;
   }
-  pluginMain(make());
+  if (process.env.CNI_COMMAND === 'VERSION') {
+    process.stdout.write(`${encodeJson(versionInfo())}\n`);
+    return;
+  }
+  const [{ pluginMain }, plugin] = await Promise.all([import('../cni/skel.js'), load()]);
+  pluginMain(plugin);
 }
