@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what jailnet and its tests need on a Debian 12 machine, idempotently:
+# Debian packages (as root) that are missing, then the npm dependencies, then the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# containernetworking-plugins: the reference plugins the tests run side by side with jailnet's.
+APT_PACKAGES=(containernetworking-plugins)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install.sh: missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund
+npm run build
