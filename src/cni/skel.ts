@@ -4,7 +4,7 @@ import { parseCniArgs, type CniArgs } from './args.js';
 import { CniError, ErrorCode, asCniError } from './errors.js';
 import { PluginConfSchema, decodeJson, parseConfig, type PluginConf } from './netconf.js';
 import { encodeJson } from './json.js';
-import { formatResult, type Result } from './result.js';
+import { formatResult, parseResult, type Result } from './result.js';
 import { validateContainerId, validateInterfaceName, validateNetworkName } from './validate.js';
 import {
   CURRENT_VERSION,
@@ -30,6 +30,8 @@ export interface PluginRequest {
   args: CniArgs;
   path: string[];
   cniVersion: string;
+  /** The previous result of the chain, read from whichever spec version wrote it. */
+  prevResult: Result | undefined;
   /** The whole stdin object: each plugin parses its own keys from it. */
   config: PluginConf;
   stdin: Buffer;
@@ -121,6 +123,7 @@ async function buildRequest(
     args: parseCniArgs(env.CNI_ARGS),
     path: (env.CNI_PATH ?? '').split(':').filter(Boolean),
     cniVersion,
+    prevResult: config.prevResult === undefined ? undefined : parseResult(config.prevResult, cniVersion),
     config,
     stdin,
   };
