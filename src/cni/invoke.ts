@@ -3,8 +3,7 @@
 // result or the error JSON read from stdout.
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
-import { log } from '../log.js';
+import { createExecDoor, type ExecDoor } from '../hosts/exec.js';
 import { CniError, ErrorCode } from './errors.js';
 import { decodeJson } from './netconf.js';
 import type { CniCommand } from './versions.js';
@@ -66,35 +65,20 @@ function pluginError(type: string, command: CniCommand, stdout: string, stderr: 
 const TEXT_FILE_BUSY_RETRIES = 5;
 
 export function execInvoker(baseEnv: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Invoker {
+  const door: ExecDoor = createExecDoor({ env: baseEnv, timeoutMs });
   return {
     async invoke(type, env, stdin) {
       const file = await findPlugin(type, env.path);
       for (let attempt = 1; ; attempt++) {
-        const started = performance.now();
-        const run = await execa(file, [], {
-          env: { ...baseEnv, ...cniEnvironment(env) },
-          extendEnv: false,
-          input: JSON.stringify(stdin),
-          reject: false,
-          timeout: timeoutMs,
-          stripFinalNewline: false,
-        });
-        log().debug(
-          { plugin: file, command: env.command, containerId: env.containerId, exitCode: run.exitCode, ms: Math.round(performance.now() - started) },
-          'plugin call',
-        );
-        const stdout = String(run.stdout ?? '');
-        const stderr = String(run.stderr ?? '');
-        if (stderr) process.stderr.write(stderr);
+        const run = await door.runFile(file, [], { input: JSON.stringify(stdin), env: cniEnvironment(env), allowFailure: true });
+        if (run.stderr && !run.startError) process.stderr.write(run.stderr);
         // An executable being replaced (an upgrade) cannot start for a moment.
-        if (run.code === 'ETXTBSY' && attempt < TEXT_FILE_BUSY_RETRIES) continue;
-        if (run.failed) {
-          if (run.exitCode === undefined) {
-            throw new CniError(ErrorCode.PluginFailed, `plugin type="${type}" could not run`, run.shortMessage);
-          }
-          throw pluginError(type, env.command, stdout, stderr, run.exitCode);
+        if (run.startError === 'ETXTBSY' && attempt < TEXT_FILE_BUSY_RETRIES) continue;
+        if (run.startError) {
+          throw new CniError(ErrorCode.PluginFailed, `plugin type="${type}" could not run`, run.stderr);
         }
-        return stdout.trim() === '' ? undefined : decodeJson(stdout, `output of plugin ${type}`);
+        if (run.exitCode !== 0) throw pluginError(type, env.command, run.stdout, run.stderr, run.exitCode);
+        return run.stdout.trim() === '' ? undefined : decodeJson(run.stdout, `output of plugin ${type}`);
       }
     },
   };
