@@ -42,6 +42,8 @@ export interface ExecDoor {
   readonly plan: string[][];
   /** Runs a host tool by name, looked up in the tool path. */
   run(tool: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  /** The absolute path a tool name resolves to in the tool path (the bare name in plan mode). */
+  which(tool: string): string;
   /** Runs an executable by absolute path (CNI plugins). */
   runFile(file: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
 }
@@ -135,6 +137,9 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
   return {
     planning,
     plan,
+    which(tool) {
+      return planning ? tool : resolveTool(tool);
+    },
     run(tool, args, runOptions = {}) {
       assertArgv(args);
       // Plan mode shows the bare tool name: the plan is for a FreeBSD host, not this one.

@@ -1,0 +1,265 @@
+// The FreeBSD driver: FreeBSD 14.x, 13.3+. It acts inside a vnet with `ifconfig -j` /
+// `route -j` and falls back to `jexec J <tool>` where a release refuses `-j`; pfctl and
+// sysctl have no `-j` and always go through jexec.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
+import type {
+  ChildJailOptions,
+  Host,
+  InterfaceInfo,
+  JailInfo,
+  PfFlush,
+  RouteInfo,
+  Vnet,
+  VnetJailOptions,
+  VxlanOptions,
+} from '../host.js';
+import { ifconfig, jail, jls, kld, netstat, pfctl, route, sysctl, type Argv } from './commands.js';
+import { parseIfconfig, parseIfconfigList, parseJls, parseKilledStates, parseNetstatRoutes, parsePfLines } from './parse.js';
+
+const JAIL_FLAG_TOOLS = new Set(['ifconfig', 'route', 'netstat']);
+
+/** The text a release without `-j` prints (getopt's message). */
+function refusesJailFlag(result: CommandResult): boolean {
+  return /illegal option -- j|invalid option -- '?j/.test(result.stderr);
+}
+
+export class FreeBSDHost implements Host {
+  readonly kind = 'freebsd' as const;
+  private jailFlagSupported: boolean | undefined;
+
+  constructor(private readonly door: ExecDoor) {}
+
+  /** Runs argv on the host, or in a vnet: `-j J` where the tool has it, else jexec. */
+  private async run(argv: Argv, vnet: Vnet, options: { input?: string; allowFailure?: boolean } = {}): Promise<CommandResult> {
+    const [tool, ...args] = argv;
+    if (vnet === undefined) return this.door.run(tool, args, options);
+    if (JAIL_FLAG_TOOLS.has(tool) && this.jailFlagSupported !== false) {
+      const result = await this.door.run(tool, ['-j', vnet, ...args], { ...options, allowFailure: true });
+      if (result.exitCode === 0 || !refusesJailFlag(result)) {
+        this.jailFlagSupported = true;
+        if (result.exitCode !== 0 && !options.allowFailure) throw new HostCommandError(result);
+        return result;
+      }
+      this.jailFlagSupported = false;
+    }
+    // jail roots are `/`, so the host's own tool is the jail's.
+    return this.door.run('jexec', [vnet, this.door.which(tool), ...args], options);
+  }
+
+  // interfaces
+
+  async createEpair(vnet?: Vnet): Promise<{ a: string; b: string }> {
+    const result = await this.run(ifconfig.createEpair(), vnet);
+    const a = result.stdout.trim() || 'epair?a';
+    return { a, b: a.replace(/a$/, 'b') };
+  }
+
+  async createBridge(name?: string): Promise<string> {
+    const created = (await this.run(ifconfig.createBridge(), undefined)).stdout.trim() || 'bridge?';
+    if (name === undefined || name === created) return created;
+    try {
+      await this.run(ifconfig.rename(created, name), undefined);
+    } catch (error) {
+      // A taken name must not leave the freshly cloned bridgeN behind.
+      await this.run(ifconfig.destroy(created), undefined, { allowFailure: true });
+      throw error;
+    }
+    return name;
+  }
+
+  async createTap(vnet?: Vnet): Promise<string> {
+    return (await this.run(ifconfig.createTap(), vnet)).stdout.trim() || 'tap?';
+  }
+
+  async createVxlan(options: VxlanOptions, vnet?: Vnet): Promise<string> {
+    return (await this.run(ifconfig.createVxlan(options), vnet)).stdout.trim() || 'vxlan?';
+  }
+
+  async renameInterface(name: string, newName: string, vnet?: Vnet): Promise<void> {
+    await this.run(ifconfig.rename(name, newName), vnet);
+  }
+
+  async destroyInterface(name: string, vnet?: Vnet): Promise<void> {
+    await this.run(ifconfig.destroy(name), vnet);
+  }
+
+  async moveToVnet(name: string, jailName: string): Promise<void> {
+    await this.run(ifconfig.moveToVnet(name, jailName), undefined);
+  }
+
+  async moveFromVnet(name: string, jailName: string): Promise<void> {
+    await this.run(ifconfig.moveFromVnet(name, jailName), undefined);
+  }
+
+  async setMtu(name: string, mtu: number, vnet?: Vnet): Promise<void> {
+    await this.run(ifconfig.mtu(name, mtu), vnet);
+  }
+
+  async setMac(name: string, mac: string, vnet?: Vnet): Promise<void> {
+    await this.run(ifconfig.ether(name, mac), vnet);
+  }
+
+  async setDescription(name: string, description: string, vnet?: Vnet): Promise<void> {
+    await this.run(ifconfig.description(name, description), vnet);
+  }
+
+  async setUp(name: string, up: boolean, vnet?: Vnet): Promise<void> {
+    await this.run(ifconfig.updown(name, up), vnet);
+  }
+
+  async addAddress(name: string, cidr: string, vnet?: Vnet): Promise<void> {
+    await this.run(ifconfig.addAddress(name, cidr), vnet);
+  }
+
+  async removeAddress(name: string, address: string, vnet?: Vnet): Promise<void> {
+    await this.run(ifconfig.removeAddress(name, address), vnet);
+  }
+
+  async addBridgeMember(bridge: string, member: string): Promise<void> {
+    await this.run(ifconfig.addm(bridge, member), undefined);
+  }
+
+  async removeBridgeMember(bridge: string, member: string): Promise<void> {
+    await this.run(ifconfig.deletem(bridge, member), undefined);
+  }
+
+  async listInterfaces(vnet?: Vnet): Promise<string[]> {
+    return parseIfconfigList((await this.run(ifconfig.list(), vnet)).stdout);
+  }
+
+  async inspectInterface(name: string, vnet?: Vnet): Promise<InterfaceInfo | undefined> {
+    const result = await this.run(ifconfig.show(name), vnet, { allowFailure: true });
+    if (result.exitCode !== 0) {
+      if (/does not exist/.test(result.stderr)) return undefined;
+      throw new HostCommandError(result);
+    }
+    return parseIfconfig(result.stdout)[0];
+  }
+
+  // routes
+
+  async addRoute(destination: string, gateway: string, vnet?: Vnet): Promise<void> {
+    await this.run(route.add(destination, gateway), vnet);
+  }
+
+  async deleteRoute(destination: string, family: 4 | 6, vnet?: Vnet): Promise<void> {
+    await this.run(route.delete(destination, family), vnet);
+  }
+
+  async listRoutes(vnet?: Vnet): Promise<RouteInfo[]> {
+    return parseNetstatRoutes((await this.run(netstat.routes(), vnet)).stdout);
+  }
+
+  // jails
+
+  private async findJail(name: string, dying: boolean): Promise<JailInfo | undefined> {
+    const result = await this.run(jls.one(name, dying), undefined, { allowFailure: true });
+    if (result.exitCode !== 0) {
+      if (/not found/.test(result.stderr)) return undefined;
+      throw new HostCommandError(result);
+    }
+    return parseJls(result.stdout)[0];
+  }
+
+  private async created(name: string): Promise<JailInfo> {
+    const info = this.door.planning ? undefined : await this.findJail(name, false);
+    return info ?? { jid: 0, name, parent: 0, path: '/', hostname: name, vnet: 'new', dying: false };
+  }
+
+  async createVnetJail(name: string, options?: VnetJailOptions): Promise<JailInfo> {
+    await this.run(jail.createVnet(name, options), undefined);
+    return this.created(name);
+  }
+
+  async createChildJail(name: string, options: ChildJailOptions): Promise<JailInfo> {
+    await this.run(jail.createChild(name, options), undefined);
+    return this.created(name);
+  }
+
+  async removeJail(name: string): Promise<void> {
+    await this.run(jail.remove(name), undefined);
+  }
+
+  async listJails(options: { dying?: boolean } = {}): Promise<JailInfo[]> {
+    return parseJls((await this.run(jls.list(options.dying ?? false), undefined)).stdout);
+  }
+
+  async waitJailGone(name: string, timeoutMs: number): Promise<void> {
+    if (this.door.planning) {
+      await this.run(jls.one(name, true), undefined, { allowFailure: true });
+      return;
+    }
+    const deadline = Date.now() + timeoutMs;
+    let pause = 20;
+    while ((await this.findJail(name, true)) !== undefined) {
+      if (Date.now() > deadline) throw new Error(`jail ${name} is still present (dying) after ${timeoutMs} ms`);
+      await sleep(pause);
+      pause = Math.min(pause * 2, 500);
+    }
+  }
+
+  // pf
+
+  async loadAnchor(anchor: string, rules: string, vnet?: Vnet): Promise<void> {
+    await this.run(pfctl.load(anchor), vnet, { input: rules.endsWith('\n') ? rules : `${rules}\n` });
+  }
+
+  async flushAnchor(anchor: string, what: PfFlush, vnet?: Vnet): Promise<void> {
+    await this.run(pfctl.flush(anchor, what), vnet);
+  }
+
+  async showAnchor(anchor: string, what: 'rules' | 'nat', vnet?: Vnet): Promise<string[]> {
+    const result = await this.run(pfctl.show(anchor, what), vnet, { allowFailure: true });
+    // An anchor that was never loaded reads as empty.
+    if (result.exitCode !== 0 && /DIOCGETRULES: Invalid argument/.test(result.stderr)) return [];
+    if (result.exitCode !== 0) throw new HostCommandError(result);
+    return parsePfLines(result.stdout);
+  }
+
+  async tableAdd(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
+    await this.run(pfctl.table(table, 'add', addresses), vnet);
+  }
+
+  async tableDelete(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
+    await this.run(pfctl.table(table, 'delete', addresses), vnet);
+  }
+
+  async tableReplace(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
+    await this.run(pfctl.table(table, 'replace', addresses), vnet);
+  }
+
+  async tableShow(table: string, vnet?: Vnet): Promise<string[]> {
+    const result = await this.run(pfctl.table(table, 'show'), vnet, { allowFailure: true });
+    if (result.exitCode !== 0 && /Table does not exist/.test(result.stderr)) return [];
+    if (result.exitCode !== 0) throw new HostCommandError(result);
+    return parsePfLines(result.stdout);
+  }
+
+  async killStates(from: string, to?: string, vnet?: Vnet): Promise<number> {
+    return parseKilledStates((await this.run(pfctl.kill(from, to), vnet)).stderr);
+  }
+
+  async enablePf(vnet?: Vnet): Promise<void> {
+    const result = await this.run(pfctl.enable(), vnet, { allowFailure: true });
+    if (result.exitCode !== 0 && !/pf already enabled/.test(result.stderr)) throw new HostCommandError(result);
+  }
+
+  // sysctl and modules
+
+  async sysctlGet(name: string, vnet?: Vnet): Promise<string> {
+    return (await this.run(sysctl.get(name), vnet)).stdout.trim();
+  }
+
+  async sysctlSet(name: string, value: string, vnet?: Vnet): Promise<void> {
+    await this.run(sysctl.set(name, value), vnet);
+  }
+
+  async isModuleLoaded(name: string): Promise<boolean> {
+    return (await this.run(kld.stat(name), undefined, { allowFailure: true })).exitCode === 0;
+  }
+
+  async loadModule(name: string): Promise<void> {
+    await this.run(kld.load(name), undefined);
+  }
+}

@@ -1,0 +1,111 @@
+// Readers for the text FreeBSD's tools print: ifconfig blocks and -l, jls -h, netstat -rn,
+// pfctl listings. Pure functions, tested against real-format samples.
+import type { InterfaceAddress, InterfaceInfo, JailInfo, RouteInfo } from '../host.js';
+
+export function parseIfconfigList(stdout: string): string[] {
+  return stdout.trim().split(/\s+/).filter(Boolean);
+}
+
+const HEADER = /^([^\s:]+): flags=([0-9a-f]+)<([^>]*)> metric \d+ mtu (\d+)/;
+
+function netmaskToLength(hex: string): number {
+  const value = parseInt(hex.replace(/^0x/, ''), 16) >>> 0;
+  return value.toString(2).replace(/0+$/, '').length;
+}
+
+/** Parses the blocks of `ifconfig` / `ifconfig -a` / `ifconfig X`. */
+export function parseIfconfig(stdout: string): InterfaceInfo[] {
+  const out: InterfaceInfo[] = [];
+  let current: InterfaceInfo | undefined;
+  for (const line of stdout.split('\n')) {
+    const header = HEADER.exec(line);
+    if (header) {
+      const flags = (header[3] as string).split(',').filter(Boolean);
+      current = {
+        name: header[1] as string,
+        flags,
+        up: flags.includes('UP'),
+        mtu: Number(header[4]),
+        groups: [],
+        inet: [],
+        inet6: [],
+        members: [],
+      };
+      out.push(current);
+      continue;
+    }
+    if (!current || !line.startsWith('\t')) continue;
+    const text = line.trim();
+    let match: RegExpExecArray | null;
+    if ((match = /^description: (.*)$/.exec(text))) current.description = match[1];
+    else if ((match = /^ether ([0-9a-f:]{17})$/.exec(text))) current.mac = match[1];
+    else if ((match = /^inet (\S+) netmask (0x[0-9a-f]+)/.exec(text))) {
+      current.inet.push({ address: match[1] as string, prefixLength: netmaskToLength(match[2] as string) });
+    } else if ((match = /^inet6 (\S+) prefixlen (\d+)/.exec(text))) {
+      const address: InterfaceAddress = { address: (match[1] as string).replace(/%.*$/, ''), prefixLength: Number(match[2]) };
+      current.inet6.push(address);
+    } else if ((match = /^groups: (.*)$/.exec(text))) current.groups = (match[1] as string).split(/\s+/).filter(Boolean);
+    else if ((match = /^member: (\S+)/.exec(text))) current.members.push(match[1] as string);
+  }
+  return out;
+}
+
+/** Splits a `jls -q` line: values with spaces come in double quotes. */
+function splitQuoted(line: string): string[] {
+  const out: string[] = [];
+  const pattern = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  let match: RegExpExecArray | null;
+  while ((match = pattern.exec(line))) out.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, '$1') : (match[2] as string));
+  return out;
+}
+
+/** The parameters the driver asks jls for, in this order. */
+export const JLS_PARAMS = ['jid', 'name', 'parent', 'path', 'host.hostname', 'vnet', 'dying'] as const;
+
+/** Parses `jls -d -h -q jid name parent path host.hostname vnet dying`. */
+export function parseJls(stdout: string): JailInfo[] {
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  const header = splitQuoted(lines[0] ?? '');
+  return lines.slice(1).map((line) => {
+    const values = splitQuoted(line);
+    const get = (name: string) => values[header.indexOf(name)] ?? '';
+    return {
+      jid: Number(get('jid')),
+      name: get('name'),
+      parent: Number(get('parent')),
+      path: get('path'),
+      hostname: get('host.hostname'),
+      vnet: get('vnet') === 'new' ? 'new' : 'inherit',
+      dying: get('dying') === 'true',
+    };
+  });
+}
+
+/** Parses `netstat -rn` (both families). */
+export function parseNetstatRoutes(stdout: string): RouteInfo[] {
+  const routes: RouteInfo[] = [];
+  let family: 4 | 6 | undefined;
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('Internet:')) family = 4;
+    else if (line.startsWith('Internet6:')) family = 6;
+    else if (family && line.trim() && !line.startsWith('Destination')) {
+      const [destination, gateway, flags, netif] = line.trim().split(/\s+/);
+      if (destination && gateway && flags && netif) routes.push({ family, destination, gateway, flags, netif });
+    }
+  }
+  return routes;
+}
+
+/** pfctl -s rules|nat and -T show print one item per line. */
+export function parsePfLines(stdout: string): string[] {
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+/** `pfctl -k` reports "killed N states from …". */
+export function parseKilledStates(stderr: string): number {
+  const match = /killed (\d+) states/.exec(stderr);
+  return match ? Number(match[1]) : 0;
+}

@@ -1,0 +1,117 @@
+// The narrow host interface: every kernel operation plugins, pods and the runtime API
+// need, with one driver per OS. `vnet` names the jail whose network stack is meant;
+// undefined means the host's own.
+
+export type Vnet = string | undefined;
+
+export interface InterfaceAddress {
+  address: string;
+  prefixLength: number;
+}
+
+export interface InterfaceInfo {
+  name: string;
+  flags: string[];
+  up: boolean;
+  mtu: number;
+  mac?: string;
+  description?: string;
+  groups: string[];
+  inet: InterfaceAddress[];
+  inet6: InterfaceAddress[];
+  /** Bridge members, for a bridge. */
+  members: string[];
+}
+
+export interface RouteInfo {
+  family: 4 | 6;
+  destination: string;
+  gateway: string;
+  flags: string;
+  netif: string;
+}
+
+export interface JailInfo {
+  jid: number;
+  name: string;
+  parent: number;
+  path: string;
+  hostname: string;
+  vnet: 'new' | 'inherit';
+  dying: boolean;
+}
+
+export interface VxlanOptions {
+  vni: number;
+  local: string;
+  remote?: string;
+  group?: string;
+  device?: string;
+  port?: number;
+}
+
+export interface VnetJailOptions {
+  hostname?: string;
+  childrenMax?: number;
+}
+
+export interface ChildJailOptions {
+  path: string;
+  hostname?: string;
+}
+
+export type PfFlush = 'all' | 'nat' | 'rules';
+
+export interface Host {
+  readonly kind: 'freebsd' | 'linux';
+
+  // interfaces
+  createEpair(vnet?: Vnet): Promise<{ a: string; b: string }>;
+  createBridge(name?: string): Promise<string>;
+  createTap(vnet?: Vnet): Promise<string>;
+  createVxlan(options: VxlanOptions, vnet?: Vnet): Promise<string>;
+  renameInterface(name: string, newName: string, vnet?: Vnet): Promise<void>;
+  destroyInterface(name: string, vnet?: Vnet): Promise<void>;
+  moveToVnet(name: string, jail: string): Promise<void>;
+  moveFromVnet(name: string, jail: string): Promise<void>;
+  setMtu(name: string, mtu: number, vnet?: Vnet): Promise<void>;
+  setMac(name: string, mac: string, vnet?: Vnet): Promise<void>;
+  setDescription(name: string, description: string, vnet?: Vnet): Promise<void>;
+  setUp(name: string, up: boolean, vnet?: Vnet): Promise<void>;
+  addAddress(name: string, cidr: string, vnet?: Vnet): Promise<void>;
+  removeAddress(name: string, address: string, vnet?: Vnet): Promise<void>;
+  addBridgeMember(bridge: string, member: string): Promise<void>;
+  removeBridgeMember(bridge: string, member: string): Promise<void>;
+  listInterfaces(vnet?: Vnet): Promise<string[]>;
+  inspectInterface(name: string, vnet?: Vnet): Promise<InterfaceInfo | undefined>;
+
+  // routes
+  addRoute(destination: string, gateway: string, vnet?: Vnet): Promise<void>;
+  deleteRoute(destination: string, family: 4 | 6, vnet?: Vnet): Promise<void>;
+  listRoutes(vnet?: Vnet): Promise<RouteInfo[]>;
+
+  // jails
+  createVnetJail(name: string, options?: VnetJailOptions): Promise<JailInfo>;
+  createChildJail(name: string, options: ChildJailOptions): Promise<JailInfo>;
+  removeJail(name: string): Promise<void>;
+  listJails(options?: { dying?: boolean }): Promise<JailInfo[]>;
+  /** Waits, bounded, until the jail is gone, dying state included. */
+  waitJailGone(name: string, timeoutMs: number): Promise<void>;
+
+  // pf
+  loadAnchor(anchor: string, rules: string, vnet?: Vnet): Promise<void>;
+  flushAnchor(anchor: string, what: PfFlush, vnet?: Vnet): Promise<void>;
+  showAnchor(anchor: string, what: 'rules' | 'nat', vnet?: Vnet): Promise<string[]>;
+  tableAdd(table: string, addresses: string[], vnet?: Vnet): Promise<void>;
+  tableDelete(table: string, addresses: string[], vnet?: Vnet): Promise<void>;
+  tableReplace(table: string, addresses: string[], vnet?: Vnet): Promise<void>;
+  tableShow(table: string, vnet?: Vnet): Promise<string[]>;
+  killStates(from: string, to?: string, vnet?: Vnet): Promise<number>;
+  enablePf(vnet?: Vnet): Promise<void>;
+
+  // sysctl and modules
+  sysctlGet(name: string, vnet?: Vnet): Promise<string>;
+  sysctlSet(name: string, value: string, vnet?: Vnet): Promise<void>;
+  isModuleLoaded(name: string): Promise<boolean>;
+  loadModule(name: string): Promise<void>;
+}

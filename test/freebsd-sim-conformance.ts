@@ -1,0 +1,267 @@
+// Conformance of the FreeBSD tool simulator: the outputs, error texts and exit codes
+// that ../shared/reference/freebsd-mechanics.md gives for these tools, byte for byte.
+import t from 'tap';
+import { newSim, setup, tool } from './helpers/sim.js';
+
+interface Case {
+  name: string;
+  given?: string[][];
+  run: string[];
+  stdin?: string;
+  stdout?: string;
+  stderr?: string;
+  code?: number;
+}
+
+const POD = ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist', 'children.max=8', 'host.hostname=pod'];
+
+const CASES: Case[] = [
+  // jail(8), jls(8), jexec(8) — §1.2, §1.4, §1.7
+  { name: 'jail -c prints nothing', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist', 'children.max=8', 'host.hostname=pod', 'enforce_statfs=1'], stdout: '', stderr: '', code: 0 },
+  { name: 'name taken', given: [POD], run: POD, stderr: 'jail: "pod" already exists\n', code: 1 },
+  { name: 'child of a missing parent', run: ['jail', '-c', 'name=pod.c1', 'path=/', 'ip4=inherit', 'persist'], stderr: 'jail: jail "pod" not found\n', code: 1 },
+  { name: 'vnet with ip4', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'ip4=inherit', 'persist'], stderr: 'jail: vnet jails cannot have IP address restrictions\n', code: 1 },
+  { name: 'vnet=inherit with ip6=inherit', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet=inherit', 'ip6=inherit', 'persist'], stderr: 'jail: vnet jails cannot have IP address restrictions\n', code: 1 },
+  { name: 'remove unknown', run: ['jail', '-r', 'pod'], stderr: 'jail: "pod" not found\n', code: 1 },
+  { name: 'jls -j unknown', run: ['jls', '-j', 'pod'], stderr: 'jls: jail "pod" not found\n', code: 1 },
+  { name: 'jexec unknown', run: ['jexec', 'pod', '/bin/true'], stderr: 'jexec: jail "pod" not found\n', code: 1 },
+  {
+    name: 'jls default table',
+    given: [POD],
+    run: ['jls'],
+    stdout: '   JID  IP Address      Hostname                      Path\n     1  -               pod                           /\n',
+  },
+  { name: 'jls -j pod jid', given: [POD], run: ['jls', '-j', 'pod', 'jid'], stdout: '1\n' },
+  { name: 'jls parameter values', given: [POD], run: ['jls', '-j', 'pod', 'name', 'jid', 'vnet', 'children.max'], stdout: 'pod 1 new 8\n' },
+  { name: 'jls -d -h of a dying jail', given: [], run: ['jls', '-d', '-h', 'name', 'dying'], stdout: 'name dying\n' },
+  { name: 'jls -n booleans', given: [POD], run: ['jls', '-n', '-j', 'pod', 'name', 'persist', 'dying'], stdout: 'name=pod persist nodying\n' },
+  { name: 'a name that is a number', run: ['jail', '-c', 'name=7', 'path=/', 'persist'], stderr: 'jail: name cannot be numeric (unless it is the jid)\n', code: 1 },
+  { name: 'a missing path', run: ['jail', '-c', 'name=x', 'path=/nonexistent', 'persist'], stderr: 'jail: path /nonexistent: No such file or directory\n', code: 1 },
+
+  // ifconfig(8) — §2.1–§2.5
+  { name: 'epair create', run: ['ifconfig', 'epair', 'create'], stdout: 'epair0a\n', code: 0 },
+  { name: 'epair create takes the lowest free unit', given: [['ifconfig', 'epair', 'create'], ['ifconfig', 'epair', 'create'], ['ifconfig', 'epair0a', 'destroy']], run: ['ifconfig', 'epair', 'create'], stdout: 'epair0a\n' },
+  { name: 'epair unit taken', given: [['ifconfig', 'epair7', 'create']], run: ['ifconfig', 'epair7', 'create'], stderr: 'ifconfig: interface epair7 already exists\n', code: 1 },
+  { name: 'create name renames only the a-end', run: ['ifconfig', 'epair', 'create', 'name', 'foo'], stdout: 'foo\n' },
+  { name: 'bridge create', run: ['ifconfig', 'bridge', 'create'], stdout: 'bridge0\n' },
+  { name: 'bridge create name', run: ['ifconfig', 'bridge', 'create', 'name', 'br-pod'], stdout: 'br-pod\n' },
+  {
+    name: 'bridge create name taken leaves bridgeN',
+    given: [['ifconfig', 'bridge', 'create', 'name', 'br-pod']],
+    run: ['ifconfig', 'bridge', 'create', 'name', 'br-pod'],
+    stdout: 'bridge1\n',
+    stderr: 'ifconfig: ioctl SIOCSIFNAME (set name): File exists\n',
+    code: 1,
+  },
+  { name: 'rename prints the new name', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'name', 'host0'], stdout: 'host0\n' },
+  { name: 'rename to a taken name', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'name', 'epair0b'], stderr: 'ifconfig: ioctl SIOCSIFNAME (set name): File exists\n', code: 1 },
+  { name: 'rename too long', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'name', 'abcdefghijklmnop'], stderr: 'ifconfig: ioctl SIOCSIFNAME (set name): File name too long\n', code: 1 },
+  { name: 'destroy prints nothing', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'destroy'], stdout: '', stderr: '', code: 0 },
+  { name: 'destroy a non-clonable interface', run: ['ifconfig', 'vtnet0', 'destroy'], stderr: 'ifconfig: SIOCIFDESTROY: Invalid argument\n', code: 1 },
+  { name: 'destroy a missing interface', run: ['ifconfig', 'epair9a', 'destroy'], stderr: 'ifconfig: interface epair9a does not exist\n', code: 1 },
+  { name: 'show a missing interface', run: ['ifconfig', 'nope0'], stderr: 'ifconfig: interface nope0 does not exist\n', code: 1 },
+  { name: 'vnet to an unknown jail', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0b', 'vnet', 'nojail'], stderr: 'ifconfig: jail "nojail" not found\n', code: 1 },
+  { name: '-j an unknown jail', run: ['ifconfig', '-j', 'nojail', '-l'], stderr: 'ifconfig: jail not found: No such file or directory\n', code: 1 },
+  { name: 'vnet to a jail without its own vnet', given: [['jail', '-c', 'name=plain', 'path=/', 'persist'], ['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0b', 'vnet', 'plain'], stderr: 'ifconfig: SIOCSIFVNET: File exists\n', code: 1 },
+  { name: 'remove a missing address', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'inet', '10.0.0.9', '-alias'], stderr: "ifconfig: ioctl (SIOCDIFADDR): Can't assign requested address\n", code: 1 },
+  { name: 'prefix too wide', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'inet', '10.0.0.1/33'], stderr: 'ifconfig: 10.0.0.1/33: bad value (width too large)\n', code: 1 },
+  { name: 'address without a mask', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'inet', '10.0.0.1'], stderr: 'WARNING: setting interface address without mask is deprecated,\ndefault mask may not be correct.\n', code: 0 },
+  { name: 'mtu out of range', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'mtu', '70000'], stderr: 'ifconfig: ioctl SIOCSIFMTU (set mtu): Invalid argument\n', code: 1 },
+  { name: 'malformed MAC', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'ether', '02:zz'], stderr: 'ifconfig: malformed link-level address\n', code: 1 },
+  { name: 'group ending in a digit', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'group', 'pods1'], stderr: 'ifconfig: setifgroup: group names may not end in a digit\n', code: 1 },
+  { name: 'group name too long', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'group', 'abcdefghijklmnopq'], stderr: 'ifconfig: setifgroup: group name too long\n', code: 1 },
+  { name: '-g lists members, unknown groups print nothing', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', '-g', 'nosuchgroup'], stdout: '', code: 0 },
+  {
+    name: 'addm of a member',
+    given: [['ifconfig', 'bridge', 'create'], ['ifconfig', 'epair', 'create'], ['ifconfig', 'bridge0', 'addm', 'epair0a']],
+    run: ['ifconfig', 'bridge0', 'addm', 'epair0a'],
+    stderr: 'ifconfig: BRDGADD epair0a: File exists\n',
+    code: 1,
+  },
+  {
+    name: 'addm of another bridge member',
+    given: [['ifconfig', 'bridge', 'create'], ['ifconfig', 'bridge', 'create'], ['ifconfig', 'epair', 'create'], ['ifconfig', 'bridge0', 'addm', 'epair0a']],
+    run: ['ifconfig', 'bridge1', 'addm', 'epair0a'],
+    stderr: 'ifconfig: BRDGADD epair0a: Device busy\n',
+    code: 1,
+  },
+  { name: 'addm of a missing interface', given: [['ifconfig', 'bridge', 'create']], run: ['ifconfig', 'bridge0', 'addm', 'epair5a'], stderr: 'ifconfig: BRDGADD epair5a: No such file or directory\n', code: 1 },
+  {
+    name: 'addm with another MTU',
+    given: [['ifconfig', 'bridge', 'create'], ['ifconfig', 'epair', 'create'], ['ifconfig', 'epair', 'create'], ['ifconfig', 'bridge0', 'addm', 'epair0a'], ['ifconfig', 'epair1a', 'mtu', '9000']],
+    run: ['ifconfig', 'bridge0', 'addm', 'epair1a'],
+    stderr: 'ifconfig: BRDGADD epair1a: Invalid argument\n',
+    code: 1,
+  },
+  { name: 'deletem of a non-member', given: [['ifconfig', 'bridge', 'create'], ['ifconfig', 'epair', 'create']], run: ['ifconfig', 'bridge0', 'deletem', 'epair0a'], stderr: 'ifconfig: BRDGDEL epair0a: No such file or directory\n', code: 1 },
+  {
+    name: "a fresh vnet's lo0 is down and has no address",
+    given: [POD],
+    run: ['ifconfig', '-j', 'pod', 'lo0'],
+    stdout: 'lo0: flags=8008<LOOPBACK,MULTICAST> metric 0 mtu 16384\n\toptions=680003<RXCSUM,TXCSUM,LINKSTATE,RXCSUM_IPV6,TXCSUM_IPV6>\n\tgroups: lo\n\tnd6 options=21<PERFORMNUD,AUTO_LINKLOCAL>\n',
+  },
+  { name: 'ifconfig -l', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', '-l'], stdout: 'lo0 vtnet0 epair0a epair0b\n' },
+  {
+    name: 'a bridge that is not up',
+    given: [['ifconfig', 'bridge', 'create']],
+    run: ['ifconfig', 'bridge0', 'inet'],
+    stdout: 'bridge0: flags=8802<BROADCAST,SIMPLEX,MULTICAST> metric 0 mtu 1500\n',
+  },
+
+  // route(8), netstat(1) — §3
+  { name: 'route add default', given: [['ifconfig', 'vtnet0', 'inet', '192.0.2.10/24']], run: ['route', 'delete', 'default'], stdout: 'delete net default\n' },
+  { name: 'route add -net', run: ['route', 'add', '-net', '10.1.0.0/16', '192.0.2.1'], stdout: 'add net 10.1.0.0/16: gateway 192.0.2.1\n' },
+  { name: 'route add host', run: ['route', 'add', '-host', '10.1.2.3', '192.0.2.1'], stdout: 'add host 10.1.2.3: gateway 192.0.2.1\n' },
+  { name: 'route add -iface', given: [['ifconfig', 'epair', 'create']], run: ['route', 'add', '-net', '10.2.0.0/16', '-iface', 'epair0b'], stdout: 'add net 10.2.0.0/16: gateway epair0b\n' },
+  {
+    name: 'route exists',
+    run: ['route', 'add', 'default', '192.0.2.1'],
+    stdout: 'add net default: gateway 192.0.2.1 fib 0: route already in table\n',
+    stderr: 'route: message indicates error: File exists\n',
+    code: 1,
+  },
+  { name: 'route delete missing', run: ['route', 'delete', '-net', '10.9.0.0/16'], stderr: 'route: route has not been found\n', code: 1 },
+  { name: 'route bad address', run: ['route', 'add', '-net', '10.88.0.', '192.0.2.1'], stderr: 'route: bad address: 10.88.0.\n', code: 1 },
+  { name: 'route get without default', given: [['route', 'delete', 'default']], run: ['route', '-n', 'get', 'default'], stderr: 'route: route has not been found\n', code: 1 },
+  {
+    name: 'route -6 add default',
+    given: [['ifconfig', 'vtnet0', 'inet6', 'fd00::2/64']],
+    run: ['route', '-6', 'add', 'default', 'fd00::1'],
+    stdout: 'add net default: gateway fd00::1\n',
+  },
+  {
+    name: 'netstat -rn in a pod',
+    given: [
+      POD,
+      ['ifconfig', '-j', 'pod', 'lo0', 'inet', '127.0.0.1/8', 'up'],
+      ['ifconfig', 'epair', 'create'],
+      ['ifconfig', 'epair0a', 'up'],
+      ['ifconfig', 'epair0b', 'vnet', 'pod'],
+      ['ifconfig', '-j', 'pod', 'epair0b', 'inet', '10.88.0.5/16', 'up'],
+      ['ifconfig', 'bridge', 'create'],
+      ['ifconfig', 'bridge0', 'inet', '10.88.0.1/16', 'up'],
+      ['route', '-j', 'pod', 'add', 'default', '10.88.0.1'],
+    ],
+    run: ['netstat', '-j', 'pod', '-rn'],
+    stdout: [
+      'Routing tables',
+      '',
+      'Internet:',
+      'Destination        Gateway            Flags     Netif Expire',
+      'default            10.88.0.1          UGS     epair0b',
+      '10.88.0.0/16       link#2             U       epair0b',
+      '10.88.0.5          link#1             UHS         lo0',
+      '127.0.0.1          link#1             UH          lo0',
+      '',
+      'Internet6:',
+      'Destination                       Gateway                       Flags     Netif Expire',
+      '::1                               link#1                        UHS         lo0',
+      '',
+    ].join('\n'),
+  },
+
+  // pfctl(8) — §4.3
+  { name: 'pfctl -e', run: ['pfctl', '-e'], stderr: 'pf enabled\n', code: 0 },
+  { name: 'pfctl -e twice', given: [['pfctl', '-e']], run: ['pfctl', '-e'], stderr: 'pfctl: pf already enabled\n', code: 1 },
+  { name: 'pfctl -d', given: [['pfctl', '-e']], run: ['pfctl', '-d'], stderr: 'pf disabled\n', code: 0 },
+  { name: 'pfctl -d when off', run: ['pfctl', '-d'], stderr: 'pfctl: pf not enabled\n', code: 1 },
+  { name: 'show a missing anchor', run: ['pfctl', '-a', 'cni-rdr/nope', '-s', 'rules'], stderr: 'pfctl: DIOCGETRULES: Invalid argument\n', code: 1 },
+  { name: 'table add creates the table', run: ['pfctl', '-t', 'cni-nat', '-T', 'add', '10.88.0.5'], stderr: '1 table created.\n1/1 addresses added.\n' },
+  { name: 'table delete', given: [['pfctl', '-t', 'cni-nat', '-T', 'add', '10.88.0.5']], run: ['pfctl', '-t', 'cni-nat', '-T', 'delete', '10.88.0.5'], stderr: '1/1 addresses deleted.\n' },
+  { name: 'table show', given: [['pfctl', '-t', 'cni-nat', '-T', 'add', '10.88.0.5', '10.88.0.6']], run: ['pfctl', '-t', 'cni-nat', '-T', 'show'], stdout: '   10.88.0.5\n   10.88.0.6\n' },
+  {
+    name: 'anchor table shadowing a global one',
+    given: [['pfctl', '-t', 'podnet', '-T', 'add', '10.0.0.1']],
+    run: ['pfctl', '-a', 'x', '-t', 'podnet', '-T', 'add', '10.0.0.2'],
+    stderr: 'pfctl: warning: namespace collision with <podnet> global table.\n1 table created.\n1/1 addresses added.\n',
+  },
+  {
+    name: 'rules are printed normalised',
+    given: [],
+    run: ['pfctl', '-a', 'cni-rdr/p1', '-f', '-'],
+    stdin: 'rdr pass on vtnet0 inet proto tcp from any to any port 8080 -> 10.0.0.111 port 800\n',
+    code: 0,
+  },
+  { name: 'flush rules', run: ['pfctl', '-a', 'podnet/pod1', '-F', 'rules'], stderr: 'rules cleared\n' },
+  { name: 'flush nat', run: ['pfctl', '-a', 'podnet/pod1', '-F', 'nat'], stderr: 'nat cleared\n' },
+  {
+    name: 'rules out of order',
+    run: ['pfctl', '-a', 'x', '-f', '-'],
+    stdin: 'pass all\nrdr pass inet proto tcp from any to any port 80 -> 10.0.0.1 port 80\n',
+    stderr: 'stdin:2: Rules must be in order: options, normalization, queueing, translation, filtering\npfctl: Syntax error in config file: pf rules not loaded\n',
+    code: 1,
+  },
+  {
+    name: 'a table pool that is not round-robin',
+    run: ['pfctl', '-a', 'x', '-f', '-'],
+    stdin: 'rdr pass inet proto tcp from any to any port 80 -> <svc> port 80 source-hash\n',
+    stderr: 'stdin:1: tables are only supported in round-robin routing pools\npfctl: Syntax error in config file: pf rules not loaded\n',
+    code: 1,
+  },
+
+  // sysctl(8), kldload(8) — §5
+  { name: 'sysctl set', run: ['sysctl', 'net.inet.ip.forwarding=1'], stdout: 'net.inet.ip.forwarding: 0 -> 1\n' },
+  { name: 'sysctl -n', run: ['sysctl', '-n', 'net.inet.ip.forwarding'], stdout: '0\n' },
+  { name: 'sysctl unknown', run: ['sysctl', 'net.foo'], stderr: "sysctl: unknown oid 'net.foo'\n", code: 1 },
+  { name: 'kldload prints nothing', given: [], run: ['kldload', 'if_vxlan'], stdout: '', stderr: '', code: 0 },
+  { name: 'kldload of a loaded module', run: ['kldload', 'pf'], stderr: "kldload: can't load pf: module already loaded or in kernel\n", code: 1 },
+  { name: 'kldload -n of a loaded module', run: ['kldload', '-n', 'pf'], stdout: '', stderr: '', code: 0 },
+  { name: 'kldload of an unknown module', run: ['kldload', 'foo'], stderr: "kldload: can't load foo: No such file or directory\n", code: 1 },
+  { name: 'kldstat -q -m of a loaded module', run: ['kldstat', '-q', '-m', 'pf'], stdout: '', stderr: '', code: 0 },
+  { name: 'kldstat -q -m of a missing module', run: ['kldstat', '-q', '-m', 'if_vxlan'], stdout: '', stderr: '', code: 1 },
+];
+
+for (const c of CASES) {
+  t.test(c.name, async (t) => {
+    const sim = await newSim(t);
+    if (c.given) await setup(sim, c.given);
+    const result = await tool(sim, c.run[0] as string, c.run.slice(1), c.stdin);
+    if (c.stdout !== undefined) t.equal(result.stdout, c.stdout, 'stdout');
+    if (c.stderr !== undefined) t.equal(result.stderr, c.stderr, 'stderr');
+    t.equal(result.code, c.code ?? 0, 'exit code');
+  });
+}
+
+t.test('pf absent', async (t) => {
+  const sim = await newSim(t, { modules: ['if_bridge', 'if_epair'] });
+  const result = await tool(sim, 'pfctl', ['-s', 'rules']);
+  t.equal(result.stderr, 'pfctl: /dev/pf: No such file or directory\n');
+  t.equal(result.code, 1);
+});
+
+t.test('loaded rules read back in pfctl form', async (t) => {
+  const sim = await newSim(t);
+  await tool(sim, 'pfctl', ['-a', 'cni-rdr/p1', '-f', '-'], 'rdr pass on vtnet0 inet proto tcp from any to any port 8080 -> 10.0.0.111 port 800\n');
+  const shown = await tool(sim, 'pfctl', ['-a', 'cni-rdr/p1', '-s', 'nat']);
+  t.equal(shown.stdout, 'rdr pass on vtnet0 inet proto tcp from any to any port = 8080 -> 10.0.0.111 port 800\n');
+  const anchors = await tool(sim, 'pfctl', ['-a', 'cni-rdr', '-s', 'Anchors']);
+  t.equal(anchors.stdout, '  cni-rdr/p1\n');
+  await tool(sim, 'pfctl', ['-a', 'cni-rdr/p1', '-F', 'all']);
+  const gone = await tool(sim, 'pfctl', ['-a', 'cni-rdr/p1', '-s', 'nat']);
+  t.equal(gone.stderr, 'pfctl: DIOCGETRULES: Invalid argument\n', 'a flushed anchor is gone');
+});
+
+t.test('pfctl -k kills matching states and says how many', async (t) => {
+  const sim = await newSim(t);
+  await sim.mutate((s) => {
+    s.vnets[0]!.pf.states.push(
+      { proto: 'tcp', src: '192.0.2.50:40000', dst: '10.88.0.5:80' },
+      { proto: 'tcp', src: '192.0.2.51:40001', dst: '10.88.0.6:80' },
+    );
+  });
+  const result = await tool(sim, 'pfctl', ['-k', '0.0.0.0/0', '-k', '10.88.0.5']);
+  t.equal(result.stderr, 'killed 1 states from 1 sources and 1 destinations\n');
+  t.equal(sim.state().vnets[0]!.pf.states.length, 1);
+});
+
+t.test('sysctls are per vnet', async (t) => {
+  const sim = await newSim(t);
+  await setup(sim, [POD]);
+  const inPod = await tool(sim, 'jexec', ['pod', `${sim.env.JAILNET_TOOL_PATH}/sysctl`, 'net.inet.ip.forwarding=1']);
+  t.equal(inPod.stdout, 'net.inet.ip.forwarding: 0 -> 1\n');
+  t.equal((await tool(sim, 'sysctl', ['-n', 'net.inet.ip.forwarding'])).stdout, '0\n', 'the host keeps its own value');
+  const global = await tool(sim, 'jexec', ['pod', `${sim.env.JAILNET_TOOL_PATH}/sysctl`, 'kern.features.vimage=0']);
+  t.equal(global.stderr, "sysctl: oid 'kern.features.vimage' is read only\n");
+  const kld = await tool(sim, 'jexec', ['pod', `${sim.env.JAILNET_TOOL_PATH}/kldload`, 'if_vxlan']);
+  t.equal(kld.stderr, "kldload: can't load if_vxlan: Operation not permitted\n", 'no kldload inside a jail');
+});

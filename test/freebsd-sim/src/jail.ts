@@ -1,0 +1,251 @@
+// jail(8) -c / -r and jls(8): creation rules of kern_jail.c (names, parents, vnet
+// versus ip4/ip6, children.max along the caller's chain), dying jails, jls formats.
+import { existsSync } from 'node:fs';
+import {
+  ToolError,
+  contextVnet,
+  createVnetFor,
+  findIface,
+  isDescendant,
+  jailByJid,
+  lookupJail,
+  relativeName,
+  removeJailTree,
+  vnetOf,
+} from './model.js';
+import type { Jail, SimState } from './state.js';
+import { ok, type ToolContext, type ToolOutput } from './tool.js';
+
+const jailFail = (message: string): never => {
+  throw new ToolError(`jail: ${message}\n`, 1);
+};
+
+const KNOWN_PARAMS = new Set([
+  'name', 'jid', 'path', 'persist', 'vnet', 'vnet.interface', 'ip4', 'ip6', 'ip4.addr', 'ip6.addr',
+  'children.max', 'host.hostname', 'host', 'enforce_statfs', 'devfs_ruleset', 'mount.devfs',
+  'securelevel', 'osrelease', 'osreldate',
+]);
+
+function parseParams(args: string[]): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const arg of args) {
+    const eq = arg.indexOf('=');
+    let key = eq < 0 ? arg : arg.slice(0, eq);
+    let value = eq < 0 ? 'true' : arg.slice(eq + 1);
+    if (eq < 0 && key.startsWith('no') && (KNOWN_PARAMS.has(key.slice(2)) || key.startsWith('noallow.'))) {
+      key = key.slice(2);
+      value = 'false';
+    }
+    if (eq < 0 && key === 'vnet') value = 'new';
+    if (!KNOWN_PARAMS.has(key) && !key.startsWith('allow.')) jailFail(`unknown parameter: ${key}`);
+    params.set(key, value);
+  }
+  return params;
+}
+
+function create(ctx: ToolContext, args: string[]): ToolOutput {
+  const { state } = ctx;
+  const params = parseParams(args);
+  const vnetParam = params.get('vnet');
+  const hasIpParam = ['ip4', 'ip6', 'ip4.addr', 'ip6.addr'].some((k) => params.has(k));
+  if (vnetParam !== undefined && hasIpParam) jailFail('vnet jails cannot have IP address restrictions');
+  // children.max is checked along the caller's chain, before anything else.
+  for (let j = jailByJid(state, ctx.callerJid); j; j = jailByJid(state, j.parent)) {
+    if (j.childrenMax === 0) jailFail('jail_set: Operation not permitted');
+    const live = state.jails.filter((c) => c.parent === j!.jid && !c.dying).length;
+    if (live >= j.childrenMax) jailFail('prison limit exceeded');
+  }
+  const nextJid = params.has('jid') ? Number(params.get('jid')) : nextFreeJid(state);
+  if (params.has('jid') && state.jails.some((j) => j.jid === nextJid)) jailFail(`jail ${nextJid} already exists`);
+  const relative = params.get('name') ?? String(nextJid);
+  if (/^\d+$/.test(relative) && Number(relative) !== nextJid) jailFail('name cannot be numeric (unless it is the jid)');
+  const caller = jailByJid(state, ctx.callerJid);
+  const fullName = caller ? `${caller.name}.${relative}` : relative;
+  const dot = fullName.lastIndexOf('.');
+  let parent: Jail | undefined = caller;
+  if (dot >= 0 && (!caller || fullName.slice(0, dot) !== caller.name)) {
+    const parentName = fullName.slice(0, dot);
+    const candidates = state.jails.filter((j) => j.name === parentName);
+    parent = candidates.find((j) => !j.dying);
+    if (!parent) jailFail(candidates.length > 0 ? `jail "${relativeName(state, candidates[0]!, ctx.callerJid)}" is dying` : `jail "${parentName.slice(caller ? caller.name.length + 1 : 0)}" not found`);
+  }
+  if (state.jails.some((j) => j.name === fullName && !j.dying)) jailFail(`"${relative}" already exists`);
+  const path = params.get('path') ?? '/';
+  if (!existsSync(path)) jailFail(`path ${path}: No such file or directory`);
+  const persist = params.get('persist') === 'true';
+  if (!persist) jailFail('new jail must persist or attach');
+
+  const jid = nextJid;
+  state.lastJid = Math.max(state.lastJid, jid);
+  const parentVnet = parent ? parent.vnetId : contextVnet(state, 0);
+  const mode = (key: 'ip4' | 'ip6'): Jail['ip4'] => {
+    const value = params.get(key) ?? (params.has(`${key}.addr`) ? 'new' : undefined);
+    if (value === 'inherit' || value === 'new' || value === 'disable') return value;
+    // No ip4 at all on a non-vnet jail: new, with an empty list.
+    return vnetParam === 'new' ? 'inherit' : 'new';
+  };
+  const jail: Jail = {
+    jid,
+    name: fullName,
+    parent: parent?.jid ?? 0,
+    path,
+    persist,
+    vnet: vnetParam === 'new' ? 'new' : 'inherit',
+    vnetId: parentVnet,
+    ip4: mode('ip4'),
+    ip6: mode('ip6'),
+    childrenMax: Number(params.get('children.max') ?? 0),
+    hostname: params.get('host.hostname') ?? (parent ? parent.hostname : 'host'),
+    dying: false,
+    params: Object.fromEntries(params),
+  };
+  state.jails.push(jail);
+  if (jail.vnet === 'new') jail.vnetId = createVnetFor(state, jid);
+  const moved = params.get('vnet.interface');
+  if (moved) {
+    const iface = findIface(state, parentVnet, moved);
+    if (!iface || jail.vnet !== 'new') {
+      state.jails = state.jails.filter((j) => j.jid !== jid);
+      state.vnets = state.vnets.filter((v) => v.id !== jail.vnetId || jail.vnet !== 'new');
+      jailFail(`${relative}: /sbin/ifconfig ${moved} vnet ${relative}: failed`);
+    }
+    iface!.vnet = jail.vnetId;
+    iface!.inet = [];
+    iface!.inet6 = [];
+    iface!.groups = [];
+    iface!.ifindex = vnetOf(state, jail.vnetId).nextIfindex++;
+  }
+  return ok();
+}
+
+/** Ids grow: the next after the last allocated, skipping ids in use. */
+function nextFreeJid(state: SimState): number {
+  let jid = state.lastJid + 1;
+  while (state.jails.some((j) => j.jid === jid)) jid++;
+  return jid;
+}
+
+function remove(ctx: ToolContext, key: string): ToolOutput {
+  const jail = lookupJail(ctx.state, key, ctx.callerJid);
+  if (!jail) jailFail(`"${key}" not found`);
+  removeJailTree(ctx.state, jail!);
+  return ok();
+}
+
+export function jailTool(ctx: ToolContext, argv: string[]): ToolOutput {
+  const flags = argv[0] ?? '';
+  if (flags === '-c' || flags === '-qc' || flags === '-cq') return create(ctx, argv.slice(1));
+  if (flags === '-r') {
+    if (argv.length < 2) throw new ToolError('usage: jail [-dhilqv] [-J jid_file] [-u username] [-U username] -r jail\n', 1);
+    for (const key of argv.slice(1)) remove(ctx, key);
+    return ok();
+  }
+  throw new ToolError(
+    'usage: jail [-dhilqv] [-J jid_file] [-u username] [-U username]\n' +
+      '            -[cmr] param=value ... [command=command ...]\n' +
+      '       jail [-dqv] [-f file] -[cmr] [jail]\n',
+    1,
+  );
+}
+
+// jls(8)
+
+const JLS_PARAMS = new Set([
+  'jid', 'name', 'parent', 'path', 'host.hostname', 'hostname', 'vnet', 'ip4', 'ip6', 'persist', 'dying',
+  'children.max', 'children.cur', 'ip4.addr', 'ip6.addr', 'enforce_statfs',
+]);
+
+function paramValue(state: SimState, jail: Jail, param: string, callerJid: number): { value: string; bool?: boolean } {
+  switch (param) {
+    case 'jid':
+      return { value: String(jail.jid) };
+    case 'name':
+      return { value: relativeName(state, jail, callerJid) };
+    case 'parent':
+      return { value: String(jail.parent === callerJid ? 0 : jail.parent) };
+    case 'path':
+      return { value: jail.path };
+    case 'host.hostname':
+    case 'hostname':
+      return { value: jail.hostname };
+    case 'vnet':
+      return { value: jail.vnet };
+    case 'ip4':
+      return { value: jail.ip4 };
+    case 'ip6':
+      return { value: jail.ip6 };
+    case 'persist':
+      return { value: String(jail.persist), bool: jail.persist };
+    case 'dying':
+      return { value: String(jail.dying), bool: jail.dying };
+    case 'children.max':
+      return { value: String(jail.childrenMax) };
+    case 'children.cur':
+      return { value: String(state.jails.filter((j) => j.parent === jail.jid && !j.dying).length) };
+    case 'enforce_statfs':
+      return { value: jail.params.enforce_statfs ?? '2' };
+    default:
+      return { value: '' };
+  }
+}
+
+function quote(value: string, quoting: boolean): string {
+  return quoting && (value === '' || /\s/.test(value)) ? `"${value.replace(/"/g, '\\"')}"` : value;
+}
+
+export function jls(ctx: ToolContext, argv: string[]): ToolOutput {
+  const { state } = ctx;
+  let dying = false;
+  let header = false;
+  let nameValue = false;
+  let quoting = false;
+  let only: string | undefined;
+  const params: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '-j') only = argv[++i];
+    else if (/^-[dhnqsvN]+$/.test(arg)) {
+      dying ||= arg.includes('d');
+      header ||= arg.includes('h');
+      nameValue ||= arg.includes('n') || arg.includes('s');
+      quoting ||= arg.includes('q') || arg.includes('s');
+    } else if (arg.startsWith('-')) {
+      throw new ToolError(`jls: illegal option -- ${arg.slice(1, 2)}\nusage: jls [-dhNnqv] [-j jail] [param ...]\n`, 1);
+    } else {
+      if (!JLS_PARAMS.has(arg)) throw new ToolError(`jls: unknown parameter: ${arg}\n`, 1);
+      params.push(arg);
+    }
+  }
+  let jails = state.jails.filter((j) => isDescendant(state, j, ctx.callerJid) && (dying || !j.dying)).sort((a, b) => a.jid - b.jid);
+  if (only !== undefined) {
+    const jail = lookupJail(state, only, ctx.callerJid, dying);
+    if (!jail) throw new ToolError(`jls: jail "${only}" not found\n`, 1);
+    jails = [jail];
+  }
+  if (params.length === 0 && !nameValue) {
+    const rows = jails.map((j) => {
+      const ip = '-';
+      return `${String(j.jid).padStart(6)}  ${ip.padEnd(15).slice(0, 15)} ${j.hostname.padEnd(29).slice(0, 29)} ${j.path.slice(0, 74)}`;
+    });
+    return ok(['   JID  IP Address      Hostname                      Path', ...rows].join('\n') + '\n');
+  }
+  const shown = params.length > 0 ? params : ['jid', 'name', 'path', 'host.hostname', 'vnet', 'persist', 'dying', 'children.max'];
+  const lines: string[] = [];
+  if (header && !nameValue) lines.push(shown.join(' '));
+  for (const jail of jails) {
+    const values = shown.map((p) => {
+      const { value, bool } = paramValue(state, jail, p, ctx.callerJid);
+      if (nameValue) return bool === undefined ? `${p}=${quote(value, quoting)}` : bool ? p : `no${p}`;
+      return quote(value, quoting);
+    });
+    lines.push(values.join(' '));
+  }
+  return ok(lines.length > 0 ? lines.join('\n') + '\n' : '');
+}
+
+/** jexec's jail lookup: live jails only. */
+export function jexecTarget(state: SimState, key: string, callerJid: number): Jail {
+  const jail = lookupJail(state, key, callerJid);
+  if (!jail) throw new ToolError(`jexec: jail "${key}" not found\n`, 1);
+  return jail;
+}

@@ -1,0 +1,338 @@
+// pfctl(8), per vnet: anchors holding nat/rdr/filter rule text, tables, states, the
+// enable flag; FreeBSD 14's messages (most on stderr) and the rule-order checks.
+import { parseIP, parsePrefix } from '../../../dist/ipam/ip.js';
+import { ToolError, contextVnet, vnetOf } from './model.js';
+import type { Pf, PfAnchor, SimState } from './state.js';
+import { ok, type ToolContext, type ToolOutput } from './tool.js';
+
+const fail = (message: string): never => {
+  throw new ToolError(`pfctl: ${message}\n`, 1);
+};
+
+const USAGE =
+  'usage: pfctl [-AdeghMmNnOPqRSrvz] [-a anchor] [-D macro=value] [-F modifier]\n' +
+  '\t[-f file] [-i interface] [-K host | network]\n' +
+  '\t[-k host | network | gateway | label | id] [-o level] [-p device]\n' +
+  '\t[-s modifier] [-t table -T command [address ...]] [-x level]\n';
+
+interface Options {
+  anchor: string;
+  file?: string;
+  flush: string[];
+  show: string[];
+  table?: string;
+  tableCommand?: string;
+  kill: string[];
+  enable: boolean;
+  disable: boolean;
+  parseOnly: boolean;
+  rest: string[];
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { anchor: '', flush: [], show: [], kill: [], enable: false, disable: false, parseOnly: false, rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new ToolError(`pfctl: option requires an argument -- ${arg.slice(1)}\n${USAGE}`, 1);
+      return v;
+    };
+    switch (arg) {
+      case '-a': o.anchor = value(); break;
+      case '-f': o.file = value(); break;
+      case '-F': o.flush.push(value()); break;
+      case '-s': o.show.push(value()); break;
+      case '-t': o.table = value(); break;
+      case '-T': o.tableCommand = value(); break;
+      case '-k': o.kill.push(value()); break;
+      case '-e': o.enable = true; break;
+      case '-d': o.disable = true; break;
+      case '-n': o.parseOnly = true; break;
+      case '-q': case '-v': case '-vv': break;
+      default:
+        if (arg.startsWith('-')) throw new ToolError(`pfctl: illegal option -- ${arg.slice(1, 2)}\n${USAGE}`, 1);
+        o.rest.push(arg);
+    }
+  }
+  return o;
+}
+
+const FLUSH_WORDS = ['rules', 'nat', 'Tables', 'states', 'Sources', 'info', 'all', 'ethernet'];
+const SHOW_WORDS = ['rules', 'nat', 'states', 'Sources', 'info', 'Tables', 'Anchors', 'timeouts', 'memory', 'Interfaces', 'all'];
+
+/** pfctl accepts any unambiguous prefix of a modifier. */
+function modifier(word: string, known: string[], what: string): string {
+  const matches = known.filter((k) => k.startsWith(word));
+  const exact = known.find((k) => k === word);
+  if (exact) return exact;
+  if (matches.length !== 1) fail(`Unknown ${what} modifier '${word}'`);
+  return matches[0] as string;
+}
+
+type RuleKind = 'nat' | 'rdr' | 'rules' | 'table' | 'option';
+
+function classify(line: string): RuleKind {
+  const word = line.split(/\s+/)[0] ?? '';
+  if (word === 'nat' || word === 'binat' || word === 'no' || word === 'nat-anchor') return 'nat';
+  if (word === 'rdr' || word === 'rdr-anchor') return 'rdr';
+  if (word === 'table') return 'table';
+  if (word === 'set' || word === 'scrub') return 'option';
+  return 'rules';
+}
+
+/** pfctl prints port numbers of from/to as "port = N". */
+function normaliseRule(line: string): string {
+  const [match, redirect] = line.split(/\s+->\s+/, 2) as [string, string | undefined];
+  const left = match.replace(/\bport\s+(\d+)\b/g, 'port = $1').replace(/\s+/g, ' ');
+  return redirect === undefined ? left : `${left} -> ${redirect.replace(/\s+/g, ' ')}`;
+}
+
+function checkPool(line: string, lineNo: number): void {
+  const redirect = line.split(/\s+->\s+/)[1];
+  if (!redirect) return;
+  const usesTable = /<[^>]+>/.test(redirect);
+  const usesList = /\{[^}]*,[^}]*\}/.test(redirect);
+  const pool = /\b(bitmask|random|source-hash|round-robin)\b/.exec(redirect)?.[1];
+  if (usesTable && pool && pool !== 'round-robin') {
+    throw new ToolError(`stdin:${lineNo}: tables are only supported in round-robin routing pools\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
+  }
+  if (usesList && pool && pool !== 'round-robin') {
+    throw new ToolError(`stdin:${lineNo}: r.rpool.opts must be PF_POOL_ROUNDROBIN\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
+  }
+}
+
+const ORDER: Record<RuleKind, number> = { option: 0, table: 1, nat: 2, rdr: 2, rules: 3 };
+
+function load(pf: Pf, anchor: string, text: string, parseOnly: boolean): void {
+  const loaded: PfAnchor = { nat: [], rdr: [], rules: [] };
+  const tables: string[] = [];
+  let highest = 0;
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (line === '') return;
+    const kind = classify(line);
+    if (ORDER[kind] < highest) {
+      throw new ToolError(
+        `stdin:${index + 1}: Rules must be in order: options, normalization, queueing, translation, filtering\npfctl: Syntax error in config file: pf rules not loaded\n`,
+        1,
+      );
+    }
+    highest = Math.max(highest, ORDER[kind]);
+    if ((kind === 'nat' || kind === 'rdr') && !/^(nat|rdr)-anchor\b/.test(line) && !/\s->\s/.test(line) && !/^no\s/.test(line)) {
+      throw new ToolError(`stdin:${index + 1}: syntax error\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
+    }
+    checkPool(line, index + 1);
+    if (kind === 'table') {
+      const name = /^table\s+<([^>]+)>/.exec(line)?.[1];
+      if (!name) throw new ToolError(`stdin:${index + 1}: syntax error\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
+      tables.push(name);
+    } else if (kind !== 'option') {
+      loaded[kind].push(normaliseRule(line));
+    }
+  });
+  if (parseOnly) return;
+  pf.anchors[anchor] = loaded;
+  for (const name of tables) pf.tables[`${anchor}:${name}`] ??= { persist: true, addresses: [] };
+}
+
+function flush(pf: Pf, anchor: string, what: string, stderr: string[]): void {
+  const target = pf.anchors[anchor];
+  const clearStates = () => {
+    stderr.push(`${pf.states.length} states cleared`);
+    pf.states = [];
+  };
+  const clearTables = () => {
+    const keys = Object.keys(pf.tables).filter((k) => k.startsWith(`${anchor}:`));
+    for (const key of keys) delete pf.tables[key];
+    stderr.push(`${keys.length} tables deleted.`);
+  };
+  switch (what) {
+    case 'rules':
+      if (target) target.rules = [];
+      stderr.push('rules cleared');
+      break;
+    case 'nat':
+      if (target) {
+        target.nat = [];
+        target.rdr = [];
+      }
+      stderr.push('nat cleared');
+      break;
+    case 'Tables':
+      clearTables();
+      break;
+    // -F states and -F Sources ignore -a: they flush the whole state table.
+    case 'states':
+      clearStates();
+      break;
+    case 'Sources':
+      stderr.push('source tracking entries cleared');
+      break;
+    case 'info':
+      stderr.push('pf: statistics cleared');
+      break;
+    case 'all':
+      flush(pf, anchor, 'rules', stderr);
+      flush(pf, anchor, 'nat', stderr);
+      clearTables();
+      clearStates();
+      stderr.push('source tracking entries cleared', 'pf: statistics cleared', 'pf: interface flags reset');
+      break;
+    default:
+      break;
+  }
+  const emptied = pf.anchors[anchor];
+  if (anchor !== '' && emptied && emptied.nat.length + emptied.rdr.length + emptied.rules.length === 0) delete pf.anchors[anchor];
+}
+
+function childAnchors(pf: Pf, anchor: string): string[] {
+  const prefix = anchor === '' ? '' : `${anchor}/`;
+  const names = new Set<string>();
+  for (const path of Object.keys(pf.anchors)) {
+    if (path === '' || !path.startsWith(prefix)) continue;
+    const child = path.slice(prefix.length).split('/')[0];
+    if (child) names.add(`${prefix}${child}`);
+  }
+  return [...names].sort();
+}
+
+function show(pf: Pf, anchor: string, what: string): string {
+  const target = pf.anchors[anchor];
+  switch (what) {
+    case 'rules':
+      if (!target && anchor !== '') fail('DIOCGETRULES: Invalid argument');
+      return (target?.rules ?? []).map((r) => `${r}\n`).join('');
+    case 'nat':
+      if (!target && anchor !== '') fail('DIOCGETRULES: Invalid argument');
+      return [...(target?.nat ?? []), ...(target?.rdr ?? [])].map((r) => `${r}\n`).join('');
+    case 'Anchors':
+      return childAnchors(pf, anchor).map((a) => `  ${a}\n`).join('');
+    case 'Tables':
+      return Object.keys(pf.tables)
+        .filter((k) => k.startsWith(`${anchor}:`))
+        .map((k) => `${k.slice(anchor.length + 1)}\n`)
+        .join('');
+    case 'states':
+      return pf.states.map((s) => `all ${s.proto} ${s.dst} <- ${s.src}       ESTABLISHED:ESTABLISHED\n`).join('');
+    case 'info':
+      return `Status: ${pf.enabled ? 'Enabled' : 'Disabled'} for 0 days 00:00:00           Debug: Urgent\n`;
+    default:
+      return '';
+  }
+}
+
+function validAddress(text: string): boolean {
+  const bare = text.replace(/^!/, '');
+  return (bare.includes('/') ? parsePrefix(bare) : parseIP(bare)) !== null;
+}
+
+function table(pf: Pf, anchor: string, name: string, command: string, addresses: string[], stderr: string[]): string {
+  const key = `${anchor}:${name}`;
+  const existing = pf.tables[key];
+  const bad = addresses.find((a) => !validAddress(a));
+  if (bad) fail(`${bad}: Invalid argument.`);
+  const create = () => {
+    if (anchor !== '' && pf.tables[`:${name}`]) stderr.push(`pfctl: warning: namespace collision with <${name}> global table.`);
+    stderr.push('1 table created.');
+    return (pf.tables[key] = { persist: true, addresses: [] });
+  };
+  switch (command) {
+    case 'add': {
+      const t = existing ?? create();
+      const added = addresses.filter((a) => !t.addresses.includes(a));
+      t.addresses.push(...added);
+      stderr.push(`${added.length}/${addresses.length} addresses added.`);
+      return '';
+    }
+    case 'delete': {
+      if (!existing) fail('Table does not exist.');
+      const removed = addresses.filter((a) => existing!.addresses.includes(a));
+      existing!.addresses = existing!.addresses.filter((a) => !addresses.includes(a));
+      stderr.push(`${removed.length}/${addresses.length} addresses deleted.`);
+      return '';
+    }
+    case 'replace': {
+      const t = existing ?? create();
+      const added = addresses.filter((a) => !t.addresses.includes(a));
+      const removed = t.addresses.filter((a) => !addresses.includes(a));
+      t.addresses = [...new Set(addresses)];
+      if (added.length) stderr.push(`${added.length} addresses added.`);
+      if (removed.length) stderr.push(`${removed.length} addresses deleted.`);
+      if (!added.length && !removed.length) stderr.push('no changes.');
+      return '';
+    }
+    case 'flush': {
+      if (!existing) fail('Table does not exist.');
+      stderr.push(`${existing!.addresses.length} addresses deleted.`);
+      existing!.addresses = [];
+      return '';
+    }
+    case 'show':
+      if (!existing) fail('Table does not exist.');
+      return existing!.addresses.map((a) => `   ${a}\n`).join('');
+    case 'test': {
+      if (!existing) fail('Table does not exist.');
+      const hits = addresses.filter((a) => existing!.addresses.includes(a)).length;
+      stderr.push(`${hits}/${addresses.length} addresses match.`);
+      if (hits < addresses.length) throw new ToolError(stderr.join('\n') + '\n', 2);
+      return '';
+    }
+    default:
+      return fail(`Unknown table command '${command}'`);
+  }
+}
+
+function matchesHost(address: string, spec: string): boolean {
+  const ip = parseIP(address.replace(/:\d+$|\[|\]/g, ''));
+  const prefix = spec.includes('/') ? parsePrefix(spec) : null;
+  if (!ip) return false;
+  if (prefix) return prefix.bits === 0 || ip.value >> BigInt((ip.family === 4 ? 32 : 128) - prefix.bits) === prefix.ip.value >> BigInt((ip.family === 4 ? 32 : 128) - prefix.bits);
+  return parseIP(spec)?.value === ip.value;
+}
+
+function hostPart(endpoint: string): string {
+  return endpoint.replace(/:\d+$/, '');
+}
+
+export function pfctl(ctx: ToolContext, argv: string[]): ToolOutput {
+  const { state } = ctx;
+  if (!state.modules.includes('pf')) throw new ToolError('pfctl: /dev/pf: No such file or directory\n', 1);
+  const vnet = vnetOf(state, contextVnet(state, ctx.callerJid));
+  const pf = vnet.pf;
+  const o = parseOptions(argv);
+  if (o.rest.length > 0 && !o.tableCommand) throw new ToolError(USAGE, 1);
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  for (const what of o.flush) flush(pf, o.anchor, modifier(what, FLUSH_WORDS, 'flush'), stderr);
+  if (o.file !== undefined) {
+    const text = o.file === '-' ? ctx.stdin : fail(`${o.file}: No such file or directory`);
+    load(pf, o.anchor, text as string, o.parseOnly);
+  }
+  if (o.table !== undefined) {
+    if (!o.tableCommand) throw new ToolError(USAGE, 1);
+    stdout.push(table(pf, o.anchor, o.table, o.tableCommand, o.rest, stderr));
+  }
+  if (o.kill.length > 0) {
+    const [from, to] = o.kill as [string, string | undefined];
+    const killed = pf.states.filter((s) => matchesHost(hostPart(s.src), from) && (to === undefined || matchesHost(hostPart(s.dst), to)));
+    pf.states = pf.states.filter((s) => !killed.includes(s));
+    stderr.push(`killed ${killed.length} states from 1 sources and ${to === undefined ? 0 : 1} destinations`);
+  }
+  for (const what of o.show) stdout.push(show(pf, o.anchor, modifier(what, SHOW_WORDS, 'show')));
+  if (o.enable) {
+    if (pf.enabled) throw new ToolError(stderr.map((l) => `${l}\n`).join('') + 'pfctl: pf already enabled\n', 1);
+    pf.enabled = true;
+    stderr.push('pf enabled');
+  }
+  if (o.disable) {
+    if (!pf.enabled) throw new ToolError(stderr.map((l) => `${l}\n`).join('') + 'pfctl: pf not enabled\n', 1);
+    pf.enabled = false;
+    stderr.push('pf disabled');
+  }
+  return ok(stdout.join(''), stderr.map((l) => `${l}\n`).join(''));
+}
+
+export function pfOf(state: SimState, vnetId: string): Pf {
+  return vnetOf(state, vnetId).pf;
+}

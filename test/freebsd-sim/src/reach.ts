@@ -1,0 +1,227 @@
+// The reachability query: would a packet from a vnet (or from another host) to an
+// address and port be delivered, and where? It follows routes, epair peers, bridge
+// segments, net.inet.ip.forwarding and pf rdr rules (main ruleset and the anchors it
+// hooks). One direction only: replies and pf filter rules are not evaluated.
+import { formatIP, parseIP, parsePrefix, prefixContains, type IP } from '../../../dist/ipam/ip.js';
+import { contextVnet, ifaceById, ifacesIn, lookupJail } from './model.js';
+import { linkActive } from './format.js';
+import { lookupRoute } from './route.js';
+import { HOST, type Iface, type Pf, type SimState } from './state.js';
+
+export interface ReachQuery {
+  /** "external" (another host on the uplink), "host", or a jail name. */
+  from: string;
+  to: string;
+  port: number;
+  proto?: 'tcp' | 'udp' | 'sctp';
+}
+
+export interface ReachResult {
+  delivered: boolean;
+  /** Where the packet ended: a vnet id, or "external". */
+  vnet?: string;
+  /** The jails whose processes see that vnet (the vnet jail and its children). */
+  jails?: string[];
+  address?: string;
+  port?: number;
+  /** One line per step, for test failure messages. */
+  path: string[];
+  reason?: string;
+}
+
+interface Packet {
+  src?: IP;
+  dst: IP;
+  port: number;
+  proto: string;
+}
+
+function addressOwner(state: SimState, vnet: string, ip: IP): Iface | undefined {
+  return ifacesIn(state, vnet).find(
+    (i) =>
+      i.up &&
+      (ip.family === 4
+        ? i.inet.some((a) => a.address === formatIP(ip) || (i.cloner === 'lo' && ip.value >> 24n === 127n && a.address.startsWith('127.')))
+        : i.inet6.some((a) => a.address === formatIP(ip))),
+  );
+}
+
+/** The L2 segment of an interface: bridge members and epair peers, transitively. */
+function segment(state: SimState, start: Iface): Iface[] {
+  const seen = new Map<number, Iface>();
+  const queue = [start];
+  while (queue.length > 0) {
+    const iface = queue.pop() as Iface;
+    if (seen.has(iface.id)) continue;
+    seen.set(iface.id, iface);
+    const peer = ifaceById(state, iface.peer);
+    if (peer) queue.push(peer);
+    const bridge = ifaceById(state, iface.memberOf);
+    if (bridge) queue.push(bridge);
+    if (iface.cloner === 'bridge') queue.push(...state.ifaces.filter((m) => m.memberOf === iface.id));
+  }
+  return [...seen.values()];
+}
+
+interface RdrRule {
+  on?: string;
+  proto?: string;
+  from: string;
+  to: string;
+  negateTo: boolean;
+  port?: number;
+  target: string;
+  targetPort?: number;
+}
+
+function parseRdr(line: string): RdrRule | undefined {
+  const match =
+    /^rdr(?: pass)?(?: on (\S+))?(?: (?:inet|inet6))?(?: proto (\S+))? from (\S+) to (!\s*)?(\S+)(?: port = (\d+))? -> (\S+)(?: port (\d+))?/.exec(
+      line,
+    );
+  if (!match) return undefined;
+  return {
+    on: match[1],
+    proto: match[2],
+    from: match[3] as string,
+    negateTo: Boolean(match[4]),
+    to: match[5] as string,
+    port: match[6] ? Number(match[6]) : undefined,
+    target: match[7] as string,
+    targetPort: match[8] ? Number(match[8]) : undefined,
+  };
+}
+
+function addressMatches(state: SimState, vnet: string, pf: Pf, anchor: string, spec: string, ip: IP | undefined): boolean {
+  if (spec === 'any') return true;
+  if (!ip) return false;
+  const table = /^<(.+)>$/.exec(spec)?.[1];
+  if (table) {
+    const entries = pf.tables[`${anchor}:${table}`] ?? pf.tables[`:${table}`];
+    return (entries?.addresses ?? []).some((a) => addressMatches(state, vnet, pf, anchor, a, ip));
+  }
+  const iface = /^\((\S+?)(?::0)?\)$/.exec(spec)?.[1];
+  if (iface) {
+    const owner = ifacesIn(state, vnet).find((i) => i.name === iface);
+    return owner ? owner.inet.some((a) => a.address === formatIP(ip)) || owner.inet6.some((a) => a.address === formatIP(ip)) : false;
+  }
+  const prefix = spec.includes('/') ? parsePrefix(spec) : null;
+  if (prefix) return prefixContains(prefix, ip);
+  const single = parseIP(spec);
+  return single !== null && single.family === ip.family && single.value === ip.value;
+}
+
+/** The rdr rules pf evaluates in a vnet, in order: main ruleset, with hooked anchors expanded. */
+function rdrRules(pf: Pf): Array<{ anchor: string; line: string }> {
+  const out: Array<{ anchor: string; line: string }> = [];
+  const expand = (anchor: string, depth: number) => {
+    const rules = pf.anchors[anchor]?.rdr ?? [];
+    for (const line of rules) {
+      const hook = /^rdr-anchor "([^"]+)"/.exec(line)?.[1];
+      if (!hook) {
+        out.push({ anchor, line });
+        continue;
+      }
+      if (depth > 8) continue;
+      if (hook.endsWith('/*')) {
+        const base = hook.slice(0, -2);
+        const children = Object.keys(pf.anchors)
+          .filter((a) => a.startsWith(`${base}/`) && !a.slice(base.length + 1).includes('/'))
+          .sort();
+        for (const child of children) expand(child, depth + 1);
+      } else {
+        expand(hook, depth + 1);
+      }
+    }
+  };
+  expand('', 0);
+  return out;
+}
+
+function applyRdr(state: SimState, vnet: string, inbound: string, packet: Packet): string | undefined {
+  const pf = state.vnets.find((v) => v.id === vnet)?.pf;
+  if (!pf?.enabled) return undefined;
+  for (const { anchor, line } of rdrRules(pf)) {
+    const rule = parseRdr(line);
+    if (!rule) continue;
+    if (rule.on && rule.on !== inbound) continue;
+    if (rule.proto && rule.proto !== packet.proto) continue;
+    if (!addressMatches(state, vnet, pf, anchor, rule.from, packet.src)) continue;
+    const toMatches = addressMatches(state, vnet, pf, anchor, rule.to, packet.dst);
+    if (toMatches === rule.negateTo) continue;
+    if (rule.port !== undefined && rule.port !== packet.port) continue;
+    const target = parseIP(rule.target);
+    if (!target) continue;
+    packet.dst = target;
+    if (rule.targetPort !== undefined) packet.port = rule.targetPort;
+    return `rdr in ${vnet}${anchor ? ` anchor ${anchor}` : ''}: ${line}`;
+  }
+  return undefined;
+}
+
+function jailsOf(state: SimState, vnet: string): string[] {
+  return state.jails.filter((j) => j.vnetId === vnet && !j.dying).map((j) => j.name);
+}
+
+export function reach(state: SimState, query: ReachQuery): ReachResult {
+  const format = formatIP;
+  const dst = parseIP(query.to);
+  const path: string[] = [];
+  if (!dst) return { delivered: false, path, reason: `bad address ${query.to}` };
+  const packet: Packet = { dst, port: query.port, proto: query.proto ?? 'tcp' };
+  let vnet: string;
+  let inbound: string | undefined;
+  if (query.from === 'external') {
+    vnet = HOST;
+    const uplink = ifacesIn(state, HOST).find((i) => i.cloner === 'ether');
+    if (!uplink) return { delivered: false, path, reason: 'the host has no uplink' };
+    inbound = uplink.name;
+    packet.src = parseIP(state.vnets[0]?.routes.find((r) => r.destination === 'default')?.gateway ?? '198.51.100.1') ?? undefined;
+  } else if (query.from === 'host') {
+    vnet = HOST;
+  } else {
+    const jail = lookupJail(state, query.from, 0);
+    if (!jail) return { delivered: false, path, reason: `no jail ${query.from}` };
+    vnet = contextVnet(state, jail.jid);
+  }
+  for (let hop = 0; hop < 16; hop++) {
+    const local = inbound === undefined;
+    const filterLocal = state.vnets.find((v) => v.id === vnet)?.sysctls['net.pf.filter_local'] === '1';
+    const loopbackDst = packet.dst.family === 4 ? packet.dst.value >> 24n === 127n : packet.dst.value === 1n;
+    if (!local || (filterLocal && !loopbackDst)) {
+      const rewrote = applyRdr(state, vnet, inbound ?? 'lo0', packet);
+      if (rewrote) path.push(rewrote);
+    }
+    const owner = addressOwner(state, vnet, packet.dst);
+    if (owner) {
+      path.push(`delivered in ${vnet} on ${owner.name}`);
+      return { delivered: true, vnet, jails: jailsOf(state, vnet), address: format(packet.dst), port: packet.port, path };
+    }
+    const sysctls = state.vnets.find((v) => v.id === vnet)?.sysctls ?? {};
+    const forwarding = packet.dst.family === 4 ? sysctls['net.inet.ip.forwarding'] : sysctls['net.inet6.ip6.forwarding'];
+    if (!local && forwarding !== '1') {
+      return { delivered: false, path, reason: `forwarding is off in ${vnet}` };
+    }
+    const route = lookupRoute(state, vnet, packet.dst);
+    if (!route || !route.iface) return { delivered: false, path, reason: `no route to ${format(packet.dst)} in ${vnet}` };
+    const egress = route.iface;
+    if (!egress.up) return { delivered: false, path, reason: `${egress.name} is down in ${vnet}` };
+    const nextHop = route.flags.includes('G') && route.nextHop ? route.nextHop : packet.dst;
+    if (packet.src === undefined) {
+      const own = egress.inet.concat([])[0]?.address;
+      packet.src = own ? parseIP(own) ?? undefined : undefined;
+    }
+    path.push(`${vnet}: out ${egress.name} to ${format(nextHop)}`);
+    if (egress.cloner === 'ether' && vnet === HOST) {
+      return { delivered: true, vnet: 'external', address: format(packet.dst), port: packet.port, path };
+    }
+    const receiver = segment(state, egress).find(
+      (i) => i.id !== egress.id && i.up && (i.cloner !== 'epair' || linkActive(state, i)) && addressOwner(state, i.vnet, nextHop)?.id === i.id,
+    );
+    if (!receiver) return { delivered: false, path, reason: `nobody on ${egress.name}'s segment has ${format(nextHop)}` };
+    vnet = receiver.vnet;
+    inbound = receiver.name;
+    path.push(`${vnet}: in ${receiver.name}`);
+  }
+  return { delivered: false, path, reason: 'too many hops' };
+}

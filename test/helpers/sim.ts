@@ -1,0 +1,23 @@
+// Running the simulated FreeBSD tools from tests, as the driver would.
+import path from 'node:path';
+import { createSimulator, SIM_BIN, type InitOptions, type Simulator } from '../freebsd-sim/src/index.js';
+import { run, type Run } from './run.js';
+
+export async function newSim(t: { testdir: (fixture?: object) => string }, options: InitOptions = {}): Promise<Simulator> {
+  return createSimulator(path.join(t.testdir({ sim: {} }), 'sim'), options);
+}
+
+/** Runs one simulated tool: `tool(sim, 'ifconfig', ['-l'])`. */
+export function tool(sim: Simulator, name: string, args: string[], stdin = ''): Promise<Run> {
+  return run(path.join(SIM_BIN, name), args, sim.env, stdin);
+}
+
+/** Runs a sequence of commands that must all succeed; returns the last result. */
+export async function setup(sim: Simulator, commands: string[][]): Promise<Run> {
+  let last: Run | undefined;
+  for (const [name, ...args] of commands) {
+    last = await tool(sim, name as string, args);
+    if (last.code !== 0) throw new Error(`setup: ${name} ${args.join(' ')} failed: ${last.stderr}`);
+  }
+  return last as Run;
+}
