@@ -140,13 +140,13 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
     which(tool) {
       return planning ? tool : resolveTool(tool);
     },
-    run(tool, args, runOptions = {}) {
+    async run(tool, args, runOptions = {}) {
       assertArgv(args);
       // Plan mode shows the bare tool name: the plan is for a FreeBSD host, not this one.
       const file = planning ? tool : resolveTool(tool);
       return execute(file, [tool, ...args], [...args], runOptions);
     },
-    runFile(file, args, runOptions = {}) {
+    async runFile(file, args, runOptions = {}) {
       assertArgv(args);
       if (!path.isAbsolute(file)) throw new TypeError(`runFile needs an absolute path: ${file}`);
       return execute(file, [file, ...args], [...args], runOptions);

@@ -1,6 +1,6 @@
 // ifconfig(8)'s text, as the FreeBSD 14 netlink printer lays it out (line order in
 // freebsd-mechanics.md §2.6; 14.x bridge block, no `bridge flags=` line).
-import { formatIP, networkAddress, parseIP, lastAddress } from '../../../dist/ipam/ip.js';
+import { formatIP, parseIP, lastAddress } from '../../../dist/ipam/ip.js';
 import { formatFlags, ifaceById } from './model.js';
 import type { Iface, SimState } from './state.js';
 
@@ -130,4 +130,3 @@ export function formatIface(state: SimState, iface: Iface, family?: 'inet' | 'in
   return lines.join('\n') + '\n';
 }
 
-export { networkAddress };

@@ -14,6 +14,7 @@ import {
   ifacesIn,
   lookupJail,
   lowestFreeUnit,
+  moveIface,
   validIfname,
   vnetOf,
 } from './model.js';
@@ -202,22 +203,7 @@ function moveToJail(s: Session, key: string): void {
   if (jail!.dying) fail('SIOCSIFVNET: Device busy');
   if (jail!.vnetId === s.vnet) fail('SIOCSIFVNET: File exists');
   if (findIface(s.state, jail!.vnetId, s.iface.name)) fail('SIOCSIFVNET: File exists');
-  const iface = s.iface;
-  // Leaving a vnet detaches from the bridge and drops addresses and groups.
-  if (iface.memberOf !== undefined) {
-    iface.memberOf = undefined;
-    iface.promisc = false;
-  }
-  for (const member of s.state.ifaces.filter((i) => i.memberOf === iface.id)) {
-    member.memberOf = undefined;
-    member.promisc = false;
-  }
-  iface.inet = [];
-  iface.inet6 = [];
-  iface.groups = [];
-  iface.nd6Disabled = true;
-  iface.vnet = jail!.vnetId;
-  iface.ifindex = vnetOf(s.state, jail!.vnetId).nextIfindex++;
+  moveIface(s.state, s.iface, jail!.vnetId);
 }
 
 function addMember(s: Session, memberName: string): void {
@@ -396,6 +382,17 @@ function list(ctx: ToolContext, vnet: string, args: string[]): ToolOutput {
   return ok(`${names.map((i) => i.name).join(' ')}\n`);
 }
 
+/** `ifconfig X -vnet J`: X is the name inside J; it comes back to the caller's vnet. */
+function reclaim(state: SimState, vnet: string, callerJid: number, name: string, key: string): ToolOutput {
+  const jail = lookupJail(state, key, callerJid, true);
+  if (!jail) fail(`jail "${key}" not found`);
+  const inside = findIface(state, jail!.vnetId, name);
+  if (!inside || jail!.vnetId === vnet) fail('SIOCSIFRVNET: Device not configured');
+  if (findIface(state, vnet, name)) fail('SIOCSIFRVNET: File exists');
+  moveIface(state, inside!, vnet);
+  return ok();
+}
+
 /** ifconfig's entry point: argv without the program name. */
 export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
   const { state } = ctx;
@@ -444,6 +441,8 @@ export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
     session.printName = iface.name;
     stdout.length = 0;
     rest = after;
+  } else if (rest[0] === '-vnet') {
+    return reclaim(state, vnet, callerJid, name, rest[1] ?? '');
   } else {
     if (!validIfname(name) || !findIface(state, vnet, name)) fail(`interface ${name} does not exist`);
     session.iface = findIface(state, vnet, name);
@@ -452,21 +451,6 @@ export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
   if (rest[0] === 'destroy') {
     if (s.iface.cloner === 'ether' || (s.iface.cloner === 'lo' && s.iface.name === 'lo0')) fail('SIOCIFDESTROY: Invalid argument');
     destroyIface(state, s.iface);
-    return ok();
-  }
-  if (rest[0] === '-vnet') {
-    const key = rest[1] ?? '';
-    const jail = lookupJail(state, key, callerJid, true);
-    if (!jail) fail(`jail "${key}" not found`);
-    const inside = findIface(state, jail!.vnetId, name);
-    if (!inside || jail!.vnetId === vnet) fail('SIOCSIFRVNET: Device not configured');
-    inside!.inet = [];
-    inside!.inet6 = [];
-    inside!.groups = [];
-    inside!.nd6Disabled = true;
-    if (findIface(state, vnet, name)) fail('SIOCSIFRVNET: File exists');
-    inside!.vnet = vnet;
-    inside!.ifindex = vnetOf(state, vnet).nextIfindex++;
     return ok();
   }
   if (rest.length === 0 || (rest.length === 1 && ['inet', 'inet6', 'ether'].includes(rest[0] as string))) {
@@ -483,4 +467,3 @@ export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
   return ok(printed(), s.stderr.join(''));
 }
 
-export { ifaceById };

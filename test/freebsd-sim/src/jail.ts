@@ -9,9 +9,9 @@ import {
   isDescendant,
   jailByJid,
   lookupJail,
+  moveIface,
   relativeName,
   removeJailTree,
-  vnetOf,
 } from './model.js';
 import type { Jail, SimState } from './state.js';
 import { ok, type ToolContext, type ToolOutput } from './tool.js';
@@ -109,11 +109,7 @@ function create(ctx: ToolContext, args: string[]): ToolOutput {
       state.vnets = state.vnets.filter((v) => v.id !== jail.vnetId || jail.vnet !== 'new');
       jailFail(`${relative}: /sbin/ifconfig ${moved} vnet ${relative}: failed`);
     }
-    iface!.vnet = jail.vnetId;
-    iface!.inet = [];
-    iface!.inet6 = [];
-    iface!.groups = [];
-    iface!.ifindex = vnetOf(state, jail.vnetId).nextIfindex++;
+    moveIface(state, iface!, jail.vnetId);
   }
   return ok();
 }

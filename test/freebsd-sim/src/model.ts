@@ -153,19 +153,32 @@ export function createVnetFor(state: SimState, jid: number): string {
   return id;
 }
 
+/**
+ * Moves an interface to another vnet as if_vmove does: it leaves its bridge (and a
+ * bridge loses its members), drops addresses and groups, keeps MAC, MTU, description.
+ */
+export function moveIface(state: SimState, iface: Iface, target: string): void {
+  iface.memberOf = undefined;
+  iface.promisc = false;
+  for (const member of state.ifaces.filter((i) => i.memberOf === iface.id)) {
+    member.memberOf = undefined;
+    member.promisc = false;
+  }
+  iface.inet = [];
+  iface.inet6 = [];
+  iface.groups = [];
+  iface.nd6Disabled = true;
+  iface.vnet = target;
+  iface.ifindex = vnetOf(state, target).nextIfindex++;
+}
+
 /** Frees a jail: its vnet goes away, moved-in interfaces return home, cloned ones die. */
 function freeJail(state: SimState, jail: Jail): void {
   state.jails = state.jails.filter((j) => j.jid !== jail.jid);
   if (jail.vnet !== 'new') return;
   for (const iface of state.ifaces.filter((i) => i.vnet === jail.vnetId)) {
     if (iface.home !== jail.vnetId) {
-      const home = vnetOf(state, iface.home);
-      iface.vnet = iface.home;
-      iface.ifindex = home.nextIfindex++;
-      iface.inet = [];
-      iface.inet6 = [];
-      iface.groups = [];
-      iface.memberOf = undefined;
+      moveIface(state, iface, iface.home);
     } else {
       destroyIface(state, iface);
     }

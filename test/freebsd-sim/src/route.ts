@@ -1,6 +1,6 @@
 // route(8) and netstat -rn: static routes per vnet beside the connected and local
 // routes that interface addresses imply.
-import { compareIP, formatIP, networkAddress, parseIP, parsePrefix, prefixContains, type IP } from '../../../dist/ipam/ip.js';
+import { formatIP, networkAddress, parseIP, parsePrefix, prefixContains, type IP } from '../../../dist/ipam/ip.js';
 import { ToolError, contextVnet, ifacesIn, lookupJail, vnetOf } from './model.js';
 import type { Iface, SimState, StaticRoute } from './state.js';
 import { ok, releaseHasJailFlag, type ToolContext, type ToolOutput } from './tool.js';
@@ -284,4 +284,3 @@ export function route(ctx: ToolContext, argv: string[]): ToolOutput {
   return quiet && command !== 'get' && command !== 'show' ? ok('', result.stderr) : result;
 }
 
-export { compareIP };

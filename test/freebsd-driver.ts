@@ -1,0 +1,182 @@
+// The FreeBSD driver, unchanged, against the simulator: the argv it runs (from the
+// simulator's command log) and the state it leaves, operation by operation.
+import t from 'tap';
+import { createExecDoor } from '../src/hosts/exec.js';
+import { FreeBSDHost } from '../src/hosts/freebsd/driver.js';
+import { newSim } from './helpers/sim.js';
+import type { Simulator } from './freebsd-sim/src/index.js';
+
+function driverFor(sim: Simulator, planning = false) {
+  // The CA bundle variable makes each simulated tool start ~140 ms slower.
+  const { NODE_EXTRA_CA_CERTS: _slow, ...env } = process.env;
+  const door = createExecDoor({ toolPath: sim.env.JAILNET_TOOL_PATH, env: { ...env, ...sim.env }, planning });
+  return { host: new FreeBSDHost(door), door };
+}
+
+/** The argv run on the host (what the driver itself ran) since the last call. */
+function logCursor(sim: Simulator) {
+  let seen = 0;
+  return () => {
+    const entries = sim.log().slice(seen);
+    seen += entries.length;
+    return entries.filter((e) => e.context === 'host').map((e) => e.argv.join(' '));
+  };
+}
+
+const ifaceIn = (sim: Simulator, vnet: string, name: string) => sim.state().ifaces.find((i) => i.vnet === vnet && i.name === name);
+
+t.test('a pod network, built and torn down through the driver', async (t) => {
+  const sim = await newSim(t, { dyingMs: 2000 });
+  const { host } = driverFor(sim);
+  const since = logCursor(sim);
+
+  const pod = await host.createVnetJail('pod', { childrenMax: 4 });
+  t.match(pod, { jid: 1, name: 'pod', path: '/', vnet: 'new', dying: false });
+  t.same(since(), [
+    'jail -c name=pod path=/ vnet persist children.max=4 host.hostname=pod',
+    'jls -j pod -h -q jid name parent path host.hostname vnet dying',
+  ]);
+
+  await host.addAddress('lo0', '127.0.0.1/8', 'pod');
+  await host.setUp('lo0', true, 'pod');
+  t.same(since(), ['ifconfig -j pod lo0 inet 127.0.0.1/8 alias', 'ifconfig -j pod lo0 up']);
+  t.same(ifaceIn(sim, 'jail1', 'lo0')?.inet, [{ address: '127.0.0.1', prefix: 8 }]);
+
+  const bridge = await host.createBridge('cni-podman0');
+  t.equal(bridge, 'cni-podman0');
+  t.same(since(), ['ifconfig bridge create', 'ifconfig bridge0 name cni-podman0']);
+  await t.rejects(host.createBridge('cni-podman0'), /SIOCSIFNAME \(set name\): File exists/, 'a taken bridge name fails');
+  t.same(since(), ['ifconfig bridge create', 'ifconfig bridge1 name cni-podman0', 'ifconfig bridge1 destroy'], 'and the leftover bridge1 is destroyed');
+  t.notOk(ifaceIn(sim, 'host', 'bridge1'));
+
+  await host.addAddress('cni-podman0', '10.88.0.1/16');
+  const { a, b } = await host.createEpair();
+  t.same({ a, b }, { a: 'epair0a', b: 'epair0b' });
+  await host.setDescription(a, 'jailnet pod eth0');
+  await host.setMtu(a, 1500);
+  await host.setMtu(b, 1500);
+  await host.addBridgeMember(bridge, a);
+  await host.setUp(a, true);
+  await host.moveToVnet(b, 'pod');
+  await host.renameInterface(b, 'eth0', 'pod');
+  await host.setMac('eth0', '02:aa:bb:cc:dd:01', 'pod');
+  await host.addAddress('eth0', '10.88.0.5/16', 'pod');
+  await host.addAddress('eth0', 'fd88::5/64', 'pod');
+  await host.addRoute('default', '10.88.0.1', 'pod');
+  t.same(since(), [
+    'ifconfig cni-podman0 inet 10.88.0.1/16 alias',
+    'ifconfig epair create',
+    'ifconfig epair0a description jailnet pod eth0',
+    'ifconfig epair0a mtu 1500',
+    'ifconfig epair0b mtu 1500',
+    'ifconfig cni-podman0 addm epair0a',
+    'ifconfig epair0a up',
+    'ifconfig epair0b vnet pod',
+    'ifconfig -j pod epair0b name eth0',
+    'ifconfig -j pod eth0 ether 02:aa:bb:cc:dd:01',
+    'ifconfig -j pod eth0 inet 10.88.0.5/16 alias',
+    'ifconfig -j pod eth0 inet6 fd88::5/64 alias',
+    'route -j pod -n -4 add default 10.88.0.1',
+  ]);
+
+  const eth0 = await host.inspectInterface('eth0', 'pod');
+  t.match(eth0, { name: 'eth0', up: true, mtu: 1500, mac: '02:aa:bb:cc:dd:01', inet: [{ address: '10.88.0.5', prefixLength: 16 }] });
+  t.same(eth0?.inet6.filter((a) => !a.address.startsWith('fe80')), [{ address: 'fd88::5', prefixLength: 64 }]);
+  t.equal(await host.inspectInterface('nope0', 'pod'), undefined, 'a missing interface reads as undefined');
+  const br = await host.inspectInterface('cni-podman0');
+  t.same(br?.members, ['epair0a']);
+  t.same(await host.listInterfaces('pod'), ['lo0', 'eth0']);
+  const routes = await host.listRoutes('pod');
+  t.match(routes.find((r) => r.destination === 'default'), { family: 4, gateway: '10.88.0.1', flags: 'UGS', netif: 'eth0' });
+  t.ok(sim.reach({ from: 'host', to: '10.88.0.5', port: 80 }).delivered, 'the host reaches the pod');
+
+  since();
+  const child = await host.createChildJail('pod.c1', { path: '/' });
+  t.match(child, { name: 'pod.c1', parent: 1, vnet: 'inherit' });
+  t.match(since()[0], /^jail -c name=pod\.c1 path=\/ ip4=inherit ip6=inherit persist host\.hostname=c1$/);
+  t.same((await host.listJails()).map((j) => j.name), ['pod', 'pod.c1']);
+
+  await host.removeJail('pod');
+  t.same((await host.listJails({ dying: true })).map((j) => [j.name, j.dying]), [['pod', true], ['pod.c1', true]], 'removed jails are dying');
+  t.same(await host.listJails(), [], 'and hidden without -d');
+  since();
+  await host.waitJailGone('pod', 5000);
+  t.ok(since().filter((l) => l.startsWith('jls -d -j pod')).length >= 2, 'the driver polled jls -d until the jail was gone');
+  t.ok(ifaceIn(sim, 'host', 'eth0'), 'the moved-in epair end came back to the host with its name');
+  await host.destroyInterface('eth0');
+  t.notOk(ifaceIn(sim, 'host', 'epair0a'), 'destroying one end destroyed both');
+});
+
+t.test('pf, sysctl and modules through the driver', async (t) => {
+  const sim = await newSim(t);
+  const { host } = driverFor(sim);
+  const since = logCursor(sim);
+  await host.enablePf();
+  await host.enablePf();
+  t.ok(sim.state().vnets[0]?.pf.enabled, 'enabling twice is fine');
+  await host.loadAnchor('cni-rdr/ctr1', 'rdr pass inet proto tcp from any to any port 8080 -> 10.88.0.5 port 80');
+  t.same(await host.showAnchor('cni-rdr/ctr1', 'nat'), ['rdr pass inet proto tcp from any to any port = 8080 -> 10.88.0.5 port 80']);
+  t.same(await host.showAnchor('cni-rdr/none', 'nat'), [], 'an anchor never loaded reads as empty');
+  await host.flushAnchor('cni-rdr/ctr1', 'all');
+  t.same(await host.showAnchor('cni-rdr/ctr1', 'nat'), []);
+  await host.tableAdd('cni-nat', ['10.88.0.5', '10.88.0.6']);
+  await host.tableDelete('cni-nat', ['10.88.0.6']);
+  t.same(await host.tableShow('cni-nat'), ['10.88.0.5']);
+  await host.tableReplace('cni-nat', ['10.88.0.7']);
+  t.same(await host.tableShow('cni-nat'), ['10.88.0.7']);
+  t.same(await host.tableShow('never'), [], 'a missing table reads as empty');
+  await sim.mutate((s) => {
+    s.vnets[0]!.pf.states.push({ proto: 'tcp', src: '192.0.2.9:5555', dst: '10.88.0.7:80' });
+  });
+  t.equal(await host.killStates('0.0.0.0/0', '10.88.0.7'), 1);
+  t.same(since().slice(0, 3), ['pfctl -e', 'pfctl -e', 'pfctl -a cni-rdr/ctr1 -f -']);
+
+  await host.createVnetJail('pod');
+  await host.sysctlSet('net.inet.ip.forwarding', '1', 'pod');
+  t.equal(await host.sysctlGet('net.inet.ip.forwarding', 'pod'), '1');
+  t.equal(await host.sysctlGet('net.inet.ip.forwarding'), '0', 'the host keeps its own value');
+  const jexecs = since().filter((l) => l.startsWith('jexec'));
+  t.match(jexecs[0], /^jexec pod \S+\/sysctl net\.inet\.ip\.forwarding=1$/, 'sysctl has no -j: jexec with the host tool');
+
+  t.equal(await host.isModuleLoaded('pf'), true);
+  t.equal(await host.isModuleLoaded('if_vxlan'), false);
+  await host.loadModule('if_vxlan');
+  t.equal(await host.isModuleLoaded('if_vxlan'), true);
+  await host.loadModule('if_vxlan');
+  t.pass('loading a loaded module again is fine (kldload -n)');
+});
+
+t.test('a release without -j: the driver falls back to jexec and remembers', async (t) => {
+  const sim = await newSim(t, { release: '13.2-RELEASE' });
+  const { host } = driverFor(sim);
+  await host.createVnetJail('pod');
+  const since = logCursor(sim);
+  since();
+  await host.setUp('lo0', true, 'pod');
+  await host.addRoute('127.0.0.2/32', '127.0.0.1', 'pod').catch(() => undefined);
+  const lines = since();
+  t.equal(lines[0], 'ifconfig -j pod lo0 up', 'first -j is tried');
+  t.match(lines[1], /^jexec pod \S+\/ifconfig lo0 up$/, 'then jexec with the host tool');
+  t.match(lines[2], /^jexec pod \S+\/route -n -4 add -net 127\.0\.0\.2\/32 127\.0\.0\.1$/, 'and -j is not tried again');
+  t.equal(sim.state().ifaces.find((i) => i.vnet === 'jail1' && i.name === 'lo0')?.up, true);
+  t.match(sim.log().find((e) => e.context === 'jail:1'), { argv: ['ifconfig', 'lo0', 'up'], exitCode: 0 }, 'the tool ran inside the jail');
+});
+
+t.test('plan mode records the argv and runs nothing', async (t) => {
+  const sim = await newSim(t);
+  const { host, door } = driverFor(sim, true);
+  await host.createVnetJail('pod', { childrenMax: 2 });
+  const { a } = await host.createEpair();
+  await host.moveToVnet(a.replace(/a$/, 'b'), 'pod');
+  await host.addRoute('default', '10.88.0.1', 'pod');
+  await host.loadAnchor('cni-rdr/x', 'rdr pass inet proto tcp from any to any port 1 -> 10.0.0.1 port 1');
+  t.same(door.plan, [
+    ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist', 'children.max=2', 'host.hostname=pod'],
+    ['ifconfig', 'epair', 'create'],
+    ['ifconfig', 'epair?b', 'vnet', 'pod'],
+    ['route', '-j', 'pod', '-n', '-4', 'add', 'default', '10.88.0.1'],
+    ['pfctl', '-a', 'cni-rdr/x', '-f', '-'],
+  ]);
+  t.same(sim.log(), [], 'the simulator saw no command');
+  t.same(sim.state().jails, []);
+});
