@@ -43,6 +43,8 @@ const CASES: Case[] = [
   { name: 'epair create takes the lowest free unit', given: [['ifconfig', 'epair', 'create'], ['ifconfig', 'epair', 'create'], ['ifconfig', 'epair0a', 'destroy']], run: ['ifconfig', 'epair', 'create'], stdout: 'epair0a\n' },
   { name: 'epair unit taken', given: [['ifconfig', 'epair7', 'create']], run: ['ifconfig', 'epair7', 'create'], stderr: 'ifconfig: interface epair7 already exists\n', code: 1 },
   { name: 'create name renames only the a-end', run: ['ifconfig', 'epair', 'create', 'name', 'foo'], stdout: 'foo\n' },
+  { name: 'create and configure in one command', run: ['ifconfig', 'epair', 'create', 'description', 'x', 'up'], stdout: 'epair0a\n' },
+  { name: 'a cloning name too long', run: ['ifconfig', 'epair1234567890123', 'create'], stderr: 'ifconfig: epair1234567890123: cloning name too long\n', code: 1 },
   { name: 'bridge create', run: ['ifconfig', 'bridge', 'create'], stdout: 'bridge0\n' },
   { name: 'bridge create name', run: ['ifconfig', 'bridge', 'create', 'name', 'br-pod'], stdout: 'br-pod\n' },
   {
@@ -122,6 +124,22 @@ const CASES: Case[] = [
   },
   { name: 'route delete missing', run: ['route', 'delete', '-net', '10.9.0.0/16'], stderr: 'route: route has not been found\n', code: 1 },
   { name: 'route bad address', run: ['route', 'add', '-net', '10.88.0.', '192.0.2.1'], stderr: 'route: bad address: 10.88.0.\n', code: 1 },
+  {
+    name: 'route -n get default',
+    run: ['route', '-n', 'get', 'default'],
+    stdout: [
+      '   route to: 0.0.0.0',
+      'destination: 0.0.0.0',
+      '       mask: 0.0.0.0',
+      '    gateway: 192.0.2.1',
+      '        fib: 0',
+      '  interface: vtnet0',
+      '      flags: <UP,GATEWAY,DONE,STATIC>',
+      ' recvpipe  sendpipe  ssthresh  rtt,msec    mtu        weight    expire',
+      '       0         0         0         0      1500         1         0',
+      '',
+    ].join('\n'),
+  },
   { name: 'route get without default', given: [['route', 'delete', 'default']], run: ['route', '-n', 'get', 'default'], stderr: 'route: route has not been found\n', code: 1 },
   {
     name: 'route -6 add default',

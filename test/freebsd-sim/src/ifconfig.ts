@@ -1,6 +1,6 @@
 // ifconfig(8) of FreeBSD 14: cloning, renaming, vnet moves, addresses, bridge
 // membership, and the status printer, with FreeBSD's error texts and exit codes.
-import { formatIP, parseIP, parsePrefix } from '../../../dist/ipam/ip.js';
+import { formatIP, parseIP } from '../../../dist/ipam/ip.js';
 import { formatIface } from './format.js';
 import {
   IFNAMSIZ,
@@ -10,7 +10,6 @@ import {
   contextVnet,
   destroyIface,
   findIface,
-  ifaceById,
   ifacesIn,
   lookupJail,
   lowestFreeUnit,
@@ -347,11 +346,9 @@ function vxlanParams(args: string[]): { params: VxlanParams; rest: string[] } {
 }
 
 function createClone(state: SimState, vnet: string, spec: string, stdout: string[]): { iface: Iface; rest?: VxlanParams } {
+  if (spec.length >= IFNAMSIZ) fail(`${spec}: cloning name too long`);
   const match = /^(epair|bridge|tap|vxlan|lo)(\d*)$/.exec(spec);
-  if (!match) {
-    if (spec.length >= IFNAMSIZ) fail(`${spec}: cloning name too long`);
-    fail(`SIOCIFCREATE2 (${spec}): Invalid argument`);
-  }
+  if (!match) fail(`SIOCIFCREATE2 (${spec}): Invalid argument`);
   const { cloner, module } = CLONERS[match![1] as string]!;
   if (module && !state.modules.includes(module)) {
     // ifconfig loads the cloner's module itself, which only works on the host.

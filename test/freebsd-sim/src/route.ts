@@ -248,7 +248,7 @@ function get(ctx: ToolContext, vnetId: string, parsed: RouteArgs): ToolOutput {
     `  interface: ${entry.netif}`,
     `      flags: ${flags}`,
     ' recvpipe  sendpipe  ssthresh  rtt,msec    mtu        weight    expire',
-    `       0         0         0         0      ${String(entry.iface?.mtu ?? 1500).padEnd(10)}1         0 `,
+    [0, 0, 0, 0, entry.iface?.mtu ?? 1500, 1, 0].map((v) => String(v).padStart(8)).join('  '),
   ];
   return ok(lines.join('\n') + '\n');
 }
