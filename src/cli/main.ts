@@ -5,6 +5,7 @@ import { CniError } from '../cni/errors.js';
 import { ConfigError } from '../config/jailnet-conf.js';
 import { configureLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { cniCommand } from './cni-command.js';
+import { hostCommand } from './host-command.js';
 import { createContext, type GlobalOptions } from './context.js';
 
 function packageVersion(): string {
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIO = processIO): Command {
     .option('--config <file>', 'jailnet.conf (ini) to read instead of the default')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(LOG_LEVELS).default('warn'))
     .option('--json', 'machine-readable output', false)
+    .addOption(new Option('--host <driver>', 'host driver (default: $JAILNET_HOST, else the OS)').choices(['freebsd', 'linux']))
     .enablePositionalOptions()
     .showHelpAfterError('(use --help for usage)')
     .exitOverride()
@@ -48,6 +50,7 @@ export function buildProgram(io: CliIO = processIO): Command {
       configureLogger(globals().logLevel as LogLevel);
     });
   program.addCommand(cniCommand(context));
+  program.addCommand(hostCommand(context));
   const configure = (command: Command): void => {
     command.exitOverride().showHelpAfterError('(use --help for usage)').configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
     command.commands.forEach(configure);

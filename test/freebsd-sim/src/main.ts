@@ -1,7 +1,7 @@
 // The entry point of every simulated tool: picks the tool by the executable's name,
 // runs it against the shared state under the lock, logs it, prints, exits.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ifconfig } from './ifconfig.js';
 import { jailTool, jexecTarget, jls } from './jail.js';
@@ -9,7 +9,7 @@ import { kldload, kldstat } from './kld.js';
 import { ToolError, reap } from './model.js';
 import { pfctl } from './pfctl.js';
 import { netstat, route } from './route.js';
-import { appendLog, withState } from './state.js';
+import { appendLog, stateFile, withState } from './state.js';
 import { sysctl } from './sysctl.js';
 import type { ToolContext, ToolOutput } from './tool.js';
 
@@ -29,6 +29,10 @@ function stateDir(): string {
   const dir = process.env.JAILNET_SIM_STATE;
   if (!dir) {
     process.stderr.write('freebsd-sim: JAILNET_SIM_STATE is not set\n');
+    process.exit(70);
+  }
+  if (!existsSync(stateFile(dir))) {
+    process.stderr.write(`freebsd-sim: no simulator state in ${dir} (run simctl init)\n`);
     process.exit(70);
   }
   return dir;

@@ -1,0 +1,28 @@
+// Driver selection in the CLI: --host, JAILNET_HOST, and `jailnet host …` against the simulator.
+import t from 'tap';
+import { jailnet } from './helpers/run.js';
+import { newSim, setup } from './helpers/sim.js';
+
+t.test('jailnet host reads the simulated FreeBSD host', async (t) => {
+  const sim = await newSim(t);
+  await setup(sim, [['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist'], ['ifconfig', '-j', 'pod', 'lo0', 'inet', '127.0.0.1/8', 'up']]);
+  const ifaces = await jailnet(['--host', 'freebsd', 'host', 'interfaces'], sim.env);
+  t.equal(ifaces.code, 0, ifaces.stderr);
+  t.match(ifaces.stdout, /^lo0 +up +mtu 16384 127\.0\.0\.1\/8/m);
+  t.match(ifaces.stdout, /^vtnet0 +up +mtu 1500 +192\.0\.2\.10\/24$/m);
+  const inPod = await jailnet(['--json', '--host', 'freebsd', 'host', 'interfaces', '--vnet', 'pod'], sim.env);
+  t.same(inPod.json.map((i: { name: string }) => i.name), ['lo0']);
+  const jails = await jailnet(['--json', 'host', 'jails'], { ...sim.env, JAILNET_HOST: 'freebsd' });
+  t.match(jails.json, [{ jid: 1, name: 'pod', vnet: 'new', dying: false }], 'JAILNET_HOST picks the driver');
+});
+
+t.test('driver choice errors', async (t) => {
+  const bad = await jailnet(['--host', 'bsd', 'host', 'jails']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /argument 'bsd' is invalid/);
+  const linux = await jailnet(['--host', 'linux', 'host', 'jails']);
+  t.equal(linux.code, 1);
+  t.equal(linux.stderr, 'jailnet: the linux host driver is not available yet; use --host freebsd (for example against the simulator)\n');
+  const env = await jailnet(['host', 'jails'], { JAILNET_HOST: 'solaris' });
+  t.equal(env.stderr, 'jailnet: unknown host driver "solaris" (choose freebsd or linux)\n');
+});
