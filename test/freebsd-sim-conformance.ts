@@ -35,6 +35,13 @@ const CASES: Case[] = [
   { name: 'jls parameter values', given: [POD], run: ['jls', '-j', 'pod', 'name', 'jid', 'vnet', 'children.max'], stdout: 'pod 1 new 8\n' },
   { name: 'jls -d -h of a dying jail', given: [], run: ['jls', '-d', '-h', 'name', 'dying'], stdout: 'name dying\n' },
   { name: 'jls -n booleans', given: [POD], run: ['jls', '-n', '-j', 'pod', 'name', 'persist', 'dying'], stdout: 'name=pod persist nodying\n' },
+  { name: 'an explicit jid in use', given: [POD], run: ['jail', '-c', 'jid=1', 'name=other', 'path=/', 'persist'], stderr: 'jail: jail 1 already exists\n', code: 1 },
+  {
+    name: 'vnet.interface that cannot move',
+    run: ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist', 'vnet.interface=epair9b'],
+    stderr: 'jail: pod: /sbin/ifconfig epair9b vnet pod: failed\n',
+    code: 1,
+  },
   { name: 'a name that is a number', run: ['jail', '-c', 'name=7', 'path=/', 'persist'], stderr: 'jail: name cannot be numeric (unless it is the jid)\n', code: 1 },
   { name: 'a missing path', run: ['jail', '-c', 'name=x', 'path=/nonexistent', 'persist'], stderr: 'jail: path /nonexistent: No such file or directory\n', code: 1 },
 
@@ -65,6 +72,14 @@ const CASES: Case[] = [
   { name: 'vnet to an unknown jail', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0b', 'vnet', 'nojail'], stderr: 'ifconfig: jail "nojail" not found\n', code: 1 },
   { name: '-j an unknown jail', run: ['ifconfig', '-j', 'nojail', '-l'], stderr: 'ifconfig: jail not found: No such file or directory\n', code: 1 },
   { name: 'vnet to a jail without its own vnet', given: [['jail', '-c', 'name=plain', 'path=/', 'persist'], ['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0b', 'vnet', 'plain'], stderr: 'ifconfig: SIOCSIFVNET: File exists\n', code: 1 },
+  { name: '-vnet of a name not in the jail', given: [POD], run: ['ifconfig', 'epair0b', '-vnet', 'pod'], stderr: 'ifconfig: SIOCSIFRVNET: Device not configured\n', code: 1 },
+  {
+    name: 'vnet when the name is taken inside',
+    given: [POD, ['ifconfig', 'epair', 'create'], ['ifconfig', 'epair0b', 'vnet', 'pod'], ['ifconfig', '-j', 'pod', 'epair0b', 'name', 'eth0'], ['ifconfig', 'epair', 'create'], ['ifconfig', 'epair1b', 'name', 'eth0']],
+    run: ['ifconfig', 'eth0', 'vnet', 'pod'],
+    stderr: 'ifconfig: SIOCSIFVNET: File exists\n',
+    code: 1,
+  },
   { name: 'remove a missing address', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'inet', '10.0.0.9', '-alias'], stderr: "ifconfig: ioctl (SIOCDIFADDR): Can't assign requested address\n", code: 1 },
   { name: 'prefix too wide', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'inet', '10.0.0.1/33'], stderr: 'ifconfig: 10.0.0.1/33: bad value (width too large)\n', code: 1 },
   { name: 'address without a mask', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'inet', '10.0.0.1'], stderr: 'WARNING: setting interface address without mask is deprecated,\ndefault mask may not be correct.\n', code: 0 },
@@ -122,7 +137,7 @@ const CASES: Case[] = [
     stderr: 'route: message indicates error: File exists\n',
     code: 1,
   },
-  { name: 'route delete missing', run: ['route', 'delete', '-net', '10.9.0.0/16'], stderr: 'route: route has not been found\n', code: 1 },
+  { name: 'route delete missing', run: ['route', 'delete', '-net', '10.9.0.0/16'], stdout: 'delete net 10.9.0.0/16: not in table\n', stderr: 'route: route has not been found\n', code: 1 },
   { name: 'route bad address', run: ['route', 'add', '-net', '10.88.0.', '192.0.2.1'], stderr: 'route: bad address: 10.88.0.\n', code: 1 },
   {
     name: 'route -n get default',
@@ -201,6 +216,12 @@ const CASES: Case[] = [
     code: 0,
   },
   { name: 'flush rules', run: ['pfctl', '-a', 'podnet/pod1', '-F', 'rules'], stderr: 'rules cleared\n' },
+  {
+    name: 'flush all',
+    given: [['pfctl', '-a', 'podnet/pod1', '-t', 'pods', '-T', 'add', '10.0.0.1']],
+    run: ['pfctl', '-a', 'podnet/pod1', '-F', 'all'],
+    stderr: 'rules cleared\nnat cleared\n1 tables deleted.\n0 states cleared\nsource tracking entries cleared\npf: statistics cleared\npf: interface flags reset\n',
+  },
   { name: 'flush nat', run: ['pfctl', '-a', 'podnet/pod1', '-F', 'nat'], stderr: 'nat cleared\n' },
   {
     name: 'rules out of order',
@@ -272,6 +293,45 @@ t.test('pfctl -k kills matching states and says how many', async (t) => {
   t.equal(sim.state().vnets[0]!.pf.states.length, 1);
 });
 
+t.test('a bridge block, FreeBSD 14 layout', async (t) => {
+  const sim = await newSim(t);
+  await setup(sim, [['ifconfig', 'bridge', 'create'], ['ifconfig', 'epair', 'create'], ['ifconfig', 'bridge0', 'addm', 'epair0a', 'up']]);
+  const shown = await tool(sim, 'ifconfig', ['bridge0']);
+  const mac = sim.state().ifaces.find((i) => i.name === 'bridge0')!.mac;
+  t.equal(
+    shown.stdout,
+    [
+      'bridge0: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500',
+      `\tether ${mac}`,
+      `\tid ${mac} priority 32768 hellotime 2 fwddelay 15`,
+      '\tmaxage 20 holdcnt 6 proto rstp maxaddr 2000 timeout 1200',
+      `\troot id ${mac} priority 32768 ifcost 0 port 0`,
+      '\tmember: epair0a flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>',
+      '\t        ifmaxaddr 0 port 4 priority 128 path cost 2000',
+      '\tgroups: bridge',
+      '\tnd6 options=9<PERFORMNUD,IFDISABLED>',
+      '',
+    ].join('\n'),
+  );
+  t.match((await tool(sim, 'ifconfig', ['epair0a'])).stdout, /^epair0a: flags=8902<BROADCAST,PROMISC,SIMPLEX,MULTICAST> /, 'members are PROMISC');
+});
+
+t.test('a parent that is dying', async (t) => {
+  const sim = await newSim(t, { dyingMs: 60_000 });
+  await setup(sim, [POD, ['jail', '-r', 'pod']]);
+  const child = await tool(sim, 'jail', ['-c', 'name=pod.c1', 'path=/', 'ip4=inherit', 'persist']);
+  t.equal(child.stderr, 'jail: jail "pod" is dying\n');
+  t.equal(child.code, 1);
+});
+
+t.test('parallel tool runs share one state safely', async (t) => {
+  const sim = await newSim(t);
+  const runs = await Promise.all(Array.from({ length: 12 }, () => tool(sim, 'ifconfig', ['epair', 'create'])));
+  t.same(runs.map((r) => r.code), Array(12).fill(0));
+  t.equal(new Set(runs.map((r) => r.stdout)).size, 12, 'twelve distinct epairs');
+  t.equal(sim.state().ifaces.filter((i) => i.cloner === 'epair').length, 24);
+});
+
 t.test('sysctls are per vnet', async (t) => {
   const sim = await newSim(t);
   await setup(sim, [POD]);
@@ -280,6 +340,8 @@ t.test('sysctls are per vnet', async (t) => {
   t.equal((await tool(sim, 'sysctl', ['-n', 'net.inet.ip.forwarding'])).stdout, '0\n', 'the host keeps its own value');
   const global = await tool(sim, 'jexec', ['pod', `${sim.env.JAILNET_TOOL_PATH}/sysctl`, 'kern.features.vimage=0']);
   t.equal(global.stderr, "sysctl: oid 'kern.features.vimage' is read only\n");
+  const hostOnly = await tool(sim, 'jexec', ['pod', `${sim.env.JAILNET_TOOL_PATH}/sysctl`, 'net.fibs=2']);
+  t.equal(hostOnly.stderr, "sysctl: oid 'net.fibs' is read only\n");
   const kld = await tool(sim, 'jexec', ['pod', `${sim.env.JAILNET_TOOL_PATH}/kldload`, 'if_vxlan']);
   t.equal(kld.stderr, "kldload: can't load if_vxlan: Operation not permitted\n", 'no kldload inside a jail');
 });
