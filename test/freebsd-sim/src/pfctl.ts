@@ -72,13 +72,29 @@ function modifier(word: string, known: string[], what: string): string {
 
 type RuleKind = 'nat' | 'rdr' | 'rules' | 'table' | 'option';
 
-function classify(line: string): RuleKind {
+const FILTER_WORDS = new Set(['pass', 'block', 'match', 'anchor', 'antispoof', 'load']);
+
+/** The section a line belongs to; undefined for a line pf.conf(5) has no grammar for. */
+function classify(line: string): RuleKind | undefined {
   const word = line.split(/\s+/)[0] ?? '';
-  if (word === 'nat' || word === 'binat' || word === 'no' || word === 'nat-anchor') return 'nat';
+  if (word === 'nat' || word === 'binat' || word === 'no' || word === 'nat-anchor' || word === 'binat-anchor') return 'nat';
   if (word === 'rdr' || word === 'rdr-anchor') return 'rdr';
   if (word === 'table') return 'table';
   if (word === 'set' || word === 'scrub') return 'option';
-  return 'rules';
+  return FILTER_WORDS.has(word) ? 'rules' : undefined;
+}
+
+function syntaxError(lineNo: number, message = 'syntax error'): never {
+  throw new ToolError(`stdin:${lineNo}: ${message}\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
+}
+
+/** Expands $macros defined earlier in the same input, as pfctl's parser does. */
+function expandMacros(line: string, macros: Map<string, string>, lineNo: number): string {
+  return line.replace(/\$(\w+)/g, (_, name: string) => {
+    const value = macros.get(name);
+    if (value === undefined) syntaxError(lineNo, `macro '${name}' not defined`);
+    return value as string;
+  });
 }
 
 /** pfctl prints port numbers of from/to as "port = N". */
@@ -108,10 +124,18 @@ function load(pf: Pf, anchor: string, text: string, parseOnly: boolean): void {
   const loaded: PfAnchor = { nat: [], rdr: [], rules: [] };
   const tables: string[] = [];
   let highest = 0;
+  const macros = new Map<string, string>();
   text.split('\n').forEach((raw, index) => {
-    const line = raw.replace(/#.*$/, '').trim();
-    if (line === '') return;
+    const stripped = raw.replace(/#.*$/, '').trim();
+    if (stripped === '') return;
+    const macro = /^(\w+)\s*=\s*"?([^"]*)"?$/.exec(stripped);
+    if (macro) {
+      macros.set(macro[1] as string, expandMacros(macro[2] as string, macros, index + 1));
+      return;
+    }
+    const line = expandMacros(stripped, macros, index + 1);
     const kind = classify(line);
+    if (kind === undefined) syntaxError(index + 1);
     if (ORDER[kind] < highest) {
       throw new ToolError(
         `stdin:${index + 1}: Rules must be in order: options, normalization, queueing, translation, filtering\npfctl: Syntax error in config file: pf rules not loaded\n`,
@@ -119,16 +143,16 @@ function load(pf: Pf, anchor: string, text: string, parseOnly: boolean): void {
       );
     }
     highest = Math.max(highest, ORDER[kind]);
-    if ((kind === 'nat' || kind === 'rdr') && !/^(nat|rdr)-anchor\b/.test(line) && !/\s->\s/.test(line) && !/^no\s/.test(line)) {
-      throw new ToolError(`stdin:${index + 1}: syntax error\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
+    if ((kind === 'nat' || kind === 'rdr') && !/^(nat|rdr|binat)-anchor\b/.test(line) && !/\s->\s/.test(line) && !/^no\s/.test(line)) {
+      syntaxError(index + 1);
     }
     checkPool(line, index + 1);
     if (kind === 'table') {
       const name = /^table\s+<([^>]+)>/.exec(line)?.[1];
-      if (!name) throw new ToolError(`stdin:${index + 1}: syntax error\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
-      tables.push(name);
+      if (!name) syntaxError(index + 1);
+      tables.push(name as string);
     } else if (kind !== 'option') {
-      loaded[kind].push(normaliseRule(line));
+      loaded[kind as 'nat' | 'rdr' | 'rules'].push(normaliseRule(line));
     }
   });
   if (parseOnly) return;
