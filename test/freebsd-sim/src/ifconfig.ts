@@ -102,23 +102,39 @@ function takeValue(args: string[], i: number, keyword: string): string {
   return value as string;
 }
 
-function applyInet(s: Session, text: string, rest: string[]): number {
-  let consumed = 0;
-  let mode: 'replace' | 'alias' | 'delete' = 'replace';
-  let netmask: number | undefined;
+interface AddressWords {
+  /** How many words after the address belong to it. */
+  consumed: number;
+  mode: 'set' | 'alias' | 'delete';
+  /** From `netmask M` (inet) or `prefixlen N` (inet6). */
+  prefix?: number;
+}
+
+/** The keywords that may follow an address: alias/-alias (add/delete), netmask or prefixlen, no_dad. */
+function addressWords(rest: string[], family: 4 | 6): AddressWords {
+  const out: AddressWords = { consumed: 0, mode: 'set' };
   for (let j = 0; j < rest.length; j++) {
-    const word = rest[j];
-    if (word === 'alias' || word === 'add') mode = 'alias';
-    else if (word === '-alias' || word === 'delete') mode = 'delete';
-    else if (word === 'netmask') {
-      const mask = rest[j + 1] ?? '';
+    const word = rest[j] as string;
+    if (word === 'alias' || word === 'add') out.mode = 'alias';
+    else if (word === '-alias' || word === 'delete') out.mode = 'delete';
+    else if (word === 'no_dad' || word === '-no_dad') {
+      // DAD is not modelled: addresses are never tentative.
+    } else if (family === 4 && word === 'netmask') {
+      const mask = rest[++j] ?? '';
       const value = mask.startsWith('0x') ? parseInt(mask, 16) : Number(parseIP(mask)?.value ?? NaN);
-      netmask = value.toString(2).replace(/0+$/, '').length;
-      j++;
-      consumed++;
+      out.prefix = value.toString(2).replace(/0+$/, '').length;
+      out.consumed++;
+    } else if (family === 6 && word === 'prefixlen') {
+      out.prefix = Number(rest[++j]);
+      out.consumed++;
     } else break;
-    consumed++;
+    out.consumed++;
   }
+  return out;
+}
+
+function applyInet(s: Session, text: string, rest: string[]): number {
+  const { consumed, mode, prefix: netmask } = addressWords(rest, 4);
   let [address, bits] = text.split('/') as [string, string | undefined];
   if (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > 32)) fail(`${text}: bad value (width too large)`);
   const ip = parseIP(address);
@@ -138,29 +154,14 @@ function applyInet(s: Session, text: string, rest: string[]): number {
   const entry = { address, prefix };
   const existing = s.iface.inet.findIndex((a) => a.address === address);
   if (existing >= 0) s.iface.inet[existing] = entry;
-  else if (mode === 'replace' && s.iface.inet.length > 0) s.iface.inet[0] = entry;
+  else if (mode === 'set' && s.iface.inet.length > 0) s.iface.inet[0] = entry;
   else s.iface.inet.push(entry);
   setUp(s.iface);
   return consumed;
 }
 
 function applyInet6(s: Session, text: string, rest: string[]): number {
-  let consumed = 0;
-  let mode: 'add' | 'delete' = 'add';
-  let prefixlen: number | undefined;
-  for (let j = 0; j < rest.length; j++) {
-    const word = rest[j];
-    if (word === 'alias' || word === 'add') mode = 'add';
-    else if (word === '-alias' || word === 'delete') mode = 'delete';
-    else if (word === 'prefixlen') {
-      prefixlen = Number(rest[j + 1]);
-      j++;
-      consumed++;
-    } else if (word === 'no_dad' || word === '-no_dad') {
-      // DAD is not modelled: addresses are never tentative.
-    } else break;
-    consumed++;
-  }
+  const { consumed, mode, prefix: prefixlen } = addressWords(rest, 6);
   const [addressText, bits] = text.split('/') as [string, string | undefined];
   if (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > 128)) fail(`${text}: bad value (width too large)`);
   const ip = parseIP(addressText.replace(/%.*$/, ''));

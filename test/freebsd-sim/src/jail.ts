@@ -43,9 +43,17 @@ function parseParams(args: string[]): Map<string, string> {
   return params;
 }
 
+const INTEGER_PARAMS = ['jid', 'children.max', 'enforce_statfs', 'devfs_ruleset', 'securelevel'];
+
 function create(ctx: ToolContext, args: string[]): ToolOutput {
   const { state } = ctx;
   const params = parseParams(args);
+  for (const key of INTEGER_PARAMS) {
+    const value = params.get(key);
+    if (value !== undefined && !/^-?\d+$/.test(value)) jailFail(`${key}: invalid integer`);
+  }
+  const statfs = params.get('enforce_statfs');
+  if (statfs !== undefined && !['0', '1', '2'].includes(statfs)) jailFail('jail_set: Invalid argument');
   const vnetParam = params.get('vnet');
   const hasIpParam = ['ip4', 'ip6', 'ip4.addr', 'ip6.addr'].some((k) => params.has(k));
   if (vnetParam !== undefined && hasIpParam) jailFail('vnet jails cannot have IP address restrictions');

@@ -45,30 +45,23 @@ export function routeTable(state: SimState, vnetId: string): RouteEntry[] {
   }
   for (const iface of ifacesIn(state, vnetId)) {
     if (!iface.up) continue;
-    for (const { address, prefix } of iface.inet) {
+    const addresses = [
+      ...iface.inet.map((a) => ({ ...a, family: 4 as const })),
+      ...iface.inet6.filter((a) => !a.linkLocal).map((a) => ({ ...a, family: 6 as const })),
+    ];
+    for (const { address, prefix, family } of addresses) {
       const ip = parseIP(address)!;
+      const hostBits = family === 4 ? 32 : 128;
       if (iface.cloner === 'lo') {
-        entries.push({ family: 4, destination: address, prefix: { ip, bits: 32 }, gateway: `link#${iface.ifindex}`, flags: 'UH', netif: iface.name, iface });
+        // lo0's own addresses: 127.0.0.1 shows as UH, ::1 as UHS.
+        entries.push({ family, destination: address, prefix: { ip, bits: hostBits }, gateway: `link#${iface.ifindex}`, flags: family === 4 ? 'UH' : 'UHS', netif: iface.name, iface });
         continue;
       }
-      if (prefix < 32) {
+      if (prefix < hostBits) {
         const net = networkAddress({ ip, bits: prefix });
-        entries.push({ family: 4, destination: `${formatIP(net)}/${prefix}`, prefix: { ip: net, bits: prefix }, gateway: `link#${iface.ifindex}`, flags: 'U', netif: iface.name, iface });
+        entries.push({ family, destination: `${formatIP(net)}/${prefix}`, prefix: { ip: net, bits: prefix }, gateway: `link#${iface.ifindex}`, flags: 'U', netif: iface.name, iface });
       }
-      if (lo) entries.push({ family: 4, destination: address, prefix: { ip, bits: 32 }, gateway: `link#${lo.ifindex}`, flags: 'UHS', netif: lo.name, iface: lo });
-    }
-    for (const { address, prefix, linkLocal } of iface.inet6) {
-      const ip = parseIP(address)!;
-      if (linkLocal) continue;
-      if (iface.cloner === 'lo') {
-        entries.push({ family: 6, destination: address, prefix: { ip, bits: 128 }, gateway: `link#${iface.ifindex}`, flags: 'UHS', netif: iface.name, iface });
-        continue;
-      }
-      if (prefix < 128) {
-        const net = networkAddress({ ip, bits: prefix });
-        entries.push({ family: 6, destination: `${formatIP(net)}/${prefix}`, prefix: { ip: net, bits: prefix }, gateway: `link#${iface.ifindex}`, flags: 'U', netif: iface.name, iface });
-      }
-      if (lo) entries.push({ family: 6, destination: address, prefix: { ip, bits: 128 }, gateway: `link#${lo.ifindex}`, flags: 'UHS', netif: lo.name, iface: lo });
+      if (lo) entries.push({ family, destination: address, prefix: { ip, bits: hostBits }, gateway: `link#${lo.ifindex}`, flags: 'UHS', netif: lo.name, iface: lo });
     }
   }
   return entries;

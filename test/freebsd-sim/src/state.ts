@@ -139,7 +139,6 @@ export const GLOBAL_SYSCTLS: Record<string, string> = {
   'kern.features.vimage': '1',
   'security.jail.jailed': '0',
   'net.fibs': '1',
-  'kern.osrelease': '14.1-RELEASE',
 };
 
 export function emptyPf(): Pf {
