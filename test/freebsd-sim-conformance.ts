@@ -319,6 +319,18 @@ t.test('a bridge block, FreeBSD 14 layout', async (t) => {
   t.match((await tool(sim, 'ifconfig', ['epair0a'])).stdout, /^epair0a: flags=8902<BROADCAST,PROMISC,SIMPLEX,MULTICAST> /, 'members are PROMISC');
 });
 
+t.test('vxlan and tap', async (t) => {
+  const sim = await newSim(t, { modules: ['if_bridge', 'if_epair', 'pf', 'if_vxlan', 'if_tuntap'] });
+  const vxlan = await tool(sim, 'ifconfig', ['vxlan', 'create', 'vxlanid', '4096', 'vxlanlocal', '127.0.0.1', 'vxlanremote', '127.0.0.254', 'up']);
+  t.equal(vxlan.stdout, 'vxlan0\n');
+  const shown = await tool(sim, 'ifconfig', ['vxlan0']);
+  t.match(shown.stdout, /^vxlan0: flags=\S+ metric 0 mtu 1450\n/, 'vxlan defaults to mtu 1450');
+  t.match(shown.stdout, /\n\tvxlan vni 4096 local 127\.0\.0\.1:4789 remote 127\.0\.0\.254:4789\n/);
+  t.match(shown.stdout, /\tmedia: Ethernet autoselect \(autoselect <full-duplex>\)\n/);
+  t.equal((await tool(sim, 'ifconfig', ['tap', 'create'])).stdout, 'tap0\n');
+  t.match((await tool(sim, 'ifconfig', ['tap0'])).stdout, /\tstatus: no carrier\n/, 'a tap nobody opened has no carrier');
+});
+
 t.test('a parent that is dying', async (t) => {
   const sim = await newSim(t, { dyingMs: 60_000 });
   await setup(sim, [POD, ['jail', '-r', 'pod']]);

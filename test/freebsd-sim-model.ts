@@ -79,11 +79,13 @@ t.test('the command log records argv, context and exit code', async (t) => {
   await setup(sim, [POD('pod')]);
   await tool(sim, 'jexec', ['pod', `${sim.env.JAILNET_TOOL_PATH}/ifconfig`, '-l']);
   await tool(sim, 'ifconfig', ['nope0']);
-  t.same(sim.log().map((e) => [e.context, e.exitCode, e.argv.join(' ')]), [
-    ['host', 0, POD('pod').join(' ')],
-    ['jail:1', 0, 'ifconfig -l'],
-    ['host', 0, `jexec pod ${sim.env.JAILNET_TOOL_PATH}/ifconfig -l`],
-    ['host', 1, 'ifconfig nope0'],
+  await tool(sim, 'ifconfig', ['-j', 'pod', '-l']);
+  t.same(sim.log().map((e) => [e.context, e.vnet, e.exitCode, e.argv.join(' ')]), [
+    ['host', 'host', 0, POD('pod').join(' ')],
+    ['jail:1', 'jail1', 0, 'ifconfig -l'],
+    ['host', 'host', 0, `jexec pod ${sim.env.JAILNET_TOOL_PATH}/ifconfig -l`],
+    ['host', 'host', 1, 'ifconfig nope0'],
+    ['host', 'jail1', 0, 'ifconfig -j pod -l'],
   ]);
 });
 

@@ -6,10 +6,10 @@ import path from 'node:path';
 import { ifconfig } from './ifconfig.js';
 import { jailTool, jexecTarget, jls } from './jail.js';
 import { kldload, kldstat } from './kld.js';
-import { ToolError, reap } from './model.js';
+import { ToolError, contextVnet, lookupJail, reap } from './model.js';
 import { pfctl } from './pfctl.js';
 import { netstat, route } from './route.js';
-import { appendLog, stateFile, withState } from './state.js';
+import { appendLog, stateFile, withState, type SimState } from './state.js';
 import { sysctl } from './sysctl.js';
 import type { ToolContext, ToolOutput } from './tool.js';
 
@@ -61,20 +61,31 @@ function readStdinIfNeeded(tool: string, argv: string[]): string {
   return '';
 }
 
+/** The vnet a command acts in: the caller's, or the one `-j J` names. */
+function targetVnet(state: SimState, tool: string, argv: string[], jid: number): string {
+  const flag = argv.indexOf('-j');
+  if (flag >= 0 && ['ifconfig', 'route', 'netstat'].includes(tool)) {
+    const jail = lookupJail(state, argv[flag + 1] ?? '', jid);
+    if (jail) return jail.vnetId;
+  }
+  return contextVnet(state, jid);
+}
+
 async function runTool(tool: string, argv: string[]): Promise<void> {
   const dir = stateDir();
   const jid = callerJid();
   const stdin = readStdinIfNeeded(tool, argv);
-  const output = await withState(dir, (state) => {
+  const { output, vnet } = await withState(dir, (state) => {
     reap(state);
+    const vnet = targetVnet(state, tool, argv, jid);
     try {
-      return TOOLS[tool]!({ state, callerJid: jid, stdin }, argv);
+      return { output: TOOLS[tool]!({ state, callerJid: jid, stdin }, argv), vnet };
     } catch (error) {
-      if (error instanceof ToolError) return { stdout: error.stdout, stderr: error.stderr, exitCode: error.exitCode };
+      if (error instanceof ToolError) return { output: { stdout: error.stdout, stderr: error.stderr, exitCode: error.exitCode }, vnet };
       throw error;
     }
   });
-  appendLog(dir, { argv: [tool, ...argv], context: contextName(jid), exitCode: output.exitCode });
+  appendLog(dir, { argv: [tool, ...argv], context: contextName(jid), vnet, exitCode: output.exitCode });
   emit(output);
 }
 
@@ -89,7 +100,7 @@ async function runJexec(argv: string[]): Promise<void> {
   }
   const key = args.shift();
   if (key === undefined) {
-    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), exitCode: 1 });
+    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), vnet: 'host', exitCode: 1 });
     emit({ stdout: '', stderr: 'usage: jexec [-l] [-d working-directory] [-u username | -U username] jail\n       [command ...]\n', exitCode: 1 });
   }
   let jid: number;
@@ -100,7 +111,7 @@ async function runJexec(argv: string[]): Promise<void> {
     });
   } catch (error) {
     if (!(error instanceof ToolError)) throw error;
-    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), exitCode: error.exitCode });
+    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), vnet: 'host', exitCode: error.exitCode });
     return emit({ stdout: '', stderr: error.stderr, exitCode: error.exitCode });
   }
   const command = args.length > 0 ? args : ['/bin/sh'];
@@ -109,11 +120,11 @@ async function runJexec(argv: string[]): Promise<void> {
     env: { ...process.env, JAILNET_SIM_JAIL: String(jid) },
   });
   child.on('error', (error) => {
-    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), exitCode: 1 });
+    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), vnet: 'host', exitCode: 1 });
     emit({ stdout: '', stderr: `jexec: execvp: ${command[0]}: ${error.message}\n`, exitCode: 1 });
   });
   child.on('close', (code) => {
-    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), exitCode: code ?? 1 });
+    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), vnet: 'host', exitCode: code ?? 1 });
     process.exit(code ?? 1);
   });
 }

@@ -205,6 +205,8 @@ export interface LogEntry {
   argv: string[];
   /** The jail the command ran in (jexec), or "host". */
   context: string;
+  /** The vnet it acted in: the context's, or the one `-j` named. */
+  vnet: string;
   exitCode: number;
 }
 
