@@ -232,6 +232,13 @@ const CASES: Case[] = [
   },
   { name: 'a line pf.conf has no grammar for', run: ['pfctl', '-a', 'x', '-f', '-'], stdin: 'frobnicate all\n', stderr: 'stdin:1: syntax error\npfctl: Syntax error in config file: pf rules not loaded\n', code: 1 },
   { name: 'an undefined macro', run: ['pfctl', '-f', '-'], stdin: 'nat on $ext_if from <cni-nat> to any -> ($ext_if)\n', stderr: "stdin:1: macro 'ext_if' not defined\npfctl: Syntax error in config file: pf rules not loaded\n", code: 1 },
+  {
+    name: "the port's pf.conf.sample loads",
+    run: ['pfctl', '-f', '-'],
+    stdin: 'v4egress_if = "ix0"\nv6egress_if = "ix0"\nnat on $v4egress_if inet from <cni-nat> to any -> ($v4egress_if)\nnat on $v6egress_if inet6 from <cni-nat> to !ff00::/8 -> ($v6egress_if)\nrdr-anchor "cni-rdr/*"\ntable <cni-nat>\n',
+    stderr: '',
+    code: 0,
+  },
   { name: "podman's pf.conf loads", run: ['pfctl', '-f', '-'], stdin: 'v4egress_if = "vtnet0"\ntable <cni-nat> persist\nnat on $v4egress_if inet from <cni-nat> to any -> ($v4egress_if)\nrdr-anchor "cni-rdr/*"\nnat-anchor "cni-rdr/*"\npass all\n', stderr: '', code: 0 },
   {
     name: 'a table pool that is not round-robin',

@@ -62,6 +62,14 @@ function readStdinIfNeeded(tool: string, argv: string[]): string {
 }
 
 /** The vnet a command acts in: the caller's, or the one `-j J` names. */
+export const INJECTED_FAILURE = 'freebsd-sim: injected failure\n';
+
+/** Counts the invocation; true when the test asked this one to fail (nothing changes then). */
+function injectedFailure(state: SimState): boolean {
+  state.commandCount = (state.commandCount ?? 0) + 1;
+  return state.failAt === state.commandCount;
+}
+
 function targetVnet(state: SimState, tool: string, argv: string[], jid: number): string {
   const flag = argv.indexOf('-j');
   if (flag >= 0 && ['ifconfig', 'route', 'netstat'].includes(tool)) {
@@ -78,6 +86,7 @@ async function runTool(tool: string, argv: string[]): Promise<void> {
   const { output, vnet } = await withState(dir, (state) => {
     reap(state);
     const vnet = targetVnet(state, tool, argv, jid);
+    if (injectedFailure(state)) return { output: { stdout: '', stderr: INJECTED_FAILURE, exitCode: 1 }, vnet };
     try {
       return { output: TOOLS[tool]!({ state, callerJid: jid, stdin }, argv), vnet };
     } catch (error) {
@@ -107,6 +116,7 @@ async function runJexec(argv: string[]): Promise<void> {
   try {
     jid = await withState(dir, (state) => {
       reap(state);
+      if (injectedFailure(state)) throw new ToolError(INJECTED_FAILURE, 1);
       return jexecTarget(state, key as string, caller).jid;
     });
   } catch (error) {

@@ -118,7 +118,9 @@ function checkPool(line: string, lineNo: number): void {
   }
 }
 
-const ORDER: Record<RuleKind, number> = { option: 0, table: 1, nat: 2, rdr: 2, rules: 3 };
+// Table definitions stand outside the section order (pfctl's parse.y checks no rule
+// state for them, and podman's pf.conf.sample defines <cni-nat> last).
+const ORDER: Record<RuleKind, number> = { option: 0, table: -1, nat: 2, rdr: 2, rules: 3 };
 
 function load(pf: Pf, anchor: string, text: string, parseOnly: boolean): void {
   const loaded: PfAnchor = { nat: [], rdr: [], rules: [] };
@@ -136,7 +138,7 @@ function load(pf: Pf, anchor: string, text: string, parseOnly: boolean): void {
     const line = expandMacros(stripped, macros, index + 1);
     const kind = classify(line);
     if (kind === undefined) syntaxError(index + 1);
-    if (ORDER[kind] < highest) {
+    if (ORDER[kind] >= 0 && ORDER[kind] < highest) {
       throw new ToolError(
         `stdin:${index + 1}: Rules must be in order: options, normalization, queueing, translation, filtering\npfctl: Syntax error in config file: pf rules not loaded\n`,
         1,

@@ -95,6 +95,8 @@ function parseRdr(line: string): RdrRule | undefined {
 function addressMatches(state: SimState, vnet: string, pf: Pf, anchor: string, spec: string, ip: IP | undefined): boolean {
   if (spec === 'any') return true;
   if (!ip) return false;
+  // `self`: any address on an interface of this vnet.
+  if (spec === 'self') return addressOwner(state, vnet, ip) !== undefined;
   const table = /^<(.+)>$/.exec(spec)?.[1];
   if (table) {
     const entries = pf.tables[`${anchor}:${table}`] ?? pf.tables[`:${table}`];

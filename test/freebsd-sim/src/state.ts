@@ -115,6 +115,9 @@ export interface SimState {
   /** How long a removed jail stays dying before it is freed. */
   dyingMs: number;
   modules: string[];
+  /** Tool invocations so far, and the one (1-based) that fails on purpose, for rollback tests. */
+  commandCount: number;
+  failAt?: number;
   jails: Jail[];
   vnets: Vnet[];
   ifaces: Iface[];
@@ -165,6 +168,7 @@ export function initialState(options: InitOptions = {}): SimState {
     macCounter: 0,
     dyingMs: options.dyingMs ?? 0,
     modules: options.modules ?? ['if_bridge', 'bridgestp', 'if_epair', 'pf'],
+    commandCount: 0,
     jails: [],
     vnets: [newVnet(HOST)],
     ifaces: [],
