@@ -18,6 +18,12 @@ export const ErrorCode = {
   AddressUnavailable: 111,
   DuplicateAllocation: 112,
   LeaseNotFound: 113,
+  HostNotReady: 120,
+  InterfaceExists: 121,
+  HostInterfaceTaken: 122,
+  PortInUse: 123,
+  CheckFailed: 124,
+  HostCommandFailed: 125,
   Internal: 199,
 } as const;
 
@@ -58,5 +64,7 @@ export class CniError extends Error {
 export function asCniError(error: unknown): CniError {
   if (error instanceof CniError) return error;
   const message = error instanceof Error ? error.message : String(error);
+  // A host tool that failed (the exec door's HostCommandError) is not an internal error.
+  if (error instanceof Error && error.name === 'HostCommandError') return new CniError(ErrorCode.HostCommandFailed, message);
   return new CniError(ErrorCode.Internal, message);
 }

@@ -78,6 +78,7 @@ export interface Host {
   setMac(name: string, mac: string, vnet?: Vnet): Promise<void>;
   setDescription(name: string, description: string, vnet?: Vnet): Promise<void>;
   setUp(name: string, up: boolean, vnet?: Vnet): Promise<void>;
+  setPromisc(name: string, on: boolean, vnet?: Vnet): Promise<void>;
   addAddress(name: string, cidr: string, vnet?: Vnet): Promise<void>;
   removeAddress(name: string, address: string, vnet?: Vnet): Promise<void>;
   addBridgeMember(bridge: string, member: string): Promise<void>;
@@ -102,6 +103,8 @@ export interface Host {
   loadAnchor(anchor: string, rules: string, vnet?: Vnet): Promise<void>;
   flushAnchor(anchor: string, what: PfFlush, vnet?: Vnet): Promise<void>;
   showAnchor(anchor: string, what: 'rules' | 'nat', vnet?: Vnet): Promise<string[]>;
+  /** The anchors directly below `parent` (full paths). */
+  listAnchors(parent: string, vnet?: Vnet): Promise<string[]>;
   tableAdd(table: string, addresses: string[], vnet?: Vnet): Promise<void>;
   tableDelete(table: string, addresses: string[], vnet?: Vnet): Promise<void>;
   tableReplace(table: string, addresses: string[], vnet?: Vnet): Promise<void>;

@@ -26,6 +26,7 @@ export const ifconfig = {
   ether: (name: string, mac: string): Argv => ['ifconfig', name, 'ether', mac],
   description: (name: string, text: string): Argv => ['ifconfig', name, 'description', text],
   updown: (name: string, up: boolean): Argv => ['ifconfig', name, up ? 'up' : 'down'],
+  promisc: (name: string, on: boolean): Argv => ['ifconfig', name, on ? 'promisc' : '-promisc'],
   addAddress: (name: string, cidr: string): Argv => ['ifconfig', name, cidr.includes(':') ? 'inet6' : 'inet', cidr, 'alias'],
   removeAddress: (name: string, address: string): Argv => [
     'ifconfig', name, address.includes(':') ? 'inet6' : 'inet', address.replace(/\/\d+$/, ''), '-alias',
@@ -68,7 +69,7 @@ export const jls = {
 export const pfctl = {
   load: (anchor: string): Argv => ['pfctl', '-a', anchor, '-f', '-'],
   flush: (anchor: string, what: PfFlush): Argv => ['pfctl', '-a', anchor, '-F', what],
-  show: (anchor: string, what: 'rules' | 'nat'): Argv => ['pfctl', '-a', anchor, '-s', what],
+  show: (anchor: string, what: 'rules' | 'nat' | 'Anchors'): Argv => ['pfctl', '-a', anchor, '-s', what],
   table: (table: string, op: 'add' | 'delete' | 'replace' | 'show', addresses: string[] = []): Argv => [
     'pfctl', '-t', table, '-T', op, ...addresses,
   ],

@@ -108,6 +108,10 @@ export class FreeBSDHost implements Host {
     await this.run(ifconfig.updown(name, up), vnet);
   }
 
+  async setPromisc(name: string, on: boolean, vnet?: Vnet): Promise<void> {
+    await this.run(ifconfig.promisc(name, on), vnet);
+  }
+
   async addAddress(name: string, cidr: string, vnet?: Vnet): Promise<void> {
     await this.run(ifconfig.addAddress(name, cidr), vnet);
   }
@@ -213,6 +217,13 @@ export class FreeBSDHost implements Host {
     const result = await this.run(pfctl.show(anchor, what), vnet, { allowFailure: true });
     // An anchor that was never loaded reads as empty.
     if (result.exitCode !== 0 && /DIOCGETRULES: Invalid argument/.test(result.stderr)) return [];
+    if (result.exitCode !== 0) throw new HostCommandError(result);
+    return parsePfLines(result.stdout);
+  }
+
+  async listAnchors(parent: string, vnet?: Vnet): Promise<string[]> {
+    const result = await this.run(pfctl.show(parent, 'Anchors'), vnet, { allowFailure: true });
+    if (result.exitCode !== 0 && /DIOCGETRULES: Invalid argument|Anchor does not exist/.test(result.stderr)) return [];
     if (result.exitCode !== 0) throw new HostCommandError(result);
     return parsePfLines(result.stdout);
   }

@@ -122,7 +122,24 @@ function checkPool(line: string, lineNo: number): void {
 // state for them, and podman's pf.conf.sample defines <cni-nat> last).
 const ORDER: Record<RuleKind, number> = { option: 0, table: -1, nat: 2, rdr: 2, rules: 3 };
 
-function load(pf: Pf, anchor: string, text: string, parseOnly: boolean): void {
+/** The vnet's own addresses of one family, as pfctl expands `self` at load time. */
+function selfAddresses(state: SimState, vnet: string, af: 'inet' | 'inet6' | undefined): string[] {
+  const out: string[] = [];
+  for (const iface of state.ifaces.filter((i) => i.vnet === vnet && i.up)) {
+    if (af !== 'inet6') out.push(...iface.inet.map((a) => a.address));
+    if (af !== 'inet') out.push(...iface.inet6.filter((a) => !a.linkLocal).map((a) => a.address));
+  }
+  return out;
+}
+
+/** A rule naming `self` becomes one rule per local address (pf expands address lists into rules). */
+function expandSelf(line: string, addresses: (af: 'inet' | 'inet6' | undefined) => string[]): string[] {
+  if (!/(^|\s)(!\s*)?self(\s|$)/.test(line)) return [line];
+  const af = /\sinet6\s/.test(line) ? 'inet6' : /\sinet\s/.test(line) ? 'inet' : undefined;
+  return addresses(af).map((address) => line.replace(/(^|\s)self(?=\s|$)/, `$1${address}`));
+}
+
+function load(pf: Pf, anchor: string, text: string, parseOnly: boolean, local: (af: 'inet' | 'inet6' | undefined) => string[]): void {
   const loaded: PfAnchor = { nat: [], rdr: [], rules: [] };
   const tables: string[] = [];
   let highest = 0;
@@ -154,7 +171,7 @@ function load(pf: Pf, anchor: string, text: string, parseOnly: boolean): void {
       if (!name) syntaxError(index + 1);
       tables.push(name as string);
     } else if (kind !== 'option') {
-      loaded[kind as 'nat' | 'rdr' | 'rules'].push(normaliseRule(line));
+      for (const expanded of expandSelf(line, local)) loaded[kind as 'nat' | 'rdr' | 'rules'].push(normaliseRule(expanded));
     }
   });
   if (parseOnly) return;
@@ -333,7 +350,7 @@ export function pfctl(ctx: ToolContext, argv: string[]): ToolOutput {
   for (const what of o.flush) flush(pf, o.anchor, modifier(what, FLUSH_WORDS, 'flush'), stderr);
   if (o.file !== undefined) {
     const text = o.file === '-' ? ctx.stdin : fail(`${o.file}: No such file or directory`);
-    load(pf, o.anchor, text as string, o.parseOnly);
+    load(pf, o.anchor, text as string, o.parseOnly, (af) => selfAddresses(state, vnet.id, af));
   }
   if (o.table !== undefined) {
     if (!o.tableCommand) throw new ToolError(USAGE, 1);

@@ -1,0 +1,58 @@
+// The bridge plugin's configuration: every field of the reference bridge config.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { pickCniArgs } from '../../cni/args.js';
+import { CniError, ErrorCode } from '../../cni/errors.js';
+import { parseConfig } from '../../cni/netconf.js';
+import type { PluginRequest } from '../../cni/skel.js';
+
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+const IFNAME = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
+
+const BridgeConfSchema = z.looseObject({
+  bridge: z.string().regex(IFNAME, 'bridge must be an interface name of at most 15 characters').default('cni0'),
+  isGateway: z.boolean().default(false),
+  isDefaultGateway: z.boolean().default(false),
+  forceAddress: z.boolean().default(false),
+  ipMasq: z.boolean().default(false),
+  mtu: z.number().int().min(0).max(65535).default(0),
+  hairpinMode: z.boolean().default(false),
+  promiscMode: z.boolean().default(false),
+  vlan: z.number().int().min(0).max(4094).default(0),
+  vlanTrunk: z.array(z.unknown()).optional(),
+  macspoofchk: z.boolean().optional(),
+  enabledad: z.boolean().optional(),
+  ipam: z.looseObject({ type: z.string() }).optional(),
+  args: z.looseObject({ cni: z.looseObject({ mac: z.string().optional() }).optional() }).optional(),
+  runtimeConfig: z.looseObject({ mac: z.string().optional() }).optional(),
+});
+
+export type BridgeConf = z.infer<typeof BridgeConfSchema> & { mac?: string };
+
+export function loadBridgeConf(request: PluginRequest): BridgeConf {
+  const conf: BridgeConf = parseConfig(BridgeConfSchema, request.config);
+  // FreeBSD 14's if_bridge has no VLAN filtering: say so rather than ignore it.
+  if (conf.vlan !== 0) throw new CniError(ErrorCode.UnsupportedField, `unsupported field "vlan": ${conf.vlan}`, 'FreeBSD 14 bridges cannot filter VLANs');
+  if (conf.vlanTrunk !== undefined) throw new CniError(ErrorCode.UnsupportedField, 'unsupported field "vlanTrunk"', 'FreeBSD 14 bridges cannot filter VLANs');
+  if (conf.mtu !== 0 && conf.mtu < 72) throw new CniError(ErrorCode.InvalidConfig, `invalid mtu ${conf.mtu}`, 'FreeBSD interfaces take 72 to 65535');
+  const { MAC: fromEnv } = pickCniArgs(request.args, ['MAC', 'IP', 'K8S_POD_NAME', 'K8S_POD_NAMESPACE', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
+  const mac = conf.runtimeConfig?.mac ?? conf.args?.cni?.mac ?? fromEnv;
+  if (mac !== undefined) {
+    if (!MAC.test(mac)) throw new CniError(ErrorCode.InvalidConfig, `invalid MAC address "${mac}"`);
+    conf.mac = mac.toLowerCase();
+  }
+  return conf;
+}
+
+/**
+ * The host end's name: `jn` and 12 hex digits of a hash of network, container and
+ * ifname — 14 characters, stable across ADD and DEL, so DEL finds it without records.
+ */
+export function hostInterfaceName(network: string, containerId: string, ifname: string): string {
+  const digest = createHash('sha256').update(`${network}\0${containerId}\0${ifname}`).digest('hex');
+  return `jn${digest.slice(0, 12)}`;
+}
+
+export function hostInterfaceDescription(jail: string, ifname: string, network: string): string {
+  return `jailnet: pod ${jail} ifname ${ifname} network ${network}`;
+}

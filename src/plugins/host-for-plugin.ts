@@ -1,0 +1,21 @@
+// The host driver and jailnet state a plugin process works with: the driver picked by
+// JAILNET_HOST or the OS, the state directory from jailnet.conf (JAILNET_CONFIG or the default).
+import path from 'node:path';
+import { CniError, ErrorCode } from '../cni/errors.js';
+import { loadConfig } from '../config/jailnet-conf.js';
+import type { Host } from '../hosts/host.js';
+import { hostFromOptions } from '../hosts/select.js';
+import { defaultConfigFile } from '../platform.js';
+
+export function pluginHost(): Host {
+  try {
+    return hostFromOptions(undefined).host;
+  } catch (error) {
+    throw new CniError(ErrorCode.NotAvailable, 'no host driver for this system', (error as Error).message);
+  }
+}
+
+export async function attachmentsDir(): Promise<string> {
+  const config = await loadConfig(process.env.JAILNET_CONFIG, defaultConfigFile());
+  return path.join(config.runtime.stateDir, 'attachments');
+}
