@@ -127,13 +127,23 @@ t.test('reachability: pods on a bridge, forwarding, published ports', async (t) 
 
   await setup(sim, [['pfctl', '-e']]);
   await tool(sim, 'pfctl', ['-f', '-'], 'rdr-anchor "cni-rdr/*"\n');
-  await tool(sim, 'pfctl', ['-a', 'cni-rdr/a', '-f', '-'], 'rdr pass inet proto tcp from any to (vtnet0) port 8080 -> 10.88.0.2 port 80\n');
+  await tool(sim, 'pfctl', ['-a', 'cni-rdr/a', '-f', '-'], 'rdr pass inet proto tcp from any to self port 8080 -> 10.88.0.2 port 80\n');
+  const expanded = await tool(sim, 'pfctl', ['-a', 'cni-rdr/a', '-s', 'nat']);
+  t.match(expanded.stdout, /to 127\.0\.0\.1 port = 8080[^\n]*\n[^\n]*to 192\.0\.2\.10 port = 8080[^\n]*\n[^\n]*to 10\.88\.0\.1 port = 8080/, '`self` became one rule per host address');
   const published = sim.reach({ from: 'external', to: '192.0.2.10', port: 8080 });
   t.match(published, { delivered: true, jails: ['a'], address: '10.88.0.2', port: 80 }, published.path.join('\n'));
   t.match(sim.reach({ from: 'external', to: '192.0.2.10', port: 8081, proto: 'tcp' }), { vnet: 'host' }, 'other ports are not redirected');
   t.match(sim.reach({ from: 'host', to: '192.0.2.10', port: 8080 }), { vnet: 'host' }, 'host-originated packets skip rdr without net.pf.filter_local');
   await setup(sim, [['sysctl', 'net.pf.filter_local=1']]);
   t.match(sim.reach({ from: 'host', to: '192.0.2.10', port: 8080 }), { jails: ['a'] }, 'and reach the pod with it');
-  t.match(sim.reach({ from: 'host', to: '127.0.0.1', port: 8080 }), { vnet: 'host' }, 'but never for 127.0.0.1');
+  t.match(sim.reach({ from: 'host', to: '127.0.0.1', port: 8080 }), { jails: ['a'] }, 'localhost too (the rdr has no `on`)');
+  await tool(sim, 'pfctl', ['-f', '-'], 'rdr-anchor "cni-rdr/*"\nanchor "jailnet-fw"\n');
+  await tool(sim, 'pfctl', ['-a', 'jailnet-fw', '-f', '-'], 'table <pods> { 10.99.0.0/16 }\nblock drop quick inet from 10.88.0.3 to 10.88.0.2\n');
+  t.match(sim.reach({ from: 'b', to: '10.88.0.2', port: 80 }), { delivered: true }, 'b reaches a on the bridge, where the host does not route');
+  t.match(sim.reach({ from: 'b', to: '192.0.2.10', port: 8080 }), { delivered: false, reason: /blocked by pf/ }, 'but not through the published port: pf filters after rdr');
+  t.match(sim.reach({ from: 'external', to: '10.88.0.2', port: 80 }), { delivered: true }, 'other sources pass');
+  await tool(sim, 'pfctl', ['-a', 'jailnet-fw', '-f', '-'], 'block drop quick inet from 192.0.2.1 to 10.88.0.2\n');
+  const blocked = sim.reach({ from: 'external', to: '10.88.0.2', port: 80 });
+  t.match(blocked, { delivered: false, reason: /blocked by pf in host: anchor jailnet-fw: block drop quick inet from 192\.0\.2\.1 to 10\.88\.0\.2/ }, 'filter rules in hooked anchors are applied');
   t.match(sim.reach({ from: 'b', to: '192.0.2.10', port: 8080 }), { delivered: true, jails: ['a'] }, 'another pod reaches the published port');
 });

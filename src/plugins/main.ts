@@ -7,11 +7,11 @@ import type { Plugin } from '../cni/skel.js';
 
 const PLUGINS: Record<string, () => Promise<Plugin>> = {
   'host-local': async () => (await import('./host-local.js')).hostLocal,
-  bridge: async () => (await import('./pending.js')).pendingPlugin('bridge'),
-  portmap: async () => (await import('./pending.js')).pendingPlugin('portmap'),
-  loopback: async () => (await import('./pending.js')).pendingPlugin('loopback'),
-  firewall: async () => (await import('./pending.js')).pendingPlugin('firewall'),
-  tuning: async () => (await import('./pending.js')).pendingPlugin('tuning'),
+  bridge: async () => (await import('./bridge/index.js')).bridge,
+  portmap: async () => (await import('./portmap.js')).portmap,
+  loopback: async () => (await import('./loopback.js')).loopback,
+  firewall: async () => (await import('./firewall.js')).firewall,
+  tuning: async () => (await import('./tuning.js')).tuning,
 };
 
 export async function runNamedPlugin(name: string): Promise<void> {

@@ -6,7 +6,7 @@ import { CniError, ErrorCode } from '../../cni/errors.js';
 import type { Interface, Result } from '../../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../../cni/skel.js';
 import type { Host, InterfaceInfo } from '../../hosts/host.js';
-import { AttachmentRecords, type AttachmentRecord } from '../attachment-record.js';
+import { attachmentKey, bridgeRecords, type AttachmentRecord } from '../attachment-record.js';
 import { attachmentsDir, pluginHost } from '../host-for-plugin.js';
 import { Rollback } from '../rollback.js';
 import { hostInterfaceDescription, hostInterfaceName, loadBridgeConf, type BridgeConf } from './config.js';
@@ -87,7 +87,8 @@ async function add(request: PluginRequest): Promise<Result> {
   if (await host.inspectInterface(hostName)) {
     throw new CniError(ErrorCode.HostInterfaceTaken, `host interface ${hostName} already exists`, 'an earlier attachment of this container was not deleted');
   }
-  const records = new AttachmentRecords(await attachmentsDir());
+  const records = bridgeRecords(await attachmentsDir());
+  const id = attachmentKey(network, request.containerId, request.ifname);
 
   return Rollback.run(async (rollback) => {
     const ipam = await rollback.step('IPAM lease', () => ipamAdd(request), () => ipamRun('DEL', request));
@@ -134,7 +135,7 @@ async function add(request: PluginRequest): Promise<Result> {
       addresses: plan.masqueraded.length > 0 ? plan.masqueraded : plan.containerAddresses.map((a) => a.split('/')[0] as string),
       ipMasq: conf.ipMasq,
     };
-    await rollback.step('record', () => records.write(record), () => records.remove(network, request.containerId, request.ifname));
+    await rollback.step('record', () => records.write(id, record), () => records.remove(id));
 
     const [bridgeInfo, hostInfo, podInfo] = await Promise.all([
       host.inspectInterface(conf.bridge),
@@ -173,8 +174,9 @@ async function teardown(host: Host, hostInterface: string, masqueraded: string[]
 async function del(request: PluginRequest): Promise<void> {
   const conf = loadBridgeConf(request);
   const network = request.config.name as string;
-  const records = new AttachmentRecords(await attachmentsDir());
-  const record = await records.read(network, request.containerId, request.ifname);
+  const records = bridgeRecords(await attachmentsDir());
+  const id = attachmentKey(network, request.containerId, request.ifname);
+  const record = await records.read(id);
   const errors: string[] = [];
   const host = pluginHost();
   const fromResult = (request.prevResult?.ips ?? []).map((ip) => ip.address.split('/')[0] as string);
@@ -187,7 +189,7 @@ async function del(request: PluginRequest): Promise<void> {
     errors.push((error as Error).message);
   }
   if (errors.length > 0) throw new CniError(ErrorCode.HostCommandFailed, 'bridge DEL could not finish', errors.join('; '));
-  await records.remove(network, request.containerId, request.ifname);
+  await records.remove(id);
 }
 
 async function check(request: PluginRequest): Promise<void> {
@@ -228,14 +230,14 @@ async function check(request: PluginRequest): Promise<void> {
 async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
   const network = request.config.name as string;
   const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
-  const records = new AttachmentRecords(await attachmentsDir());
+  const records = bridgeRecords(await attachmentsDir());
   const host = pluginHost();
   const errors: string[] = [];
-  for (const record of await records.all(network)) {
+  for (const record of (await records.all()).filter((r) => r.network === network)) {
     if (keep.has(`${record.containerId}\n${record.ifname}`)) continue;
     const before = errors.length;
     await teardown(host, record.hostInterface, record.ipMasq ? record.addresses : [], errors);
-    if (errors.length === before) await records.remove(network, record.containerId, record.ifname);
+    if (errors.length === before) await records.remove(attachmentKey(network, record.containerId, record.ifname));
   }
   try {
     await ipamRun('GC', request);

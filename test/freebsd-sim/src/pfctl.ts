@@ -141,7 +141,7 @@ function expandSelf(line: string, addresses: (af: 'inet' | 'inet6' | undefined) 
 
 function load(pf: Pf, anchor: string, text: string, parseOnly: boolean, local: (af: 'inet' | 'inet6' | undefined) => string[]): void {
   const loaded: PfAnchor = { nat: [], rdr: [], rules: [] };
-  const tables: string[] = [];
+  const tables: Array<{ name: string; addresses: string[] }> = [];
   let highest = 0;
   const macros = new Map<string, string>();
   text.split('\n').forEach((raw, index) => {
@@ -169,14 +169,16 @@ function load(pf: Pf, anchor: string, text: string, parseOnly: boolean, local: (
     if (kind === 'table') {
       const name = /^table\s+<([^>]+)>/.exec(line)?.[1];
       if (!name) syntaxError(index + 1);
-      tables.push(name as string);
+      const listed = /\{([^}]*)\}/.exec(line)?.[1];
+      tables.push({ name: name as string, addresses: listed ? listed.split(/[\s,]+/).filter(Boolean) : [] });
     } else if (kind !== 'option') {
       for (const expanded of expandSelf(line, local)) loaded[kind as 'nat' | 'rdr' | 'rules'].push(normaliseRule(expanded));
     }
   });
   if (parseOnly) return;
   pf.anchors[anchor] = loaded;
-  for (const name of tables) pf.tables[`${anchor}:${name}`] ??= { persist: true, addresses: [] };
+  // A table defined in the loaded text gets exactly the listed contents; other tables stay.
+  for (const { name, addresses } of tables) pf.tables[`${anchor}:${name}`] = { persist: true, addresses };
 }
 
 function flush(pf: Pf, anchor: string, what: string, stderr: string[]): void {

@@ -1,7 +1,7 @@
 // The reachability query: would a packet from a vnet (or from another host) to an
 // address and port be delivered, and where? It follows routes, epair peers, bridge
-// segments, net.inet.ip.forwarding and pf rdr rules (main ruleset and the anchors it
-// hooks). One direction only: replies and pf filter rules are not evaluated.
+// segments, net.inet.ip.forwarding, pf rdr rules and pf filter rules (main ruleset and
+// the anchors it hooks). One direction only: replies and nat are not evaluated.
 import { formatIP, parseIP, parsePrefix, prefixContains, type IP } from '../../../dist/ipam/ip.js';
 import { contextVnet, ifaceById, ifacesIn, lookupJail } from './model.js';
 import { linkActive } from './format.js';
@@ -113,26 +113,28 @@ function addressMatches(state: SimState, vnet: string, pf: Pf, anchor: string, s
   return single !== null && single.family === ip.family && single.value === ip.value;
 }
 
-/** The rdr rules pf evaluates in a vnet, in order: main ruleset, with hooked anchors expanded. */
-function rdrRules(pf: Pf): Array<{ anchor: string; line: string }> {
+/**
+ * The rules pf evaluates in a vnet for one section, in order: the main ruleset, with the
+ * anchors it hooks (`rdr-anchor "x/*"`, `anchor "x"` …) expanded in place.
+ */
+function hookedRules(pf: Pf, section: 'rdr' | 'rules', hook: string): Array<{ anchor: string; line: string }> {
   const out: Array<{ anchor: string; line: string }> = [];
   const expand = (anchor: string, depth: number) => {
-    const rules = pf.anchors[anchor]?.rdr ?? [];
-    for (const line of rules) {
-      const hook = /^rdr-anchor "([^"]+)"/.exec(line)?.[1];
-      if (!hook) {
+    for (const line of pf.anchors[anchor]?.[section] ?? []) {
+      const target = new RegExp(`^${hook} "([^"]+)"`).exec(line)?.[1];
+      if (!target) {
         out.push({ anchor, line });
         continue;
       }
       if (depth > 8) continue;
-      if (hook.endsWith('/*')) {
-        const base = hook.slice(0, -2);
+      if (target.endsWith('/*')) {
+        const base = target.slice(0, -2);
         const children = Object.keys(pf.anchors)
           .filter((a) => a.startsWith(`${base}/`) && !a.slice(base.length + 1).includes('/'))
           .sort();
         for (const child of children) expand(child, depth + 1);
       } else {
-        expand(hook, depth + 1);
+        expand(target, depth + 1);
       }
     }
   };
@@ -140,10 +142,35 @@ function rdrRules(pf: Pf): Array<{ anchor: string; line: string }> {
   return out;
 }
 
+const FILTER = /^(pass|block)(?: (?:drop|return))?(?: (?:in|out))?( quick)?(?: on (\S+))?(?: (inet6?))?(?: proto (\S+))?(?: (all)| from (!\s*)?(\S+) to (!\s*)?(\S+)(?: port = (\d+))?)/;
+
+/** pf's filter verdict for a packet: the last matching rule wins, a quick one at once; no match passes. */
+function filterVerdict(state: SimState, vnet: string, inbound: string, packet: Packet): { pass: boolean; rule?: string } {
+  const pf = state.vnets.find((v) => v.id === vnet)?.pf;
+  if (!pf?.enabled) return { pass: true };
+  let verdict: { pass: boolean; rule?: string } = { pass: true };
+  for (const { anchor, line } of hookedRules(pf, 'rules', 'anchor')) {
+    const m = FILTER.exec(line);
+    if (!m) continue;
+    const [, action, quick, on, af, proto, all, negFrom, from, negTo, to, port] = m;
+    if (on && on !== inbound) continue;
+    if (af && (af === 'inet6') !== (packet.dst.family === 6)) continue;
+    if (proto && proto !== packet.proto) continue;
+    if (!all) {
+      if (addressMatches(state, vnet, pf, anchor, from as string, packet.src) === Boolean(negFrom)) continue;
+      if (addressMatches(state, vnet, pf, anchor, to as string, packet.dst) === Boolean(negTo)) continue;
+      if (port && Number(port) !== packet.port) continue;
+    }
+    verdict = { pass: action === 'pass', rule: `${anchor ? `anchor ${anchor}: ` : ''}${line}` };
+    if (quick) break;
+  }
+  return verdict;
+}
+
 function applyRdr(state: SimState, vnet: string, inbound: string, packet: Packet): string | undefined {
   const pf = state.vnets.find((v) => v.id === vnet)?.pf;
   if (!pf?.enabled) return undefined;
-  for (const { anchor, line } of rdrRules(pf)) {
+  for (const { anchor, line } of hookedRules(pf, 'rdr', 'rdr-anchor')) {
     const rule = parseRdr(line);
     if (!rule) continue;
     if (rule.on && rule.on !== inbound) continue;
@@ -189,10 +216,15 @@ export function reach(state: SimState, query: ReachQuery): ReachResult {
   for (let hop = 0; hop < 16; hop++) {
     const local = inbound === undefined;
     const filterLocal = state.vnets.find((v) => v.id === vnet)?.sysctls['net.pf.filter_local'] === '1';
-    const loopbackDst = packet.dst.family === 4 ? packet.dst.value >> 24n === 127n : packet.dst.value === 1n;
-    if (!local || (filterLocal && !loopbackDst)) {
+    // Host-originated packets meet pf only with net.pf.filter_local=1 (13.3+/14); then the
+    // rdr applies to 127.0.0.1 too, as podman's FreeBSD plugins (v0.5) rely on.
+    if (!local || filterLocal) {
       const rewrote = applyRdr(state, vnet, inbound ?? 'lo0', packet);
       if (rewrote) path.push(rewrote);
+    }
+    if (!local) {
+      const verdict = filterVerdict(state, vnet, inbound as string, packet);
+      if (!verdict.pass) return { delivered: false, path, reason: `blocked by pf in ${vnet}: ${verdict.rule}` };
     }
     const owner = addressOwner(state, vnet, packet.dst);
     if (owner) {

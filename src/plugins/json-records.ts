@@ -1,0 +1,58 @@
+// A directory of small JSON records validated by a schema, written atomically.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { z } from 'zod';
+import { withLock } from '../util/file-lock.js';
+
+export class JsonRecords<T> {
+  constructor(
+    readonly dir: string,
+    private readonly schema: z.ZodType<T>,
+  ) {}
+
+  /** Runs work under this directory's cross-process lock. */
+  async locked<R>(work: () => Promise<R>): Promise<R> {
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    return withLock(path.join(this.dir, '.lock'), work);
+  }
+
+  private file(id: string): string {
+    return path.join(this.dir, `${id}.json`);
+  }
+
+  async write(id: string, record: T): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const target = this.file(id);
+    const temp = `${target}.tmp-${process.pid}`;
+    await fs.writeFile(temp, JSON.stringify(record), { mode: 0o600 });
+    await fs.rename(temp, target);
+  }
+
+  async read(id: string): Promise<T | undefined> {
+    try {
+      const parsed = this.schema.safeParse(JSON.parse(await fs.readFile(this.file(id), 'utf8')));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    await fs.rm(this.file(id), { force: true });
+  }
+
+  async all(): Promise<T[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out: T[] = [];
+    for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+      const record = await this.read(name.slice(0, -'.json'.length));
+      if (record) out.push(record);
+    }
+    return out;
+  }
+}

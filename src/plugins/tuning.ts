@@ -1,0 +1,76 @@
+// The tuning plugin: per-vnet net.* sysctls, and mac, mtu, promisc on the pod interface.
+import { z } from 'zod';
+import { pickCniArgs } from '../cni/args.js';
+import { CniError, ErrorCode } from '../cni/errors.js';
+import { parseConfig } from '../cni/netconf.js';
+import type { Result } from '../cni/result.js';
+import type { Plugin, PluginRequest } from '../cni/skel.js';
+import { pluginHost } from './host-for-plugin.js';
+import { requirePrevResult } from './passthrough.js';
+
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+// Only keys of the network stack, which every vnet has its own copy of.
+const SYSCTL_KEY = /^net\.[a-z0-9_]+(\.[a-z0-9_]+)+$/;
+
+const TuningConfSchema = z.looseObject({
+  sysctl: z.record(z.string(), z.string()).optional(),
+  mac: z.string().optional(),
+  mtu: z.number().int().min(72).max(65535).optional(),
+  promisc: z.boolean().optional(),
+  allmulti: z.boolean().optional(),
+  runtimeConfig: z.looseObject({ mac: z.string().optional() }).optional(),
+  args: z.looseObject({ cni: z.looseObject({ mac: z.string().optional() }).optional() }).optional(),
+});
+
+function loadConf(request: PluginRequest) {
+  const conf = parseConfig(TuningConfSchema, request.config);
+  if (conf.allmulti !== undefined) {
+    throw new CniError(ErrorCode.UnsupportedField, 'unsupported field "allmulti"', 'FreeBSD sets ALLMULTI itself; ifconfig(8) cannot');
+  }
+  for (const [key, value] of Object.entries(conf.sysctl ?? {})) {
+    if (!SYSCTL_KEY.test(key)) {
+      throw new CniError(ErrorCode.InvalidConfig, `sysctl "${key}" is refused`, 'only net.* keys, which are per vnet, can be tuned for a pod');
+    }
+    if (!/^-?\d+$/.test(value)) throw new CniError(ErrorCode.InvalidConfig, `sysctl "${key}" needs an integer value, got "${value}"`);
+  }
+  const { MAC: fromEnv } = pickCniArgs(request.args, ['MAC', 'IP', 'K8S_POD_NAME', 'K8S_POD_NAMESPACE', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
+  const mac = conf.runtimeConfig?.mac ?? conf.args?.cni?.mac ?? fromEnv ?? conf.mac;
+  if (mac !== undefined && !MAC.test(mac)) throw new CniError(ErrorCode.InvalidConfig, `invalid MAC address "${mac}"`);
+  return { sysctl: conf.sysctl ?? {}, mac: mac?.toLowerCase(), mtu: conf.mtu, promisc: conf.promisc };
+}
+
+async function add(request: PluginRequest): Promise<Result> {
+  const prev = requirePrevResult(request, 'tuning');
+  const conf = loadConf(request);
+  const host = pluginHost();
+  const jail = request.netns;
+  for (const [key, value] of Object.entries(conf.sysctl)) await host.sysctlSet(key, value, jail);
+  if (conf.mtu !== undefined) await host.setMtu(request.ifname, conf.mtu, jail);
+  if (conf.promisc !== undefined) await host.setPromisc(request.ifname, conf.promisc, jail);
+  if (conf.mac === undefined) return prev;
+  await host.setMac(request.ifname, conf.mac, jail);
+  const interfaces = prev.interfaces.map((i) => (i.name === request.ifname && i.sandbox === jail ? { ...i, mac: conf.mac } : i));
+  return { ...prev, interfaces };
+}
+
+async function check(request: PluginRequest): Promise<void> {
+  const conf = loadConf(request);
+  const host = pluginHost();
+  const jail = request.netns;
+  for (const [key, value] of Object.entries(conf.sysctl)) {
+    const actual = await host.sysctlGet(key, jail);
+    if (actual !== value) throw new CniError(ErrorCode.CheckFailed, `sysctl ${key} is ${actual} in ${jail}, not ${value}`);
+  }
+  const info = await host.inspectInterface(request.ifname, jail);
+  if (!info) throw new CniError(ErrorCode.CheckFailed, `interface ${request.ifname} is missing in ${jail}`);
+  if (conf.mtu !== undefined && info.mtu !== conf.mtu) throw new CniError(ErrorCode.CheckFailed, `mtu of ${request.ifname} is ${info.mtu}, not ${conf.mtu}`);
+  if (conf.mac !== undefined && info.mac !== conf.mac) throw new CniError(ErrorCode.CheckFailed, `MAC of ${request.ifname} is ${info.mac}, not ${conf.mac}`);
+  if (conf.promisc !== undefined && info.flags.includes('PROMISC') !== conf.promisc) {
+    throw new CniError(ErrorCode.CheckFailed, `PROMISC on ${request.ifname} is not ${conf.promisc}`);
+  }
+}
+
+// The pod's interface and its vnet sysctls go away with the pod.
+const nothing = async (): Promise<void> => undefined;
+
+export const tuning: Plugin = { add, del: nothing, check, gc: nothing, status: nothing };
