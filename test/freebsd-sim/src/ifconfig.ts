@@ -193,6 +193,7 @@ function applyInet6(s: Session, text: string, rest: string[]): number {
 function rename(s: Session, newName: string): void {
   if (newName.length >= IFNAMSIZ) fail('ioctl SIOCSIFNAME (set name): File name too long');
   if (findIface(s.state, s.vnet, newName)) fail('ioctl SIOCSIFNAME (set name): File exists');
+  for (const route of vnetOf(s.state, s.vnet).routes) if (route.netif === s.iface.name) route.netif = newName;
   s.iface.name = newName;
   s.printName = newName;
 }

@@ -83,7 +83,14 @@ export function lowestFreeUnit(state: SimState, vnetId: string, cloner: Cloner):
   }
 }
 
+/** Routes through an interface go when it leaves its vnet (destroyed or moved), as the kernel purges them. */
+export function dropRoutesVia(state: SimState, iface: Iface): void {
+  const vnet = state.vnets.find((v) => v.id === iface.vnet);
+  if (vnet) vnet.routes = vnet.routes.filter((r) => r.netif !== iface.name);
+}
+
 export function removeIface(state: SimState, iface: Iface): void {
+  dropRoutesVia(state, iface);
   // A member leaves its bridge; a bridge's members are detached, not destroyed.
   for (const member of state.ifaces.filter((i) => i.memberOf === iface.id)) {
     member.memberOf = undefined;
@@ -158,6 +165,7 @@ export function createVnetFor(state: SimState, jid: number): string {
  * bridge loses its members), drops addresses and groups, keeps MAC, MTU, description.
  */
 export function moveIface(state: SimState, iface: Iface, target: string): void {
+  dropRoutesVia(state, iface);
   iface.memberOf = undefined;
   iface.promisc = false;
   for (const member of state.ifaces.filter((i) => i.memberOf === iface.id)) {

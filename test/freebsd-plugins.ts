@@ -1,0 +1,168 @@
+// jailnet's FreeBSD plugins as podman drives them: podman's default network conflist
+// run through `jailnet cni add|del` against vnet jails on the simulated FreeBSD host.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { snapshotDir } from './helpers/leases.js';
+import { comparable, podHost, podmanDefaultNetwork } from './helpers/podnet.js';
+import { tool } from './helpers/sim.js';
+
+const PUBLISH = ['--runtime-config', JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] })];
+const ID_A = 'a'.repeat(64);
+const ID_B = 'b'.repeat(64);
+
+t.test("podman's default network: two pods, a published port, and a clean teardown", async (t) => {
+  const h = await podHost(t);
+  await h.jail('pod-a');
+  await h.jail('pod-b');
+  const list = await h.writeList('podman', podmanDefaultNetwork(h.leaseDir));
+  const before = h.sim.state();
+
+  const addA = await h.add(list, ID_A, 'pod-a', ['--args', 'IgnoreUnknown=1;K8S_POD_NAME=web', ...PUBLISH]);
+  t.equal(addA.code, 0, addA.stderr);
+  const addB = await h.add(list, ID_B, 'pod-b', ['--args', 'IgnoreUnknown=1;K8S_POD_NAME=db']);
+  t.equal(addB.code, 0, addB.stderr);
+  t.match(addA.json, {
+    cniVersion: '0.4.0',
+    interfaces: [{ name: 'cni-podman0' }, { name: /^jn[0-9a-f]{12}$/ }, { name: 'eth0', sandbox: 'pod-a' }],
+    ips: [{ version: '4', interface: 2, address: '10.88.0.2/16', gateway: '10.88.0.1' }],
+    routes: [{ dst: '0.0.0.0/0', gw: '10.88.0.1' }],
+  });
+  t.equal(addB.json.ips[0].address, '10.88.0.3/16');
+  t.notOk(/filter_local/.test(addA.stderr), 'no filter_local warning when it is set');
+
+  const state = h.sim.state();
+  const hostEnd = state.ifaces.find((i) => i.name === addA.json.interfaces[1].name);
+  t.match(hostEnd, { vnet: 'host', description: 'jailnet: pod pod-a ifname eth0 network podman', up: true });
+  t.ok(hostEnd?.memberOf, 'the host end is a bridge member');
+  t.same(state.vnets[0]?.pf.tables[':cni-nat']?.addresses, ['10.88.0.2', '10.88.0.3'], 'ipMasq: both pods are in <cni-nat>');
+
+  const reach = (from: string, to: string, port: number) => h.sim.reach({ from, to, port });
+  t.match(reach('pod-a', '10.88.0.3', 5432), { delivered: true, jails: ['pod-b'] }, 'pod a reaches pod b');
+  t.match(reach('pod-b', '10.88.0.2', 80), { delivered: true, jails: ['pod-a'] }, 'pod b reaches pod a');
+  t.match(reach('external', '192.0.2.10', 8080), { delivered: true, jails: ['pod-a'], address: '10.88.0.2', port: 80 }, 'published port from another host');
+  t.match(reach('host', '192.0.2.10', 8080), { delivered: true, jails: ['pod-a'], port: 80 }, 'from the host, to its own address');
+  t.match(reach('host', '127.0.0.1', 8080), { delivered: true, jails: ['pod-a'], port: 80 }, 'from the host, to localhost');
+  t.match(reach('pod-a', '192.0.2.10', 8080), { delivered: true, jails: ['pod-a'], port: 80 }, 'from the pod itself (hairpin)');
+  t.match(reach('pod-b', '192.0.2.10', 8080), { delivered: true, jails: ['pod-a'], port: 80 }, 'from another pod');
+  const anchor = await tool(h.sim, 'pfctl', ['-a', `cni-rdr/${ID_A.slice(0, 32)}-eth0`, '-s', 'nat']);
+  t.match(anchor.stdout, /^nat on cni-podman0 inet proto tcp from \(lo0\) to 10\.88\.0\.2 port = 80 -> \(cni-podman0\)$/m, 'localhost replies come back through NAT');
+  t.match(anchor.stdout, /^nat on cni-podman0 inet proto tcp from 10\.88\.0\.0\/16 to 10\.88\.0\.2 port = 80 -> \(cni-podman0\)$/m, 'hairpin and pod-to-pod replies too');
+
+  const check = await h.cli(['cni', 'check', '--conflist', list, '--container-id', ID_A, '--netns', 'pod-a', ...PUBLISH]);
+  t.equal(check.code, 0, `CHECK passes: ${check.stderr}`);
+
+  const delA = await h.del(list, ID_A, 'pod-a', PUBLISH);
+  t.equal(delA.code, 0, delA.stderr);
+  const delB = await h.del(list, ID_B, 'pod-b');
+  t.equal(delB.code, 0, delB.stderr);
+  t.same(comparable(h.sim.state(), ['cni-podman0']), comparable(before), 'after DEL of both, the host is as before, apart from the bridge');
+  t.match(h.sim.state().ifaces.find((i) => i.name === 'cni-podman0'), { inet: [{ address: '10.88.0.1', prefix: 16 }] }, 'the bridge stays');
+  t.same(Object.keys(await snapshotDir(path.join(h.leaseDir, 'podman'))), ['last_reserved_ip.0', 'lock'], 'no lease is left');
+  t.same(await fs.readdir(h.cacheDir), [], 'no cache entry is left');
+  t.same((await fs.readdir(path.join(h.recordsDir, 'bridge'))).filter((n) => n.endsWith('.json')), [], 'no attachment record is left');
+
+  const again = await h.del(list, ID_A, 'pod-a');
+  t.equal(again.code, 0, 'DEL again succeeds');
+});
+
+t.test('DEL without prevResult and after the jail is gone', async (t) => {
+  const h = await podHost(t);
+  await h.jail('pod-a');
+  const list = await h.writeList('podman', podmanDefaultNetwork(h.leaseDir));
+  const before = h.sim.state();
+  t.equal((await h.add(list, ID_A, 'pod-a', PUBLISH)).code, 0);
+  await fs.rm(h.cacheDir, { recursive: true });
+  await tool(h.sim, 'jail', ['-r', 'pod-a']);
+  const del = await h.del(list, ID_A, '', PUBLISH);
+  t.equal(del.code, 0, del.stderr);
+  const after = comparable(h.sim.state(), ['cni-podman0']);
+  t.same(after.interfaces, comparable(before).interfaces.filter((i) => i.vnet === 'host'), 'no epair end is left, not even the one that came back');
+  t.same(h.sim.state().vnets[0]?.pf.tables[':cni-nat']?.addresses, [], '<cni-nat> is empty again');
+  t.same(Object.keys(await snapshotDir(path.join(h.leaseDir, 'podman'))), ['last_reserved_ip.0', 'lock']);
+});
+
+t.test('published ports: conflicts, hostIP, and the filter_local warning', async (t) => {
+  const h = await podHost(t, { filterLocal: false });
+  await h.jail('pod-a');
+  await h.jail('pod-b');
+  const list = await h.writeList('podman', podmanDefaultNetwork(h.leaseDir));
+  const first = await h.add(list, ID_A, 'pod-a', PUBLISH);
+  t.equal(first.code, 0, first.stderr);
+  t.match(first.stderr, /net\.pf\.filter_local is not 1.*sysctl net\.pf\.filter_local=1/, 'the filter_local requirement is reported');
+  const taken = await h.add(list, ID_B, 'pod-b', PUBLISH);
+  t.equal(taken.code, 1);
+  t.match(taken.stderr, /host port 8080\/tcp is already published/);
+  const cleanup = await h.del(list, ID_B, 'pod-b', PUBLISH);
+  t.equal(cleanup.code, 0, 'podman runs DEL after a failed ADD; it succeeds');
+  const podB = h.sim.state().jails.find((j) => j.name === 'pod-b')!.vnetId;
+  t.same(h.sim.state().ifaces.filter((i) => i.vnet === podB).map((i) => i.name), ['lo0'], 'and leaves nothing in pod-b');
+  t.same(h.sim.state().vnets.find((v) => v.id === podB)?.routes, [], 'not even its default route');
+  const other = await h.add(list, ID_B, 'pod-b', ['--runtime-config', JSON.stringify({ portMappings: [{ hostPort: 9090, containerPort: 90, protocol: 'udp', hostIP: '192.0.2.10' }] })]);
+  t.equal(other.code, 0, other.stderr);
+  t.match(h.sim.reach({ from: 'external', to: '192.0.2.10', port: 9090, proto: 'udp' }), { jails: ['pod-b'], port: 90 });
+  t.match(h.sim.reach({ from: 'external', to: '192.0.2.10', port: 9090, proto: 'tcp' }), { vnet: 'host' }, 'only the published protocol');
+});
+
+t.test('firewall same-bridge keeps other jailnet networks out', async (t) => {
+  const h = await podHost(t);
+  for (const j of ['iso-1', 'open-1', 'other-1']) await h.jail(j);
+  const isolated = await h.writeList('iso', {
+    ...podmanDefaultNetwork(h.leaseDir),
+    name: 'iso',
+    plugins: podmanDefaultNetwork(h.leaseDir, { bridge: 'cni-podman1', ipam: { type: 'host-local', dataDir: h.leaseDir, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet: '10.89.0.0/24' }]] } }).plugins.map((p) =>
+      p.type === 'firewall' ? { ...p, ingressPolicy: 'same-bridge' } : p,
+    ),
+  });
+  const open = await h.writeList('open', {
+    ...podmanDefaultNetwork(h.leaseDir, { bridge: 'cni-podman2', ipam: { type: 'host-local', dataDir: h.leaseDir, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet: '10.90.0.0/24' }]] } }),
+    name: 'open',
+  });
+  t.equal((await h.add(isolated, 'c1', 'iso-1')).code, 0);
+  t.equal((await h.add(open, 'c2', 'open-1')).code, 0);
+  t.equal((await h.add(open, 'c3', 'other-1', PUBLISH)).code, 0);
+  t.match(h.sim.reach({ from: 'open-1', to: '10.89.0.2', port: 80 }), { delivered: false, reason: /blocked by pf/ }, 'a pod of another network is blocked');
+  t.match(h.sim.reach({ from: 'iso-1', to: '10.90.0.2', port: 80 }), { delivered: true }, 'the isolated pod still reaches out');
+  t.match(h.sim.reach({ from: 'external', to: '10.89.0.2', port: 80 }), { delivered: true }, 'other hosts are not jailnet pods');
+  t.match(h.sim.reach({ from: 'open-1', to: '10.90.0.3', port: 80 }), { delivered: true }, 'open networks stay open');
+  t.equal((await h.del(isolated, 'c1', 'iso-1')).code, 0);
+  const anchor = await tool(h.sim, 'pfctl', ['-a', 'jailnet-fw', '-s', 'rules']);
+  t.equal(anchor.stderr, 'pfctl: DIOCGETRULES: Invalid argument\n', 'the isolation anchor is gone with the last isolated pod');
+});
+
+t.test('loopback, tuning and refused fields', async (t) => {
+  const h = await podHost(t);
+  await h.jail('pod-a');
+  const lo = await h.writeList('lo', { cniVersion: '1.0.0', name: 'lo', plugins: [{ type: 'loopback' }] });
+  const up = await h.add(lo, 'c1', 'pod-a', ['--ifname', 'lo0']);
+  t.equal(up.code, 0, up.stderr);
+  t.same(up.json.ips, [{ interface: 0, address: '127.0.0.1/8' }, { interface: 0, address: '::1/128' }]);
+  t.match(h.sim.state().ifaces.find((i) => i.vnet !== 'host' && i.name === 'lo0'), { up: true, inet: [{ address: '127.0.0.1', prefix: 8 }] });
+
+  const base = podmanDefaultNetwork(h.leaseDir);
+  const tuned = await h.writeList('tuned', {
+    ...base,
+    plugins: base.plugins.map((p) => (p.type === 'tuning' ? { ...p, mtu: 1400, mac: '02:00:00:aa:bb:cc', sysctl: { 'net.inet.ip.forwarding': '1' } } : p)),
+  });
+  const add = await h.add(tuned, 'c2', 'pod-a');
+  t.equal(add.code, 0, add.stderr);
+  t.equal(add.json.interfaces[2].mac, '02:00:00:aa:bb:cc', 'the result reports the new MAC');
+  t.match(h.sim.state().ifaces.find((i) => i.vnet !== 'host' && i.name === 'eth0'), { mtu: 1400, mac: '02:00:00:aa:bb:cc' });
+  t.equal(h.sim.state().vnets.find((v) => v.id !== 'host')?.sysctls['net.inet.ip.forwarding'], '1', 'the sysctl was set inside the pod');
+  t.equal((await h.del(tuned, 'c2', 'pod-a')).code, 0);
+
+  const refusals: Array<[string, Record<string, unknown>, string, number]> = [
+    ['tuning', { sysctl: { 'kern.securelevel': '1' } }, 'sysctl "kern.securelevel" is refused', 7],
+    ['tuning', { allmulti: true }, 'unsupported field "allmulti"', 2],
+    ['bridge', { vlan: 100 }, 'unsupported field "vlan": 100', 2],
+    ['portmap', { markMasqBit: 13 }, 'unsupported field "markMasqBit"', 2],
+  ];
+  for (const [type, extra, message, code] of refusals) {
+    const list = await h.writeList(`bad-${type}`, { ...base, plugins: base.plugins.map((p) => (p.type === type ? { ...p, ...extra } : p)) });
+    const result = await h.cli(['--json', 'cni', 'add', '--conflist', list, '--container-id', 'c3', '--netns', 'pod-a', ...PUBLISH]);
+    t.equal(result.json?.error?.code, code, `${type} ${JSON.stringify(extra)} → code ${code}`);
+    t.match(result.json?.error?.msg, message);
+    await h.del(list, 'c3', 'pod-a', PUBLISH);
+  }
+  t.same(h.sim.state().ifaces.filter((i) => i.vnet !== 'host').map((i) => i.name), ['lo0'], 'nothing was left in the pod');
+});
