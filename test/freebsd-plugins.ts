@@ -166,3 +166,56 @@ t.test('loopback, tuning and refused fields', async (t) => {
   }
   t.same(h.sim.state().ifaces.filter((i) => i.vnet !== 'host').map((i) => i.name), ['lo0'], 'nothing was left in the pod');
 });
+
+t.test('dual stack, forceAddress, isDefaultGateway and a failing CHECK', async (t) => {
+  const h = await podHost(t);
+  await h.jail('pod-a');
+  await tool(h.sim, 'ifconfig', ['bridge', 'create', 'name', 'br6']);
+  await tool(h.sim, 'ifconfig', ['br6', 'inet', '10.50.0.254/24']);
+  const conf = {
+    cniVersion: '1.0.0',
+    name: 'dual',
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: 'br6',
+        isGateway: true,
+        isDefaultGateway: true,
+        promiscMode: true,
+        mtu: 1400,
+        ipam: { type: 'host-local', dataDir: h.leaseDir, ranges: [[{ subnet: '10.50.0.0/24' }], [{ subnet: 'fd50::/64' }]] },
+      },
+    ],
+  };
+  const refused = await h.add(await h.writeList('dual', conf), 'c1', 'pod-a');
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /bridge br6 already has address 10\.50\.0\.254\/24.*set forceAddress/);
+  t.same(h.sim.state().ifaces.find((i) => i.name === 'br6')?.inet, [{ address: '10.50.0.254', prefix: 24 }], 'the refused ADD changed nothing');
+  await h.del(await h.writeList('dual', conf), 'c1', 'pod-a');
+
+  conf.plugins[0] = { ...conf.plugins[0]!, forceAddress: true } as (typeof conf.plugins)[0];
+  const list = await h.writeList('dual', conf);
+  const add = await h.add(list, 'c1', 'pod-a');
+  t.equal(add.code, 0, add.stderr);
+  t.same(add.json.ips.map((ip: { address: string }) => ip.address), ['10.50.0.3/24', 'fd50::3/64'], 'round-robin moved past the lease the refused ADD gave back');
+  t.same(add.json.routes, [{ dst: '0.0.0.0/0', gw: '10.50.0.1' }, { dst: '::/0', gw: 'fd50::1' }], 'isDefaultGateway adds both default routes');
+  const state = h.sim.state();
+  const br = state.ifaces.find((i) => i.name === 'br6')!;
+  t.same(br.inet, [{ address: '10.50.0.1', prefix: 24 }], 'forceAddress replaced the old IPv4 address');
+  t.ok(br.inet6.some((a) => a.address === 'fd50::1' && a.prefix === 64), 'the IPv6 gateway is on the bridge');
+  t.equal(br.promisc, true, 'promiscMode');
+  const pod = state.jails.find((j) => j.name === 'pod-a')!.vnetId;
+  const eth0 = state.ifaces.find((i) => i.vnet === pod && i.name === 'eth0')!;
+  t.equal(eth0.mtu, 1400);
+  t.ok(eth0.inet6.some((a) => a.address === 'fd50::3'));
+  t.same(state.vnets.find((v) => v.id === pod)?.routes.map((r) => `${r.destination} ${r.gateway}`), ['default 10.50.0.1', 'default fd50::1']);
+  t.equal(state.vnets[0]?.sysctls['net.inet6.ip6.forwarding'], '1', 'IPv6 forwarding was enabled');
+  t.match(h.sim.reach({ from: 'pod-a', to: 'fd50::1', port: 22 }), { delivered: true, vnet: 'host' });
+
+  t.equal((await h.cli(['cni', 'check', '--conflist', list, '--container-id', 'c1', '--netns', 'pod-a'])).code, 0);
+  await tool(h.sim, 'ifconfig', ['-j', 'pod-a', 'eth0', 'inet', '10.50.0.3', '-alias']);
+  const check = await h.cli(['cni', 'check', '--conflist', list, '--container-id', 'c1', '--netns', 'pod-a']);
+  t.equal(check.code, 1);
+  t.match(check.stderr, /address 10\.50\.0\.3\/24 is missing on eth0 in pod-a/, 'CHECK notices a removed address');
+  t.equal((await h.del(list, 'c1', 'pod-a')).code, 0);
+});
