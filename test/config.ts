@@ -14,6 +14,8 @@ t.test('values and defaults', async (t) => {
     cniConfigDir: process.platform === 'freebsd' ? '/usr/local/etc/cni/net.d' : '/etc/cni/net.d',
     cniPluginDirs: ['/a/cni', '/b/cni'],
     cniCacheDir: '/srv/jailnet/cni',
+    toolPath: undefined,
+    teardownTimeoutMs: 30_000,
   });
   const absent = await loadConfig(undefined, path.join(t.testdir(), 'missing.conf'));
   t.equal(absent.file, undefined, 'a missing default file means defaults');
@@ -30,6 +32,32 @@ t.test('errors name the line', async (t) => {
     ['[runtime]\nstate_dir = /a\nstate_dir = /b\n', /:3: key "state_dir" in \[runtime\] repeats line 2/],
   ];
   for (const [text, message] of cases) t.throws(() => parseConfigText(text, 'jailnet.conf'), message, JSON.stringify(text));
+});
+
+t.test('every section and its values', async (t) => {
+  const config = parseConfigText(
+    '[runtime]\ntool_path = /opt/sbin:/sbin\nteardown_timeout = 5\n[netmon]\nenable_netmon = true\npath = /usr/local/bin/jailnet-netmon\n[network]\ninternetworking_model = tcfilter\n',
+    'jailnet.conf',
+  );
+  t.equal(config.runtime.toolPath, '/opt/sbin:/sbin');
+  t.equal(config.runtime.teardownTimeoutMs, 5000);
+  t.same(config.netmon, { enabled: true, path: '/usr/local/bin/jailnet-netmon' });
+  t.same(config.network, { disableNewNetns: false, internetworkingModel: 'tcfilter' });
+  t.throws(() => parseConfigText('[network]\ninternetworking_model = bridge\n', 'x.conf'), /x\.conf:2: \[network\] internetworking_model/);
+});
+
+t.test('conflicting options name both keys', async (t) => {
+  t.throws(
+    () => parseConfigText('[netmon]\nenable_netmon = true\n[network]\ndisable_new_netns = true\n', 'j.conf'),
+    /^j\.conf:2: \[network\] disable_new_netns conflicts with \[netmon\] enable_netmon/,
+  );
+  for (const model of ['tcfilter', 'macvtap']) {
+    t.throws(
+      () => parseConfigText(`[network]\ndisable_new_netns = yes\ninternetworking_model = ${model}\n`, 'j.conf'),
+      new RegExp(`^j\\.conf:3: \\[network\\] disable_new_netns works only with \\[network\\] internetworking_model = none, not ${model}`),
+    );
+  }
+  t.doesNotThrow(() => parseConfigText('[network]\ndisable_new_netns = true\ninternetworking_model = none\n', 'j.conf'));
 });
 
 t.test('the CLI reports a bad config in one line and exits non-zero', async (t) => {

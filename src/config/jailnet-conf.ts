@@ -24,12 +24,30 @@ const pathList = z
   .transform((text) => text.split(/[,:]/).map((p) => p.trim()).filter(Boolean))
   .pipe(z.array(absolutePath).min(1));
 
+const boolean = z
+  .union([z.boolean(), z.enum(['yes', 'no', 'on', 'off', '1', '0', 'YES', 'NO'])])
+  .transform((v) => v === true || ['yes', 'on', '1', 'YES'].includes(String(v)));
+
 const SECTIONS = {
   runtime: z.strictObject({
     state_dir: absolutePath.optional(),
     cni_config_dir: absolutePath.optional(),
     cni_plugin_dirs: pathList.optional(),
     cni_cache_dir: absolutePath.optional(),
+    tool_path: z
+      .string()
+      .refine((text) => text.split(':').every((dir) => path.isAbsolute(dir)), { message: 'must be a colon-separated list of absolute paths' })
+      .optional(),
+    teardown_timeout: z.coerce.number().positive('must be a positive number of seconds').optional(),
+  }),
+  // The names VM-based secure-container runtimes use in their configuration.toml.
+  netmon: z.strictObject({
+    enable_netmon: boolean.optional(),
+    path: absolutePath.optional(),
+  }),
+  network: z.strictObject({
+    disable_new_netns: boolean.optional(),
+    internetworking_model: z.enum(['none', 'tcfilter', 'macvtap']).optional(),
   }),
 } as const;
 
@@ -40,11 +58,16 @@ export interface RuntimeConfig {
   cniConfigDir: string;
   cniPluginDirs: string[];
   cniCacheDir: string;
+  /** Where host tools are looked up; undefined means JAILNET_TOOL_PATH or the default. */
+  toolPath: string | undefined;
+  teardownTimeoutMs: number;
 }
 
 export interface JailnetConfig {
   file: string | undefined;
   runtime: RuntimeConfig;
+  netmon: { enabled: boolean; path: string | undefined };
+  network: { disableNewNetns: boolean; internetworkingModel: 'none' | 'tcfilter' | 'macvtap' };
 }
 
 interface KeyLocation {
@@ -78,7 +101,7 @@ function scanLines(text: string, file: string): KeyLocation[] {
   return keys;
 }
 
-export function parseConfigText(text: string, file: string): Partial<Record<SectionName, Record<string, unknown>>> {
+export function parseConfigText(text: string, file: string): JailnetConfig {
   const locations = scanLines(text, file);
   const seen = new Map<string, number>();
   for (const { section, key, line } of locations) {
@@ -102,18 +125,42 @@ export function parseConfigText(text: string, file: string): Partial<Record<Sect
     }
     out[name] = result.data as Record<string, unknown>;
   }
-  return out;
+  const config = resolve(file, out);
+  checkConflicts(config, file, (section, key) => locations.find((l) => l.section === section && l.key === key)?.line);
+  return config;
 }
 
-function resolveRuntime(values: Record<string, unknown> | undefined): RuntimeConfig {
-  const runtime = (values ?? {}) as z.infer<(typeof SECTIONS)['runtime']>;
+function resolve(file: string | undefined, sections: Partial<Record<SectionName, Record<string, unknown>>>): JailnetConfig {
+  const runtime = (sections.runtime ?? {}) as z.infer<(typeof SECTIONS)['runtime']>;
+  const netmon = (sections.netmon ?? {}) as z.infer<(typeof SECTIONS)['netmon']>;
+  const network = (sections.network ?? {}) as z.infer<(typeof SECTIONS)['network']>;
   const stateDir = runtime.state_dir ?? defaultStateDir();
   return {
-    stateDir,
-    cniConfigDir: runtime.cni_config_dir ?? defaultCniConfigDir(),
-    cniPluginDirs: runtime.cni_plugin_dirs ?? [bundledPluginDir()],
-    cniCacheDir: runtime.cni_cache_dir ?? path.join(stateDir, 'cni'),
+    file,
+    runtime: {
+      stateDir,
+      cniConfigDir: runtime.cni_config_dir ?? defaultCniConfigDir(),
+      cniPluginDirs: runtime.cni_plugin_dirs ?? [bundledPluginDir()],
+      cniCacheDir: runtime.cni_cache_dir ?? path.join(stateDir, 'cni'),
+      toolPath: runtime.tool_path,
+      teardownTimeoutMs: (runtime.teardown_timeout ?? 30) * 1000,
+    },
+    netmon: { enabled: netmon.enable_netmon ?? false, path: netmon.path },
+    network: { disableNewNetns: network.disable_new_netns ?? false, internetworkingModel: network.internetworking_model ?? 'none' },
   };
+}
+
+/** Options that cannot hold together, reported with both keys and the later key's line. */
+function checkConflicts(config: JailnetConfig, file: string, lineOf: (section: string, key: string) => number | undefined): void {
+  if (!config.network.disableNewNetns) return;
+  if (config.netmon.enabled) {
+    throw new ConfigError(file, lineOf('netmon', 'enable_netmon') ?? lineOf('network', 'disable_new_netns'),
+      '[network] disable_new_netns conflicts with [netmon] enable_netmon: without a new network namespace there is nothing to monitor');
+  }
+  if (config.network.internetworkingModel !== 'none') {
+    throw new ConfigError(file, lineOf('network', 'internetworking_model') ?? lineOf('network', 'disable_new_netns'),
+      `[network] disable_new_netns works only with [network] internetworking_model = none, not ${config.network.internetworkingModel}`);
+  }
 }
 
 /**
@@ -127,9 +174,8 @@ export async function loadConfig(file: string | undefined, defaultFile: string):
     text = await fs.readFile(target, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (file === undefined && code === 'ENOENT') return { file: undefined, runtime: resolveRuntime(undefined) };
+    if (file === undefined && code === 'ENOENT') return resolve(undefined, {});
     throw new ConfigError(target, undefined, `cannot read: ${(error as Error).message}`);
   }
-  const sections = parseConfigText(text, target);
-  return { file: target, runtime: resolveRuntime(sections.runtime) };
+  return parseConfigText(text, target);
 }
