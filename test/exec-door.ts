@@ -49,7 +49,7 @@ t.test('the door hands execa a file and an argv array, shell off, whatever the c
   const host = new FreeBSDHost(door);
   // A name full of shell syntax must reach the tool as one argument, never be interpreted.
   const hostile = 'x; rm -rf / $(id) `id` | cat';
-  await host.createEpair('pod');
+  await host.createEpair({}, 'pod');
   await host.setDescription('epair0a', hostile);
   await host.addRoute('default', '10.0.0.1', 'pod');
   await host.loadAnchor('cni-rdr/x', 'pass all');

@@ -2,11 +2,9 @@
 // runtime would do it, with libcni's cache under the configured cache directory.
 import { Command, Option } from 'commander';
 import { parseCniArgs } from '../cni/args.js';
-import { ResultCache } from '../cni/cache.js';
-import { ChainRunner, type RuntimeConf } from '../cni/chain.js';
+import type { ChainRunner, RuntimeConf } from '../cni/chain.js';
 import { findNetwork, loadConfListFile, type ConfList } from '../cni/conflist.js';
 import { CniError, ErrorCode } from '../cni/errors.js';
-import { execInvoker } from '../cni/invoke.js';
 import { decodeJson } from '../cni/netconf.js';
 import type { Attachment } from '../cni/skel.js';
 import type { CliContext } from './context.js';
@@ -51,13 +49,8 @@ function runtimeConf(options: AttachmentOptions): RuntimeConf {
   };
 }
 
-async function runner(context: CliContext): Promise<ChainRunner> {
-  const { runtime } = await context.config();
-  return new ChainRunner({
-    pluginDirs: runtime.cniPluginDirs,
-    cache: new ResultCache(runtime.cniCacheDir),
-    invoker: execInvoker(),
-  });
+function runner(context: CliContext): Promise<ChainRunner> {
+  return context.runner();
 }
 
 function parseValid(value: string, previous: Attachment[] = []): Attachment[] {

@@ -12,7 +12,7 @@ export function hostCommand(context: CliContext): Command {
     .description('list interfaces with their addresses')
     .option('--vnet <jail>', 'look inside this vnet jail')
     .action(async (options: { vnet?: string }) => {
-      const driver = context.host();
+      const driver = await context.host();
       const names = await driver.listInterfaces(options.vnet);
       const infos: InterfaceInfo[] = [];
       for (const name of names) {
@@ -33,7 +33,7 @@ export function hostCommand(context: CliContext): Command {
     .command('jails')
     .description('list jails, dying ones included')
     .action(async () => {
-      const jails = await context.host().listJails({ dying: true });
+      const jails = await (await context.host()).listJails({ dying: true });
       context.print(jails, () =>
         jails.map((j) => `${String(j.jid).padStart(6)}  ${j.name.padEnd(24)} ${j.vnet.padEnd(7)} ${j.dying ? 'dying' : 'alive'}`).join('\n'),
       );

@@ -5,7 +5,11 @@ import { CniError } from '../cni/errors.js';
 import { ConfigError } from '../config/jailnet-conf.js';
 import { configureLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { cniCommand } from './cni-command.js';
+import { gcCommand } from './gc-command.js';
 import { hostCommand } from './host-command.js';
+import { networkCommand } from './network-command.js';
+import { containerCommand, podCommand } from './pod-command.js';
+import { statusCommand } from './status-command.js';
 import { createContext, type GlobalOptions } from './context.js';
 
 function packageVersion(): string {
@@ -41,6 +45,7 @@ export function buildProgram(io: CliIO = processIO): Command {
     .option('--config <file>', 'jailnet.conf (ini) to read instead of the default')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(LOG_LEVELS).default('warn'))
     .option('--json', 'machine-readable output', false)
+    .option('--dry-run', 'print the host command plan and run nothing', false)
     .addOption(new Option('--host <driver>', 'host driver (default: $JAILNET_HOST, else the OS)').choices(['freebsd', 'linux']))
     .enablePositionalOptions()
     .showHelpAfterError('(use --help for usage)')
@@ -51,6 +56,11 @@ export function buildProgram(io: CliIO = processIO): Command {
     });
   program.addCommand(cniCommand(context));
   program.addCommand(hostCommand(context));
+  program.addCommand(networkCommand(context));
+  program.addCommand(podCommand(context));
+  program.addCommand(containerCommand(context));
+  program.addCommand(gcCommand(context));
+  program.addCommand(statusCommand(context));
   const configure = (command: Command): void => {
     command.exitOverride().showHelpAfterError('(use --help for usage)').configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
     command.commands.forEach(configure);

@@ -51,6 +51,11 @@ function joinErrors(errors: CniError[], what: string): CniError | undefined {
 export class ChainRunner {
   constructor(private readonly options: ChainOptions) {}
 
+  /** Where the cached result of an attachment lives. */
+  cacheFile(key: AttachmentKey): string {
+    return this.options.cache.file(key);
+  }
+
   private key(list: ConfList, rt: Pick<RuntimeConf, 'containerId' | 'ifname'>): AttachmentKey {
     return { network: list.name, containerId: rt.containerId, ifname: rt.ifname };
   }

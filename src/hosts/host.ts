@@ -50,6 +50,11 @@ export interface VxlanOptions {
   port?: number;
 }
 
+export interface EpairOptions {
+  description?: string;
+  mtu?: number;
+}
+
 export interface VnetJailOptions {
   hostname?: string;
   childrenMax?: number;
@@ -58,6 +63,7 @@ export interface VnetJailOptions {
 export interface ChildJailOptions {
   path: string;
   hostname?: string;
+  childrenMax?: number;
 }
 
 export type PfFlush = 'all' | 'nat' | 'rules';
@@ -66,7 +72,8 @@ export interface Host {
   readonly kind: 'freebsd' | 'linux';
 
   // interfaces
-  createEpair(vnet?: Vnet): Promise<{ a: string; b: string }>;
+  /** One `ifconfig epair create …` with the a-end's description and MTU, so a crash never leaves an unmarked pair. */
+  createEpair(options?: EpairOptions, vnet?: Vnet): Promise<{ a: string; b: string }>;
   createBridge(name?: string): Promise<string>;
   createTap(vnet?: Vnet): Promise<string>;
   createVxlan(options: VxlanOptions, vnet?: Vnet): Promise<string>;
@@ -111,6 +118,7 @@ export interface Host {
   tableShow(table: string, vnet?: Vnet): Promise<string[]>;
   killStates(from: string, to?: string, vnet?: Vnet): Promise<number>;
   enablePf(vnet?: Vnet): Promise<void>;
+  pfEnabled(vnet?: Vnet): Promise<boolean>;
 
   // sysctl and modules
   sysctlGet(name: string, vnet?: Vnet): Promise<string>;

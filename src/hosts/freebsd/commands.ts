@@ -1,6 +1,6 @@
 // Argv for each FreeBSD operation, as plain data: no process is run here. The tool
 // comes first; the driver decides how to reach a vnet (`-j` or jexec).
-import type { ChildJailOptions, PfFlush, VnetJailOptions, VxlanOptions } from '../host.js';
+import type { ChildJailOptions, EpairOptions, PfFlush, VnetJailOptions, VxlanOptions } from '../host.js';
 import { JLS_PARAMS } from './parse.js';
 
 export type Argv = [tool: string, ...args: string[]];
@@ -8,8 +8,12 @@ export type Argv = [tool: string, ...args: string[]];
 export const ifconfig = {
   list: (): Argv => ['ifconfig', '-l'],
   show: (name: string): Argv => ['ifconfig', name],
-  createEpair: (): Argv => ['ifconfig', 'epair', 'create'],
-  createBridge: (): Argv => ['ifconfig', 'bridge', 'create'],
+  createEpair: (o: EpairOptions = {}): Argv => [
+    'ifconfig', 'epair', 'create',
+    ...(o.description ? ['description', o.description] : []),
+    ...(o.mtu ? ['mtu', String(o.mtu)] : []),
+  ],
+  createBridge: (name?: string): Argv => ['ifconfig', 'bridge', 'create', ...(name ? ['name', name] : [])],
   createTap: (): Argv => ['ifconfig', 'tap', 'create'],
   createVxlan: (o: VxlanOptions): Argv => [
     'ifconfig', 'vxlan', 'create', 'vxlanid', String(o.vni), 'vxlanlocal', o.local,
@@ -56,6 +60,7 @@ export const jail = {
   ],
   createChild: (name: string, o: ChildJailOptions): Argv => [
     'jail', '-c', `name=${name}`, `path=${o.path}`, 'ip4=inherit', 'ip6=inherit', 'persist',
+    ...(o.childrenMax ? [`children.max=${o.childrenMax}`] : []),
     `host.hostname=${o.hostname ?? name.slice(name.lastIndexOf('.') + 1)}`,
   ],
   remove: (name: string): Argv => ['jail', '-r', name],
@@ -69,12 +74,13 @@ export const jls = {
 export const pfctl = {
   load: (anchor: string): Argv => ['pfctl', '-a', anchor, '-f', '-'],
   flush: (anchor: string, what: PfFlush): Argv => ['pfctl', '-a', anchor, '-F', what],
-  show: (anchor: string, what: 'rules' | 'nat' | 'Anchors'): Argv => ['pfctl', '-a', anchor, '-s', what],
+  show: (anchor: string, what: 'rules' | 'nat' | 'Anchors'): Argv => ['pfctl', ...(anchor ? ['-a', anchor] : []), '-s', what],
   table: (table: string, op: 'add' | 'delete' | 'replace' | 'show', addresses: string[] = []): Argv => [
     'pfctl', '-t', table, '-T', op, ...addresses,
   ],
   kill: (from: string, to?: string): Argv => ['pfctl', '-k', from, ...(to ? ['-k', to] : [])],
   enable: (): Argv => ['pfctl', '-e'],
+  info: (): Argv => ['pfctl', '-s', 'info'],
 };
 
 export const sysctl = {

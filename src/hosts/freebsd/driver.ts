@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
 import type {
   ChildJailOptions,
+  EpairOptions,
   Host,
   InterfaceInfo,
   JailInfo,
@@ -49,23 +50,27 @@ export class FreeBSDHost implements Host {
 
   // interfaces
 
-  async createEpair(vnet?: Vnet): Promise<{ a: string; b: string }> {
-    const result = await this.run(ifconfig.createEpair(), vnet);
-    const a = result.stdout.trim() || 'epair?a';
+  /**
+   * Runs a clone command. When its later parameters fail (a taken name), ifconfig has
+   * already created and printed the clone: that leftover is destroyed before failing.
+   */
+  private async clone(argv: Argv, vnet: Vnet, placeholder: string): Promise<string> {
+    const result = await this.run(argv, vnet, { allowFailure: true });
+    const printed = result.stdout.trim();
+    if (result.exitCode !== 0) {
+      if (printed) await this.run(ifconfig.destroy(printed), vnet, { allowFailure: true });
+      throw new HostCommandError(result);
+    }
+    return printed || placeholder;
+  }
+
+  async createEpair(options: EpairOptions = {}, vnet?: Vnet): Promise<{ a: string; b: string }> {
+    const a = await this.clone(ifconfig.createEpair(options), vnet, 'epair?a');
     return { a, b: a.replace(/a$/, 'b') };
   }
 
   async createBridge(name?: string): Promise<string> {
-    const created = (await this.run(ifconfig.createBridge(), undefined)).stdout.trim() || 'bridge?';
-    if (name === undefined || name === created) return created;
-    try {
-      await this.run(ifconfig.rename(created, name), undefined);
-    } catch (error) {
-      // A taken name must not leave the freshly cloned bridgeN behind.
-      await this.run(ifconfig.destroy(created), undefined, { allowFailure: true });
-      throw error;
-    }
-    return name;
+    return this.clone(ifconfig.createBridge(name), undefined, name ?? 'bridge?');
   }
 
   async createTap(vnet?: Vnet): Promise<string> {
@@ -254,6 +259,11 @@ export class FreeBSDHost implements Host {
   async enablePf(vnet?: Vnet): Promise<void> {
     const result = await this.run(pfctl.enable(), vnet, { allowFailure: true });
     if (result.exitCode !== 0 && !/pf already enabled/.test(result.stderr)) throw new HostCommandError(result);
+  }
+
+  async pfEnabled(vnet?: Vnet): Promise<boolean> {
+    const result = await this.run(pfctl.info(), vnet, { allowFailure: true });
+    return result.exitCode === 0 && /^Status: Enabled/m.test(result.stdout);
   }
 
   // sysctl and modules

@@ -94,20 +94,30 @@ async function add(request: PluginRequest): Promise<Result> {
     const ipam = await rollback.step('IPAM lease', () => ipamAdd(request), () => ipamRun('DEL', request));
     if (ipam.ips.length === 0) throw new CniError(ErrorCode.InvalidConfig, 'IPAM returned no address');
     const plan = planAttachment(conf, ipam);
+    // Recorded before any host change, so GC after a crash knows what to take away.
+    const record: AttachmentRecord = {
+      network,
+      containerId: request.containerId,
+      ifname: request.ifname,
+      jail,
+      bridge: conf.bridge,
+      hostInterface: hostName,
+      addresses: plan.containerAddresses.map((a) => a.split('/')[0] as string),
+      ipMasq: conf.ipMasq,
+    };
+    await rollback.step('record', () => records.write(id, record), () => records.remove(id));
     const bridge = await ensureBridge(host, rollback, conf);
     if (conf.promiscMode) await host.setPromisc(conf.bridge, true);
     const mtu = await epairMtu(host, rollback, conf, bridge);
 
     let hostEnd = '';
-    const pair = await rollback.step('epair', () => host.createEpair(), () => host.destroyInterface(hostEnd));
+    // The description comes with the create: a crash never leaves an unmarked pair.
+    const description = hostInterfaceDescription(jail, request.ifname, network);
+    const pair = await rollback.step('epair', () => host.createEpair({ description, mtu }), () => host.destroyInterface(hostEnd));
     hostEnd = pair.a;
     await host.renameInterface(pair.a, hostName);
     hostEnd = hostName;
-    await host.setDescription(hostName, hostInterfaceDescription(jail, request.ifname, network));
-    if (mtu !== undefined) {
-      await host.setMtu(hostName, mtu);
-      await host.setMtu(pair.b, mtu);
-    }
+    if (mtu !== undefined) await host.setMtu(pair.b, mtu);
     if (conf.mac) await host.setMac(pair.b, conf.mac);
     await host.addBridgeMember(conf.bridge, hostName);
     await host.setUp(hostName, true);
@@ -124,18 +134,6 @@ async function add(request: PluginRequest): Promise<Result> {
       const dst = route.dst === '0.0.0.0/0' || route.dst === '::/0' ? 'default' : route.dst;
       await host.addRoute(dst, route.gw as string, jail);
     }
-
-    const record: AttachmentRecord = {
-      network,
-      containerId: request.containerId,
-      ifname: request.ifname,
-      jail,
-      bridge: conf.bridge,
-      hostInterface: hostName,
-      addresses: plan.masqueraded.length > 0 ? plan.masqueraded : plan.containerAddresses.map((a) => a.split('/')[0] as string),
-      ipMasq: conf.ipMasq,
-    };
-    await rollback.step('record', () => records.write(id, record), () => records.remove(id));
 
     const [bridgeInfo, hostInfo, podInfo] = await Promise.all([
       host.inspectInterface(conf.bridge),

@@ -13,6 +13,7 @@ import {
   ifacesIn,
   lookupJail,
   lowestFreeUnit,
+  mayConfigureNetwork,
   moveIface,
   validIfname,
   vnetOf,
@@ -392,6 +393,17 @@ function reclaim(state: SimState, vnet: string, callerJid: number, name: string,
   return ok();
 }
 
+/** The ioctl a refused change reports, by its first keyword. */
+function permissionText(name: string, keyword: string): string {
+  if (keyword === 'create') return `SIOCIFCREATE2 (${name}): Operation not permitted`;
+  if (keyword === 'destroy') return 'SIOCIFDESTROY: Operation not permitted';
+  if (keyword === 'mtu') return 'ioctl SIOCSIFMTU (set mtu): Operation not permitted';
+  if (keyword === 'name') return 'ioctl SIOCSIFNAME (set name): Operation not permitted';
+  if (keyword === 'inet6') return 'ioctl (SIOCAIFADDR_IN6): Operation not permitted';
+  if (keyword === 'inet' || parseIP((keyword ?? '').split('/')[0] as string)) return 'ioctl (SIOCAIFADDR): Operation not permitted';
+  return 'ioctl (SIOCSIFFLAGS): Operation not permitted';
+}
+
 /** ifconfig's entry point: argv without the program name. */
 export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
   const { state } = ctx;
@@ -427,6 +439,9 @@ export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
   }
 
   const name = args[0] as string;
+  if (!mayConfigureNetwork(state, callerJid) && args.length > 1 && !(args.length === 2 && ['inet', 'inet6', 'ether'].includes(args[1] as string))) {
+    fail(permissionText(name, args[1] as string));
+  }
   const stdout: string[] = [];
   const session: Omit<Session, 'iface'> & { iface?: Iface } = { state, vnet, callerJid, stdout, stderr: [] };
   let rest = args.slice(1);

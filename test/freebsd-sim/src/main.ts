@@ -83,18 +83,21 @@ async function runTool(tool: string, argv: string[]): Promise<void> {
   const dir = stateDir();
   const jid = callerJid();
   const stdin = readStdinIfNeeded(tool, argv);
-  const { output, vnet } = await withState(dir, (state) => {
+  const { output, vnet, kill } = await withState(dir, (state) => {
     reap(state);
     const vnet = targetVnet(state, tool, argv, jid);
-    if (injectedFailure(state)) return { output: { stdout: '', stderr: INJECTED_FAILURE, exitCode: 1 }, vnet };
+    const kill = state.killAt !== undefined && state.killAt === state.commandCount + 1 ? state.killGroup : undefined;
+    if (injectedFailure(state)) return { output: { stdout: '', stderr: INJECTED_FAILURE, exitCode: 1 }, vnet, kill };
     try {
-      return { output: TOOLS[tool]!({ state, callerJid: jid, stdin }, argv), vnet };
+      return { output: TOOLS[tool]!({ state, callerJid: jid, stdin }, argv), vnet, kill };
     } catch (error) {
-      if (error instanceof ToolError) return { output: { stdout: error.stdout, stderr: error.stderr, exitCode: error.exitCode }, vnet };
+      if (error instanceof ToolError) return { output: { stdout: error.stdout, stderr: error.stderr, exitCode: error.exitCode }, vnet, kill };
       throw error;
     }
   });
   appendLog(dir, { argv: [tool, ...argv], context: contextName(jid), vnet, exitCode: output.exitCode });
+  // A crash right after the command took effect: the caller never sees its result.
+  if (kill !== undefined) process.kill(-kill, 'SIGKILL');
   emit(output);
 }
 

@@ -110,6 +110,14 @@ export function jailByJid(state: SimState, jid: number): Jail | undefined {
   return state.jails.find((j) => j.jid === jid);
 }
 
+/**
+ * Whether processes of this jail may configure the network: the host, and jails with a
+ * vnet of their own (prison_priv_check grants PRIV_NET_* only to vnet jails).
+ */
+export function mayConfigureNetwork(state: SimState, jid: number): boolean {
+  return jid === 0 || jailByJid(state, jid)?.vnet === 'new';
+}
+
 /** The vnet a jail's processes see (the host's for jid 0). */
 export function contextVnet(state: SimState, jid: number): string {
   if (jid === 0) return HOST;

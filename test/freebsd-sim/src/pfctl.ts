@@ -1,7 +1,7 @@
 // pfctl(8), per vnet: anchors holding nat/rdr/filter rule text, tables, states, the
 // enable flag; FreeBSD 14's messages (most on stderr) and the rule-order checks.
 import { parseIP, parsePrefix } from '../../../dist/ipam/ip.js';
-import { ToolError, contextVnet, vnetOf } from './model.js';
+import { ToolError, contextVnet, mayConfigureNetwork, vnetOf } from './model.js';
 import type { Pf, PfAnchor, SimState } from './state.js';
 import { ok, type ToolContext, type ToolOutput } from './tool.js';
 
@@ -342,7 +342,8 @@ function hostPart(endpoint: string): string {
 
 export function pfctl(ctx: ToolContext, argv: string[]): ToolOutput {
   const { state } = ctx;
-  if (!state.modules.includes('pf')) throw new ToolError('pfctl: /dev/pf: No such file or directory\n', 1);
+  // Without pf, and in jails without a vnet of their own (devfs hides /dev/pf), there is no device.
+  if (!state.modules.includes('pf') || !mayConfigureNetwork(state, ctx.callerJid)) throw new ToolError('pfctl: /dev/pf: No such file or directory\n', 1);
   const vnet = vnetOf(state, contextVnet(state, ctx.callerJid));
   const pf = vnet.pf;
   const o = parseOptions(argv);

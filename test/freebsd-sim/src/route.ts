@@ -1,7 +1,7 @@
 // route(8) and netstat -rn: static routes per vnet beside the connected and local
 // routes that interface addresses imply.
 import { formatIP, networkAddress, parseIP, parsePrefix, prefixContains, type IP } from '../../../dist/ipam/ip.js';
-import { ToolError, contextVnet, ifacesIn, lookupJail, vnetOf } from './model.js';
+import { ToolError, contextVnet, ifacesIn, lookupJail, mayConfigureNetwork, vnetOf } from './model.js';
 import type { Iface, SimState, StaticRoute } from './state.js';
 import { ok, releaseHasJailFlag, type ToolContext, type ToolOutput } from './tool.js';
 
@@ -269,6 +269,10 @@ export function route(ctx: ToolContext, argv: string[]): ToolOutput {
   }
   const command = argv[i];
   const parsed = parseRouteArgs(argv.slice(i + 1), family);
+  const attachedJid = argv[0] === '-j' ? (lookupJail(ctx.state, argv[1] ?? '', ctx.callerJid)?.jid ?? ctx.callerJid) : ctx.callerJid;
+  if ((command === 'add' || command === 'delete') && !mayConfigureNetwork(ctx.state, attachedJid)) {
+    throw new ToolError('route: message indicates error: Operation not permitted\n', 1);
+  }
   let result: ToolOutput;
   if (command === 'add') result = add(ctx, vnetId, parsed);
   else if (command === 'delete') result = remove(ctx, vnetId, parsed);

@@ -118,6 +118,9 @@ export interface SimState {
   /** Tool invocations so far, and the one (1-based) that fails on purpose, for rollback tests. */
   commandCount: number;
   failAt?: number;
+  /** After command number killAt has run, its process group (a test's CLI) is SIGKILLed. */
+  killAt?: number;
+  killGroup?: number;
   jails: Jail[];
   vnets: Vnet[];
   ifaces: Iface[];

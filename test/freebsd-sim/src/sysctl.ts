@@ -1,5 +1,5 @@
 // sysctl(8): per-vnet net.* values, host-wide read-only facts.
-import { ToolError, contextVnet, vnetOf } from './model.js';
+import { ToolError, contextVnet, mayConfigureNetwork, vnetOf } from './model.js';
 import { GLOBAL_SYSCTLS, HOST } from './state.js';
 import { ok, type ToolContext, type ToolOutput } from './tool.js';
 
@@ -40,7 +40,9 @@ export function sysctl(ctx: ToolContext, argv: string[]): ToolOutput {
     }
     const value = item.slice(eq + 1);
     if (READ_ONLY.has(name)) throw new ToolError(`sysctl: oid '${name}' is read only\n`, 1, out.join(''));
-    if (!perVnet && vnet.id !== HOST) throw new ToolError(`sysctl: ${name}: Operation not permitted\n`, 1, out.join(''));
+    if ((!perVnet && vnet.id !== HOST) || !mayConfigureNetwork(ctx.state, ctx.callerJid)) {
+      throw new ToolError(`sysctl: ${name}=${value}: Operation not permitted\n`, 1, out.join(''));
+    }
     if (!/^-?\d+$/.test(value)) throw new ToolError(`sysctl: invalid integer '${value}'\n`, 1, out.join(''));
     vnet.sysctls[name] = value;
     out.push(valueOnly ? `${value}\n` : `${name}: ${current} -> ${value}\n`);

@@ -1,0 +1,103 @@
+// `jailnet network create|ls|inspect|rm`: conflists in the CNI config dir.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { findNetwork, listNetworks } from '../cni/conflist.js';
+import { parsePrefix, type Prefix } from '../ipam/ip.js';
+import { validateNetworkName } from '../names.js';
+import { JAILNET_MARK, NetworkError, networkConflist } from '../networks/create.js';
+import { PodStore } from '../pods/store.js';
+import type { CliContext } from './context.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function subnetsOf(list: { plugins: Array<Record<string, unknown>> }): string[] {
+  const bridge = list.plugins.find((p) => p.type === 'bridge') as { ipam?: { ranges?: Array<Array<{ subnet: string }>> } } | undefined;
+  return (bridge?.ipam?.ranges ?? []).flat().map((r) => r.subnet);
+}
+
+function bridgeOf(list: { plugins: Array<Record<string, unknown>> }): string | undefined {
+  return list.plugins.find((p) => p.type === 'bridge')?.bridge as string | undefined;
+}
+
+export function networkCommand(context: CliContext): Command {
+  const network = new Command('network').description('manage CNI networks (podman-compatible conflists)');
+
+  network
+    .command('create <name>')
+    .description('write a conflist: bridge + host-local, portmap, firewall, tuning')
+    .option('--subnet <cidr>', 'a subnet (repeatable; default: the next free 10.89.x.0/24)', collect, [])
+    .option('--gateway <ip>', 'gateway address')
+    .option('--ip-range <cidr>', 'allocate only from this part of the subnet')
+    .option('--ipv6', 'add an IPv6 subnet (a ULA /64 unless --subnet gives one)', false)
+    .option('--bridge <if>', 'bridge interface name')
+    .option('--internal', 'no gateway, no masquerading, no default route', false)
+    .option('--mtu <n>', 'MTU', (v) => Number(v))
+    .option('--isolate', "pods of other jailnet networks cannot reach this network's pods", false)
+    .action(async (name: string, options: { subnet: string[]; gateway?: string; ipRange?: string; ipv6: boolean; bridge?: string; internal: boolean; mtu?: number; isolate: boolean }) => {
+      validateNetworkName(name);
+      const { runtime } = await context.config();
+      const { lists } = await listNetworks(runtime.cniConfigDir);
+      if (lists.some((l) => l.name === name)) throw new NetworkError(`network ${name} already exists`);
+      const existing = lists.map((l) => JSON.parse(l.bytes.toString()) as { plugins: Array<Record<string, unknown>> });
+      const used = existing.flatMap(subnetsOf).map((s) => parsePrefix(s)).filter((p): p is Prefix => p !== null);
+      const conflist = networkConflist({ name, subnets: options.subnet, gateway: options.gateway, ipRange: options.ipRange, ipv6: options.ipv6, bridge: options.bridge, internal: options.internal, mtu: options.mtu, isolate: options.isolate }, used, existing.map(bridgeOf).filter((b): b is string => b !== undefined));
+      const file = path.join(runtime.cniConfigDir, `${name}.conflist`);
+      if (context.dryRun()) {
+        context.print({ file, conflist }, () => `would write ${file}:\n${JSON.stringify(conflist, null, 2)}`);
+        return;
+      }
+      await fs.mkdir(runtime.cniConfigDir, { recursive: true });
+      const temp = `${file}.tmp-${process.pid}`;
+      await fs.writeFile(temp, `${JSON.stringify(conflist, null, 2)}\n`);
+      await fs.rename(temp, file);
+      context.print({ name, file, conflist }, () => `${name}: ${file}`);
+    });
+
+  network
+    .command('ls')
+    .description('list networks')
+    .action(async () => {
+      const { runtime } = await context.config();
+      const { lists } = await listNetworks(runtime.cniConfigDir);
+      const rows = lists.map((l) => {
+        const raw = JSON.parse(l.bytes.toString()) as { plugins: Array<Record<string, unknown>> } & Record<string, unknown>;
+        return { name: l.name, cniVersion: l.cniVersion, bridge: bridgeOf(raw), subnets: subnetsOf(raw), jailnet: JAILNET_MARK in raw };
+      });
+      context.print(rows, () => rows.map((r) => `${r.name.padEnd(20)} ${String(r.bridge ?? '-').padEnd(15)} ${r.subnets.join(',')}`).join('\n'));
+    });
+
+  network
+    .command('inspect <name>')
+    .description('show a network configuration list')
+    .action(async (name: string) => {
+      const { runtime } = await context.config();
+      const list = await findNetwork(runtime.cniConfigDir, validateNetworkName(name));
+      const raw = JSON.parse(list.bytes.toString()) as unknown;
+      context.print(raw, () => JSON.stringify(raw, null, 2));
+    });
+
+  network
+    .command('rm <name>')
+    .description('remove a network (refused while pods use it)')
+    .action(async (name: string) => {
+      validateNetworkName(name);
+      const { runtime } = await context.config();
+      const users = (await new PodStore(runtime.stateDir).all()).filter((p) => p.networks.some((n) => n.name === name));
+      if (users.length > 0) throw new NetworkError(`network ${name} is used by pod ${users.map((p) => p.name).join(', ')}`);
+      const { lists } = await listNetworks(runtime.cniConfigDir);
+      const list = lists.find((l) => l.name === name);
+      if (!list) throw new NetworkError(`network ${name} does not exist`);
+      const files = (await fs.readdir(runtime.cniConfigDir)).map((f) => path.join(runtime.cniConfigDir, f));
+      for (const file of files) {
+        const text = await fs.readFile(file).catch(() => undefined);
+        if (text && text.equals(list.bytes)) {
+          if (!context.dryRun()) await fs.rm(file);
+          context.print({ removed: name, file }, () => `${context.dryRun() ? 'would remove' : 'removed'} ${name} (${file})`);
+          return;
+        }
+      }
+    });
+
+  return network;
+}

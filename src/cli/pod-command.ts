@@ -1,0 +1,133 @@
+// `jailnet pod create|rm|ls|inspect` and `jailnet container add|rm|ls`.
+import { Command } from 'commander';
+import { validatePodName } from '../names.js';
+import { addContainer, createPod, parsePublish, PodError, removeContainer, removePod } from '../pods/pods.js';
+import type { PodRecord, PortMapping } from '../pods/store.js';
+import { renderJailConf } from '../pods/jail-conf.js';
+import type { CliContext } from './context.js';
+import { formatPlan } from './plan.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The pod as `pod create` and `pod inspect` print it. */
+export function podView(record: PodRecord) {
+  const interfaces = record.networks.map((n) => {
+    const result = n.result as { interfaces?: Array<{ name: string; mac?: string; sandbox?: string }>; ips?: Array<{ address: string; gateway?: string }> } | undefined;
+    const own = result?.interfaces?.find((i) => i.sandbox !== undefined);
+    return { network: n.name, ifname: n.ifname, mac: own?.mac, addresses: (result?.ips ?? []).map((ip) => ip.address), gateways: (result?.ips ?? []).map((ip) => ip.gateway).filter(Boolean) };
+  });
+  return {
+    name: record.name,
+    jail: record.jail,
+    mode: record.mode,
+    ...(record.sharesWith ? { sharesWith: record.sharesWith } : {}),
+    state: record.state,
+    interfaces,
+    ports: record.ports,
+    containers: record.containers,
+  };
+}
+
+async function printPlanIfDry(context: CliContext): Promise<boolean> {
+  if (!context.dryRun()) return false;
+  const plan = (await context.door()).plan;
+  context.print({ plan }, () => formatPlan(plan));
+  return true;
+}
+
+export function podCommand(context: CliContext): Command {
+  const pod = new Command('pod').description('pods: a parent jail that owns the network, containers as child jails');
+
+  pod
+    .command('create <name>')
+    .description('create the pod jail, bring loopback up and attach its networks')
+    .option('--network <net>', 'a network to attach (repeatable; eth0, eth1, … in order)', collect, [])
+    .option('--mode <mode>', 'bridge | none | host | container:POD', 'bridge')
+    .option('-p, --publish <spec>', 'publish a port: [HOSTIP:]HOSTPORT:CTRPORT[/PROTO] (repeatable)', collect, [])
+    .option('--ip <ip>', 'static address on the first network')
+    .option('--mac <mac>', 'MAC address of the first interface')
+    .option('--restart <policy>', 'no | always (rc.d re-creates "always" pods at boot)', 'no')
+    .option('--emit-jail-conf', 'print the jail.conf(5) of the pod instead of creating it', false)
+    .action(async (name: string, options: { network: string[]; mode: string; publish: string[]; ip?: string; mac?: string; restart: string; emitJailConf: boolean }) => {
+      validatePodName(name);
+      const ports: PortMapping[] = options.publish.map(parsePublish);
+      if (options.restart !== 'no' && options.restart !== 'always') throw new PodError(`--restart takes no or always, not "${options.restart}"`);
+      if (options.emitJailConf) {
+        process.stdout.write(renderJailConf({ pod: name, mode: options.mode }));
+        return;
+      }
+      const ctx = await context.pods();
+      const record = await createPod(ctx, { name, networks: options.network, mode: options.mode, ports, ip: options.ip, mac: options.mac, restart: options.restart });
+      if (await printPlanIfDry(context)) return;
+      // The pod is printed as JSON: it is what callers read back.
+      process.stdout.write(`${JSON.stringify(podView(record), null, context.dryRun() ? 0 : 2)}\n`);
+    });
+
+  pod
+    .command('rm <name>')
+    .description('remove a pod: containers (with --force), DEL chains, jail -r, wait, verify')
+    .option('--force', 'remove its containers first', false)
+    .action(async (name: string, options: { force: boolean }) => {
+      const { cleaned } = await removePod(await context.pods(), name, options);
+      if (await printPlanIfDry(context)) return;
+      context.print({ removed: name, cleaned }, () => [`removed ${name}`, ...cleaned.map((c) => `cleaned leftover: ${c}`)].join('\n'));
+    });
+
+  pod
+    .command('ls')
+    .description('list pods')
+    .action(async () => {
+      const pods = await (await context.pods()).store.all();
+      context.print(pods.map(podView), () =>
+        pods.map((p) => `${p.name.padEnd(20)} ${p.mode.padEnd(9)} ${p.state.padEnd(8)} ${p.jail}  ${podView(p).interfaces.flatMap((i) => i.addresses).join(' ')}`).join('\n'),
+      );
+    });
+
+  pod
+    .command('inspect <name>')
+    .description('show a pod')
+    .action(async (name: string) => {
+      const record = await (await context.pods()).store.read(validatePodName(name));
+      if (!record) throw new PodError(`pod ${name} does not exist`);
+      const view = podView(record);
+      context.print(view, () => JSON.stringify(view, null, 2));
+    });
+
+  return pod;
+}
+
+export function containerCommand(context: CliContext): Command {
+  const container = new Command('container').description("a pod's containers: child jails that inherit its addresses");
+
+  container
+    .command('add <pod> <name>')
+    .description('create the child jail <podjail>.<name> with ip4=inherit ip6=inherit')
+    .requiredOption('--path <root>', 'root directory of the container')
+    .option('--hostname <h>', 'hostname (default: the container name)')
+    .action(async (pod: string, name: string, options: { path: string; hostname?: string }) => {
+      const record = await addContainer(await context.pods(), pod, name, options);
+      if (await printPlanIfDry(context)) return;
+      const added = record.containers.find((c) => c.name === name);
+      context.print(added, () => `${added?.jail}`);
+    });
+
+  container
+    .command('rm <pod> <name>')
+    .description('remove a container jail')
+    .action(async (pod: string, name: string) => {
+      await removeContainer(await context.pods(), pod, name);
+      if (await printPlanIfDry(context)) return;
+      context.print({ removed: `${pod}/${name}` }, () => `removed ${pod}/${name}`);
+    });
+
+  container
+    .command('ls <pod>')
+    .description("list a pod's containers")
+    .action(async (pod: string) => {
+      const record = await (await context.pods()).store.read(validatePodName(pod));
+      if (!record) throw new PodError(`pod ${pod} does not exist`);
+      context.print(record.containers, () => record.containers.map((c) => `${c.name.padEnd(20)} ${c.jail.padEnd(30)} ${c.path}`).join('\n'));
+    });
+
+  return container;
+}

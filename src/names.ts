@@ -1,0 +1,41 @@
+// Names that reach jail(8), ifconfig(8) or a file path are checked before any host
+// command. Pod and container names become jail name components, where `.` means
+// hierarchy, so they have none; nor `/`, whitespace, control or shell characters.
+export class NameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NameError';
+  }
+}
+
+const COMPONENT = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+export const MAX_NAME = 63;
+
+function check(kind: string, name: string, max: number): string {
+  if (name === '') throw new NameError(`${kind} name is empty`);
+  if (name.length > max) throw new NameError(`${kind} name "${name}" is longer than ${max} characters`);
+  if (name.includes('.')) throw new NameError(`${kind} name "${name}" contains "." (it means hierarchy in jail names)`);
+  if (!COMPONENT.test(name)) {
+    throw new NameError(`${kind} name ${JSON.stringify(name)} may hold only letters, digits, "_" and "-", and starts with a letter or digit`);
+  }
+  if (/^\d+$/.test(name)) throw new NameError(`${kind} name "${name}" is a number, which jail(8) takes for a jid`);
+  return name;
+}
+
+export function validatePodName(name: string): string {
+  return check('pod', name, MAX_NAME);
+}
+
+export function validateContainerName(name: string): string {
+  return check('container', name, MAX_NAME);
+}
+
+export function validateNetworkName(name: string): string {
+  return check('network', name, MAX_NAME);
+}
+
+/** Interface names: IFNAMSIZ (15 usable characters), no "/" or whitespace. */
+export function validateInterfaceName(name: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/.test(name)) throw new NameError(`interface name ${JSON.stringify(name)} is not a valid FreeBSD interface name (at most 15 characters)`);
+  return name;
+}

@@ -1,0 +1,99 @@
+// `jailnet network create`: a conflist in podman's format (bridge + host-local,
+// portmap, firewall, tuning; cniVersion 0.4.0), so podman and jailnet share networks.
+import { createHash } from 'node:crypto';
+import { formatIP, networkAddress, parseIP, parsePrefix, prefixesOverlap, type Prefix } from '../ipam/ip.js';
+import { validateInterfaceName } from '../names.js';
+
+export interface NetworkOptions {
+  name: string;
+  subnets: string[];
+  gateway?: string;
+  ipRange?: string;
+  ipv6: boolean;
+  bridge?: string;
+  internal: boolean;
+  mtu?: number;
+  isolate: boolean;
+}
+
+export class NetworkError extends Error {}
+
+/** Marks a list as written by jailnet: gc and `network rm` touch only these. */
+export const JAILNET_MARK = 'jailnet';
+
+function parseSubnet(text: string): Prefix {
+  const prefix = parsePrefix(text);
+  if (!prefix) throw new NetworkError(`invalid subnet "${text}"`);
+  const network = networkAddress(prefix);
+  if (network.value !== prefix.ip.value) throw new NetworkError(`subnet "${text}" has host bits set; did you mean ${formatIP(network)}/${prefix.bits}?`);
+  return prefix;
+}
+
+/** The first free /24 of podman's FreeBSD pools (10.89.0.0/16 upwards) not used by another network. */
+export function freeSubnet(used: Prefix[]): string {
+  for (let second = 89; second < 256; second++) {
+    for (let third = 0; third < 256; third++) {
+      const candidate = parsePrefix(`10.${second}.${third}.0/24`) as Prefix;
+      if (!used.some((u) => prefixesOverlap(u, candidate))) return `10.${second}.${third}.0/24`;
+    }
+  }
+  throw new NetworkError('no free /24 left in 10.89.0.0-10.255.255.0');
+}
+
+/** A unique local IPv6 /64 derived from the network name. */
+export function ulaSubnet(name: string): string {
+  const hex = createHash('sha256').update(name).digest('hex');
+  return `fd${hex.slice(0, 2)}:${hex.slice(2, 6)}:${hex.slice(6, 10)}::/64`;
+}
+
+export function bridgeNameFor(existing: string[]): string {
+  for (let n = 0; ; n++) if (!existing.includes(`jailnet${n}`)) return `jailnet${n}`;
+}
+
+export function networkConflist(options: NetworkOptions, usedSubnets: Prefix[], usedBridges: string[]): Record<string, unknown> {
+  const subnets = options.subnets.map((s) => {
+    const prefix = parseSubnet(s);
+    if (usedSubnets.some((u) => prefixesOverlap(u, prefix))) throw new NetworkError(`subnet ${s} overlaps another network`);
+    return s;
+  });
+  if (!subnets.some((s) => !s.includes(':'))) subnets.unshift(freeSubnet(usedSubnets));
+  if (options.ipv6 && !subnets.some((s) => s.includes(':'))) subnets.push(ulaSubnet(options.name));
+  if (options.gateway && !parseIP(options.gateway)) throw new NetworkError(`invalid gateway "${options.gateway}"`);
+  const bridge = options.bridge ? validateInterfaceName(options.bridge) : bridgeNameFor(usedBridges);
+  const ranges = subnets.map((subnet) => {
+    const range: Record<string, string> = { subnet };
+    const prefix = parsePrefix(subnet) as Prefix;
+    if (options.gateway && parseIP(options.gateway)?.family === prefix.ip.family) range.gateway = options.gateway;
+    if (options.ipRange) {
+      const ipRange = parseSubnet(options.ipRange);
+      if (ipRange.ip.family === prefix.ip.family) {
+        const start = networkAddress(ipRange);
+        const last = { family: start.family, value: start.value + (1n << BigInt((start.family === 4 ? 32 : 128) - ipRange.bits)) - 1n };
+        range.rangeStart = formatIP({ family: start.family, value: start.value === networkAddress(prefix).value ? start.value + 1n : start.value });
+        range.rangeEnd = formatIP(start.family === 4 ? { family: 4, value: last.value - (last.value === networkAddress(prefix).value + (1n << BigInt(32 - prefix.bits)) - 1n ? 1n : 0n) } : last);
+      }
+    }
+    return [range];
+  });
+  const routes = options.internal ? [] : subnets.map((s) => ({ dst: s.includes(':') ? '::/0' : '0.0.0.0/0' }));
+  return {
+    cniVersion: '0.4.0',
+    name: options.name,
+    [JAILNET_MARK]: { created: new Date().toISOString() },
+    plugins: [
+      {
+        type: 'bridge',
+        bridge,
+        isGateway: !options.internal,
+        ipMasq: !options.internal,
+        hairpinMode: true,
+        ...(options.mtu ? { mtu: options.mtu } : {}),
+        capabilities: { ips: true },
+        ipam: { type: 'host-local', routes, ranges },
+      },
+      { type: 'portmap', capabilities: { portMappings: true } },
+      { type: 'firewall', ...(options.isolate ? { ingressPolicy: 'same-bridge' } : {}) },
+      { type: 'tuning' },
+    ],
+  };
+}
