@@ -41,7 +41,7 @@ export function networkCommand(context: CliContext): Command {
       if (lists.some((l) => l.name === name)) throw new NetworkError(`network ${name} already exists`);
       const existing = lists.map((l) => JSON.parse(l.bytes.toString()) as { plugins: Array<Record<string, unknown>> });
       const used = existing.flatMap(subnetsOf).map((s) => parsePrefix(s)).filter((p): p is Prefix => p !== null);
-      const conflist = networkConflist({ name, subnets: options.subnet, gateway: options.gateway, ipRange: options.ipRange, ipv6: options.ipv6, bridge: options.bridge, internal: options.internal, mtu: options.mtu, isolate: options.isolate }, used, existing.map(bridgeOf).filter((b): b is string => b !== undefined));
+      const conflist = networkConflist({ name, dataDir: path.join(runtime.stateDir, 'networks'), subnets: options.subnet, gateway: options.gateway, ipRange: options.ipRange, ipv6: options.ipv6, bridge: options.bridge, internal: options.internal, mtu: options.mtu, isolate: options.isolate }, used, existing.map(bridgeOf).filter((b): b is string => b !== undefined));
       const file = path.join(runtime.cniConfigDir, `${name}.conflist`);
       if (context.dryRun()) {
         context.print({ file, conflist }, () => `would write ${file}:\n${JSON.stringify(conflist, null, 2)}`);

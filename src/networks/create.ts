@@ -6,6 +6,8 @@ import { validateInterfaceName } from '../names.js';
 
 export interface NetworkOptions {
   name: string;
+  /** host-local's lease directory: jailnet keeps its networks' leases under its state dir. */
+  dataDir: string;
   subnets: string[];
   gateway?: string;
   ipRange?: string;
@@ -89,7 +91,7 @@ export function networkConflist(options: NetworkOptions, usedSubnets: Prefix[], 
         hairpinMode: true,
         ...(options.mtu ? { mtu: options.mtu } : {}),
         capabilities: { ips: true },
-        ipam: { type: 'host-local', routes, ranges },
+        ipam: { type: 'host-local', dataDir: options.dataDir, routes, ranges },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
       { type: 'firewall', ...(options.isolate ? { ingressPolicy: 'same-bridge' } : {}) },

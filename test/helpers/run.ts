@@ -22,7 +22,7 @@ const baseEnv = Object.fromEntries(
   Object.entries(process.env).filter(([key]) => !/^(NODE_OPTIONS|NODE_EXTRA_CA_CERTS|TAP|_TAPJS)/.test(key)),
 );
 
-export function run(file: string, args: string[], env: Record<string, string | undefined>, stdin = ''): Promise<Run> {
+export function run(file: string, args: string[], env: Record<string, string | undefined>, stdin = '', options: { detached?: boolean } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     // tap's processinfo re-injects its loader hooks into any environment we pass, so the
     // child gets exactly this environment through env -i, as a runtime would give it.
@@ -30,7 +30,8 @@ export function run(file: string, args: string[], env: Record<string, string | u
     const assignments = Object.entries(merged)
       .filter(([key, value]) => value !== undefined && !/^(NODE_OPTIONS|_TAPJS)/.test(key))
       .map(([key, value]) => `${key}=${value}`);
-    const child = spawn('/usr/bin/env', ['-i', ...assignments, file, ...args]);
+    // detached: the command leads a process group of its own (env execs it, same pid).
+    const child = spawn('/usr/bin/env', ['-i', ...assignments, file, ...args], { detached: options.detached ?? false });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -86,7 +86,7 @@ async function runTool(tool: string, argv: string[]): Promise<void> {
   const { output, vnet, kill } = await withState(dir, (state) => {
     reap(state);
     const vnet = targetVnet(state, tool, argv, jid);
-    const kill = state.killAt !== undefined && state.killAt === state.commandCount + 1 ? state.killGroup : undefined;
+    const kill = state.killAt !== undefined && state.killAt === state.commandCount + 1 && process.env.JAILNET_SIM_KILLABLE === '1';
     if (injectedFailure(state)) return { output: { stdout: '', stderr: INJECTED_FAILURE, exitCode: 1 }, vnet, kill };
     try {
       return { output: TOOLS[tool]!({ state, callerJid: jid, stdin }, argv), vnet, kill };
@@ -97,7 +97,7 @@ async function runTool(tool: string, argv: string[]): Promise<void> {
   });
   appendLog(dir, { argv: [tool, ...argv], context: contextName(jid), vnet, exitCode: output.exitCode });
   // A crash right after the command took effect: the caller never sees its result.
-  if (kill !== undefined) process.kill(-kill, 'SIGKILL');
+  if (kill) process.kill(0, 'SIGKILL');
   emit(output);
 }
 

@@ -118,9 +118,12 @@ export interface SimState {
   /** Tool invocations so far, and the one (1-based) that fails on purpose, for rollback tests. */
   commandCount: number;
   failAt?: number;
-  /** After command number killAt has run, its process group (a test's CLI) is SIGKILLed. */
+  /**
+   * After command number killAt has run, its process group is SIGKILLed — only when the
+   * command runs under JAILNET_SIM_KILLABLE=1, set by a test on a CLI it started in a
+   * process group of its own.
+   */
   killAt?: number;
-  killGroup?: number;
   jails: Jail[];
   vnets: Vnet[];
   ifaces: Iface[];
