@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# containernetworking-plugins: the reference plugins the tests run side by side with jailnet's.
-APT_PACKAGES=(containernetworking-plugins)
+# containernetworking-plugins: the reference plugins the tests run side by side with jailnet's;
+# shellcheck: the test that keeps rc.d/jailnet clean.
+APT_PACKAGES=(containernetworking-plugins shellcheck)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -73,7 +73,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command that succeeded with a non-zero answer (status: a check failed) set it.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version end with code 0; usage errors were already printed by commander.

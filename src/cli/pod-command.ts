@@ -1,7 +1,7 @@
 // `jailnet pod create|rm|ls|inspect` and `jailnet container add|rm|ls`.
 import { Command } from 'commander';
 import { validatePodName } from '../names.js';
-import { addContainer, createPod, parsePublish, PodError, removeContainer, removePod } from '../pods/pods.js';
+import { addContainer, createPod, parsePublish, PodError, removeContainer, removePod, restorePods } from '../pods/pods.js';
 import type { PodRecord, PortMapping } from '../pods/store.js';
 import { renderJailConf } from '../pods/jail-conf.js';
 import type { CliContext } from './context.js';
@@ -26,6 +26,12 @@ export function podView(record: PodRecord) {
     ports: record.ports,
     containers: record.containers,
   };
+}
+
+/** Pods that share another's network go before it. */
+function removalOrder(pods: PodRecord[]): string[] {
+  const live = pods.filter((p) => p.state !== 'stopped');
+  return [...live.filter((p) => p.sharesWith), ...live.filter((p) => !p.sharesWith)].map((p) => p.name);
 }
 
 async function printPlanIfDry(context: CliContext): Promise<boolean> {
@@ -64,13 +70,32 @@ export function podCommand(context: CliContext): Command {
     });
 
   pod
-    .command('rm <name>')
+    .command('rm [name]')
     .description('remove a pod: containers (with --force), DEL chains, jail -r, wait, verify')
     .option('--force', 'remove its containers first', false)
-    .action(async (name: string, options: { force: boolean }) => {
-      const { cleaned } = await removePod(await context.pods(), name, options);
+    .option('--all', 'every pod, sharers first, containers included; --restart always pods are kept for restore (rc.d stop)', false)
+    .action(async (name: string | undefined, options: { force: boolean; all: boolean }) => {
+      const ctx = await context.pods();
+      if (options.all === (name !== undefined)) throw new PodError('give a pod name or --all');
+      const names = options.all ? removalOrder(await ctx.store.all()) : [name as string];
+      const report: Array<{ removed: string; cleaned: string[] }> = [];
+      for (const pod of names) {
+        const { cleaned } = await removePod(ctx, pod, { force: options.force || options.all, keepRestartRecord: options.all });
+        report.push({ removed: pod, cleaned });
+      }
       if (await printPlanIfDry(context)) return;
-      context.print({ removed: name, cleaned }, () => [`removed ${name}`, ...cleaned.map((c) => `cleaned leftover: ${c}`)].join('\n'));
+      context.print(options.all ? report : report[0], () =>
+        report.flatMap((r) => [`removed ${r.removed}`, ...r.cleaned.map((c) => `cleaned leftover: ${c}`)]).join('\n'),
+      );
+    });
+
+  pod
+    .command('restore')
+    .description('re-create the pods marked --restart always (rc.d start)')
+    .action(async () => {
+      const restored = await restorePods(await context.pods());
+      if (await printPlanIfDry(context)) return;
+      context.print(restored.map(podView), () => restored.map((p) => `restored ${p.name}`).join('\n'));
     });
 
   pod

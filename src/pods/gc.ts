@@ -5,7 +5,7 @@ import type { ConfList } from '../cni/conflist.js';
 import { listNetworks } from '../cni/conflist.js';
 import type { Attachment } from '../cni/skel.js';
 import { anchorFor, RDR_PARENT } from '../plugins/portmap.js';
-import type { PodContext } from './pods.js';
+import { stopped, type PodContext } from './pods.js';
 import type { PodRecord } from './store.js';
 
 function processAlive(pid: number): boolean {
@@ -17,9 +17,14 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** A pod exists when it is ready, or still being created or removed by a live process. */
-export function podExists(record: PodRecord): boolean {
-  return record.state === 'ready' || processAlive(record.creatorPid);
+/**
+ * A pod exists when it is ready and its jail is there (a reboot or an admin's jail -r
+ * takes it away), or while a live process is still creating or removing it.
+ */
+export function podExists(record: PodRecord, jails: Set<string>): boolean {
+  if (record.state === 'ready') return jails.has(record.jail);
+  if (record.state === 'stopped') return false;
+  return processAlive(record.creatorPid);
 }
 
 const JAILNET_JAIL = /^jailnet-[A-Za-z0-9_-]+(\.|$)/;
@@ -29,7 +34,8 @@ export async function collectGarbage(ctx: PodContext, cniConfigDir: string): Pro
   const removed: string[] = [];
   const note = (what: string) => removed.push(what);
   const records = await ctx.store.all();
-  const live = records.filter(podExists);
+  const existing = new Set((await ctx.host.listJails()).map((j) => j.name));
+  const live = records.filter((r) => podExists(r, existing));
   const liveJails = new Set(live.flatMap((p) => [p.jail, ...p.containers.map((c) => c.jail)]));
 
   // 1. Jails of pods that no longer exist, children first, then wait for them to be gone.
@@ -77,8 +83,12 @@ export async function collectGarbage(ctx: PodContext, cniConfigDir: string): Pro
     note(`pf anchor ${anchor}`);
   }
 
-  // 5. Records of pods that no longer exist.
-  for (const record of records.filter((r) => !podExists(r))) {
+  // 5. Records of pods that no longer exist; --restart always pods stay, stopped, for restore.
+  for (const record of records.filter((r) => !podExists(r, existing))) {
+    if (record.restart === 'always') {
+      if (record.state !== 'stopped') await ctx.store.write(stopped(record));
+      continue;
+    }
     await ctx.store.remove(record.name);
     note(`pod record ${record.name} (${record.state})`);
   }

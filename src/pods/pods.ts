@@ -163,6 +163,31 @@ export async function createPod(ctx: PodContext, options: CreateOptions): Promis
   });
 }
 
+/** A --restart always pod's record once its network is gone: kept so that it comes back. */
+export function stopped(record: PodRecord): PodRecord {
+  return { ...record, state: 'stopped', containers: [], networks: record.networks.map(({ name, ifname }) => ({ name, ifname })) };
+}
+
+/** Re-creates the pods marked --restart always that are stopped (rc.d start, after gc). */
+export async function restorePods(ctx: PodContext): Promise<PodRecord[]> {
+  const restored: PodRecord[] = [];
+  for (const record of (await ctx.store.all()).filter((p) => p.restart === 'always' && p.state === 'stopped')) {
+    if (!ctx.planning) await ctx.store.remove(record.name);
+    restored.push(
+      await createPod(ctx, {
+        name: record.name,
+        networks: record.networks.map((n) => n.name),
+        mode: record.mode === 'container' ? `container:${record.sharesWith}` : record.mode,
+        ports: record.ports,
+        ip: record.ip,
+        mac: record.mac,
+        restart: 'always',
+      }),
+    );
+  }
+  return restored;
+}
+
 export async function addContainer(ctx: PodContext, pod: string, name: string, options: { path: string; hostname?: string }): Promise<PodRecord> {
   validatePodName(pod);
   validateContainerName(name);
@@ -200,7 +225,11 @@ export async function removeContainer(ctx: PodContext, pod: string, name: string
  * Removes a pod in the fixed order: containers (only with force), the CNI DEL chains in
  * reverse, `jail -r`, a bounded wait until `jls -d` no longer lists the jail.
  */
-export async function removePod(ctx: PodContext, name: string, options: { force: boolean }): Promise<{ record: PodRecord; cleaned: string[] }> {
+export async function removePod(
+  ctx: PodContext,
+  name: string,
+  options: { force: boolean; keepRestartRecord?: boolean },
+): Promise<{ record: PodRecord; cleaned: string[] }> {
   validatePodName(name);
   const sharers = (await ctx.store.all()).filter((p) => p.sharesWith === name);
   if (sharers.length > 0) throw new PodError(`pod ${name} shares its network with ${sharers.map((p) => p.name).join(', ')}: remove them first`);
@@ -223,7 +252,11 @@ export async function removePod(ctx: PodContext, name: string, options: { force:
     await ctx.host.removeJail(record.jail);
     await ctx.host.waitJailGone(record.jail, ctx.teardownTimeoutMs);
     const cleaned = ctx.planning ? [] : await cleanLeftovers(ctx, record);
-    if (!ctx.planning) await ctx.store.remove(name);
+    if (options.keepRestartRecord && record.restart === 'always') {
+      await save(ctx, stopped(record));
+    } else if (!ctx.planning) {
+      await ctx.store.remove(name);
+    }
     return { record, cleaned };
   });
 }

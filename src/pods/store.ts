@@ -14,8 +14,11 @@ const PodSchema = z.object({
   mode: z.enum(['bridge', 'none', 'host', 'container']),
   /** For mode container: the pod whose vnet is shared. */
   sharesWith: z.string().optional(),
-  /** "creating" until every step succeeded; gc treats a creating pod whose creator died as gone. */
-  state: z.enum(['creating', 'ready', 'removing']),
+  /**
+   * "creating" until every step succeeded (gc treats a creating pod whose creator died as
+   * gone); "stopped" for a --restart always pod taken down by rc.d stop or found gone by gc.
+   */
+  state: z.enum(['creating', 'ready', 'removing', 'stopped']),
   creatorPid: z.number(),
   containerId: z.string(),
   networks: z.array(z.object({ name: z.string(), ifname: z.string(), result: z.unknown().optional() })),

@@ -1,0 +1,117 @@
+// The admin side of the CLI on the simulated host: networks, status, restart-always
+// pods across rc.d stop/start, the rc.d script itself.
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { podLab } from './helpers/pods.js';
+import { ROOT } from './helpers/run.js';
+import { tool } from './helpers/sim.js';
+
+t.test('network create, ls, inspect, rm', async (t) => {
+  const lab = await podLab(t);
+  const created = await lab.jailnet(['--json', 'network', 'create', 'net1', '--subnet', '10.89.7.0/24', '--ipv6', '--isolate', '--mtu', '1400']);
+  t.equal(created.code, 0, created.stderr);
+  const list = JSON.parse(await fs.readFile(path.join(lab.netDir, 'net1.conflist'), 'utf8'));
+  t.match(list, {
+    cniVersion: '0.4.0',
+    name: 'net1',
+    plugins: [
+      { type: 'bridge', bridge: 'jailnet0', isGateway: true, ipMasq: true, hairpinMode: true, mtu: 1400, capabilities: { ips: true }, ipam: { type: 'host-local', routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+      { type: 'firewall', ingressPolicy: 'same-bridge' },
+      { type: 'tuning' },
+    ],
+  });
+  t.equal(list.plugins[0].ipam.ranges[0][0].subnet, '10.89.7.0/24');
+  t.match(list.plugins[0].ipam.ranges[1][0].subnet, /^fd[0-9a-f]{2}:[0-9a-f]{4}:[0-9a-f]{4}::\/64$/, '--ipv6 adds a ULA /64');
+  const auto = await lab.jailnet(['network', 'create', 'net2', '--internal']);
+  t.equal(auto.code, 0, auto.stderr);
+  const net2 = JSON.parse(await fs.readFile(path.join(lab.netDir, 'net2.conflist'), 'utf8'));
+  t.equal(net2.plugins[0].ipam.ranges[0][0].subnet, '10.89.0.0/24', 'the first free /24 of the pool');
+  t.equal(net2.plugins[0].bridge, 'jailnet1');
+  t.match(net2.plugins[0], { isGateway: false, ipMasq: false, ipam: { routes: [] } }, '--internal: no gateway, no masquerade, no default route');
+  t.match((await lab.jailnet(['network', 'create', 'net3', '--subnet', '10.89.7.0/25'])).stderr, /overlaps another network/);
+  t.match((await lab.jailnet(['network', 'create', 'net1'])).stderr, /network net1 already exists/);
+  const ls = await lab.jailnet(['network', 'ls']);
+  t.match(ls.stdout, /^net1 +jailnet0 +10\.89\.7\.0\/24,fd/m);
+  t.equal(JSON.parse((await lab.jailnet(['network', 'inspect', 'net2'])).stdout).name, 'net2');
+  t.equal((await lab.jailnet(['pod', 'create', 'web', '--network', 'net2'])).code, 0);
+  const refused = await lab.jailnet(['network', 'rm', 'net2']);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /network net2 is used by pod web/);
+  t.equal((await lab.jailnet(['pod', 'rm', 'web'])).code, 0);
+  t.equal((await lab.jailnet(['network', 'rm', 'net2'])).code, 0);
+  t.same((await fs.readdir(lab.netDir)).sort(), ['net1.conflist']);
+});
+
+t.test('status: one line per check, with the fix', async (t) => {
+  const lab = await podLab(t);
+  const ready = await lab.jailnet(['status']);
+  t.equal(ready.code, 0, ready.stdout);
+  t.equal(ready.stdout.split('\n').filter(Boolean).length, 8);
+  t.match(ready.stdout, /^ok {4}pf\.conf hooks the cni-rdr\/\* anchors$/m);
+  await tool(lab.sim, 'pfctl', ['-d']);
+  await tool(lab.sim, 'sysctl', ['net.pf.filter_local=0']);
+  await tool(lab.sim, 'pfctl', ['-f', '-'], 'pass all\n');
+  const broken = await lab.jailnet(['status']);
+  t.equal(broken.code, 1);
+  t.match(broken.stdout, /^FAIL  pf enabled — fix: pfctl -e/m);
+  t.match(broken.stdout, /^FAIL  pf\.conf hooks the cni-rdr\/\* anchors — fix: add rdr-anchor/m);
+  t.match(broken.stdout, /^FAIL  pf\.conf masquerades <cni-nat>/m);
+  t.match(broken.stdout, /^FAIL  net\.pf\.filter_local=1 — fix: sysctl net\.pf\.filter_local=1/m);
+  t.match(broken.stdout, /^ok {4}if_bridge loaded$/m);
+});
+
+t.test('restart always: rc.d stop keeps the pod, a reboot and rc.d start bring it back', async (t) => {
+  const lab = await podLab(t);
+  t.equal((await lab.jailnet(['network', 'create', 'net1', '--subnet', '10.89.8.0/24'])).code, 0);
+  t.equal((await lab.jailnet(['pod', 'create', 'db', '--network', 'net1', '--restart', 'always'])).code, 0);
+  t.equal((await lab.jailnet(['pod', 'create', 'tmp', '--network', 'net1'])).code, 0);
+  const stop = await lab.jailnet(['pod', 'rm', '--all']);
+  t.equal(stop.code, 0, stop.stderr);
+  t.same(lab.sim.state().jails, [], 'stop took every pod down');
+  t.match(JSON.parse((await lab.jailnet(['pod', 'inspect', 'db'])).stdout), { state: 'stopped' }, 'the restart-always pod is remembered');
+  t.equal((await lab.jailnet(['pod', 'inspect', 'tmp'])).code, 1, 'the other one is gone');
+  const start = await lab.jailnet(['gc']);
+  t.equal(start.code, 0, start.stderr);
+  const restored = await lab.jailnet(['--json', 'pod', 'restore']);
+  t.equal(restored.code, 0, restored.stderr);
+  t.match(JSON.parse(restored.stdout), [{ name: 'db', state: 'ready', interfaces: [{ network: 'net1', addresses: [/^10\.89\.8\./] }] }]);
+  t.ok(lab.sim.state().jails.some((j) => j.name === 'jailnet-db'));
+
+  // A reboot: every jail and vnet is gone, the records stay.
+  await lab.sim.mutate((s) => {
+    for (const j of s.jails) {
+      j.dying = true;
+      j.dyingUntil = 0;
+    }
+  });
+  const gc = await lab.jailnet(['gc']);
+  t.equal(gc.code, 0, gc.stderr);
+  t.match(JSON.parse((await lab.jailnet(['pod', 'inspect', 'db'])).stdout), { state: 'stopped' }, 'gc marks the vanished pod stopped');
+  t.equal((await lab.jailnet(['pod', 'restore'])).code, 0);
+  t.match(JSON.parse((await lab.jailnet(['pod', 'inspect', 'db'])).stdout), { state: 'ready' });
+});
+
+t.test('rc.d/jailnet follows rc.subr and is shellcheck-clean', async (t) => {
+  const script = await fs.readFile(path.join(ROOT, 'rc.d', 'jailnet'), 'utf8');
+  for (const line of ['# PROVIDE: jailnet', '# REQUIRE: NETWORKING pf', '# KEYWORD: shutdown', 'rcvar="jailnet_enable"', 'extra_commands="gc"', 'run_rc_command "$1"']) {
+    t.ok(script.includes(line), line);
+  }
+  const check = spawnSync('shellcheck', ['-s', 'sh', path.join(ROOT, 'rc.d', 'jailnet')], { encoding: 'utf8' });
+  t.equal(check.error, undefined, 'shellcheck runs (scripts/install.sh installs it)');
+  t.equal(check.status, 0, check.stdout);
+});
+
+t.test('jail.conf templates render', async (t) => {
+  const lab = await podLab(t);
+  const bridge = await lab.jailnet(['pod', 'create', 'web', '--emit-jail-conf']);
+  t.match(bridge.stdout, /^jailnet-web \{$/m);
+  t.match(bridge.stdout, /^\tvnet;$/m);
+  t.notMatch(bridge.stdout, /ip4/);
+  const host = await lab.jailnet(['pod', 'create', 'web', '--mode', 'host', '--emit-jail-conf']);
+  t.match(host.stdout, /^\tip4 = inherit;$/m);
+  t.notMatch(host.stdout, /vnet/);
+  t.same(lab.sim.log().filter((e) => e.argv[0] === 'jail'), [], 'rendering runs nothing');
+});
