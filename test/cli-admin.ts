@@ -104,6 +104,24 @@ t.test('rc.d/jailnet follows rc.subr and is shellcheck-clean', async (t) => {
   t.equal(check.status, 0, check.stdout);
 });
 
+t.test('[network] disable_new_netns: pods use the host network', async (t) => {
+  const lab = await podLab(t);
+  const conf = `${lab.dir}/jailnet.conf`;
+  await fs.appendFile(conf, '[network]\ndisable_new_netns = true\n');
+  t.equal((await lab.jailnet(['network', 'create', 'net1', '--subnet', '10.89.9.0/24'])).code, 0);
+  const pod = await lab.jailnet(['pod', 'create', 'p']);
+  t.equal(pod.code, 0, pod.stderr);
+  t.match(JSON.parse(pod.stdout), { mode: 'host' });
+  t.match(lab.sim.state().jails.find((j) => j.name === 'jailnet-p'), { vnet: 'inherit', vnetId: 'host' });
+  const refused = await lab.jailnet(['pod', 'create', 'q', '--network', 'net1']);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /\[network\] disable_new_netns is set/);
+  await fs.appendFile(conf, '[netmon]\nenable_netmon = true\n');
+  const conflict = await lab.jailnet(['pod', 'ls']);
+  t.equal(conflict.code, 2);
+  t.match(conflict.stderr, /\[network\] disable_new_netns conflicts with \[netmon\] enable_netmon/);
+});
+
 t.test('jail.conf templates render', async (t) => {
   const lab = await podLab(t);
   const bridge = await lab.jailnet(['pod', 'create', 'web', '--emit-jail-conf']);

@@ -77,6 +77,7 @@ export function createContext(globals: () => GlobalOptions, write: (text: string
         network: (name: string) => findNetwork(config.runtime.cniConfigDir, name),
         teardownTimeoutMs: config.runtime.teardownTimeoutMs,
         planning: globals().dryRun,
+        disableNewNetns: config.network.disableNewNetns,
       };
     },
     print(data, human) {

@@ -22,6 +22,8 @@ export interface PodContext {
   teardownTimeoutMs: number;
   /** --dry-run: host commands are recorded, not run, and no record is written. */
   planning: boolean;
+  /** [network] disable_new_netns: pods get no network of their own (host mode). */
+  disableNewNetns: boolean;
 }
 
 export interface CreateOptions {
@@ -86,7 +88,11 @@ async function save(ctx: PodContext, record: PodRecord): Promise<void> {
 /** Validates everything a create needs before the first host command. */
 async function prepare(ctx: PodContext, options: CreateOptions): Promise<{ record: PodRecord; lists: ConfList[] }> {
   validatePodName(options.name);
-  const { mode, sharesWith } = parseMode(options.mode);
+  const requested = ctx.disableNewNetns && options.mode === 'bridge' && options.networks.length === 0 ? 'host' : options.mode;
+  const { mode, sharesWith } = parseMode(requested);
+  if (ctx.disableNewNetns && (mode === 'bridge' || mode === 'none')) {
+    throw new PodError(`[network] disable_new_netns is set: pods use the host's network, so --mode ${mode} cannot apply`);
+  }
   if (options.ip && !parseIP(options.ip)) throw new PodError(`invalid --ip "${options.ip}"`);
   if (options.mac && !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(options.mac)) throw new PodError(`invalid --mac "${options.mac}"`);
   if (mode === 'bridge' && options.networks.length === 0) throw new PodError('bridge mode needs at least one --network');
