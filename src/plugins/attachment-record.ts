@@ -2,7 +2,7 @@
 // ifname), so DEL works without prevResult and after the jail is gone.
 import path from 'node:path';
 import { z } from 'zod';
-import { JsonRecords } from './json-records.js';
+import { JsonRecords } from '../util/json-records.js';
 
 const RecordSchema = z.object({
   network: z.string(),

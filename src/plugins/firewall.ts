@@ -13,7 +13,7 @@ import { formatIP, networkAddress, parsePrefix } from '../ipam/ip.js';
 import { attachmentsDir, pluginHost } from './host-for-plugin.js';
 import { requirePrevResult } from './passthrough.js';
 import { attachmentKey as key } from './attachment-record.js';
-import { JsonRecords } from './json-records.js';
+import { JsonRecords } from '../util/json-records.js';
 
 export const FIREWALL_ANCHOR = 'jailnet-fw';
 const POD_TABLE = 'jailnet-pods';

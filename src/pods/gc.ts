@@ -5,17 +5,9 @@ import type { ConfList } from '../cni/conflist.js';
 import { listNetworks } from '../cni/conflist.js';
 import type { Attachment } from '../cni/skel.js';
 import { anchorFor, RDR_PARENT } from '../plugins/portmap.js';
+import { processAlive } from '../util/process.js';
 import { stopped, type PodContext } from './pods.js';
 import type { PodRecord } from './store.js';
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * A pod exists when it is ready and its jail is there (a reboot or an admin's jail -r

@@ -1,9 +1,8 @@
 // Pod records in <state_dir>/pods/<name>.json: written atomically (temp file, fsync,
 // rename) under a per-pod lock, read back by every command.
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { withLock } from '../util/file-lock.js';
+import { JsonRecords } from '../util/json-records.js';
 
 const PortSchema = z.object({ hostIP: z.string().optional(), hostPort: z.number(), containerPort: z.number(), protocol: z.enum(['tcp', 'udp', 'sctp']) });
 
@@ -32,61 +31,35 @@ const PodSchema = z.object({
 export type PodRecord = z.infer<typeof PodSchema>;
 export type PortMapping = z.infer<typeof PortSchema>;
 
+/** Pod records, one JSON file per pod, each with its own lock. */
 export class PodStore {
-  readonly dir: string;
+  private readonly records: JsonRecords<PodRecord>;
 
   constructor(stateDir: string) {
-    this.dir = path.join(stateDir, 'pods');
+    this.records = new JsonRecords(path.join(stateDir, 'pods'), PodSchema);
   }
 
-  private file(name: string): string {
-    return path.join(this.dir, `${name}.json`);
+  get dir(): string {
+    return this.records.dir;
   }
 
-  async locked<T>(name: string, work: () => Promise<T>): Promise<T> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    return withLock(path.join(this.dir, `${name}.lock`), work);
+  locked<T>(name: string, work: () => Promise<T>): Promise<T> {
+    return this.records.locked(work, name);
   }
 
-  async write(record: PodRecord): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const target = this.file(record.name);
-    const temp = `${target}.tmp-${process.pid}`;
-    const handle = await fs.open(temp, 'w', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(record, null, 2));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, target);
+  write(record: PodRecord): Promise<void> {
+    return this.records.write(record.name, record);
   }
 
-  async read(name: string): Promise<PodRecord | undefined> {
-    try {
-      const parsed = PodSchema.safeParse(JSON.parse(await fs.readFile(this.file(name), 'utf8')));
-      return parsed.success ? parsed.data : undefined;
-    } catch {
-      return undefined;
-    }
+  read(name: string): Promise<PodRecord | undefined> {
+    return this.records.read(name);
   }
 
-  async remove(name: string): Promise<void> {
-    await fs.rm(this.file(name), { force: true });
+  remove(name: string): Promise<void> {
+    return this.records.remove(name);
   }
 
-  async all(): Promise<PodRecord[]> {
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dir);
-    } catch {
-      return [];
-    }
-    const out: PodRecord[] = [];
-    for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
-      const record = await this.read(name.slice(0, -'.json'.length));
-      if (record) out.push(record);
-    }
-    return out;
+  all(): Promise<PodRecord[]> {
+    return this.records.all();
   }
 }

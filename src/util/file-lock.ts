@@ -4,6 +4,7 @@
 // lock over, one waiter at a time, so a crashed plugin never blocks a network forever.
 import { constants, promises as fs } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from './process.js';
 
 export interface LockOptions {
   /** How long to wait for the lock before giving up. */
@@ -16,15 +17,6 @@ export class LockTimeoutError extends Error {
   constructor(readonly path: string) {
     super(`timed out waiting for lock ${path}`);
     this.name = 'LockTimeoutError';
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import { withLock } from '../util/file-lock.js';
+import { withLock } from './file-lock.js';
 
 export class JsonRecords<T> {
   constructor(
@@ -10,21 +10,28 @@ export class JsonRecords<T> {
     private readonly schema: z.ZodType<T>,
   ) {}
 
-  /** Runs work under this directory's cross-process lock. */
-  async locked<R>(work: () => Promise<R>): Promise<R> {
+  /** Runs work under a cross-process lock of this directory (or of one record, by id). */
+  async locked<R>(work: () => Promise<R>, id = ''): Promise<R> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    return withLock(path.join(this.dir, '.lock'), work);
+    return withLock(path.join(this.dir, `${id}.lock`), work);
   }
 
   private file(id: string): string {
     return path.join(this.dir, `${id}.json`);
   }
 
+  /** Temp file, fsync, rename: a crash leaves the old record or the new one, never half of one. */
   async write(id: string, record: T): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const target = this.file(id);
     const temp = `${target}.tmp-${process.pid}`;
-    await fs.writeFile(temp, JSON.stringify(record), { mode: 0o600 });
+    const handle = await fs.open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(record, null, 2));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(temp, target);
   }
 
