@@ -25,6 +25,8 @@ export interface CliContext {
   config(): Promise<JailnetConfig>;
   /** The host driver chosen by --host, JAILNET_HOST or the OS (tool path from the config). */
   host(): Promise<Host>;
+  /** A driver that runs commands even with --dry-run, for commands that only read. */
+  readingHost(): Promise<Host>;
   /** The exec door behind host(): its plan holds the argv lists with --dry-run. */
   door(): Promise<ExecDoor>;
   runner(): Promise<ChainRunner>;
@@ -59,6 +61,10 @@ export function createContext(globals: () => GlobalOptions, write: (text: string
     },
     async door() {
       return (await selected()).door;
+    },
+    async readingHost() {
+      const config = await context.config();
+      return hostFromOptions(globals().host, config.runtime.toolPath ? { toolPath: config.runtime.toolPath } : {}).host;
     },
     async runner() {
       const { runtime } = await context.config();

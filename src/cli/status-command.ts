@@ -34,8 +34,9 @@ export async function hostChecks(host: Host): Promise<Check[]> {
 }
 
 export function statusCommand(context: CliContext): Command {
-  return new Command('status').description('check that this host is ready for pods').action(async () => {
-    const checks = await hostChecks(await context.host());
+  return new Command('status').description('check that this host is ready for pods (only reads; --dry-run changes nothing)').action(async () => {
+    // status changes nothing, so --dry-run does not stop it from reading the host.
+    const checks = await hostChecks(await context.readingHost());
     context.print(checks, () => checks.map((c) => (c.ok ? `ok    ${c.name}` : `FAIL  ${c.name} — fix: ${c.fix}`)).join('\n'));
     if (checks.some((c) => !c.ok)) process.exitCode = 1;
   });
