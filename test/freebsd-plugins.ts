@@ -219,3 +219,16 @@ t.test('dual stack, forceAddress, isDefaultGateway and a failing CHECK', async (
   t.match(check.stderr, /address 10\.50\.0\.3\/24 is missing on eth0 in pod-a/, 'CHECK notices a removed address');
   t.equal((await h.del(list, 'c1', 'pod-a')).code, 0);
 });
+
+t.test('CNI_NETNS must be a jail name before any host command', async (t) => {
+  const h = await podHost(t);
+  const list = await h.writeList('podman', podmanDefaultNetwork(h.leaseDir));
+  const start = h.sim.log().length;
+  for (const netns of ['-u root', '/run/netns/x', 'a b', 'pod;id', '..', '.pod']) {
+    const result = await h.cli(['--json', 'cni', 'add', '--conflist', list, '--container-id', 'c1', '--netns', netns]);
+    t.equal(result.json?.error?.code, 4, `${JSON.stringify(netns)} is refused with code 4`);
+    await h.del(list, 'c1', '');
+  }
+  t.same(h.sim.log().slice(start).filter((e) => e.argv.some((a) => /-u root|a b|pod;id/.test(a))), [], 'no such text reached a host command');
+  t.same(h.sim.log().slice(start).filter((e) => e.argv[0] === 'jexec' || e.argv.includes('-j')), [], 'nothing ran in a jail');
+});

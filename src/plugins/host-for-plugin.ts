@@ -15,6 +15,19 @@ export function pluginHost(): Host {
   }
 }
 
+const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/**
+ * CNI_NETNS names the jail on FreeBSD. It reaches `-j`/jexec argv, so it must be a jail
+ * name — never an option (`-u root`) or anything a shell would read.
+ */
+export function jailOf(netns: string): string {
+  if (!JAIL_NAME.test(netns) || netns.length > 255 || netns.split('.').some((part) => part === '')) {
+    throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_NETNS must name a jail', JSON.stringify(netns));
+  }
+  return netns;
+}
+
 export async function attachmentsDir(): Promise<string> {
   const config = await loadConfig(process.env.JAILNET_CONFIG, defaultConfigFile());
   return path.join(config.runtime.stateDir, 'attachments');

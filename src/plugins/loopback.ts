@@ -2,11 +2,11 @@
 import { CniError, ErrorCode } from '../cni/errors.js';
 import type { Result } from '../cni/result.js';
 import type { Plugin, PluginRequest } from '../cni/skel.js';
-import { pluginHost } from './host-for-plugin.js';
+import { jailOf, pluginHost } from './host-for-plugin.js';
 
 async function add(request: PluginRequest): Promise<Result> {
   const host = pluginHost();
-  const jail = request.netns;
+  const jail = jailOf(request.netns);
   const lo = await host.inspectInterface('lo0', jail).catch(() => undefined);
   if (!lo) throw new CniError(ErrorCode.UnknownContainer, `jail "${jail}" not found or has no lo0`);
   if (!lo.inet.some((a) => a.address === '127.0.0.1')) await host.addAddress('lo0', '127.0.0.1/8', jail);
@@ -23,7 +23,7 @@ async function add(request: PluginRequest): Promise<Result> {
 }
 
 async function check(request: PluginRequest): Promise<void> {
-  const lo = await pluginHost().inspectInterface('lo0', request.netns);
+  const lo = await pluginHost().inspectInterface('lo0', jailOf(request.netns));
   if (!lo?.up || !lo.inet.some((a) => a.address === '127.0.0.1')) {
     throw new CniError(ErrorCode.CheckFailed, `lo0 in ${request.netns} is not up with 127.0.0.1`);
   }

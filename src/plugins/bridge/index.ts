@@ -7,7 +7,7 @@ import type { Interface, Result } from '../../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../../cni/skel.js';
 import type { Host, InterfaceInfo } from '../../hosts/host.js';
 import { attachmentKey, bridgeRecords, type AttachmentRecord } from '../attachment-record.js';
-import { attachmentsDir, pluginHost } from '../host-for-plugin.js';
+import { attachmentsDir, jailOf, pluginHost } from '../host-for-plugin.js';
 import { Rollback } from '../rollback.js';
 import { hostInterfaceDescription, hostInterfaceName, loadBridgeConf, type BridgeConf } from './config.js';
 import { planAttachment, type AttachmentPlan } from './plan.js';
@@ -19,7 +19,6 @@ function family(address: string): 4 | 6 {
 }
 
 async function requireJail(host: Host, jail: string): Promise<void> {
-  if (jail === '') throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_NETNS must name a vnet jail');
   const jails = await host.listJails();
   const found = jails.find((j) => j.name === jail);
   if (!found) throw new CniError(ErrorCode.UnknownContainer, `jail "${jail}" not found`);
@@ -74,7 +73,7 @@ async function gatewayOnBridge(host: Host, rollback: Rollback, conf: BridgeConf,
 async function add(request: PluginRequest): Promise<Result> {
   const conf = loadBridgeConf(request);
   const host = pluginHost();
-  const jail = request.netns;
+  const jail = jailOf(request.netns);
   const network = request.config.name as string;
   await requireJail(host, jail);
   if (conf.ipMasq && !(await host.isModuleLoaded('pf'))) {
@@ -195,7 +194,7 @@ async function check(request: PluginRequest): Promise<void> {
   const prev = request.prevResult;
   if (!prev) throw new CniError(ErrorCode.InvalidConfig, 'CHECK needs a prevResult');
   const host = pluginHost();
-  const jail = request.netns;
+  const jail = jailOf(request.netns);
   const fail = (msg: string): never => {
     throw new CniError(ErrorCode.CheckFailed, msg);
   };
