@@ -35,6 +35,13 @@ const CASES: Case[] = [
   { name: 'jls parameter values', given: [POD], run: ['jls', '-j', 'pod', 'name', 'jid', 'vnet', 'children.max'], stdout: 'pod 1 new 8\n' },
   { name: 'jls -d -h of a dying jail', given: [], run: ['jls', '-d', '-h', 'name', 'dying'], stdout: 'name dying\n' },
   { name: 'jls -n booleans', given: [POD], run: ['jls', '-n', '-j', 'pod', 'name', 'persist', 'dying'], stdout: 'name=pod persist nodying\n' },
+  {
+    name: 'a child allowed as many children as its parent',
+    given: [['jail', '-c', 'name=p', 'path=/', 'persist', 'children.max=4']],
+    run: ['jail', '-c', 'name=p.c', 'path=/', 'persist', 'children.max=4'],
+    stderr: 'jail: jail_set: Operation not permitted\n',
+    code: 1,
+  },
   { name: 'an explicit jid in use', given: [POD], run: ['jail', '-c', 'jid=1', 'name=other', 'path=/', 'persist'], stderr: 'jail: jail 1 already exists\n', code: 1 },
   {
     name: 'vnet.interface that cannot move',

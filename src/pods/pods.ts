@@ -37,6 +37,8 @@ export interface CreateOptions {
 }
 
 const CHILDREN_MAX = 64;
+/** A jail below another pod's (container mode) must allow fewer children than its parent. */
+const SHARER_CHILDREN_MAX = 32;
 
 export function podContainerId(pod: string): string {
   return `jailnet-${pod}`;
@@ -143,7 +145,8 @@ export async function createPod(ctx: PodContext, options: CreateOptions): Promis
         await ctx.host.setUp('lo0', true, record.jail);
       } else {
         // host mode shares the host's stack, container mode the other pod's: no vnet of their own.
-        await ctx.host.createChildJail(record.jail, { path: '/', hostname: record.name, childrenMax: CHILDREN_MAX });
+        const childrenMax = record.mode === 'container' ? SHARER_CHILDREN_MAX : CHILDREN_MAX;
+        await ctx.host.createChildJail(record.jail, { path: '/', hostname: record.name, childrenMax });
         jailCreated = true;
       }
       for (const [index, list] of lists.entries()) {

@@ -78,6 +78,10 @@ function create(ctx: ToolContext, args: string[]): ToolOutput {
     if (!parent) jailFail(candidates.length > 0 ? `jail "${relativeName(state, candidates[0]!, ctx.callerJid)}" is dying` : `jail "${parentName.slice(caller ? caller.name.length + 1 : 0)}" not found`);
   }
   if (state.jails.some((j) => j.name === fullName && !j.dying)) jailFail(`"${relative}" already exists`);
+  // A child may not be allowed more children than its parent (kern_jail.c: EPERM).
+  if (parent && params.has('children.max') && Number(params.get('children.max')) >= parent.childrenMax) {
+    jailFail('jail_set: Operation not permitted');
+  }
   const path = params.get('path') ?? '/';
   if (!existsSync(path)) jailFail(`path ${path}: No such file or directory`);
   const persist = params.get('persist') === 'true';
