@@ -45,6 +45,26 @@ t.test('network create, ls, inspect, rm', async (t) => {
   t.same((await fs.readdir(lab.netDir)).sort(), ['net1.conflist']);
 });
 
+t.test('--gateway, --ip-range, and a pod with --ip and --mac', async (t) => {
+  const lab = await podLab(t);
+  const created = await lab.jailnet(['network', 'create', 'ranged', '--subnet', '10.89.10.0/24', '--gateway', '10.89.10.254', '--ip-range', '10.89.10.128/25']);
+  t.equal(created.code, 0, created.stderr);
+  const list = JSON.parse(await fs.readFile(path.join(lab.netDir, 'ranged.conflist'), 'utf8'));
+  t.same(list.plugins[0].ipam.ranges, [[{ subnet: '10.89.10.0/24', gateway: '10.89.10.254', rangeStart: '10.89.10.128', rangeEnd: '10.89.10.254' }]]);
+  t.match((await lab.jailnet(['network', 'create', 'bad', '--subnet', '10.89.11.0/24', '--ip-range', '10.89.12.0/25'])).stderr, /is not inside 10\.89\.11\.0\/24/);
+  const first = await lab.jailnet(['pod', 'create', 'a', '--network', 'ranged']);
+  t.equal(JSON.parse(first.stdout).interfaces[0].addresses[0], '10.89.10.128/24', 'allocation starts at the range, skipping nothing');
+  t.equal(JSON.parse(first.stdout).interfaces[0].gateways[0], '10.89.10.254');
+  const fixed = await lab.jailnet(['pod', 'create', 'b', '--network', 'ranged', '--ip', '10.89.10.200', '--mac', '02:00:00:00:00:42']);
+  t.equal(fixed.code, 0, fixed.stderr);
+  t.match(JSON.parse(fixed.stdout).interfaces[0], { addresses: ['10.89.10.200/24'], mac: '02:00:00:00:00:42' });
+  const taken = await lab.jailnet(['pod', 'create', 'c', '--network', 'ranged', '--ip', '10.89.10.200']);
+  t.equal(taken.code, 1);
+  t.match(taken.stderr, /10\.89\.10\.200 is not available/);
+  t.notOk(lab.sim.state().jails.some((j) => j.name === 'jailnet-c'), 'the failed pod left no jail');
+  t.equal((await lab.jailnet(['pod', 'inspect', 'c'])).code, 1, 'nor a record');
+});
+
 t.test('status: one line per check, with the fix', async (t) => {
   const lab = await podLab(t);
   const ready = await lab.jailnet(['status']);

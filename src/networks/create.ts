@@ -1,7 +1,7 @@
 // `jailnet network create`: a conflist in podman's format (bridge + host-local,
 // portmap, firewall, tuning; cniVersion 0.4.0), so podman and jailnet share networks.
 import { createHash } from 'node:crypto';
-import { formatIP, networkAddress, parseIP, parsePrefix, prefixesOverlap, type Prefix } from '../ipam/ip.js';
+import { formatIP, networkAddress, parseIP, parsePrefix, prefixContains, prefixesOverlap, type Prefix } from '../ipam/ip.js';
 import { validateInterfaceName } from '../names.js';
 
 export interface NetworkOptions {
@@ -48,6 +48,18 @@ export function ulaSubnet(name: string): string {
   return `fd${hex.slice(0, 2)}:${hex.slice(2, 6)}:${hex.slice(6, 10)}::/64`;
 }
 
+/** The first and last allocatable address of `part` within `subnet` (never the network or IPv4 broadcast address). */
+function allocatableBounds(subnet: Prefix, part: Prefix): { rangeStart: string; rangeEnd: string } {
+  const width = part.ip.family === 4 ? 32 : 128;
+  const first = networkAddress(part).value;
+  const last = first + (1n << BigInt(width - part.bits)) - 1n;
+  const subnetFirst = networkAddress(subnet).value;
+  const subnetLast = subnetFirst + (1n << BigInt(width - subnet.bits)) - 1n;
+  const start = first === subnetFirst ? first + 1n : first;
+  const end = part.ip.family === 4 && last === subnetLast ? last - 1n : last;
+  return { rangeStart: formatIP({ family: part.ip.family, value: start }), rangeEnd: formatIP({ family: part.ip.family, value: end }) };
+}
+
 export function bridgeNameFor(existing: string[]): string {
   for (let n = 0; ; n++) if (!existing.includes(`jailnet${n}`)) return `jailnet${n}`;
 }
@@ -62,18 +74,14 @@ export function networkConflist(options: NetworkOptions, usedSubnets: Prefix[], 
   if (options.ipv6 && !subnets.some((s) => s.includes(':'))) subnets.push(ulaSubnet(options.name));
   if (options.gateway && !parseIP(options.gateway)) throw new NetworkError(`invalid gateway "${options.gateway}"`);
   const bridge = options.bridge ? validateInterfaceName(options.bridge) : bridgeNameFor(usedBridges);
+  const ipRange = options.ipRange ? parseSubnet(options.ipRange) : undefined;
   const ranges = subnets.map((subnet) => {
     const range: Record<string, string> = { subnet };
     const prefix = parsePrefix(subnet) as Prefix;
     if (options.gateway && parseIP(options.gateway)?.family === prefix.ip.family) range.gateway = options.gateway;
-    if (options.ipRange) {
-      const ipRange = parseSubnet(options.ipRange);
-      if (ipRange.ip.family === prefix.ip.family) {
-        const start = networkAddress(ipRange);
-        const last = { family: start.family, value: start.value + (1n << BigInt((start.family === 4 ? 32 : 128) - ipRange.bits)) - 1n };
-        range.rangeStart = formatIP({ family: start.family, value: start.value === networkAddress(prefix).value ? start.value + 1n : start.value });
-        range.rangeEnd = formatIP(start.family === 4 ? { family: 4, value: last.value - (last.value === networkAddress(prefix).value + (1n << BigInt(32 - prefix.bits)) - 1n ? 1n : 0n) } : last);
-      }
+    if (ipRange && ipRange.ip.family === prefix.ip.family) {
+      if (!prefixContains(prefix, ipRange.ip) || ipRange.bits < prefix.bits) throw new NetworkError(`--ip-range ${options.ipRange} is not inside ${subnet}`);
+      Object.assign(range, allocatableBounds(prefix, ipRange));
     }
     return [range];
   });
