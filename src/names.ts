@@ -34,8 +34,20 @@ export function validateNetworkName(name: string): string {
   return check('network', name, MAX_NAME);
 }
 
-/** Interface names: IFNAMSIZ (15 usable characters), no "/" or whitespace. */
+const INTERFACE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
+const MAC_ADDRESS = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+/** A FreeBSD interface name: IFNAMSIZ (15 usable characters), no "/" or whitespace. */
+export function isInterfaceName(name: string): boolean {
+  return INTERFACE_NAME.test(name);
+}
+
 export function validateInterfaceName(name: string): string {
-  if (!/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/.test(name)) throw new NameError(`interface name ${JSON.stringify(name)} is not a valid FreeBSD interface name (at most 15 characters)`);
+  if (!isInterfaceName(name)) throw new NameError(`interface name ${JSON.stringify(name)} is not a valid FreeBSD interface name (at most 15 characters)`);
   return name;
+}
+
+/** Six colon-separated hex octets, as ifconfig's `ether` takes them. */
+export function isMacAddress(mac: string): boolean {
+  return MAC_ADDRESS.test(mac);
 }

@@ -151,5 +151,8 @@ t.test('jail.conf templates render', async (t) => {
   const host = await lab.jailnet(['pod', 'create', 'web', '--mode', 'host', '--emit-jail-conf']);
   t.match(host.stdout, /^\tip4 = inherit;$/m);
   t.notMatch(host.stdout, /vnet/);
+  const container = await lab.jailnet(['container', 'add', 'web', 'app', '--path', '/jails/app', '--emit-jail-conf']);
+  t.match(container.stdout, /^jailnet-web\.app \{\n\tpath = "\/jails\/app";\n\tpersist;\n\tip4 = inherit;\n\tip6 = inherit;\n/m);
+  t.notMatch(container.stdout, /^\tvnet/m, "no vnet parameter");
   t.same(lab.sim.log().filter((e) => e.argv[0] === 'jail'), [], 'rendering runs nothing');
 });

@@ -232,3 +232,15 @@ t.test('CNI_NETNS must be a jail name before any host command', async (t) => {
   t.same(h.sim.log().slice(start).filter((e) => e.argv.some((a) => /-u root|a b|pod;id/.test(a))), [], 'no such text reached a host command');
   t.same(h.sim.log().slice(start).filter((e) => e.argv[0] === 'jexec' || e.argv.includes('-j')), [], 'nothing ran in a jail');
 });
+
+t.test('an ipam.type that is a path is refused, never run', async (t) => {
+  const h = await podHost(t);
+  await h.jail('pod-a');
+  const base = podmanDefaultNetwork(h.leaseDir);
+  const plugins = base.plugins.map((p) => (p.type === 'bridge' ? { ...p, ipam: { ...(p as { ipam: object }).ipam, type: '../../../../bin/true' } } : p));
+  const list = await h.writeList('badipam', { ...base, plugins });
+  const result = await h.cli(['--json', 'cni', 'add', '--conflist', list, '--container-id', 'c1', '--netns', 'pod-a']);
+  t.equal(result.json?.error?.code, 7);
+  t.match(result.json?.error?.msg, /invalid plugin type "\.\.\/\.\.\/\.\.\/\.\.\/bin\/true"/);
+  await h.del(list, 'c1', 'pod-a');
+});

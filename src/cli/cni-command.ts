@@ -2,7 +2,7 @@
 // runtime would do it, with libcni's cache under the configured cache directory.
 import { Command, Option } from 'commander';
 import { parseCniArgs } from '../cni/args.js';
-import type { ChainRunner, RuntimeConf } from '../cni/chain.js';
+import type { RuntimeConf } from '../cni/chain.js';
 import { findNetwork, loadConfListFile, type ConfList } from '../cni/conflist.js';
 import { CniError, ErrorCode } from '../cni/errors.js';
 import { decodeJson } from '../cni/netconf.js';
@@ -49,10 +49,6 @@ function runtimeConf(options: AttachmentOptions): RuntimeConf {
   };
 }
 
-function runner(context: CliContext): Promise<ChainRunner> {
-  return context.runner();
-}
-
 function parseValid(value: string, previous: Attachment[] = []): Attachment[] {
   const match = /^([^:]+):([^:]+)$/.exec(value);
   if (!match) throw new CniError(ErrorCode.InvalidConfig, `--valid takes CONTAINERID:IFNAME, got "${value}"`);
@@ -83,7 +79,7 @@ export function cniCommand(context: CliContext): Command {
 
   withAttachmentOptions(cni.command('add').description('add an attachment; prints the result'), true).action(
     async (options: AttachmentOptions) => {
-      const result = await (await runner(context)).add(await loadList(context, options), runtimeConf(options));
+      const result = await (await context.runner()).add(await loadList(context, options), runtimeConf(options));
       context.print(result, () => JSON.stringify(result, null, 2));
     },
   );
@@ -91,7 +87,7 @@ export function cniCommand(context: CliContext): Command {
   withAttachmentOptions(cni.command('del').description('delete an attachment (idempotent)'), false).action(
     async (options: AttachmentOptions) => {
       const list = await loadList(context, options);
-      await (await runner(context)).del(list, runtimeConf(options));
+      await (await context.runner()).del(list, runtimeConf(options));
       context.print({ deleted: { network: list.name, containerId: options.containerId, ifname: options.ifname } }, () => '');
     },
   );
@@ -99,7 +95,7 @@ export function cniCommand(context: CliContext): Command {
   withAttachmentOptions(cni.command('check').description('check an attachment against its cached result'), true).action(
     async (options: AttachmentOptions) => {
       const list = await loadList(context, options);
-      await (await runner(context)).check(list, runtimeConf(options));
+      await (await context.runner()).check(list, runtimeConf(options));
       context.print({ network: list.name, containerId: options.containerId, ifname: options.ifname, ok: true }, () => '');
     },
   );
@@ -107,7 +103,7 @@ export function cniCommand(context: CliContext): Command {
   withNetworkOptions(cni.command('gc').description('delete every cached attachment not named by --valid, then GC each plugin'))
     .option('--valid <containerid:ifname>', 'an attachment to keep (repeatable)', parseValid, [])
     .action(async (options: NetworkOptions & { valid: Attachment[] }) => {
-      const removed = await (await runner(context)).gc(await loadList(context, options), options.valid);
+      const removed = await (await context.runner()).gc(await loadList(context, options), options.valid);
       context.print({ removed }, () =>
         removed.map((r) => `removed ${r.network} ${r.containerId} ${r.ifname}`).join('\n'),
       );
@@ -116,7 +112,7 @@ export function cniCommand(context: CliContext): Command {
   withNetworkOptions(cni.command('status').description('ask every plugin whether it can serve ADD now')).action(
     async (options: NetworkOptions) => {
       const list = await loadList(context, options);
-      await (await runner(context)).status(list);
+      await (await context.runner()).status(list);
       context.print({ network: list.name, ready: true }, () => `${list.name}: ready`);
     },
   );

@@ -63,8 +63,7 @@ export function createContext(globals: () => GlobalOptions, write: (text: string
       return (await selected()).door;
     },
     async readingHost() {
-      const config = await context.config();
-      return hostFromOptions(globals().host, config.runtime.toolPath ? { toolPath: config.runtime.toolPath } : {}).host;
+      return (await driverFor(false)).host;
     },
     async runner() {
       const { runtime } = await context.config();
@@ -95,13 +94,12 @@ export function createContext(globals: () => GlobalOptions, write: (text: string
       if (text !== '') write(`${text}\n`);
     },
   };
+  const driverFor = async (planning: boolean) => {
+    const { runtime } = await context.config();
+    return hostFromOptions(globals().host, { planning, ...(runtime.toolPath ? { toolPath: runtime.toolPath } : {}) });
+  };
   const selected = () => {
-    driver ??= context.config().then((config) =>
-      hostFromOptions(globals().host, {
-        planning: globals().dryRun,
-        ...(config.runtime.toolPath ? { toolPath: config.runtime.toolPath } : {}),
-      }),
-    );
+    driver ??= driverFor(globals().dryRun);
     return driver;
   };
   return context;

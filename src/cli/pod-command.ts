@@ -1,9 +1,9 @@
 // `jailnet pod create|rm|ls|inspect` and `jailnet container add|rm|ls`.
 import { Command } from 'commander';
-import { validatePodName } from '../names.js';
+import { validateContainerName, validatePodName } from '../names.js';
 import { addContainer, createPod, parsePublish, PodError, removeContainer, removePod, restorePods } from '../pods/pods.js';
 import type { PodRecord, PortMapping } from '../pods/store.js';
-import { renderJailConf } from '../pods/jail-conf.js';
+import { renderContainerConf, renderJailConf } from '../pods/jail-conf.js';
 import type { CliContext } from './context.js';
 import { formatPlan } from './plan.js';
 
@@ -129,7 +129,12 @@ export function containerCommand(context: CliContext): Command {
     .description('create the child jail <podjail>.<name> with ip4=inherit ip6=inherit')
     .requiredOption('--path <root>', 'root directory of the container')
     .option('--hostname <h>', 'hostname (default: the container name)')
-    .action(async (pod: string, name: string, options: { path: string; hostname?: string }) => {
+    .option('--emit-jail-conf', 'print the jail.conf(5) of the container instead of creating it', false)
+    .action(async (pod: string, name: string, options: { path: string; hostname?: string; emitJailConf: boolean }) => {
+      if (options.emitJailConf) {
+        process.stdout.write(renderContainerConf({ pod: validatePodName(pod), container: validateContainerName(name), path: options.path }));
+        return;
+      }
       const record = await addContainer(await context.pods(), pod, name, options);
       if (await printPlanIfDry(context)) return;
       const added = record.containers.find((c) => c.name === name);

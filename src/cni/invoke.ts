@@ -23,6 +23,10 @@ export interface Invoker {
 }
 
 export async function findPlugin(type: string, dirs: string[]): Promise<string> {
+  // A type is a file name in the plugin dirs; a path could name any executable.
+  if (type === '' || type.includes('/') || type === '.' || type === '..') {
+    throw new CniError(ErrorCode.InvalidConfig, `invalid plugin type "${type}"`, 'a plugin type is a file name, not a path');
+  }
   for (const dir of dirs) {
     const candidate = path.join(dir, type);
     try {

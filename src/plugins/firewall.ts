@@ -9,9 +9,8 @@ import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../cni/skel.js';
 import type { Host } from '../hosts/host.js';
-import { formatIP, networkAddress, parsePrefix } from '../ipam/ip.js';
 import { attachmentsDir, pluginHost } from './host-for-plugin.js';
-import { requirePrevResult } from './passthrough.js';
+import { requirePrevResult, subnetsOf } from './passthrough.js';
 import { attachmentKey as key } from './attachment-record.js';
 import { JsonRecords } from '../util/json-records.js';
 
@@ -35,13 +34,6 @@ type FirewallRecord = z.infer<typeof RecordSchema>;
 
 async function records(): Promise<JsonRecords<FirewallRecord>> {
   return new JsonRecords(path.join(await attachmentsDir(), 'firewall'), RecordSchema);
-}
-
-function subnetsOf(result: Result): string[] {
-  return result.ips
-    .map((ip) => parsePrefix(ip.address))
-    .filter((p): p is NonNullable<typeof p> => p !== null)
-    .map((p) => `${formatIP(networkAddress(p))}/${p.bits}`);
 }
 
 /** The anchor's text for all recorded attachments: pure, so it is tested as data. */

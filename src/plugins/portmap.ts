@@ -7,9 +7,9 @@ import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
 import type { Plugin, PluginRequest } from '../cni/skel.js';
 import type { Host } from '../hosts/host.js';
-import { formatIP, networkAddress, parseIP, parsePrefix } from '../ipam/ip.js';
+import { parseIP } from '../ipam/ip.js';
 import { pluginHost } from './host-for-plugin.js';
-import { containerAddresses, requirePrevResult } from './passthrough.js';
+import { containerAddresses, requirePrevResult, subnetsOf } from './passthrough.js';
 
 export const RDR_PARENT = 'cni-rdr';
 
@@ -58,11 +58,7 @@ interface Target {
 function targetOf(result: Result, ifname: string): Target {
   const bridge = result.interfaces.find((i) => i.sandbox === undefined)?.name;
   const addresses = containerAddresses(result, ifname);
-  const subnets = result.ips
-    .map((ip) => parsePrefix(ip.address))
-    .filter((p): p is NonNullable<typeof p> => p !== null)
-    .map((p) => `${formatIP(networkAddress(p))}/${p.bits}`);
-  return { bridge, addresses, subnets };
+  return { bridge, addresses, subnets: subnetsOf(result) };
 }
 
 const family = (address: string) => (address.includes(':') ? 'inet6' : 'inet');

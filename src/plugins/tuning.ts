@@ -5,10 +5,10 @@ import { CniError, ErrorCode } from '../cni/errors.js';
 import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
 import type { Plugin, PluginRequest } from '../cni/skel.js';
+import { isMacAddress } from '../names.js';
 import { jailOf, pluginHost } from './host-for-plugin.js';
 import { requirePrevResult } from './passthrough.js';
 
-const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 // Only keys of the network stack, which every vnet has its own copy of.
 const SYSCTL_KEY = /^net\.[a-z0-9_]+(\.[a-z0-9_]+)+$/;
 
@@ -35,7 +35,7 @@ function loadConf(request: PluginRequest) {
   }
   const { MAC: fromEnv } = pickCniArgs(request.args, ['MAC', 'IP', 'K8S_POD_NAME', 'K8S_POD_NAMESPACE', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
   const mac = conf.runtimeConfig?.mac ?? conf.args?.cni?.mac ?? fromEnv ?? conf.mac;
-  if (mac !== undefined && !MAC.test(mac)) throw new CniError(ErrorCode.InvalidConfig, `invalid MAC address "${mac}"`);
+  if (mac !== undefined && !isMacAddress(mac)) throw new CniError(ErrorCode.InvalidConfig, `invalid MAC address "${mac}"`);
   return { sysctl: conf.sysctl ?? {}, mac: mac?.toLowerCase(), mtu: conf.mtu, promisc: conf.promisc };
 }
 

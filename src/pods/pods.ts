@@ -5,7 +5,7 @@ import type { ChainRunner, RuntimeConf } from '../cni/chain.js';
 import type { ConfList } from '../cni/conflist.js';
 import type { Host } from '../hosts/host.js';
 import { parseIP } from '../ipam/ip.js';
-import { validateContainerName, validatePodName } from '../names.js';
+import { isMacAddress, validateContainerName, validatePodName } from '../names.js';
 import type { PodRecord, PodStore, PortMapping } from './store.js';
 import { cleanLeftovers } from './leftovers.js';
 
@@ -96,7 +96,7 @@ async function prepare(ctx: PodContext, options: CreateOptions): Promise<{ recor
     throw new PodError(`[network] disable_new_netns is set: pods use the host's network, so --mode ${mode} cannot apply`);
   }
   if (options.ip && !parseIP(options.ip)) throw new PodError(`invalid --ip "${options.ip}"`);
-  if (options.mac && !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(options.mac)) throw new PodError(`invalid --mac "${options.mac}"`);
+  if (options.mac && !isMacAddress(options.mac)) throw new PodError(`invalid --mac "${options.mac}"`);
   if (mode === 'bridge' && options.networks.length === 0) throw new PodError('bridge mode needs at least one --network');
   if (mode !== 'bridge' && (options.networks.length > 0 || options.ports.length > 0)) {
     throw new PodError(`--network and -p need bridge mode; this pod is in ${mode} mode`);

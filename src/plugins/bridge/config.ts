@@ -5,12 +5,10 @@ import { pickCniArgs } from '../../cni/args.js';
 import { CniError, ErrorCode } from '../../cni/errors.js';
 import { parseConfig } from '../../cni/netconf.js';
 import type { PluginRequest } from '../../cni/skel.js';
-
-const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
-const IFNAME = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
+import { isInterfaceName, isMacAddress } from '../../names.js';
 
 const BridgeConfSchema = z.looseObject({
-  bridge: z.string().regex(IFNAME, 'bridge must be an interface name of at most 15 characters').default('cni0'),
+  bridge: z.string().refine(isInterfaceName, { message: 'bridge must be an interface name of at most 15 characters' }).default('cni0'),
   isGateway: z.boolean().default(false),
   isDefaultGateway: z.boolean().default(false),
   forceAddress: z.boolean().default(false),
@@ -38,7 +36,7 @@ export function loadBridgeConf(request: PluginRequest): BridgeConf {
   const { MAC: fromEnv } = pickCniArgs(request.args, ['MAC', 'IP', 'K8S_POD_NAME', 'K8S_POD_NAMESPACE', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
   const mac = conf.runtimeConfig?.mac ?? conf.args?.cni?.mac ?? fromEnv;
   if (mac !== undefined) {
-    if (!MAC.test(mac)) throw new CniError(ErrorCode.InvalidConfig, `invalid MAC address "${mac}"`);
+    if (!isMacAddress(mac)) throw new CniError(ErrorCode.InvalidConfig, `invalid MAC address "${mac}"`);
     conf.mac = mac.toLowerCase();
   }
   return conf;

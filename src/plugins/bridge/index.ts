@@ -63,7 +63,7 @@ async function gatewayOnBridge(host: Host, rollback: Rollback, conf: BridgeConf,
     }
     await rollback.step(`gateway ${gateway}`, () => host.addAddress(conf.bridge, gateway), () => host.removeAddress(conf.bridge, gateway));
   }
-  await host.setUp(conf.bridge, true);
+  if (!bridge?.up) await host.setUp(conf.bridge, true);
   for (const fam of plan.forwarding) {
     const key = fam === 4 ? 'net.inet.ip.forwarding' : 'net.inet6.ip6.forwarding';
     if ((await host.sysctlGet(key)) !== '1') await host.sysctlSet(key, '1');
