@@ -1,5 +1,6 @@
 // Driver selection in the CLI: --host, JAILNET_HOST, and `jailnet host …` against the simulator.
 import t from 'tap';
+import { missingPrerequisite, netnsAdd, netnsRemove } from './helpers/linux.js';
 import { jailnet } from './helpers/run.js';
 import { newSim, setup } from './helpers/sim.js';
 
@@ -20,9 +21,19 @@ t.test('driver choice errors', async (t) => {
   const bad = await jailnet(['--host', 'bsd', 'host', 'jails']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /argument 'bsd' is invalid/);
-  const linux = await jailnet(['--host', 'linux', 'host', 'jails']);
-  t.equal(linux.code, 1);
-  t.equal(linux.stderr, 'jailnet: the linux host driver is not available yet; use --host freebsd (for example against the simulator)\n');
   const env = await jailnet(['host', 'jails'], { JAILNET_HOST: 'solaris' });
   t.equal(env.stderr, 'jailnet: unknown host driver "solaris" (choose freebsd or linux)\n');
+});
+
+t.test('--host linux lists network namespaces as vnet jails', async (t) => {
+  const missing = missingPrerequisite();
+  if (missing) {
+    t.fail(missing);
+    return;
+  }
+  netnsAdd('jnt-clihost');
+  t.teardown(() => netnsRemove('jnt-clihost'));
+  const linux = await jailnet(['--json', '--host', 'linux', 'host', 'jails']);
+  t.equal(linux.code, 0, linux.stderr);
+  t.ok((linux.json as Array<{ name: string }>).some((j) => j.name === 'jnt-clihost'));
 });

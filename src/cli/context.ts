@@ -1,6 +1,7 @@
 // What every CLI command shares: the global options, the loaded config, the host
 // driver (in plan mode with --dry-run), and output that is text by default and JSON
 // with --json.
+import path from 'node:path';
 import { ResultCache } from '../cni/cache.js';
 import { ChainRunner } from '../cni/chain.js';
 import { findNetwork } from '../cni/conflist.js';
@@ -47,6 +48,14 @@ function planningInvoker(door: ExecDoor): Invoker {
   };
 }
 
+/** jailnet's plugins read the same jailnet.conf (state_dir) and host driver as the CLI that runs them. */
+function pluginEnvironment(options: GlobalOptions): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (options.config) env.JAILNET_CONFIG = path.resolve(options.config);
+  if (options.host) env.JAILNET_HOST = options.host;
+  return env;
+}
+
 export function createContext(globals: () => GlobalOptions, write: (text: string) => void): CliContext {
   let loaded: Promise<JailnetConfig> | undefined;
   let driver: Promise<{ host: Host; door: ExecDoor }> | undefined;
@@ -70,7 +79,7 @@ export function createContext(globals: () => GlobalOptions, write: (text: string
       return new ChainRunner({
         pluginDirs: runtime.cniPluginDirs,
         cache: new ResultCache(runtime.cniCacheDir),
-        invoker: globals().dryRun ? planningInvoker(await context.door()) : execInvoker(),
+        invoker: globals().dryRun ? planningInvoker(await context.door()) : execInvoker(pluginEnvironment(globals())),
       });
     },
     async pods() {

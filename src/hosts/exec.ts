@@ -46,6 +46,11 @@ export interface ExecDoor {
   which(tool: string): string;
   /** Runs an executable by absolute path (CNI plugins). */
   runFile(file: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  /**
+   * Starts a host tool that keeps running on its own (a namespace holder), with no
+   * stdio, and returns its pid without waiting for it.
+   */
+  spawnDetached(tool: string, args: readonly string[]): Promise<number>;
 }
 
 export interface ExecOptions {
@@ -145,6 +150,27 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
       // Plan mode shows the bare tool name: the plan is for a FreeBSD host, not this one.
       const file = planning ? tool : resolveTool(tool);
       return execute(file, [tool, ...args], [...args], runOptions);
+    },
+    async spawnDetached(tool, args) {
+      assertArgv(args);
+      const shownArgv = [tool, ...args];
+      if (planning) {
+        plan.push(shownArgv);
+        return 0;
+      }
+      const child = execa(resolveTool(tool), [...args], {
+        shell: false,
+        detached: true,
+        stdio: 'ignore',
+        env: options.env ?? process.env,
+        extendEnv: false,
+        reject: false,
+      });
+      child.unref();
+      const pid = child.pid;
+      if (pid === undefined) throw new HostCommandError({ argv: shownArgv, exitCode: -1, stdout: '', stderr: 'could not start', durationMs: 0, startError: 'ESPAWN' });
+      log().debug({ argv: shownArgv, pid }, 'host command started');
+      return pid;
     },
     async runFile(file, args, runOptions = {}) {
       assertArgv(args);

@@ -1,3 +1,5 @@
+import type { CommandResult } from './exec.js';
+
 // The narrow host interface: every kernel operation plugins, pods and the runtime API
 // need, with one driver per OS. `vnet` names the jail whose network stack is meant;
 // undefined means the host's own.
@@ -68,8 +70,20 @@ export interface ChildJailOptions {
 
 export type PfFlush = 'all' | 'nat' | 'rules';
 
+/** A sandbox with a network stack of its own, one sharing its parent's, or none. */
+export type SandboxState = 'own' | 'shared' | 'missing';
+
 export interface Host {
   readonly kind: 'freebsd' | 'linux';
+  /** The loopback interface's name (lo0, lo). */
+  readonly loopback: string;
+
+  // sandboxes: what CNI_NETNS names
+  /** Validates a CNI_NETNS value and returns the vnet it names (a jail name; a netns path or name). Throws when invalid. */
+  sandboxOf(netns: string): string;
+  sandboxState(vnet: string): Promise<SandboxState>;
+  /** The CNI_NETNS value for a jailnet pod's jail. */
+  netnsOf(jail: string): string;
 
   // interfaces
   /** One `ifconfig epair create …` with the a-end's description and MTU, so a crash never leaves an unmarked pair. */
@@ -88,7 +102,11 @@ export interface Host {
   setPromisc(name: string, on: boolean, vnet?: Vnet): Promise<void>;
   addAddress(name: string, cidr: string, vnet?: Vnet): Promise<void>;
   removeAddress(name: string, address: string, vnet?: Vnet): Promise<void>;
-  addBridgeMember(bridge: string, member: string): Promise<void>;
+  /**
+   * `hairpin`: frames may leave by the port they came in on (a pod reaching its own
+   * published port). Linux bridges need it; FreeBSD's rdr path never re-enters the bridge port.
+   */
+  addBridgeMember(bridge: string, member: string, options?: { hairpin?: boolean }): Promise<void>;
   removeBridgeMember(bridge: string, member: string): Promise<void>;
   listInterfaces(vnet?: Vnet): Promise<string[]>;
   inspectInterface(name: string, vnet?: Vnet): Promise<InterfaceInfo | undefined>;
@@ -105,6 +123,8 @@ export interface Host {
   listJails(options?: { dying?: boolean }): Promise<JailInfo[]>;
   /** Waits, bounded, until the jail is gone, dying state included. */
   waitJailGone(name: string, timeoutMs: number): Promise<void>;
+  /** Runs a command inside a jail (jexec); its failure is returned, not thrown. */
+  runInJail(name: string, argv: string[]): Promise<CommandResult>;
 
   // pf
   loadAnchor(anchor: string, rules: string, vnet?: Vnet): Promise<void>;

@@ -3,6 +3,7 @@ import { hostKind, type HostKind } from '../platform.js';
 import { createExecDoor, type ExecDoor, type ExecOptions } from './exec.js';
 import { FreeBSDHost } from './freebsd/driver.js';
 import type { Host } from './host.js';
+import { LinuxHost } from './linux/driver.js';
 
 export class HostSelectionError extends Error {}
 
@@ -15,9 +16,7 @@ export function chosenHostKind(requested: string | undefined, env: NodeJS.Proces
 }
 
 export function createHost(kind: HostKind, door: ExecDoor = createExecDoor()): Host {
-  if (kind === 'freebsd') return new FreeBSDHost(door);
-  // Honest refusal until the Linux netns driver lands (its own issue).
-  throw new HostSelectionError('the linux host driver is not available yet; use --host freebsd (for example against the simulator)');
+  return kind === 'freebsd' ? new FreeBSDHost(door) : new LinuxHost(door);
 }
 
 export function hostFromOptions(requested: string | undefined, execOptions: ExecOptions = {}): { host: Host; door: ExecDoor } {

@@ -15,17 +15,16 @@ export function pluginHost(): Host {
   }
 }
 
-const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
 /**
- * CNI_NETNS names the jail on FreeBSD. It reaches `-j`/jexec argv, so it must be a jail
- * name — never an option (`-u root`) or anything a shell would read.
+ * The vnet CNI_NETNS names on this host (a jail on FreeBSD, a netns path or name on
+ * Linux), validated before it reaches any argv.
  */
-export function jailOf(netns: string): string {
-  if (!JAIL_NAME.test(netns) || netns.length > 255 || netns.split('.').some((part) => part === '')) {
-    throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_NETNS must name a jail', JSON.stringify(netns));
+export function sandboxOf(host: Host, netns: string): string {
+  try {
+    return host.sandboxOf(netns);
+  } catch (error) {
+    throw new CniError(ErrorCode.InvalidEnvironment, (error as Error).message);
   }
-  return netns;
 }
 
 export async function attachmentsDir(): Promise<string> {

@@ -1,18 +1,19 @@
-// The loopback plugin: lo0 up with 127.0.0.1/8 inside the jail (::1 comes with it).
+// The loopback plugin: the loopback interface (lo0, lo) up with 127.0.0.1/8 inside the
+// sandbox (::1 comes with it).
 import { CniError, ErrorCode } from '../cni/errors.js';
 import type { Result } from '../cni/result.js';
 import type { Plugin, PluginRequest } from '../cni/skel.js';
-import { jailOf, pluginHost } from './host-for-plugin.js';
+import { pluginHost, sandboxOf } from './host-for-plugin.js';
 
 async function add(request: PluginRequest): Promise<Result> {
   const host = pluginHost();
-  const jail = jailOf(request.netns);
-  const lo = await host.inspectInterface('lo0', jail).catch(() => undefined);
-  if (!lo) throw new CniError(ErrorCode.UnknownContainer, `jail "${jail}" not found or has no lo0`);
-  if (!lo.inet.some((a) => a.address === '127.0.0.1')) await host.addAddress('lo0', '127.0.0.1/8', jail);
-  if (!lo.up) await host.setUp('lo0', true, jail);
+  const vnet = sandboxOf(host, request.netns);
+  const lo = await host.inspectInterface(host.loopback, vnet).catch(() => undefined);
+  if (!lo) throw new CniError(ErrorCode.UnknownContainer, `sandbox "${vnet}" not found or has no ${host.loopback}`);
+  if (!lo.inet.some((a) => a.address === '127.0.0.1')) await host.addAddress(host.loopback, '127.0.0.1/8', vnet);
+  if (!lo.up) await host.setUp(host.loopback, true, vnet);
   return {
-    interfaces: [{ name: 'lo0', mac: '00:00:00:00:00:00', sandbox: jail }],
+    interfaces: [{ name: host.loopback, mac: '00:00:00:00:00:00', sandbox: request.netns }],
     ips: [
       { interface: 0, address: '127.0.0.1/8' },
       { interface: 0, address: '::1/128' },
@@ -23,13 +24,14 @@ async function add(request: PluginRequest): Promise<Result> {
 }
 
 async function check(request: PluginRequest): Promise<void> {
-  const lo = await pluginHost().inspectInterface('lo0', jailOf(request.netns));
+  const host = pluginHost();
+  const lo = await host.inspectInterface(host.loopback, sandboxOf(host, request.netns));
   if (!lo?.up || !lo.inet.some((a) => a.address === '127.0.0.1')) {
-    throw new CniError(ErrorCode.CheckFailed, `lo0 in ${request.netns} is not up with 127.0.0.1`);
+    throw new CniError(ErrorCode.CheckFailed, `${host.loopback} in ${request.netns} is not up with 127.0.0.1`);
   }
 }
 
-// lo0 lives and dies with the vnet: there is nothing to take away.
+// The loopback interface lives and dies with the sandbox: there is nothing to take away.
 const nothing = async (): Promise<void> => undefined;
 
 export const loopback: Plugin = { add, del: nothing, check, gc: nothing, status: nothing };

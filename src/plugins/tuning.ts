@@ -6,7 +6,7 @@ import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
 import type { Plugin, PluginRequest } from '../cni/skel.js';
 import { isMacAddress } from '../names.js';
-import { jailOf, pluginHost } from './host-for-plugin.js';
+import { pluginHost, sandboxOf } from './host-for-plugin.js';
 import { requirePrevResult } from './passthrough.js';
 
 // Only keys of the network stack, which every vnet has its own copy of.
@@ -43,7 +43,7 @@ async function add(request: PluginRequest): Promise<Result> {
   const prev = requirePrevResult(request, 'tuning');
   const conf = loadConf(request);
   const host = pluginHost();
-  const jail = jailOf(request.netns);
+  const jail = sandboxOf(host, request.netns);
   for (const [key, value] of Object.entries(conf.sysctl)) await host.sysctlSet(key, value, jail);
   if (conf.mtu !== undefined) await host.setMtu(request.ifname, conf.mtu, jail);
   if (conf.promisc !== undefined) await host.setPromisc(request.ifname, conf.promisc, jail);
@@ -56,7 +56,7 @@ async function add(request: PluginRequest): Promise<Result> {
 async function check(request: PluginRequest): Promise<void> {
   const conf = loadConf(request);
   const host = pluginHost();
-  const jail = jailOf(request.netns);
+  const jail = sandboxOf(host, request.netns);
   for (const [key, value] of Object.entries(conf.sysctl)) {
     const actual = await host.sysctlGet(key, jail);
     if (actual !== value) throw new CniError(ErrorCode.CheckFailed, `sysctl ${key} is ${actual} in ${jail}, not ${value}`);

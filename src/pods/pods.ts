@@ -67,7 +67,7 @@ function parseMode(mode: string): { mode: PodMode; sharesWith?: string } {
   throw new PodError(`unknown mode "${mode}": use bridge, none, host or container:POD`);
 }
 
-function runtimeConf(record: PodRecord, jail: string, ifname: string): RuntimeConf {
+function runtimeConf(record: PodRecord, netns: string, ifname: string): RuntimeConf {
   const args: Array<[string, string]> = [
     ['IgnoreUnknown', '1'],
     ['K8S_POD_NAME', record.name],
@@ -76,7 +76,7 @@ function runtimeConf(record: PodRecord, jail: string, ifname: string): RuntimeCo
   if (record.mac) args.push(['MAC', record.mac]);
   return {
     containerId: record.containerId,
-    netns: jail,
+    netns,
     ifname,
     args,
     capabilityArgs: record.ports.length > 0 ? { portMappings: record.ports } : {},
@@ -141,8 +141,8 @@ export async function createPod(ctx: PodContext, options: CreateOptions): Promis
       if (record.mode === 'bridge' || record.mode === 'none') {
         await ctx.host.createVnetJail(record.jail, { hostname: record.name, childrenMax: CHILDREN_MAX });
         jailCreated = true;
-        await ctx.host.addAddress('lo0', '127.0.0.1/8', record.jail);
-        await ctx.host.setUp('lo0', true, record.jail);
+        await ctx.host.addAddress(ctx.host.loopback, '127.0.0.1/8', record.jail);
+        await ctx.host.setUp(ctx.host.loopback, true, record.jail);
       } else {
         // host mode shares the host's stack, container mode the other pod's: no vnet of their own.
         const childrenMax = record.mode === 'container' ? SHARER_CHILDREN_MAX : CHILDREN_MAX;
@@ -151,7 +151,7 @@ export async function createPod(ctx: PodContext, options: CreateOptions): Promis
       }
       for (const [index, list] of lists.entries()) {
         const network = record.networks[index] as PodRecord['networks'][number];
-        const result = await ctx.runner.add(list, runtimeConf(record, record.jail, network.ifname));
+        const result = await ctx.runner.add(list, runtimeConf(record, ctx.host.netnsOf(record.jail), network.ifname));
         attached.push({ list, ifname: network.ifname });
         network.result = result;
       }
@@ -160,7 +160,7 @@ export async function createPod(ctx: PodContext, options: CreateOptions): Promis
       return record;
     } catch (error) {
       for (const { list, ifname } of attached.reverse()) {
-        await ctx.runner.del(list, runtimeConf(record, record.jail, ifname)).catch(() => undefined);
+        await ctx.runner.del(list, runtimeConf(record, ctx.host.netnsOf(record.jail), ifname)).catch(() => undefined);
       }
       if (jailCreated) {
         await ctx.host.removeJail(record.jail).catch(() => undefined);
@@ -256,7 +256,7 @@ export async function removePod(
     }
     record.containers = [];
     for (const network of [...record.networks].reverse()) {
-      await ctx.runner.del(await ctx.network(network.name), runtimeConf(record, record.jail, network.ifname));
+      await ctx.runner.del(await ctx.network(network.name), runtimeConf(record, ctx.host.netnsOf(record.jail), network.ifname));
     }
     await ctx.host.removeJail(record.jail);
     await ctx.host.waitJailGone(record.jail, ctx.teardownTimeoutMs);

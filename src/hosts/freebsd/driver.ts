@@ -11,6 +11,7 @@ import type {
   JailInfo,
   PfFlush,
   RouteInfo,
+  SandboxState,
   Vnet,
   VnetJailOptions,
   VxlanOptions,
@@ -18,6 +19,7 @@ import type {
 import { ifconfig, jail, jls, kld, netstat, pfctl, route, sysctl, type Argv } from './commands.js';
 import { parseIfconfig, parseIfconfigList, parseJls, parseKilledStates, parseNetstatRoutes, parsePfLines } from './parse.js';
 
+const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const JAIL_FLAG_TOOLS = new Set(['ifconfig', 'route', 'netstat']);
 
 /** The text a release without `-j` prints (getopt's message). */
@@ -27,9 +29,30 @@ function refusesJailFlag(result: CommandResult): boolean {
 
 export class FreeBSDHost implements Host {
   readonly kind = 'freebsd' as const;
+  readonly loopback = 'lo0';
   private jailFlagSupported: boolean | undefined;
 
   constructor(private readonly door: ExecDoor) {}
+
+  // sandboxes
+
+  /** CNI_NETNS names the jail. It reaches `-j`/jexec argv, so it must be a jail name — never an option or shell text. */
+  sandboxOf(netns: string): string {
+    if (!JAIL_NAME.test(netns) || netns.length > 255 || netns.split('.').some((part) => part === '')) {
+      throw new Error(`CNI_NETNS must name a jail: ${JSON.stringify(netns)}`);
+    }
+    return netns;
+  }
+
+  async sandboxState(vnet: string): Promise<SandboxState> {
+    const found = (await this.listJails()).find((j) => j.name === vnet);
+    if (!found) return 'missing';
+    return found.vnet === 'new' ? 'own' : 'shared';
+  }
+
+  netnsOf(jail: string): string {
+    return jail;
+  }
 
   /** Runs argv on the host, or in a vnet: `-j J` where the tool has it, else jexec. */
   private async run(argv: Argv, vnet: Vnet, options: { input?: string; allowFailure?: boolean } = {}): Promise<CommandResult> {
@@ -188,6 +211,10 @@ export class FreeBSDHost implements Host {
 
   async removeJail(name: string): Promise<void> {
     await this.run(jail.remove(name), undefined);
+  }
+
+  async runInJail(name: string, argv: string[]): Promise<CommandResult> {
+    return this.door.run('jexec', [name, ...argv], { allowFailure: true });
   }
 
   async listJails(options: { dying?: boolean } = {}): Promise<JailInfo[]> {

@@ -7,7 +7,7 @@ import type { Interface, Result } from '../../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../../cni/skel.js';
 import type { Host, InterfaceInfo } from '../../hosts/host.js';
 import { attachmentKey, bridgeRecords, type AttachmentRecord } from '../attachment-record.js';
-import { attachmentsDir, jailOf, pluginHost } from '../host-for-plugin.js';
+import { attachmentsDir, pluginHost, sandboxOf } from '../host-for-plugin.js';
 import { Rollback } from '../rollback.js';
 import { hostInterfaceDescription, hostInterfaceName, loadBridgeConf, type BridgeConf } from './config.js';
 import { planAttachment, type AttachmentPlan } from './plan.js';
@@ -18,11 +18,11 @@ function family(address: string): 4 | 6 {
   return address.includes(':') ? 6 : 4;
 }
 
-async function requireJail(host: Host, jail: string): Promise<void> {
-  const jails = await host.listJails();
-  const found = jails.find((j) => j.name === jail);
-  if (!found) throw new CniError(ErrorCode.UnknownContainer, `jail "${jail}" not found`);
-  if (found.vnet !== 'new') throw new CniError(ErrorCode.InvalidEnvironment, `jail "${jail}" has no vnet of its own`);
+async function requireSandbox(host: Host, vnet: string): Promise<void> {
+  const state = await host.sandboxState(vnet);
+  const what = host.kind === 'freebsd' ? 'jail' : 'network namespace';
+  if (state === 'missing') throw new CniError(ErrorCode.UnknownContainer, `${what} "${vnet}" not found`);
+  if (state === 'shared') throw new CniError(ErrorCode.InvalidEnvironment, `${what} "${vnet}" has no network stack of its own`);
 }
 
 async function ensureBridge(host: Host, rollback: Rollback, conf: BridgeConf): Promise<InterfaceInfo> {
@@ -73,9 +73,9 @@ async function gatewayOnBridge(host: Host, rollback: Rollback, conf: BridgeConf,
 async function add(request: PluginRequest): Promise<Result> {
   const conf = loadBridgeConf(request);
   const host = pluginHost();
-  const jail = jailOf(request.netns);
+  const jail = sandboxOf(host, request.netns);
   const network = request.config.name as string;
-  await requireJail(host, jail);
+  await requireSandbox(host, jail);
   if (conf.ipMasq && !(await host.isModuleLoaded('pf'))) {
     throw new CniError(ErrorCode.HostNotReady, 'the pf kernel module must be loaded for ipMasq networks', 'kldload pf, or set pf_enable="YES" in rc.conf');
   }
@@ -118,7 +118,7 @@ async function add(request: PluginRequest): Promise<Result> {
     hostEnd = hostName;
     if (mtu !== undefined) await host.setMtu(pair.b, mtu);
     if (conf.mac) await host.setMac(pair.b, conf.mac);
-    await host.addBridgeMember(conf.bridge, hostName);
+    await host.addBridgeMember(conf.bridge, hostName, { hairpin: conf.hairpinMode });
     await host.setUp(hostName, true);
     await host.moveToVnet(pair.b, jail);
     await host.renameInterface(pair.b, request.ifname, jail);
@@ -194,7 +194,7 @@ async function check(request: PluginRequest): Promise<void> {
   const prev = request.prevResult;
   if (!prev) throw new CniError(ErrorCode.InvalidConfig, 'CHECK needs a prevResult');
   const host = pluginHost();
-  const jail = jailOf(request.netns);
+  const jail = sandboxOf(host, request.netns);
   const fail = (msg: string): never => {
     throw new CniError(ErrorCode.CheckFailed, msg);
   };

@@ -1,0 +1,55 @@
+// argv builders for the Linux tools the driver runs: iproute2's `ip`, `nft`, `sysctl`,
+// util-linux's `nsenter`/`unshare`, `conntrack`. Pure, so plans are testable as data.
+import type { VxlanOptions } from '../host.js';
+
+export type Argv = [string, ...string[]];
+
+const family = (address: string): '-4' | '-6' => (address.includes(':') ? '-6' : '-4');
+
+export const ip = {
+  /** Several `ip` operations in one run: the lines of `ip -batch -`. */
+  batch: (): Argv => ['ip', '-batch', '-'],
+  list: (): Argv => ['ip', '-j', 'link', 'show'],
+  show: (name: string): Argv => ['ip', '-j', '-d', 'addr', 'show', 'dev', name],
+  members: (bridge: string): Argv => ['ip', '-j', 'link', 'show', 'master', bridge],
+  createBridge: (name: string): Argv => ['ip', 'link', 'add', 'name', name, 'type', 'bridge'],
+  createTap: (name: string): Argv => ['ip', 'tuntap', 'add', 'dev', name, 'mode', 'tap'],
+  createVxlan: (name: string, o: VxlanOptions): Argv => [
+    'ip', 'link', 'add', name, 'type', 'vxlan', 'id', String(o.vni), 'local', o.local,
+    ...(o.remote ? ['remote', o.remote] : []),
+    ...(o.group ? ['group', o.group] : []),
+    ...(o.device ? ['dev', o.device] : []),
+    'dstport', String(o.port ?? 4789),
+  ],
+  destroy: (name: string): Argv => ['ip', 'link', 'del', 'dev', name],
+  set: (name: string, ...what: string[]): Argv => ['ip', 'link', 'set', 'dev', name, ...what],
+  addAddress: (name: string, cidr: string): Argv => ['ip', 'addr', 'add', cidr, 'dev', name, ...(cidr.includes(':') ? ['nodad'] : [])],
+  removeAddress: (name: string, address: string): Argv => ['ip', 'addr', 'del', address, 'dev', name],
+  addRoute: (destination: string, gateway: string): Argv => ['ip', family(gateway), 'route', 'add', destination, 'via', gateway],
+  deleteRoute: (destination: string, fam: 4 | 6): Argv => ['ip', fam === 4 ? '-4' : '-6', 'route', 'del', destination],
+  routes: (fam: 4 | 6): Argv => ['ip', '-j', fam === 4 ? '-4' : '-6', 'route', 'show'],
+  netnsList: (): Argv => ['ip', '-j', 'netns', 'list'],
+  netnsAdd: (name: string): Argv => ['ip', 'netns', 'add', name],
+  netnsDelete: (name: string): Argv => ['ip', 'netns', 'del', name],
+};
+
+/** The `ip -batch -` line that creates a veth pair, both ends down, with an MTU. */
+export function vethBatchLine(a: string, b: string, mtu?: number): string {
+  const m = mtu === undefined ? '' : ` mtu ${mtu}`;
+  return `link add name ${a}${m} type veth peer name ${b}${m}`;
+}
+
+export const nft = {
+  apply: (): Argv => ['nft', '-f', '-'],
+  listTable: (table: string): Argv => ['nft', '-j', 'list', 'table', 'inet', table],
+  probe: (): Argv => ['nft', 'list', 'tables'],
+};
+
+export const sysctl = {
+  get: (name: string): Argv => ['sysctl', '-n', name],
+  set: (name: string, value: string): Argv => ['sysctl', '-w', `${name}=${value}`],
+};
+
+export const conntrack = {
+  deleteTo: (address: string): Argv => ['conntrack', '-D', '-d', address],
+};

@@ -1,0 +1,436 @@
+// The Linux driver: network namespaces stand in for vnet jails, veth pairs for epairs,
+// Linux bridges for if_bridge, jailnet's nftables table for pf. It lets CI run the same
+// plugins and pods against a real kernel. Work inside a namespace goes through
+// `nsenter --net=PATH`, which takes any netns path (/run/netns/X, /proc/PID/fd/N).
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { withLock } from '../../util/file-lock.js';
+import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
+import type {
+  ChildJailOptions,
+  EpairOptions,
+  Host,
+  InterfaceInfo,
+  JailInfo,
+  PfFlush,
+  RouteInfo,
+  SandboxState,
+  Vnet,
+  VnetJailOptions,
+  VxlanOptions,
+} from '../host.js';
+import { conntrack, ip, nft, sysctl, vethBatchLine, type Argv } from './commands.js';
+import { HolderRegistry, initOf, netnsPathOf, NETNS_DIR, runDir } from './jails.js';
+import {
+  anchorLines,
+  anchorsOf,
+  emptyState,
+  flushAnchorScript,
+  loadAnchorScript,
+  NFT_TABLE,
+  parseNftTable,
+  tableEntries,
+  tableScript,
+  type NftState,
+} from './nft-table.js';
+import { translateAnchor } from './pf-rules.js';
+import { parseDeletedFlows, parseLink, parseLinkNames, parseNetnsNames, parseRoutes } from './parse.js';
+
+/** FreeBSD sysctls jailnet itself uses, by their Linux names. */
+const SYSCTL_NAMES: Record<string, string> = {
+  'net.inet.ip.forwarding': 'net.ipv4.ip_forward',
+  'net.inet6.ip6.forwarding': 'net.ipv6.conf.all.forwarding',
+};
+/** pf applies rdr to the host's own connections only with filter_local; nftables' output hook always does. */
+const ALWAYS_ON_SYSCTLS = new Set(['net.pf.filter_local']);
+
+/** FreeBSD kernel modules jailnet asks about, by the Linux module that does the same job. */
+const MODULES: Record<string, string> = { pf: 'nf_tables', if_bridge: 'bridge', if_epair: 'veth' };
+
+const ANCHOR = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
+const TABLE = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
+const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+// ip -batch splits on whitespace and honours double quotes: a description must not carry its own.
+const BATCH_SAFE = /^[^"\\\n\r]*$/;
+
+function checkAnchor(anchor: string): void {
+  if (!ANCHOR.test(anchor) || anchor.length > 200) throw new Error(`invalid anchor name ${JSON.stringify(anchor)}`);
+}
+
+function checkTable(table: string): void {
+  if (!TABLE.test(table)) throw new Error(`invalid table name ${JSON.stringify(table)}`);
+}
+
+export class LinuxHost implements Host {
+  readonly kind = 'linux' as const;
+  readonly loopback = 'lo';
+  private readonly holders: HolderRegistry;
+
+  constructor(
+    private readonly door: ExecDoor,
+    private readonly runDirectory: string = runDir(),
+  ) {
+    this.holders = new HolderRegistry(path.join(runDirectory, 'jails'));
+  }
+
+  /** Runs argv on the host or, with a vnet, inside its network namespace. */
+  private async run(argv: Argv, vnet: Vnet, options: { input?: string; allowFailure?: boolean } = {}): Promise<CommandResult> {
+    const [tool, ...args] = argv;
+    if (vnet === undefined) return this.door.run(tool, args, options);
+    return this.door.run('nsenter', [`--net=${netnsPathOf(vnet)}`, '--', this.door.which(tool), ...args], options);
+  }
+
+  // sandboxes
+
+  sandboxOf(netns: string): string {
+    const safe = netns.length < 4096 && !/[\s\0-\x1f\x7f"'\\`$;|&<>*?]/.test(netns) && !netns.split('/').includes('..');
+    if (safe && netns.startsWith('/') && path.posix.normalize(netns) === netns) return netns;
+    if (safe && NETNS_NAME.test(netns) && !netns.split('.').includes('')) return netns;
+    throw new Error(`CNI_NETNS must be a network namespace path or name: ${JSON.stringify(netns)}`);
+  }
+
+  async sandboxState(vnet: string): Promise<SandboxState> {
+    if (!vnet.startsWith('/') && vnet.includes('.')) return (await this.holders.find(vnet)) ? 'shared' : 'missing';
+    return existsSync(netnsPathOf(vnet)) ? 'own' : 'missing';
+  }
+
+  netnsOf(jail: string): string {
+    return netnsPathOf(jail);
+  }
+
+  // interfaces
+
+  async createEpair(options: EpairOptions = {}, vnet?: Vnet): Promise<{ a: string; b: string }> {
+    const stem = `jnt${randomBytes(4).toString('hex')}`;
+    const pair = { a: `${stem}a`, b: `${stem}b` };
+    const lines = [vethBatchLine(pair.a, pair.b, options.mtu)];
+    if (options.description !== undefined) {
+      if (!BATCH_SAFE.test(options.description)) throw new Error(`interface description may not contain quotes, backslashes or newlines`);
+      lines.push(`link set dev ${pair.a} alias "${options.description}"`);
+    }
+    const result = await this.run(ip.batch(), vnet, { input: `${lines.join('\n')}\n`, allowFailure: true });
+    if (result.exitCode !== 0) {
+      await this.run(ip.destroy(pair.a), vnet, { allowFailure: true });
+      throw new HostCommandError(result);
+    }
+    return pair;
+  }
+
+  async createBridge(name?: string): Promise<string> {
+    let chosen = name;
+    if (chosen === undefined) {
+      const taken = new Set(await this.listInterfaces());
+      let unit = 0;
+      while (taken.has(`bridge${unit}`)) unit += 1;
+      chosen = `bridge${unit}`;
+    }
+    await this.run(ip.createBridge(chosen), undefined);
+    return chosen;
+  }
+
+  private async freeName(prefix: string, vnet: Vnet): Promise<string> {
+    const taken = new Set(await this.listInterfaces(vnet));
+    let unit = 0;
+    while (taken.has(`${prefix}${unit}`)) unit += 1;
+    return `${prefix}${unit}`;
+  }
+
+  async createTap(vnet?: Vnet): Promise<string> {
+    const name = await this.freeName('tap', vnet);
+    await this.run(ip.createTap(name), vnet);
+    return name;
+  }
+
+  async createVxlan(options: VxlanOptions, vnet?: Vnet): Promise<string> {
+    const name = await this.freeName('vxlan', vnet);
+    await this.run(ip.createVxlan(name, options), vnet);
+    return name;
+  }
+
+  async renameInterface(name: string, newName: string, vnet?: Vnet): Promise<void> {
+    await this.run(ip.set(name, 'name', newName), vnet);
+  }
+
+  async destroyInterface(name: string, vnet?: Vnet): Promise<void> {
+    await this.run(ip.destroy(name), vnet);
+  }
+
+  async moveToVnet(name: string, jail: string): Promise<void> {
+    await this.run(ip.set(name, 'netns', netnsPathOf(jail)), undefined);
+  }
+
+  async moveFromVnet(name: string, jail: string): Promise<void> {
+    // From inside the namespace, pid 1's namespace is the host's.
+    await this.run(ip.set(name, 'netns', '1'), jail);
+  }
+
+  async setMtu(name: string, mtu: number, vnet?: Vnet): Promise<void> {
+    await this.run(ip.set(name, 'mtu', String(mtu)), vnet);
+  }
+
+  async setMac(name: string, mac: string, vnet?: Vnet): Promise<void> {
+    await this.run(ip.set(name, 'address', mac), vnet);
+  }
+
+  async setDescription(name: string, description: string, vnet?: Vnet): Promise<void> {
+    await this.run(ip.set(name, 'alias', description), vnet);
+  }
+
+  async setUp(name: string, up: boolean, vnet?: Vnet): Promise<void> {
+    await this.run(ip.set(name, up ? 'up' : 'down'), vnet);
+  }
+
+  async setPromisc(name: string, on: boolean, vnet?: Vnet): Promise<void> {
+    await this.run(ip.set(name, 'promisc', on ? 'on' : 'off'), vnet);
+  }
+
+  async addAddress(name: string, cidr: string, vnet?: Vnet): Promise<void> {
+    await this.run(ip.addAddress(name, cidr), vnet);
+  }
+
+  async removeAddress(name: string, address: string, vnet?: Vnet): Promise<void> {
+    await this.run(ip.removeAddress(name, address), vnet);
+  }
+
+  async addBridgeMember(bridge: string, member: string, options: { hairpin?: boolean } = {}): Promise<void> {
+    const lines = [`link set dev ${member} master ${bridge}`];
+    if (options.hairpin) lines.push(`link set dev ${member} type bridge_slave hairpin on`);
+    await this.run(ip.batch(), undefined, { input: `${lines.join('\n')}\n` });
+  }
+
+  async removeBridgeMember(_bridge: string, member: string): Promise<void> {
+    await this.run(ip.set(member, 'nomaster'), undefined);
+  }
+
+  async listInterfaces(vnet?: Vnet): Promise<string[]> {
+    return parseLinkNames((await this.run(ip.list(), vnet)).stdout);
+  }
+
+  async inspectInterface(name: string, vnet?: Vnet): Promise<InterfaceInfo | undefined> {
+    const result = await this.run(ip.show(name), vnet, { allowFailure: true });
+    if (result.exitCode !== 0) {
+      if (/does not exist/.test(result.stderr)) return undefined;
+      throw new HostCommandError(result);
+    }
+    if (this.door.planning) return undefined;
+    const bridge = /"info_kind":"bridge"/.test(result.stdout);
+    const members = bridge ? parseLinkNames((await this.run(ip.members(name), vnet)).stdout) : [];
+    return parseLink(result.stdout, members);
+  }
+
+  // routes
+
+  async addRoute(destination: string, gateway: string, vnet?: Vnet): Promise<void> {
+    await this.run(ip.addRoute(destination, gateway), vnet);
+  }
+
+  async deleteRoute(destination: string, family: 4 | 6, vnet?: Vnet): Promise<void> {
+    await this.run(ip.deleteRoute(destination, family), vnet);
+  }
+
+  async listRoutes(vnet?: Vnet): Promise<RouteInfo[]> {
+    const v4 = (await this.run(ip.routes(4), vnet)).stdout;
+    const v6 = (await this.run(ip.routes(6), vnet)).stdout;
+    return [...parseRoutes(v4, 4), ...parseRoutes(v6, 6)];
+  }
+
+  // jails
+
+  async createVnetJail(name: string, options: VnetJailOptions = {}): Promise<JailInfo> {
+    await this.run(ip.netnsAdd(name), undefined);
+    return { jid: 0, name, parent: 0, path: '/', hostname: options.hostname ?? name, vnet: 'new', dying: false };
+  }
+
+  async createChildJail(name: string, options: ChildJailOptions): Promise<JailInfo> {
+    const parent = name.slice(0, name.lastIndexOf('.'));
+    if (!name.includes('.') || parent === '') throw new Error(`jail "${name}" is not below a parent jail`);
+    if (!this.door.planning) {
+      if ((await this.sandboxState(parent)) === 'missing') throw new Error(`jail "${parent}" not found`);
+      if (await this.holders.find(name)) throw new Error(`jail "${name}" already exists`);
+    }
+    const hostname = options.hostname ?? name;
+    const pid = await this.door.spawnDetached('nsenter', [
+      `--net=${netnsPathOf(name)}`,
+      '--',
+      this.door.which('unshare'),
+      '--pid',
+      '--uts',
+      '--fork',
+      '--kill-child',
+      '--',
+      this.door.which('sleep'),
+      'infinity',
+    ]);
+    let init = this.door.planning ? 0 : undefined;
+    for (let waited = 0; init === undefined && waited < 5000; waited += 10) {
+      init = await initOf(pid);
+      if (init === undefined) await sleep(10);
+    }
+    if (init === undefined) {
+      process.kill(pid, 'SIGKILL');
+      throw new Error(`jail "${name}": its holder process did not start`);
+    }
+    await this.run(['nsenter', `--target=${init}`, '--uts', '--', this.door.which('hostname'), hostname], undefined);
+    if (!this.door.planning) await this.holders.write({ name, pid, init, path: options.path, hostname });
+    return { jid: pid, name, parent: 0, path: options.path, hostname, vnet: 'inherit', dying: false };
+  }
+
+  /** Runs a command inside a jail: a child's namespaces and root, or a vnet jail's network. */
+  async runInJail(name: string, argv: string[]): Promise<CommandResult> {
+    const [command, ...args] = argv;
+    if (command === undefined) throw new Error('runInJail needs a command');
+    const holder = await this.holders.find(name);
+    if (holder) {
+      const root = holder.path === '/' ? [] : [this.door.which('chroot'), holder.path];
+      return this.door.run('nsenter', [`--target=${holder.init}`, '--net', '--uts', '--pid', '--', ...root, command, ...args], { allowFailure: true });
+    }
+    if (!existsSync(netnsPathOf(name)) && !this.door.planning) throw new Error(`jail "${name}" not found`);
+    return this.door.run('nsenter', [`--net=${netnsPathOf(name)}`, '--', command, ...args], { allowFailure: true });
+  }
+
+  async removeJail(name: string): Promise<void> {
+    // Children go first and deepest first, as `jail -r` takes a jail's children with it.
+    const below = (await this.holders.live()).filter((h) => h.name === name || h.name.startsWith(`${name}.`));
+    for (const holder of below.sort((a, b) => b.name.length - a.name.length)) {
+      await this.door.run('kill', ['-KILL', String(holder.pid)], { allowFailure: true });
+      await this.holders.remove(holder.name);
+    }
+    if (name.includes('.')) {
+      if (below.length === 0 && !this.door.planning) throw new Error(`jail "${name}" not found`);
+      return;
+    }
+    await this.run(ip.netnsDelete(name), undefined);
+  }
+
+  async listJails(_options: { dying?: boolean } = {}): Promise<JailInfo[]> {
+    const names = parseNetnsNames((await this.run(ip.netnsList(), undefined)).stdout);
+    const jails: JailInfo[] = names.map((name) => ({ jid: 0, name, parent: 0, path: '/', hostname: name, vnet: 'new', dying: false }));
+    for (const holder of await this.holders.live()) {
+      jails.push({ jid: holder.pid, name: holder.name, parent: 0, path: holder.path, hostname: holder.hostname, vnet: 'inherit', dying: false });
+    }
+    return jails;
+  }
+
+  async waitJailGone(name: string, timeoutMs: number): Promise<void> {
+    if (this.door.planning) return;
+    const deadline = Date.now() + timeoutMs;
+    let pause = 10;
+    while ((await this.holders.find(name)) || (!name.includes('.') && existsSync(path.join(NETNS_DIR, name)))) {
+      if (Date.now() > deadline) throw new Error(`jail ${name} is still present after ${timeoutMs} ms`);
+      await sleep(pause);
+      pause = Math.min(pause * 2, 200);
+    }
+  }
+
+  // pf, as jailnet's nftables table
+
+  private async readTable(vnet: Vnet): Promise<NftState> {
+    const result = await this.run(nft.listTable(NFT_TABLE), vnet, { allowFailure: true });
+    if (result.exitCode !== 0 || result.stdout.trim() === '') {
+      if (result.exitCode !== 0 && !/No such file or directory/.test(result.stderr)) throw new HostCommandError(result);
+      return emptyState();
+    }
+    return parseNftTable(result.stdout);
+  }
+
+  /** Reads, changes and writes the table under one lock, so concurrent plugins never lose each other's rules. */
+  private async changeTable(vnet: Vnet, change: (state: NftState) => string): Promise<void> {
+    const work = async () => {
+      const script = change(await this.readTable(vnet));
+      if (script !== '') await this.run(nft.apply(), vnet, { input: script });
+    };
+    if (this.door.planning) return work();
+    await fs.mkdir(this.runDirectory, { recursive: true, mode: 0o700 });
+    const lockName = vnet === undefined ? 'nft.lock' : `nft-${netnsPathOf(vnet).replace(/[^A-Za-z0-9_-]/g, '_')}.lock`;
+    await withLock(path.join(this.runDirectory, lockName), work);
+  }
+
+  async loadAnchor(anchor: string, rules: string, vnet?: Vnet): Promise<void> {
+    checkAnchor(anchor);
+    const translated = translateAnchor(rules, `${anchor}/`);
+    // DNAT of 127.0.0.1 towards a bridge needs the bridge to route loopback sources.
+    for (const ifname of translated.localnetInterfaces) {
+      await this.sysctlSet(`net.ipv4.conf.${ifname}.route_localnet`, '1', vnet);
+    }
+    await this.changeTable(vnet, (state) => loadAnchorScript(state, anchor, translated));
+  }
+
+  async flushAnchor(anchor: string, what: PfFlush, vnet?: Vnet): Promise<void> {
+    checkAnchor(anchor);
+    await this.changeTable(vnet, (state) => flushAnchorScript(state, anchor, what));
+  }
+
+  async showAnchor(anchor: string, what: 'rules' | 'nat', vnet?: Vnet): Promise<string[]> {
+    checkAnchor(anchor);
+    return anchorLines(await this.readTable(vnet), anchor, what);
+  }
+
+  async listAnchors(parent: string, vnet?: Vnet): Promise<string[]> {
+    checkAnchor(parent);
+    const prefix = `${parent}/`;
+    return anchorsOf(await this.readTable(vnet)).filter((a) => a.startsWith(prefix) && !a.slice(prefix.length).includes('/'));
+  }
+
+  async tableAdd(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
+    checkTable(table);
+    await this.changeTable(vnet, (state) => tableScript(state, table, 'add', addresses));
+  }
+
+  async tableDelete(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
+    checkTable(table);
+    await this.changeTable(vnet, (state) => tableScript(state, table, 'delete', addresses));
+  }
+
+  async tableReplace(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
+    checkTable(table);
+    await this.changeTable(vnet, (state) => tableScript(state, table, 'replace', addresses));
+  }
+
+  async tableShow(table: string, vnet?: Vnet): Promise<string[]> {
+    checkTable(table);
+    return tableEntries(await this.readTable(vnet), table);
+  }
+
+  async killStates(_from: string, to?: string, vnet?: Vnet): Promise<number> {
+    if (to === undefined) return 0;
+    // conntrack(8) is optional on Linux: without it, flows to a removed pod simply time out.
+    try {
+      this.door.which('conntrack');
+    } catch {
+      return 0;
+    }
+    return parseDeletedFlows((await this.run(conntrack.deleteTo(to), vnet, { allowFailure: true })).stderr);
+  }
+
+  /** Netfilter is always on; there is nothing to enable. */
+  async enablePf(_vnet?: Vnet): Promise<void> {}
+
+  async pfEnabled(vnet?: Vnet): Promise<boolean> {
+    return (await this.run(nft.probe(), vnet, { allowFailure: true })).exitCode === 0;
+  }
+
+  // sysctl and modules
+
+  async sysctlGet(name: string, vnet?: Vnet): Promise<string> {
+    if (ALWAYS_ON_SYSCTLS.has(name)) return '1';
+    return (await this.run(sysctl.get(SYSCTL_NAMES[name] ?? name), vnet)).stdout.trim();
+  }
+
+  async sysctlSet(name: string, value: string, vnet?: Vnet): Promise<void> {
+    if (ALWAYS_ON_SYSCTLS.has(name)) return;
+    await this.run(sysctl.set(SYSCTL_NAMES[name] ?? name, value), vnet);
+  }
+
+  async isModuleLoaded(name: string): Promise<boolean> {
+    const module = MODULES[name] ?? name;
+    // A kernel without loadable modules has built in whatever it has.
+    if (!existsSync('/proc/modules')) return true;
+    return existsSync(path.join('/sys/module', module));
+  }
+
+  async loadModule(name: string): Promise<void> {
+    await this.door.run('modprobe', [MODULES[name] ?? name]);
+  }
+}

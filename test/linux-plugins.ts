@@ -1,0 +1,152 @@
+// jailnet's plugins on the Linux driver, for real: two network namespaces on a bridge
+// through `jailnet cni`, packets between them, a published port reached from the host's
+// address, from 127.0.0.1, from the other pod and from its own pod, and nothing left
+// after DEL: no veth, no nft rule, no lease, no cache file.
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { jailnet } from './helpers/run.js';
+import {
+  fetchFrom,
+  hostAddress,
+  hostLinks,
+  jailnetNft,
+  linkRemove,
+  missingPrerequisite,
+  netnsAdd,
+  netnsRemove,
+  ping,
+  scratchDir,
+  serveHttp,
+  sh,
+} from './helpers/linux.js';
+
+const missing = missingPrerequisite();
+if (missing) {
+  t.fail(`cannot run the Linux driver tests: ${missing}`);
+} else {
+  const BRIDGE = 'jnt-plug0';
+  const SUBNET = '10.241.0';
+  const PORT = 18441;
+  const dir = scratchDir('linux-plugins');
+  const netd = path.join(dir, 'net.d');
+  const leases = path.join(dir, 'leases');
+  const state = path.join(dir, 'state');
+  mkdirSync(netd, { recursive: true });
+  const conf = path.join(dir, 'jailnet.conf');
+  writeFileSync(conf, `[runtime]\nstate_dir = ${state}\ncni_config_dir = ${netd}\n`);
+  writeFileSync(
+    path.join(netd, 'plug.conflist'),
+    JSON.stringify({
+      cniVersion: '0.4.0',
+      name: 'plug',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: BRIDGE,
+          isGateway: true,
+          ipMasq: true,
+          hairpinMode: true,
+          ipam: { type: 'host-local', dataDir: leases, ranges: [[{ subnet: `${SUBNET}.0/24`, gateway: `${SUBNET}.1` }]], routes: [{ dst: '0.0.0.0/0' }] },
+        },
+        { type: 'portmap', capabilities: { portMappings: true } },
+        { type: 'firewall' },
+        { type: 'tuning' },
+      ],
+    }),
+  );
+  const a = 'jnt-plug-a';
+  const b = 'jnt-plug-b';
+  const cli = (...args: string[]) => jailnet(['--config', conf, ...args]);
+  const ports = JSON.stringify({ portMappings: [{ hostPort: PORT, containerPort: 80, protocol: 'tcp' }] });
+
+  t.teardown(() => {
+    netnsRemove(a);
+    netnsRemove(b);
+    linkRemove(BRIDGE);
+  });
+
+  t.test('two pods on a bridge: ping, a published port from everywhere, CHECK, then DEL leaves nothing', async (t) => {
+    const pathA = netnsAdd(a);
+    const pathB = netnsAdd(b);
+    const addA = await cli('cni', 'add', '--network', 'plug', '--container-id', 'plug-a', '--netns', pathA, '--runtime-config', ports);
+    t.equal(addA.code, 0, addA.stderr);
+    const addB = await cli('cni', 'add', '--network', 'plug', '--container-id', 'plug-b', '--netns', pathB);
+    t.equal(addB.code, 0, addB.stderr);
+    const ipA = addA.json.ips[0].address.split('/')[0];
+    const ipB = addB.json.ips[0].address.split('/')[0];
+    t.not(ipA, ipB, 'distinct addresses');
+    t.equal(addA.json.interfaces[2].sandbox, pathA, 'the sandbox is the netns path');
+    t.match(sh('nsenter', [`--net=${pathA}`, '--', 'ip', '-4', 'addr', 'show', 'eth0']).stdout, `${ipA}/24`, 'eth0 in the pod has the address');
+
+    t.ok(ping(pathA, ipB), 'pod a pings pod b');
+    t.ok(ping(pathB, ipA), 'pod b pings pod a');
+    t.ok(ping(undefined, ipA), 'the host pings pod a');
+
+    serveHttp(pathA, 'hello from pod a\n');
+    const host = hostAddress();
+    const url = (address: string) => `http://${address}:${PORT}/`;
+    t.same(fetchFrom(undefined, url(host)), { ok: true, body: 'hello from pod a\n' }, "from the host's address");
+    t.same(fetchFrom(undefined, url('127.0.0.1')), { ok: true, body: 'hello from pod a\n' }, 'from 127.0.0.1');
+    t.same(fetchFrom(pathB, url(host)), { ok: true, body: 'hello from pod a\n' }, 'from the other pod');
+    t.same(fetchFrom(pathA, url(host)), { ok: true, body: 'hello from pod a\n' }, 'from its own pod (hairpin)');
+    t.same(fetchFrom(pathA, url(`${SUBNET}.1`)), { ok: true, body: 'hello from pod a\n' }, "from its own pod through the gateway's address");
+
+    const check = await cli('cni', 'check', '--network', 'plug', '--container-id', 'plug-a', '--netns', pathA);
+    t.equal(check.code, 0, `CHECK passes: ${check.stderr}`);
+    t.match(jailnetNft().text, `dnat ip to ${ipA}:80`, 'the DNAT rule is in jailnet\'s table');
+
+    for (const [id, netns] of [['plug-a', pathA], ['plug-b', pathB]] as const) {
+      const del = await cli('cni', 'del', '--network', 'plug', '--container-id', id, '--netns', netns);
+      t.equal(del.code, 0, del.stderr);
+    }
+    t.same(
+      hostLinks().filter((l) => l.master === BRIDGE || (l.ifalias ?? '').includes('network plug')),
+      [],
+      'no veth of the pods is left on the host',
+    );
+    const nft = jailnetNft();
+    t.notMatch(nft.text, ipA, 'no nft rule or set entry names pod a');
+    t.notMatch(nft.text, ipB, 'no nft rule or set entry names pod b');
+    t.same(readdirSync(path.join(leases, 'plug')).sort(), ['last_reserved_ip.0', 'lock'], 'no lease is left');
+    t.same(readdirSync(path.join(state, 'cni', 'results')), [], 'no cache file is left');
+    t.notOk(fetchFrom(undefined, url('127.0.0.1')).ok, 'the published port is gone');
+
+    const again = await cli('cni', 'del', '--network', 'plug', '--container-id', 'plug-a', '--netns', pathA);
+    t.equal(again.code, 0, 'DEL again succeeds');
+  });
+
+  t.test('a netns held by a process (/proc/PID/ns/net, as buildah passes it) works', async (t) => {
+    const holder = sh('sh', ['-c', 'unshare --net sleep 60 >/dev/null 2>&1 & echo $!']).stdout.trim();
+    t.teardown(() => sh('kill', ['-KILL', holder], { allowFailure: true }));
+    // unshare execs sleep after entering the new netns
+    let netns = '';
+    for (let i = 0; i < 50 && netns === ''; i++) {
+      const candidate = `/proc/${holder}/ns/net`;
+      if (existsSync(candidate) && sh('readlink', [candidate]).stdout !== sh('readlink', ['/proc/self/ns/net']).stdout) netns = candidate;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    t.not(netns, '', 'the holder has its own netns');
+    const add = await cli('cni', 'add', '--network', 'plug', '--container-id', 'plug-proc', '--netns', netns);
+    t.equal(add.code, 0, add.stderr);
+    t.equal(add.json.interfaces[2].sandbox, netns);
+    t.ok(ping(netns, `${SUBNET}.1`), 'the process netns reaches the gateway');
+    const del = await cli('cni', 'del', '--network', 'plug', '--container-id', 'plug-proc', '--netns', netns);
+    t.equal(del.code, 0, del.stderr);
+    t.same(readdirSync(path.join(leases, 'plug')).sort(), ['last_reserved_ip.0', 'lock'], 'no lease is left');
+  });
+
+  t.test('bad sandboxes are refused before anything changes', async (t) => {
+    const before = hostLinks().map((l) => l.ifname).sort();
+    const missingNs = await cli('cni', 'add', '--network', 'plug', '--container-id', 'plug-x', '--netns', '/run/netns/jnt-does-not-exist');
+    t.not(missingNs.code, 0);
+    t.match(missingNs.stderr, /network namespace "\/run\/netns\/jnt-does-not-exist" not found/);
+    for (const bad of ['../etc/passwd', '/run/netns/../x', '/run/netns/a b', '-n']) {
+      const res = await cli('cni', 'add', '--network', 'plug', '--container-id', 'plug-x', '--netns', bad);
+      t.not(res.code, 0, `refused: ${bad}`);
+      t.match(res.stderr, /CNI_NETNS must be a network namespace path or name/, bad);
+    }
+    t.same(hostLinks().map((l) => l.ifname).sort(), before, 'no interface appeared');
+    t.same(readdirSync(path.join(leases, 'plug')).sort(), ['last_reserved_ip.0', 'lock'], 'no lease was taken');
+  });
+}
