@@ -102,9 +102,12 @@ export class ChainRunner {
     const usesCache = compareVersions(list.cniVersion, '0.4.0') >= 0;
     const cached = usesCache ? await this.options.cache.read(this.key(list, rt)) : undefined;
     const prevResult = cached?.result ?? undefined;
+    // A DEL without capability arguments (`jailnet cni del`) gets those of the ADD, so a
+    // plugin that needs them to find its state (the reference portmap) still cleans up.
+    const capabilityArgs = Object.keys(rt.capabilityArgs).length > 0 ? rt.capabilityArgs : (cached?.capabilityArgs ?? {});
     const errors: CniError[] = [];
     for (const plugin of [...list.plugins].reverse()) {
-      const stdin = buildPluginConfig(list, plugin, prevResult, rt.capabilityArgs);
+      const stdin = buildPluginConfig(list, plugin, prevResult, capabilityArgs);
       try {
         await this.options.invoker.invoke(plugin.type, this.env('DEL', rt), stdin);
       } catch (error) {
