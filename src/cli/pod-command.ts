@@ -1,4 +1,4 @@
-// `jailnet pod create|rm|ls|inspect` and `jailnet container add|rm|ls`.
+// `jailnet pod create|rm|ls|inspect` and `jailnet container add|rm|exec|ls`.
 import { Command } from 'commander';
 import { validateContainerName, validatePodName } from '../names.js';
 import { addContainer, createPod, parsePublish, PodError, removeContainer, removePod, restorePods } from '../pods/pods.js';
@@ -148,6 +148,21 @@ export function containerCommand(context: CliContext): Command {
       await removeContainer(await context.pods(), pod, name);
       if (await printPlanIfDry(context)) return;
       context.print({ removed: `${pod}/${name}` }, () => `removed ${pod}/${name}`);
+    });
+
+  container
+    .command('exec <pod> <name> <command...>')
+    .description('run a command inside a container (jexec on FreeBSD); its output and exit code are passed through')
+    .action(async (pod: string, name: string, argv: string[]) => {
+      const ctx = await context.pods();
+      const record = await ctx.store.read(validatePodName(pod));
+      const found = record?.containers.find((c) => c.name === validateContainerName(name));
+      if (!found) throw new PodError(`container ${name} does not exist in pod ${pod}`);
+      const result = await ctx.host.runInJail(found.jail, argv);
+      if (await printPlanIfDry(context)) return;
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+      process.exitCode = result.exitCode;
     });
 
   container

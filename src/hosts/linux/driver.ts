@@ -49,6 +49,8 @@ const ALWAYS_ON_SYSCTLS = new Set(['net.pf.filter_local']);
 /** FreeBSD kernel modules jailnet asks about, by the Linux module that does the same job. */
 const MODULES: Record<string, string> = { pf: 'nf_tables', if_bridge: 'bridge', if_epair: 'veth' };
 
+const DROPPED_CAPABILITIES = '-net_admin,-sys_admin,-sys_module,-sys_rawio';
+
 const ANCHOR = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
 const TABLE = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
 const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -284,7 +286,9 @@ export class LinuxHost implements Host {
     const holder = await this.holders.find(name);
     if (holder) {
       const root = holder.path === '/' ? [] : [this.door.which('chroot'), holder.path];
-      return this.door.run('nsenter', [`--target=${holder.init}`, '--net', '--uts', '--pid', '--', ...root, command, ...args], { allowFailure: true });
+      // A child jail may not reconfigure the pod's network, mount or load modules, as in a FreeBSD child jail.
+      const unprivileged = [this.door.which('setpriv'), `--bounding-set=${DROPPED_CAPABILITIES}`, '--'];
+      return this.door.run('nsenter', [`--target=${holder.init}`, '--net', '--uts', '--pid', '--', ...unprivileged, ...root, command, ...args], { allowFailure: true });
     }
     if (!existsSync(netnsPathOf(name)) && !this.door.planning) throw new Error(`jail "${name}" not found`);
     return this.door.run('nsenter', [`--net=${netnsPathOf(name)}`, '--', command, ...args], { allowFailure: true });

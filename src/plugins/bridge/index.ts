@@ -1,7 +1,10 @@
 // The bridge plugin on FreeBSD: an epair per attachment, one end on an if_bridge on the
 // host, the other moved into the pod's vnet jail and renamed; addresses from IPAM,
 // the gateway on the bridge, <cni-nat> for ipMasq. Every ADD step is undone on failure.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { ipamAdd, ipamRun } from '../../cni/delegate.js';
+import { withLock } from '../../util/file-lock.js';
 import { CniError, ErrorCode } from '../../cni/errors.js';
 import type { Interface, Result } from '../../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../../cni/skel.js';
@@ -16,6 +19,12 @@ const NAT_TABLE = 'cni-nat';
 
 function family(address: string): 4 | 6 {
   return address.includes(':') ? 6 : 4;
+}
+
+async function bridgeLock(bridge: string): Promise<string> {
+  const dir = path.join(await attachmentsDir(), 'locks');
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  return path.join(dir, `bridge-${bridge}`);
 }
 
 async function requireSandbox(host: Host, vnet: string): Promise<void> {
@@ -105,25 +114,29 @@ async function add(request: PluginRequest): Promise<Result> {
       ipMasq: conf.ipMasq,
     };
     await rollback.step('record', () => records.write(id, record), () => records.remove(id));
-    const bridge = await ensureBridge(host, rollback, conf);
-    if (conf.promiscMode) await host.setPromisc(conf.bridge, true);
-    const mtu = await epairMtu(host, rollback, conf, bridge);
-
     let hostEnd = '';
-    // The description comes with the create: a crash never leaves an unmarked pair.
-    const description = hostInterfaceDescription(jail, request.ifname, network);
-    const pair = await rollback.step('epair', () => host.createEpair({ description, mtu }), () => host.destroyInterface(hostEnd));
-    hostEnd = pair.a;
-    await host.renameInterface(pair.a, hostName);
-    hostEnd = hostName;
-    if (mtu !== undefined) await host.setMtu(pair.b, mtu);
-    if (conf.mac) await host.setMac(pair.b, conf.mac);
-    await host.addBridgeMember(conf.bridge, hostName, { hairpin: conf.hairpinMode });
-    await host.setUp(hostName, true);
-    await host.moveToVnet(pair.b, jail);
-    await host.renameInterface(pair.b, request.ifname, jail);
+    // Pods of one network are set up in parallel: the bridge, its MTU and its gateway
+    // address are created once, by whichever ADD comes first.
+    await withLock(await bridgeLock(conf.bridge), async () => {
+      const bridge = await ensureBridge(host, rollback, conf);
+      if (conf.promiscMode) await host.setPromisc(conf.bridge, true);
+      const mtu = await epairMtu(host, rollback, conf, bridge);
 
-    await gatewayOnBridge(host, rollback, conf, plan);
+      // The description comes with the create: a crash never leaves an unmarked pair.
+      const description = hostInterfaceDescription(jail, request.ifname, network);
+      const pair = await rollback.step('epair', () => host.createEpair({ description, mtu }), () => host.destroyInterface(hostEnd));
+      hostEnd = pair.a;
+      await host.renameInterface(pair.a, hostName);
+      hostEnd = hostName;
+      if (mtu !== undefined) await host.setMtu(pair.b, mtu);
+      if (conf.mac) await host.setMac(pair.b, conf.mac);
+      await host.addBridgeMember(conf.bridge, hostName, { hairpin: conf.hairpinMode });
+      await host.setUp(hostName, true);
+      await host.moveToVnet(pair.b, jail);
+      await host.renameInterface(pair.b, request.ifname, jail);
+
+      await gatewayOnBridge(host, rollback, conf, plan);
+    });
     if (plan.masqueraded.length > 0) {
       await rollback.step('cni-nat', () => host.tableAdd(NAT_TABLE, plan.masqueraded), () => host.tableDelete(NAT_TABLE, plan.masqueraded));
     }
