@@ -3,9 +3,9 @@
 // 1. A CNI chain through `jailnet cni` against host-local (any machine, no root).
 // 2. Pods: a network, two pods with two containers each, addresses, reachability, a
 //    published port, the topology, and an ordered teardown that proves nothing leaked.
-//    On FreeBSD as root this runs on the real host. Elsewhere it says so plainly and runs
-//    on jailnet's strict simulator of FreeBSD's tools instead (the Linux driver is a
-//    later issue).
+//    On FreeBSD as root this runs on the real host; on Linux as root, for real on this
+//    host with the Linux driver (network namespaces, veth, a bridge, nftables). Without
+//    root it says so plainly and runs on jailnet's strict simulator of FreeBSD's tools.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,13 +46,20 @@ function cniDemo() {
   console.log('cni demo: OK, no lease and no cache entry left\n');
 }
 
+function isRoot() {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+function hasTool(tool) {
+  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+}
+
 function podHostEnv() {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (process.platform === 'freebsd' && isRoot) return { env: {}, simulated: false };
+  if (process.platform === 'freebsd' && isRoot()) return { env: {}, simulated: false };
   if (process.platform === 'freebsd') {
     console.log('This is FreeBSD, but not root: pods need root. Showing them on the FreeBSD tool simulator instead.');
   } else {
-    console.log(`This machine runs ${process.platform}, not FreeBSD, and jailnet's Linux driver is not available yet:`);
+    console.log(`This machine runs ${process.platform} without root or without the tools jailnet's Linux driver needs (ip, nft, nsenter, busybox):`);
     console.log('the pod demo runs against jailnet\'s strict simulator of the FreeBSD tools (test/freebsd-sim), not on this host.');
   }
   const bin = path.join(root, 'test', 'freebsd-sim', 'bin');
@@ -115,9 +122,69 @@ function podDemo() {
   console.log(`pod demo: OK (${simulated ? 'simulated FreeBSD host' : 'this FreeBSD host'}), nothing leaked`);
 }
 
+/** The same pods for real on this Linux host: namespaces, veth pairs, a bridge, nftables. */
+async function linuxPodDemo() {
+  console.log('== 2. Pods, for real on this Linux host (jailnet\'s Linux driver) ==');
+  const conf = path.join(scratch, 'pods', 'jailnet.conf');
+  const www = path.join(scratch, 'pods', 'www');
+  mkdirSync(www, { recursive: true });
+  writeFileSync(path.join(www, 'index.html'), 'hello from the web pod\n');
+  writeFileSync(conf, `[runtime]\nstate_dir = ${path.join(scratch, 'pods', 'state')}\ncni_config_dir = ${path.join(scratch, 'pods', 'net.d')}\n`);
+  const j = (...args) => run(conf, { JAILNET_HOST: 'linux' }, ...args);
+  const bridge = 'jndemo0';
+  try {
+    console.log('-- 1. a network');
+    j('network', 'create', 'demo', '--subnet', '10.89.42.0/24', '--bridge', bridge);
+    console.log('-- 2. two pods with a container each');
+    const web = JSON.parse(j('--json', 'pod', 'create', 'demo-web', '--network', 'demo', '-p', '18080:80'));
+    j('pod', 'create', 'demo-db', '--network', 'demo');
+    j('container', 'add', 'demo-web', 'httpd', '--path', '/');
+    j('container', 'add', 'demo-db', 'client', '--path', '/');
+    console.log('-- 3. addresses');
+    j('pod', 'ls');
+    const webAddress = web.interfaces[0].addresses[0].split('/')[0];
+    console.log('-- 4. ping across, from the container of demo-db to demo-web');
+    j('container', 'exec', 'demo-db', 'client', '--', 'busybox', 'ping', '-c', '2', '-W', '2', webAddress);
+    console.log('-- 5. a published port fetched from the host');
+    j('container', 'exec', 'demo-web', 'httpd', '--', 'busybox', 'httpd', '-p', '80', '-h', www);
+    const response = await fetch('http://127.0.0.1:18080/', { signal: AbortSignal.timeout(5000) });
+    const body = await response.text();
+    console.log(`GET http://127.0.0.1:18080/ -> ${response.status} ${body.trim()}`);
+    if (body !== 'hello from the web pod\n') throw new Error('the published port did not answer with the page');
+    console.log('-- 6. topology');
+    j('host', 'jails');
+    j('host', 'interfaces');
+    console.log('$ nft list table inet jailnet');
+    console.log(execFileSync('nft', ['list', 'table', 'inet', 'jailnet'], { encoding: 'utf8' }));
+  } finally {
+    console.log('-- 7. ordered teardown');
+    for (const pod of ['demo-web', 'demo-db']) spawnSync(process.execPath, [cli, '--config', conf, 'pod', 'rm', '--force', pod], { stdio: 'inherit', env: { ...process.env, JAILNET_HOST: 'linux' } });
+  }
+  const gc = j('gc');
+  if (!/nothing to remove/.test(gc)) throw new Error('gc found leftovers after an ordered teardown');
+  const leaks = [];
+  const leases = readdirSync(path.join(scratch, 'pods', 'state', 'networks', 'demo')).filter((n) => !/^(lock|last_reserved_ip\.\d+)$/.test(n));
+  if (leases.length) leaks.push(`leases ${leases.join(' ')}`);
+  const netns = existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith('jailnet-demo-')) : [];
+  if (netns.length) leaks.push(`namespaces ${netns.join(' ')}`);
+  const members = JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'master', bridge], { encoding: 'utf8' }) || '[]');
+  if (members.length) leaks.push(`veths ${members.map((m) => m.ifname).join(' ')}`);
+  const nft = spawnSync('nft', ['list', 'table', 'inet', 'jailnet'], { encoding: 'utf8' }).stdout ?? '';
+  if (nft.includes('10.89.42.')) leaks.push('nftables rules');
+  j('network', 'rm', 'demo');
+  spawnSync('ip', ['link', 'del', 'dev', bridge]);
+  if (leaks.length) throw new Error(`leaked: ${leaks.join('; ')}`);
+  console.log('pod demo: OK (this Linux host, for real): no lease, namespace, veth or nftables rule left');
+}
+
+function linuxReady() {
+  return process.platform === 'linux' && isRoot() && ['ip', 'nft', 'nsenter', 'unshare', 'setpriv', 'busybox'].every(hasTool);
+}
+
 try {
   cniDemo();
-  podDemo();
+  if (linuxReady()) await linuxPodDemo();
+  else podDemo();
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

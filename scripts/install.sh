@@ -5,8 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # containernetworking-plugins: the reference plugins the tests run side by side with jailnet's;
-# shellcheck: the test that keeps rc.d/jailnet clean.
-APT_PACKAGES=(containernetworking-plugins shellcheck)
+# the shellcheck test keeps rc.d/jailnet clean; iproute2, nftables, procps (sysctl),
+# util-linux (nsenter, unshare, setpriv) and conntrack: what the Linux driver runs;
+# podman, buildah, runc, catatonit, uidmap: the real CNI clients of the Linux tests;
+# busybox-static: httpd and ping inside test namespaces; iptables: the reference portmap.
+APT_PACKAGES=(containernetworking-plugins shellcheck iproute2 nftables procps util-linux conntrack
+  podman buildah runc catatonit uidmap busybox-static iptables)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
