@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { defaultStateDir } from '../src/platform.js';
 import { PLUGIN_DIR } from './helpers/run.js';
 import { busyboxPath, fetchFrom, hostAddress, hostLinks, jailnetNft, missingPrerequisite, scratchDir } from './helpers/linux.js';
 
@@ -49,10 +50,12 @@ if (missing) {
       '',
     ].join('\n'),
   );
-  const state = path.join(dir, 'state');
-  writeFileSync(path.join(dir, 'jailnet.conf'), `[runtime]\nstate_dir = ${state}\n`);
+  // jailnet's plugins read the default jailnet.conf here: podman runs some DELs from its
+  // cleanup process (started by conmon), which does not inherit this test's environment.
+  const records = path.join(defaultStateDir('linux'), 'attachments', 'bridge');
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NODE_OPTIONS|NODE_EXTRA_CA_CERTS|_TAPJS|TAP)/.test(k)));
-  Object.assign(env, { CONTAINERS_CONF: path.join(dir, 'containers.conf'), JAILNET_CONFIG: path.join(dir, 'jailnet.conf') });
+  delete env.JAILNET_CONFIG;
+  Object.assign(env, { CONTAINERS_CONF: path.join(dir, 'containers.conf') });
   const tool = (name: string, ...args: string[]) => {
     // env -i: tap re-injects its loader hooks into any environment given to spawn, and podman hands its environment to the plugins.
     const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
@@ -108,7 +111,7 @@ if (missing) {
     t.notMatch(jailnetNft().text, `dport ${PORT}`, 'no nft rule for the port is left');
     t.notMatch(jailnetNft().text, `${SUBNET}.`, 'no nft entry for the pod is left');
     t.same(hostLinks().filter((l) => l.master === 'cni-podman1' || (l.ifalias ?? '').includes(`network ${NETWORK}`)), [], 'no veth is left');
-    t.same(readdirSync(path.join(state, 'attachments', 'bridge')), [], 'no jailnet record is left');
+    t.same(existsSync(records) ? readdirSync(records).filter((n) => n.startsWith(`${NETWORK}-`)) : [], [], 'no jailnet record is left');
     t.notOk(fetchFrom(undefined, `http://127.0.0.1:${PORT}/`).ok, 'the port is closed');
   });
 

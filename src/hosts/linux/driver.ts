@@ -121,13 +121,7 @@ export class LinuxHost implements Host {
   }
 
   async createBridge(name?: string): Promise<string> {
-    let chosen = name;
-    if (chosen === undefined) {
-      const taken = new Set(await this.listInterfaces());
-      let unit = 0;
-      while (taken.has(`bridge${unit}`)) unit += 1;
-      chosen = `bridge${unit}`;
-    }
+    const chosen = name ?? (await this.freeName('bridge', undefined));
     await this.run(ip.createBridge(chosen), undefined);
     return chosen;
   }

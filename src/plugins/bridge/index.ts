@@ -168,15 +168,19 @@ async function teardown(host: Host, hostInterface: string, masqueraded: string[]
     // Destroying the host end destroys the jail end too, wherever it is.
     if (await host.inspectInterface(hostInterface)) await host.destroyInterface(hostInterface);
   } catch (error) {
-    errors.push((error as Error).message);
+    // A runtime may run two DELs of one attachment at once (podman's rm and its cleanup): gone is gone.
+    if (await host.inspectInterface(hostInterface).catch(() => true)) errors.push((error as Error).message);
   }
   if (masqueraded.length > 0) {
-    try {
+    const ours = async () => {
       const present = await host.tableShow(NAT_TABLE);
-      const ours = masqueraded.filter((a) => present.includes(a));
-      if (ours.length > 0) await host.tableDelete(NAT_TABLE, ours);
+      return masqueraded.filter((a) => present.includes(a));
+    };
+    try {
+      const present = await ours();
+      if (present.length > 0) await host.tableDelete(NAT_TABLE, present);
     } catch (error) {
-      errors.push((error as Error).message);
+      if ((await ours().catch(() => masqueraded)).length > 0) errors.push((error as Error).message);
     }
   }
 }
