@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { JsonRecords } from '../../util/json-records.js';
 import { processAlive } from '../../util/process.js';
 
 export const NETNS_DIR = '/run/netns';
@@ -31,46 +32,30 @@ export function netnsPathOf(jail: string): string {
   return path.join(NETNS_DIR, jail.split('.')[0] as string);
 }
 
+/** Holder records (one JSON file per child jail), read back only while the holder runs. */
 export class HolderRegistry {
-  constructor(private readonly dir: string) {}
+  private readonly records: JsonRecords<Holder>;
 
-  private file(name: string): string {
-    return path.join(this.dir, name);
+  constructor(dir: string) {
+    this.records = new JsonRecords(dir, HolderSchema);
   }
 
-  async write(holder: Holder): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const temp = `${this.file(holder.name)}~${process.pid}`;
-    await fs.writeFile(temp, `${JSON.stringify(holder)}\n`, { mode: 0o600 });
-    await fs.rename(temp, this.file(holder.name));
+  write(holder: Holder): Promise<void> {
+    return this.records.write(holder.name, holder);
   }
 
-  async remove(name: string): Promise<void> {
-    await fs.rm(this.file(name), { force: true });
+  remove(name: string): Promise<void> {
+    return this.records.remove(name);
   }
 
   /** Holders whose process still runs. */
   async live(): Promise<Holder[]> {
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dir);
-    } catch {
-      return [];
-    }
-    const holders: Holder[] = [];
-    for (const name of names.filter((n) => !n.includes('~'))) {
-      try {
-        const holder = HolderSchema.parse(JSON.parse(await fs.readFile(this.file(name), 'utf8')));
-        if (processAlive(holder.pid)) holders.push(holder);
-      } catch {
-        // a record being replaced, or garbage: not a jail
-      }
-    }
-    return holders;
+    return (await this.records.all()).filter((holder) => processAlive(holder.pid));
   }
 
   async find(name: string): Promise<Holder | undefined> {
-    return (await this.live()).find((h) => h.name === name);
+    const holder = await this.records.read(name);
+    return holder && processAlive(holder.pid) ? holder : undefined;
   }
 }
 
