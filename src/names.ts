@@ -51,3 +51,13 @@ export function validateInterfaceName(name: string): string {
 export function isMacAddress(mac: string): boolean {
   return MAC_ADDRESS.test(mac);
 }
+
+/**
+ * An address an interface may own: not all zeros, and not a group address (the I/G bit,
+ * the low bit of the first octet, marks multicast and broadcast; IEEE 802-2014 §8.2).
+ */
+export function isUnicastMac(mac: string): boolean {
+  if (!isMacAddress(mac)) return false;
+  const octets = mac.split(':').map((o) => parseInt(o, 16));
+  return (octets[0]! & 1) === 0 && octets.some((o) => o !== 0);
+}

@@ -16,6 +16,7 @@ t.test('values and defaults', async (t) => {
     cniCacheDir: '/srv/jailnet/cni',
     toolPath: undefined,
     teardownTimeoutMs: 30_000,
+    pluginTimeoutMs: 300_000,
   });
   const absent = await loadConfig(undefined, path.join(t.testdir(), 'missing.conf'));
   t.equal(absent.file, undefined, 'a missing default file means defaults');

@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { acquireLock, withLock } from '../src/util/file-lock.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEADLINE_ENV, whileUndoing } from '../src/util/deadline.js';
+import { acquireLock, lockHeld, withLock } from '../src/util/file-lock.js';
 
 t.test('critical sections never overlap', async (t) => {
   const owner = path.join(t.testdir(), 'lock.owner');
@@ -36,12 +38,50 @@ t.test('a lock left by a dead process is taken over', async (t) => {
 t.test('a lock held by a live process is waited for, and times out', async (t) => {
   const owner = path.join(t.testdir(), 'lock.owner');
   await fs.writeFile(owner, `${process.ppid}\n`);
-  await t.rejects(acquireLock(owner, { timeoutMs: 150 }), /timed out waiting for lock/);
+  await t.rejects(acquireLock(owner, { timeoutMs: 150 }), /timed out after \d+ ms waiting for lock/);
   t.equal(await fs.readFile(owner, 'utf8'), `${process.ppid}\n`, 'the live holder keeps its lock');
   await fs.writeFile(owner, `${process.ppid}\n`);
   const old = new Date(Date.now() - 120_000);
   await fs.utimes(owner, old, old);
   const release = await acquireLock(owner, { timeoutMs: 1000, staleMs: 60_000 });
   t.pass('an owner file older than any critical section is stale even with a live pid');
+  await release();
+});
+
+t.test('waiters get the lock in the order they asked for it, and the queue goes with the last', async (t) => {
+  const dir = t.testdir();
+  const owner = path.join(dir, 'lock.owner');
+  const release = await acquireLock(owner);
+  t.equal(await lockHeld(owner), true, 'lockHeld sees the holder');
+  const order: number[] = [];
+  const waiters: Array<Promise<void>> = [];
+  for (let i = 0; i < 12; i++) {
+    waiters.push(withLock(owner, async () => void order.push(i)));
+    await sleep(3);
+  }
+  await sleep(30);
+  await release();
+  await Promise.all(waiters);
+  t.same(order, [...Array(12).keys()], 'first come, first served');
+  t.same(await fs.readdir(dir), [], 'no owner file and no queue are left');
+  t.equal(await lockHeld(owner), false);
+});
+
+t.test("waits end before the caller's deadline, and undo may use the reserve", async (t) => {
+  const owner = path.join(t.testdir(), 'lock.owner');
+  await fs.writeFile(owner, `${process.ppid}\n`);
+  const saved = process.env[DEADLINE_ENV];
+  t.teardown(() => {
+    if (saved === undefined) delete process.env[DEADLINE_ENV];
+    else process.env[DEADLINE_ENV] = saved;
+  });
+  process.env[DEADLINE_ENV] = String(Date.now() + 10_100);
+  const started = Date.now();
+  await t.rejects(acquireLock(owner), /timed out/);
+  t.ok(Date.now() - started < 1000, 'a normal wait keeps the rollback reserve free');
+  // The holder lets go after 500 ms: past the normal budget, inside the reserve.
+  setTimeout(() => void fs.rm(owner), 500);
+  const release = await whileUndoing(() => acquireLock(owner));
+  t.pass('an undo waits into the reserve');
   await release();
 });

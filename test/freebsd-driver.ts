@@ -2,6 +2,7 @@
 // simulator's command log) and the state it leaves, operation by operation.
 import t from 'tap';
 import { createExecDoor } from '../src/hosts/exec.js';
+import { ChangePlan } from '../src/util/change-plan.js';
 import { FreeBSDHost } from '../src/hosts/freebsd/driver.js';
 import { newSim } from './helpers/sim.js';
 import type { Simulator } from './freebsd-sim/src/index.js';
@@ -9,7 +10,7 @@ import type { Simulator } from './freebsd-sim/src/index.js';
 function driverFor(sim: Simulator, planning = false) {
   // The CA bundle variable makes each simulated tool start ~140 ms slower.
   const { NODE_EXTRA_CA_CERTS: _slow, ...env } = process.env;
-  const door = createExecDoor({ toolPath: sim.env.JAILNET_TOOL_PATH, env: { ...env, ...sim.env }, planning });
+  const door = createExecDoor({ toolPath: sim.env.JAILNET_TOOL_PATH, env: { ...env, ...sim.env }, plan: new ChangePlan(planning) });
   return { host: new FreeBSDHost(door), door };
 }
 
@@ -160,21 +161,29 @@ t.test('a release without -j: the driver falls back to jexec and remembers', asy
   t.match(sim.log().find((e) => e.context === 'jail:1'), { argv: ['ifconfig', 'lo0', 'up'], exitCode: 0 }, 'the tool ran inside the jail');
 });
 
-t.test('plan mode records the argv and runs nothing', async (t) => {
+t.test('plan mode records every change and runs only reads', async (t) => {
   const sim = await newSim(t);
   const { host, door } = driverFor(sim, true);
+  const before = sim.state();
   await host.createVnetJail('pod', { childrenMax: 2 });
   const { a } = await host.createEpair();
   await host.moveToVnet(a.replace(/a$/, 'b'), 'pod');
   await host.addRoute('default', '10.88.0.1', 'pod');
   await host.loadAnchor('cni-rdr/x', 'rdr pass inet proto tcp from any to any port 1 -> 10.0.0.1 port 1');
-  t.same(door.plan, [
-    ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist', 'children.max=2', 'host.hostname=pod'],
-    ['ifconfig', 'epair', 'create'],
-    ['ifconfig', 'epair?b', 'vnet', 'pod'],
-    ['route', '-j', 'pod', '-n', '-4', 'add', 'default', '10.88.0.1'],
-    ['pfctl', '-a', 'cni-rdr/x', '-f', '-'],
-  ]);
-  t.same(sim.log(), [], 'the simulator saw no command');
-  t.same(sim.state().jails, []);
+  t.same(
+    door.changes.steps.map((s) => (s.kind === 'host' ? s.argv : s)),
+    [
+      ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist', 'children.max=2', 'host.hostname=pod'],
+      ['ifconfig', 'epair', 'create'],
+      ['ifconfig', 'epair?b', 'vnet', 'pod'],
+      ['route', '-j', 'pod', '-n', '-4', 'add', 'default', '10.88.0.1'],
+      ['pfctl', '-a', 'cni-rdr/x', '-f', '-'],
+    ],
+  );
+  t.same(sim.log(), [], 'the simulator saw no command that changes anything');
+  t.same(await host.listInterfaces(), ['lo0', 'vtnet0'], 'a read runs for real and sees the host as it is');
+  t.equal(await host.sysctlGet('net.inet.ip.forwarding'), '0');
+  t.same(sim.log().map((e) => e.argv[0]), ['ifconfig', 'sysctl'], 'only the reads reached the simulator');
+  t.same(sim.state().jails, before.jails);
+  t.same(sim.state().ifaces, before.ifaces);
 });

@@ -2,9 +2,11 @@
 // containers as child jails, the teardown order, crash recovery by gc, name checks.
 import { promises as fs } from 'node:fs';
 import t from 'tap';
+import { crashAfter } from './helpers/crash.js';
 import { comparable } from './helpers/podnet.js';
 import { podLab, root, type PodLab } from './helpers/pods.js';
 import { tool } from './helpers/sim.js';
+import { BASE_PATHS } from './freebsd-sim/src/exec-box.js';
 
 // The crash test below runs pod create once per host command, each followed by gc.
 t.setTimeout(900_000);
@@ -100,7 +102,6 @@ t.test('two pods with two containers each: reachability and the privilege model'
     t.match(lab.sim.reach({ from: `jailnet-a.${c}`, to: '10.89.2.3', port: 80 }), { delivered: true, jails: ['jailnet-b', 'jailnet-b.c1', 'jailnet-b.c2'] }, `a/${c} reaches pod b`);
     t.match(lab.sim.reach({ from: `jailnet-b.${c}`, to: '10.89.2.2', port: 80 }), { delivered: true, jails: ['jailnet-a', 'jailnet-a.c1', 'jailnet-a.c2'] }, `b/${c} reaches pod a`);
   }
-  const bin = lab.sim.env.JAILNET_TOOL_PATH;
   const tries: Array<[string[], RegExp]> = [
     [['ifconfig', 'eth0', 'inet', '10.89.2.99/24', 'alias'], /Operation not permitted/],
     [['ifconfig', 'eth0', 'down'], /Operation not permitted/],
@@ -111,14 +112,14 @@ t.test('two pods with two containers each: reachability and the privilege model'
   ];
   const before = comparable(lab.sim.state());
   for (const [argv, message] of tries) {
-    const result = await tool(lab.sim, 'jexec', ['jailnet-a.c1', `${bin}/${argv[0]}`, ...argv.slice(1)]);
+    const result = await tool(lab.sim, 'jexec', ['jailnet-a.c1', BASE_PATHS[argv[0] as string] as string, ...argv.slice(1)]);
     t.equal(result.code, 1, `a container cannot run ${argv.join(' ')}`);
     t.match(result.stderr, message);
   }
   t.same(comparable(lab.sim.state()), before, 'and nothing changed');
-  const reads = await tool(lab.sim, 'jexec', ['jailnet-a.c1', `${bin}/ifconfig`, '-l']);
+  const reads = await tool(lab.sim, 'jexec', ['jailnet-a.c1', '/sbin/ifconfig', '-l']);
   t.equal(reads.stdout, 'lo0 eth0\n', 'it sees the pod network');
-  const pod = await tool(lab.sim, 'jexec', ['jailnet-a', `${bin}/ifconfig`, 'eth0', 'mtu', '1400']);
+  const pod = await tool(lab.sim, 'jexec', ['jailnet-a', 'ifconfig', 'eth0', 'mtu', '1400']);
   t.equal(pod.code, 0, 'the pod jail itself owns its vnet');
 });
 
@@ -152,6 +153,7 @@ t.test('--dry-run prints the plan and changes nothing', async (t) => {
   const plan = await lab.jailnet(['--dry-run', 'pod', 'create', 'web', '--network', 'net1', '-p', '8080:80']);
   t.equal(plan.code, 0, plan.stderr);
   t.same(plan.stdout.trim().split('\n'), [
+    `# write ${lab.stateDir}/pods/web.json`,
     'jail -c name=jailnet-web path=/ vnet persist children.max=64 host.hostname=web',
     'ifconfig -j jailnet-web lo0 inet 127.0.0.1/8 alias',
     'ifconfig -j jailnet-web lo0 up',
@@ -159,6 +161,8 @@ t.test('--dry-run prints the plan and changes nothing', async (t) => {
     'cni ADD portmap network=net1 netns=jailnet-web ifname=eth0',
     'cni ADD firewall network=net1 netns=jailnet-web ifname=eth0',
     'cni ADD tuning network=net1 netns=jailnet-web ifname=eth0',
+    `# write ${lab.stateDir}/cni/results/net1-jailnet-web-eth0`,
+    `# write ${lab.stateDir}/pods/web.json`,
   ]);
   t.same(lab.sim.state().jails, before.jails, 'no jail was made');
   t.same(lab.sim.log().filter((e) => e.argv[0] !== 'sysctl' && e.argv[0] !== 'pfctl'), [], 'no host command ran');
@@ -181,15 +185,8 @@ t.test('a CLI killed at any host command of pod create: gc brings the host back'
   t.same(comparable(lab.sim.state()), initial);
 
   for (let n = 1; n <= commands; n++) {
-    const at = lab.sim.state().commandCount + n;
-    await lab.sim.mutate((s) => {
-      s.killAt = at;
-    });
-    const killed = await lab.jailnet(['pod', 'create', 'web', '--network', 'net1', '-p', '8080:80'], { detached: true });
-    const ran = lab.sim.log().find((_, i, all) => i === all.length - 1)?.argv.join(' ');
-    await lab.sim.mutate((s) => {
-      s.killAt = undefined;
-    });
+    const { run: killed, killedAfter: ran } = await crashAfter(lab.sim, n, lab.launch(['pod', 'create', 'web', '--network', 'net1', '-p', '8080:80']));
+    t.ok(ran, `killed after command ${n}`);
     t.not(killed.code, 0, `killed after command ${n}`);
     const gc = await lab.jailnet(['gc']);
     t.equal(gc.code, 0, `gc after a kill at command ${n}: ${gc.stderr}`);

@@ -80,6 +80,7 @@ export function cniCommand(context: CliContext): Command {
   withAttachmentOptions(cni.command('add').description('add an attachment; prints the result'), true).action(
     async (options: AttachmentOptions) => {
       const result = await (await context.runner()).add(await loadList(context, options), runtimeConf(options));
+      if (context.printPlanIfDry()) return;
       context.print(result, () => JSON.stringify(result, null, 2));
     },
   );
@@ -88,6 +89,7 @@ export function cniCommand(context: CliContext): Command {
     async (options: AttachmentOptions) => {
       const list = await loadList(context, options);
       await (await context.runner()).del(list, runtimeConf(options));
+      if (context.printPlanIfDry()) return;
       context.print({ deleted: { network: list.name, containerId: options.containerId, ifname: options.ifname } }, () => '');
     },
   );
@@ -96,6 +98,7 @@ export function cniCommand(context: CliContext): Command {
     async (options: AttachmentOptions) => {
       const list = await loadList(context, options);
       await (await context.runner()).check(list, runtimeConf(options));
+      if (context.printPlanIfDry()) return;
       context.print({ network: list.name, containerId: options.containerId, ifname: options.ifname, ok: true }, () => '');
     },
   );
@@ -104,6 +107,7 @@ export function cniCommand(context: CliContext): Command {
     .option('--valid <containerid:ifname>', 'an attachment to keep (repeatable)', parseValid, [])
     .action(async (options: NetworkOptions & { valid: Attachment[] }) => {
       const removed = await (await context.runner()).gc(await loadList(context, options), options.valid);
+      if (context.printPlanIfDry()) return;
       context.print({ removed }, () =>
         removed.map((r) => `removed ${r.network} ${r.containerId} ${r.ifname}`).join('\n'),
       );
@@ -113,6 +117,7 @@ export function cniCommand(context: CliContext): Command {
     async (options: NetworkOptions) => {
       const list = await loadList(context, options);
       await (await context.runner()).status(list);
+      if (context.printPlanIfDry()) return;
       context.print({ network: list.name, ready: true }, () => `${list.name}: ready`);
     },
   );

@@ -1,6 +1,6 @@
 // What every CLI command shares: the global options, the loaded config, the host
-// driver (in plan mode with --dry-run), and output that is text by default and JSON
-// with --json.
+// driver, the change plan (recorded instead of made with --dry-run), and output that is
+// text by default and JSON with --json.
 import path from 'node:path';
 import { ResultCache } from '../cni/cache.js';
 import { ChainRunner } from '../cni/chain.js';
@@ -13,6 +13,7 @@ import { hostFromOptions } from '../hosts/select.js';
 import { defaultConfigFile } from '../platform.js';
 import type { PodContext } from '../pods/pods.js';
 import { PodStore } from '../pods/store.js';
+import { ChangePlan, formatPlan } from '../util/change-plan.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -22,28 +23,40 @@ export interface GlobalOptions {
   dryRun: boolean;
 }
 
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
 export interface CliContext {
   config(): Promise<JailnetConfig>;
   /** The host driver chosen by --host, JAILNET_HOST or the OS (tool path from the config). */
   host(): Promise<Host>;
-  /** A driver that runs commands even with --dry-run, for commands that only read. */
-  readingHost(): Promise<Host>;
-  /** The exec door behind host(): its plan holds the argv lists with --dry-run. */
+  /** The exec door behind host(). */
   door(): Promise<ExecDoor>;
+  /** What the command changes; with --dry-run, what it would change. */
+  readonly plan: ChangePlan;
   runner(): Promise<ChainRunner>;
   pods(): Promise<PodContext>;
   dryRun(): boolean;
+  readonly io: CliIO;
   /** Prints `data` as JSON with --json, otherwise the text `human()` returns (nothing when empty). */
   print(data: unknown, human: () => string): void;
+  /** With --dry-run, prints the plan and returns true: the command has nothing else to say. */
+  printPlanIfDry(): boolean;
+  /** The exit code of a command that ran to its end but has a non-zero answer (status: a check failed). */
+  exitCode: number;
+  /** Errors of a command that went on past them: one line each on stderr, and exit code 1. */
+  report(errors: string[]): void;
 }
 
-/** In plan mode plugins are not run: each call is shown as one line of the plan. */
-function planningInvoker(door: ExecDoor): Invoker {
+/** In plan mode plugins are not run: each call is one step of the plan. */
+function planningInvoker(plan: ChangePlan): Invoker {
   return {
     async invoke(type, env, stdin) {
-      const conf = stdin as { name?: string };
-      door.plan.push(['cni', env.command, type, `network=${conf.name ?? ''}`, `netns=${env.netns ?? ''}`, `ifname=${env.ifname ?? ''}`]);
-      return env.command === 'ADD' ? { cniVersion: (stdin as { cniVersion?: string }).cniVersion ?? '1.0.0' } : undefined;
+      const conf = stdin as { name?: string; cniVersion?: string };
+      plan.cni({ command: env.command, plugin: type, network: conf.name ?? '', netns: env.netns ?? '', ifname: env.ifname ?? '' });
+      return env.command === 'ADD' ? { cniVersion: conf.cniVersion ?? '1.0.0' } : undefined;
     },
   };
 }
@@ -56,10 +69,23 @@ function pluginEnvironment(options: GlobalOptions): NodeJS.ProcessEnv {
   return env;
 }
 
-export function createContext(globals: () => GlobalOptions, write: (text: string) => void): CliContext {
+export function createContext(globals: () => GlobalOptions, io: CliIO): CliContext {
   let loaded: Promise<JailnetConfig> | undefined;
   let driver: Promise<{ host: Host; door: ExecDoor }> | undefined;
+  let plan: ChangePlan | undefined;
+  const changes = () => (plan ??= new ChangePlan(globals().dryRun));
+  const selected = () => {
+    driver ??= context.config().then(({ runtime }) =>
+      hostFromOptions(globals().host, { plan: changes(), ...(runtime.toolPath ? { toolPath: runtime.toolPath } : {}) }),
+    );
+    return driver;
+  };
   const context: CliContext = {
+    io,
+    exitCode: 0,
+    get plan() {
+      return changes();
+    },
     config() {
       loaded ??= loadConfig(globals().config, process.env.JAILNET_CONFIG ?? defaultConfigFile());
       return loaded;
@@ -71,15 +97,12 @@ export function createContext(globals: () => GlobalOptions, write: (text: string
     async door() {
       return (await selected()).door;
     },
-    async readingHost() {
-      return (await driverFor(false)).host;
-    },
     async runner() {
       const { runtime } = await context.config();
       return new ChainRunner({
         pluginDirs: runtime.cniPluginDirs,
-        cache: new ResultCache(runtime.cniCacheDir),
-        invoker: globals().dryRun ? planningInvoker(await context.door()) : execInvoker(pluginEnvironment(globals())),
+        cache: new ResultCache(runtime.cniCacheDir, changes()),
+        invoker: globals().dryRun ? planningInvoker(changes()) : execInvoker(pluginEnvironment(globals()), { timeoutMs: runtime.pluginTimeoutMs }),
       });
     },
     async pods() {
@@ -87,29 +110,33 @@ export function createContext(globals: () => GlobalOptions, write: (text: string
       return {
         host: await context.host(),
         runner: await context.runner(),
-        store: new PodStore(config.runtime.stateDir),
+        store: new PodStore(config.runtime.stateDir, changes()),
         network: (name: string) => findNetwork(config.runtime.cniConfigDir, name),
         teardownTimeoutMs: config.runtime.teardownTimeoutMs,
         planning: globals().dryRun,
         disableNewNetns: config.network.disableNewNetns,
+        attachmentsDir: path.join(config.runtime.stateDir, 'attachments'),
+        cniConfigDir: config.runtime.cniConfigDir,
       };
     },
     print(data, human) {
       if (globals().json) {
-        write(`${JSON.stringify(data)}\n`);
+        io.stdout(`${JSON.stringify(data)}\n`);
         return;
       }
       const text = human();
-      if (text !== '') write(`${text}\n`);
+      if (text !== '') io.stdout(`${text}\n`);
     },
-  };
-  const driverFor = async (planning: boolean) => {
-    const { runtime } = await context.config();
-    return hostFromOptions(globals().host, { planning, ...(runtime.toolPath ? { toolPath: runtime.toolPath } : {}) });
-  };
-  const selected = () => {
-    driver ??= driverFor(globals().dryRun);
-    return driver;
+    report(errors) {
+      for (const error of errors) io.stderr(`jailnet: ${error}\n`);
+      if (errors.length > 0) context.exitCode = 1;
+    },
+    printPlanIfDry() {
+      if (!globals().dryRun) return false;
+      const steps = changes().steps;
+      context.print({ plan: steps }, () => formatPlan(steps));
+      return true;
+    },
   };
   return context;
 }

@@ -4,48 +4,51 @@ import { Command, CommanderError, Option } from 'commander';
 import { CniError } from '../cni/errors.js';
 import { ConfigError } from '../config/jailnet-conf.js';
 import { configureLogger, LOG_LEVELS, type LogLevel } from '../log.js';
+import { oneLine, TeardownError } from '../util/teardown.js';
 import { cniCommand } from './cni-command.js';
 import { gcCommand } from './gc-command.js';
 import { hostCommand } from './host-command.js';
 import { networkCommand } from './network-command.js';
 import { containerCommand, podCommand } from './pod-command.js';
 import { statusCommand } from './status-command.js';
-import { createContext, type GlobalOptions } from './context.js';
+import { createContext, type CliContext, type CliIO, type GlobalOptions } from './context.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-function describeError(error: unknown): { message: string; json: Record<string, unknown> } {
+/** The error as lines for stderr (the first says what failed, one more per collected error) and as JSON. */
+function describeError(error: unknown): { lines: string[]; json: Record<string, unknown> } {
+  if (error instanceof TeardownError) {
+    const cause = error.failure instanceof CniError ? { code: error.failure.code } : {};
+    return { lines: [error.message, ...error.errors], json: { ...cause, msg: error.message, errors: error.errors } };
+  }
   if (error instanceof CniError) {
-    return { message: error.describe(), json: { code: error.code, msg: error.message, ...(error.details ? { details: error.details } : {}) } };
+    return { lines: [error.describe()], json: { code: error.code, msg: error.message, ...(error.details ? { details: error.details } : {}) } };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { message, json: { msg: message } };
+  return { lines: [message], json: { msg: message } };
 }
 
-export interface CliIO {
-  stdout(text: string): void;
-  stderr(text: string): void;
-}
+export type { CliIO };
 
 const processIO: CliIO = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 };
 
-export function buildProgram(io: CliIO = processIO): Command {
+export function buildProgram(io: CliIO = processIO): { program: Command; context: CliContext } {
   const program = new Command('jailnet');
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  const context = createContext(globals, io.stdout);
+  const context = createContext(globals, io);
   program
     .description('container networking on FreeBSD jails: CNI plugins, pods, and their teardown')
     .version(packageVersion())
     .option('--config <file>', 'jailnet.conf (ini) to read instead of the default')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(LOG_LEVELS).default('warn'))
     .option('--json', 'machine-readable output', false)
-    .option('--dry-run', 'print the host command plan and run nothing', false)
+    .option('--dry-run', 'print what would change (host commands, plugin calls, files) and change nothing', false)
     .addOption(new Option('--host <driver>', 'host driver (default: $JAILNET_HOST, else the OS)').choices(['freebsd', 'linux']))
     .enablePositionalOptions()
     .showHelpAfterError('(use --help for usage)')
@@ -66,23 +69,23 @@ export function buildProgram(io: CliIO = processIO): Command {
     command.commands.forEach(configure);
   };
   program.commands.forEach(configure);
-  return program;
+  return { program, context };
 }
 
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
-  const program = buildProgram(io);
+  const { program, context } = buildProgram(io);
   try {
     await program.parseAsync(argv);
-    // A command that succeeded with a non-zero answer (status: a check failed) set it.
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    // A command that ran to its end with a non-zero answer (status: a check failed) set it.
+    return context.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version end with code 0; usage errors were already printed by commander.
       return error.exitCode === 0 ? 0 : 2;
     }
-    const { message, json } = describeError(error);
+    const { lines, json } = describeError(error);
     if (program.opts<GlobalOptions>().json) io.stdout(`${JSON.stringify({ error: json })}\n`);
-    io.stderr(`jailnet: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    for (const line of lines) io.stderr(`jailnet: ${oneLine(line)}\n`);
     return error instanceof ConfigError ? 2 : 1;
   }
 }

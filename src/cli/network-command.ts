@@ -7,6 +7,8 @@ import { parsePrefix, type Prefix } from '../ipam/ip.js';
 import { validateNetworkName } from '../names.js';
 import { JAILNET_MARK, NetworkError, networkConflist } from '../networks/create.js';
 import { PodStore } from '../pods/store.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import type { InterfaceInfo } from '../hosts/host.js';
 import type { CliContext } from './context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -18,6 +20,18 @@ function subnetsOf(list: { plugins: Array<Record<string, unknown>> }): string[] 
 
 function bridgeOf(list: { plugins: Array<Record<string, unknown>> }): string | undefined {
   return list.plugins.find((p) => p.type === 'bridge')?.bridge as string | undefined;
+}
+
+/** An interface of that name on this host that is not a bridge (an uplink, lo0) cannot be one. */
+async function refuseNonBridge(context: CliContext, name: string): Promise<void> {
+  let info: InterfaceInfo | undefined;
+  try {
+    info = await (await context.host()).inspectInterface(name);
+  } catch {
+    // No driver or tool here to ask: the bridge plugin refuses it at the first ADD.
+    return;
+  }
+  if (info && !info.groups.includes('bridge')) throw new NetworkError(`interface ${name} exists on this host and is not a bridge`);
 }
 
 export function networkCommand(context: CliContext): Command {
@@ -32,7 +46,7 @@ export function networkCommand(context: CliContext): Command {
     .option('--ipv6', 'add an IPv6 subnet (a ULA /64 unless --subnet gives one)', false)
     .option('--bridge <if>', 'bridge interface name')
     .option('--internal', 'no gateway, no masquerading, no default route', false)
-    .option('--mtu <n>', 'MTU', (v) => Number(v))
+    .option('--mtu <n>', 'MTU (72 to 65535)', (v) => (/^\d+$/.test(v) ? Number(v) : NaN))
     .option('--isolate', "pods of other jailnet networks cannot reach this network's pods", false)
     .action(async (name: string, options: { subnet: string[]; gateway?: string; ipRange?: string; ipv6: boolean; bridge?: string; internal: boolean; mtu?: number; isolate: boolean }) => {
       validateNetworkName(name);
@@ -42,15 +56,13 @@ export function networkCommand(context: CliContext): Command {
       const existing = lists.map((l) => JSON.parse(l.bytes.toString()) as { plugins: Array<Record<string, unknown>> });
       const used = existing.flatMap(subnetsOf).map((s) => parsePrefix(s)).filter((p): p is Prefix => p !== null);
       const conflist = networkConflist({ name, dataDir: path.join(runtime.stateDir, 'networks'), subnets: options.subnet, gateway: options.gateway, ipRange: options.ipRange, ipv6: options.ipv6, bridge: options.bridge, internal: options.internal, mtu: options.mtu, isolate: options.isolate }, used, existing.map(bridgeOf).filter((b): b is string => b !== undefined));
+      if (options.bridge) await refuseNonBridge(context, options.bridge);
       const file = path.join(runtime.cniConfigDir, `${name}.conflist`);
       if (context.dryRun()) {
         context.print({ file, conflist }, () => `would write ${file}:\n${JSON.stringify(conflist, null, 2)}`);
         return;
       }
-      await fs.mkdir(runtime.cniConfigDir, { recursive: true });
-      const temp = `${file}.tmp-${process.pid}`;
-      await fs.writeFile(temp, `${JSON.stringify(conflist, null, 2)}\n`);
-      await fs.rename(temp, file);
+      await writeFileAtomic(file, `${JSON.stringify(conflist, null, 2)}\n`, { mode: 0o644, dirMode: 0o755 });
       context.print({ name, file, conflist }, () => `${name}: ${file}`);
     });
 

@@ -1,11 +1,13 @@
 // `jailnet pod create|rm|ls|inspect` and `jailnet container add|rm|exec|ls`.
 import { Command } from 'commander';
 import { validateContainerName, validatePodName } from '../names.js';
-import { addContainer, createPod, parsePublish, PodError, removeContainer, removePod, restorePods } from '../pods/pods.js';
-import type { PodRecord, PortMapping } from '../pods/store.js';
+import { addContainer, removeContainer } from '../pods/containers.js';
+import { createPod, parsePublish, restorePods } from '../pods/create.js';
 import { renderContainerConf, renderJailConf } from '../pods/jail-conf.js';
+import { PodError } from '../pods/pods.js';
+import { removePod } from '../pods/remove.js';
+import type { PodRecord, PortMapping } from '../pods/store.js';
 import type { CliContext } from './context.js';
-import { formatPlan } from './plan.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -34,13 +36,6 @@ function removalOrder(pods: PodRecord[]): string[] {
   return [...live.filter((p) => p.sharesWith), ...live.filter((p) => !p.sharesWith)].map((p) => p.name);
 }
 
-async function printPlanIfDry(context: CliContext): Promise<boolean> {
-  if (!context.dryRun()) return false;
-  const plan = (await context.door()).plan;
-  context.print({ plan }, () => formatPlan(plan));
-  return true;
-}
-
 export function podCommand(context: CliContext): Command {
   const pod = new Command('pod').description('pods: a parent jail that owns the network, containers as child jails');
 
@@ -59,14 +54,14 @@ export function podCommand(context: CliContext): Command {
       const ports: PortMapping[] = options.publish.map(parsePublish);
       if (options.restart !== 'no' && options.restart !== 'always') throw new PodError(`--restart takes no or always, not "${options.restart}"`);
       if (options.emitJailConf) {
-        process.stdout.write(renderJailConf({ pod: name, mode: options.mode }));
+        context.io.stdout(renderJailConf({ pod: name, mode: options.mode }));
         return;
       }
       const ctx = await context.pods();
       const record = await createPod(ctx, { name, networks: options.network, mode: options.mode, ports, ip: options.ip, mac: options.mac, restart: options.restart });
-      if (await printPlanIfDry(context)) return;
+      if (context.printPlanIfDry()) return;
       // The pod is printed as JSON: it is what callers read back.
-      process.stdout.write(`${JSON.stringify(podView(record), null, context.dryRun() ? 0 : 2)}\n`);
+      context.io.stdout(`${JSON.stringify(podView(record), null, 2)}\n`);
     });
 
   pod
@@ -83,7 +78,7 @@ export function podCommand(context: CliContext): Command {
         const { cleaned } = await removePod(ctx, pod, { force: options.force || options.all, keepRestartRecord: options.all });
         report.push({ removed: pod, cleaned });
       }
-      if (await printPlanIfDry(context)) return;
+      if (context.printPlanIfDry()) return;
       context.print(options.all ? report : report[0], () =>
         report.flatMap((r) => [`removed ${r.removed}`, ...r.cleaned.map((c) => `cleaned leftover: ${c}`)]).join('\n'),
       );
@@ -93,9 +88,9 @@ export function podCommand(context: CliContext): Command {
     .command('restore')
     .description('re-create the pods marked --restart always (rc.d start)')
     .action(async () => {
-      const restored = await restorePods(await context.pods());
-      if (await printPlanIfDry(context)) return;
-      context.print(restored.map(podView), () => restored.map((p) => `restored ${p.name}`).join('\n'));
+      const { restored, errors } = await restorePods(await context.pods());
+      if (!context.printPlanIfDry()) context.print(restored.map(podView), () => restored.map((p) => `restored ${p.name}`).join('\n'));
+      context.report(errors);
     });
 
   pod
@@ -132,11 +127,11 @@ export function containerCommand(context: CliContext): Command {
     .option('--emit-jail-conf', 'print the jail.conf(5) of the container instead of creating it', false)
     .action(async (pod: string, name: string, options: { path: string; hostname?: string; emitJailConf: boolean }) => {
       if (options.emitJailConf) {
-        process.stdout.write(renderContainerConf({ pod: validatePodName(pod), container: validateContainerName(name), path: options.path }));
+        context.io.stdout(renderContainerConf({ pod: validatePodName(pod), container: validateContainerName(name), path: options.path }));
         return;
       }
       const record = await addContainer(await context.pods(), pod, name, options);
-      if (await printPlanIfDry(context)) return;
+      if (context.printPlanIfDry()) return;
       const added = record.containers.find((c) => c.name === name);
       context.print(added, () => `${added?.jail}`);
     });
@@ -146,7 +141,7 @@ export function containerCommand(context: CliContext): Command {
     .description('remove a container jail')
     .action(async (pod: string, name: string) => {
       await removeContainer(await context.pods(), pod, name);
-      if (await printPlanIfDry(context)) return;
+      if (context.printPlanIfDry()) return;
       context.print({ removed: `${pod}/${name}` }, () => `removed ${pod}/${name}`);
     });
 
@@ -159,10 +154,10 @@ export function containerCommand(context: CliContext): Command {
       const found = record?.containers.find((c) => c.name === validateContainerName(name));
       if (!found) throw new PodError(`container ${name} does not exist in pod ${pod}`);
       const result = await ctx.host.runInJail(found.jail, argv);
-      if (await printPlanIfDry(context)) return;
-      process.stdout.write(result.stdout);
-      process.stderr.write(result.stderr);
-      process.exitCode = result.exitCode;
+      if (context.printPlanIfDry()) return;
+      context.io.stdout(result.stdout);
+      context.io.stderr(result.stderr);
+      context.exitCode = result.exitCode;
     });
 
   container

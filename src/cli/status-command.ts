@@ -35,9 +35,9 @@ export async function hostChecks(host: Host): Promise<Check[]> {
 
 export function statusCommand(context: CliContext): Command {
   return new Command('status').description('check that this host is ready for pods (only reads; --dry-run changes nothing)').action(async () => {
-    // status changes nothing, so --dry-run does not stop it from reading the host.
-    const checks = await hostChecks(await context.readingHost());
+    // status only reads, and reads are real with --dry-run too.
+    const checks = await hostChecks(await context.host());
     context.print(checks, () => checks.map((c) => (c.ok ? `ok    ${c.name}` : `FAIL  ${c.name} — fix: ${c.fix}`)).join('\n'));
-    if (checks.some((c) => !c.ok)) process.exitCode = 1;
+    if (checks.some((c) => !c.ok)) context.exitCode = 1;
   });
 }

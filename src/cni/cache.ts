@@ -1,9 +1,11 @@
 // libcni's result cache (cniCacheV1): one JSON file per attachment under
 // <cacheDir>/results/<network>-<containerID>-<ifname>, so a DEL, a CHECK or a GC
 // after a restart still knows what ADD produced.
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { unlessPlanning, type ChangePlan } from '../util/change-plan.js';
 import type { CniArgs } from './args.js';
 
 const CacheSchema = z.looseObject({
@@ -26,8 +28,12 @@ export interface AttachmentKey {
   ifname: string;
 }
 
+/** With a planning ChangePlan (--dry-run), writes and removals are recorded, not made. */
 export class ResultCache {
-  constructor(readonly cacheDir: string) {}
+  constructor(
+    readonly cacheDir: string,
+    private readonly plan?: ChangePlan,
+  ) {}
 
   private get resultsDir(): string {
     return path.join(this.cacheDir, 'results');
@@ -52,17 +58,7 @@ export class ResultCache {
       capabilityArgs: entry.capabilityArgs,
       result: entry.result,
     };
-    await fs.mkdir(this.resultsDir, { recursive: true, mode: 0o700 });
-    const target = this.file(key);
-    const temp = `${target}.tmp-${process.pid}`;
-    const handle = await fs.open(temp, 'w', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(body));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, target);
+    await unlessPlanning(this.plan, 'write', this.file(key), () => writeFileAtomic(this.file(key), JSON.stringify(body)));
   }
 
   async read(key: AttachmentKey): Promise<CacheEntry | undefined> {
@@ -86,11 +82,18 @@ export class ResultCache {
   }
 
   async remove(key: AttachmentKey): Promise<void> {
-    await fs.rm(this.file(key), { force: true });
+    const file = this.file(key);
+    if (this.plan?.planning && !existsSync(file)) return;
+    await unlessPlanning(this.plan, 'remove', file, () => fs.rm(file, { force: true }));
   }
 
   /** Every cached attachment of a network. */
   async attachments(network: string): Promise<CacheEntry[]> {
+    return (await this.all(`${network}-`)).filter((entry) => entry.networkName === network);
+  }
+
+  /** Every cached attachment (whose file name starts with `prefix`). */
+  async all(prefix = ''): Promise<CacheEntry[]> {
     let names: string[];
     try {
       names = await fs.readdir(this.resultsDir);
@@ -99,9 +102,9 @@ export class ResultCache {
       throw error;
     }
     const entries: CacheEntry[] = [];
-    for (const name of names.filter((n) => n.startsWith(`${network}-`) && !n.includes('.tmp-'))) {
+    for (const name of names.filter((n) => n.startsWith(prefix) && !n.includes('.tmp-'))) {
       const entry = await this.readFile(path.join(this.resultsDir, name));
-      if (entry && entry.networkName === network) entries.push(entry);
+      if (entry) entries.push(entry);
     }
     return entries;
   }

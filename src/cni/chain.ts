@@ -1,10 +1,11 @@
 // The chain runner: libcni's AddNetworkList / DelNetworkList / CheckNetworkList /
 // GCNetworkList / GetStatusNetworkList over jailnet's invoker and result cache.
 import { formatCniArgs, type CniArgs } from './args.js';
-import { ResultCache, type AttachmentKey } from './cache.js';
+import { whileUndoing } from '../util/deadline.js';
+import { ResultCache, type AttachmentKey, type CacheEntry } from './cache.js';
 import type { ConfList, PluginEntry } from './conflist.js';
 import { CniError, ErrorCode, asCniError } from './errors.js';
-import type { InvokeEnv, Invoker } from './invoke.js';
+import { NoAnswerError, type InvokeEnv, type Invoker } from './invoke.js';
 import { formatResult, parseResult } from './result.js';
 import type { Attachment } from './skel.js';
 import { validateContainerId, validateInterfaceName, validateNetworkName } from './validate.js';
@@ -72,27 +73,54 @@ export class ChainRunner {
     validateInterfaceName(rt.ifname);
   }
 
-  /** Runs ADD through the chain, caches the final result and returns it in the list's version. */
+  /**
+   * Runs ADD through the chain, caches the final result and returns it in the list's
+   * version. When a plugin fails, the plugins before it are deleted again, newest
+   * first, as a runtime would (podman tears a failed setup down) — and the failing one
+   * too when it gave no answer (killed, timed out): what it did is unknown. A plugin that
+   * answered with an error has undone its own work, and may have refused because the
+   * attachment already exists, which a DEL must then not destroy.
+   */
   async add(list: ConfList, rt: RuntimeConf): Promise<Record<string, unknown>> {
     this.validateAttachment(list, rt);
     let prevResult: Record<string, unknown> | undefined;
-    for (const plugin of list.plugins) {
-      const stdin = buildPluginConfig(list, plugin, prevResult, rt.capabilityArgs);
-      const output = await this.options.invoker.invoke(plugin.type, this.env('ADD', rt), stdin);
-      if (output === undefined) {
-        throw new CniError(ErrorCode.PluginFailed, `plugin type="${plugin.type}" returned no result for ADD`);
+    const added: PluginEntry[] = [];
+    try {
+      for (const plugin of list.plugins) {
+        const stdin = buildPluginConfig(list, plugin, prevResult, rt.capabilityArgs);
+        const output = await this.options.invoker.invoke(plugin.type, this.env('ADD', rt), stdin).catch((error: unknown) => {
+          if (error instanceof NoAnswerError) added.push(plugin);
+          throw error;
+        });
+        added.push(plugin);
+        if (output === undefined) throw new CniError(ErrorCode.PluginFailed, `plugin type="${plugin.type}" returned no result for ADD`);
+        prevResult = formatResult(parseResult(output, list.cniVersion), list.cniVersion);
       }
-      prevResult = formatResult(parseResult(output, list.cniVersion), list.cniVersion);
+      const result = prevResult ?? {};
+      await this.options.cache.write(this.key(list, rt), { config: list.bytes, netns: rt.netns, cniArgs: rt.args, capabilityArgs: rt.capabilityArgs, result });
+      return result;
+    } catch (error) {
+      return this.undoAdd(list, rt, added, prevResult, asCniError(error));
     }
-    const result = prevResult ?? {};
-    await this.options.cache.write(this.key(list, rt), {
-      config: list.bytes,
-      netns: rt.netns,
-      cniArgs: rt.args,
-      capabilityArgs: rt.capabilityArgs,
-      result,
+  }
+
+  /** DELs what a failed ADD added, newest first; rethrows the failure, naming what could not be undone. */
+  private async undoAdd(list: ConfList, rt: RuntimeConf, added: PluginEntry[], prevResult: unknown, failure: CniError): Promise<never> {
+    const left: string[] = [];
+    const usesResult = compareVersions(list.cniVersion, '0.4.0') >= 0;
+    await whileUndoing(async () => {
+      for (const plugin of [...added].reverse()) {
+        const stdin = buildPluginConfig(list, plugin, usesResult ? prevResult : undefined, rt.capabilityArgs);
+        await this.options.invoker.invoke(plugin.type, this.env('DEL', rt), stdin).catch((error: unknown) => left.push(asCniError(error).describe()));
+      }
     });
-    return result;
+    if (left.length === 0) throw failure;
+    throw new CniError(failure.code, failure.message, [failure.details, `undoing the ADD failed: ${left.join('; ')}`].filter(Boolean).join('; '));
+  }
+
+  /** Every attachment in the result cache, of any network. */
+  cachedAttachments(): Promise<CacheEntry[]> {
+    return this.options.cache.all();
   }
 
   /** Runs DEL through the chain in reverse with the cached result; every plugin runs even if one fails. */

@@ -7,10 +7,26 @@ import { parseResult, type Result } from './result.js';
 import type { PluginRequest } from './skel.js';
 import type { CniCommand } from './versions.js';
 
-function runDelegate(command: Exclude<CniCommand, 'VERSION'>, request: PluginRequest): Promise<unknown> {
-  const type = request.config.ipam?.type;
+/** Plugins that make interfaces or rules, never addresses: an ipam.type naming one would call itself without end. */
+const NOT_IPAM = new Set(['bridge', 'portmap', 'firewall', 'tuning', 'loopback', 'macvlan', 'ipvlan', 'vlan', 'ptp', 'host-device', 'bandwidth', 'sbr', 'vrf']);
+
+/** Set in a delegated plugin's environment: a delegate that delegates again is refused. */
+const DELEGATED_ENV = 'JAILNET_DELEGATED_BY';
+
+export function checkIpamType(type: string | undefined, own: string): string {
   if (!type) throw new CniError(ErrorCode.InvalidConfig, 'ipam.type is missing');
-  return execInvoker().invoke(
+  if (type === own || NOT_IPAM.has(type)) {
+    throw new CniError(ErrorCode.InvalidConfig, `ipam.type "${type}" is not an IPAM plugin`, 'use host-local, dhcp or static');
+  }
+  return type;
+}
+
+function runDelegate(command: Exclude<CniCommand, 'VERSION'>, request: PluginRequest): Promise<unknown> {
+  const type = checkIpamType(request.config.ipam?.type, String(request.config.type ?? ''));
+  if (process.env[DELEGATED_ENV]) {
+    throw new CniError(ErrorCode.InvalidConfig, `ipam.type "${type}" would delegate again from ${process.env[DELEGATED_ENV]}`, 'an IPAM plugin cannot have an ipam section of its own');
+  }
+  return execInvoker({ ...process.env, [DELEGATED_ENV]: String(request.config.type ?? 'a plugin') }).invoke(
     type,
     {
       command,

@@ -3,7 +3,8 @@
 // result or the error JSON read from stdout.
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createExecDoor, type ExecDoor } from '../hosts/exec.js';
+import { createExecDoor } from '../hosts/exec.js';
+import { callDeadline, DEADLINE_ENV, DEFAULT_PLUGIN_TIMEOUT_MS, isUndoing, ROLLBACK_RESERVE_MS } from '../util/deadline.js';
 import { CniError, ErrorCode } from './errors.js';
 import { decodeJson } from './netconf.js';
 import type { CniCommand } from './versions.js';
@@ -50,14 +51,20 @@ function cniEnvironment(env: InvokeEnv): Record<string, string> {
   };
 }
 
+/**
+ * A plugin that gave no answer: killed, timed out, crashed, or printed no error JSON.
+ * What it changed is unknown, so whoever ran it must DEL it (ChainRunner.add does).
+ */
+export class NoAnswerError extends CniError {}
+
 function pluginError(type: string, command: CniCommand, stdout: string, stderr: string, exitCode: number): CniError {
   const what = `plugin type="${type}" failed (${command.toLowerCase()})`;
-  if (stdout.trim() === '') return new CniError(ErrorCode.PluginFailed, what, stderr.trim() || `exit code ${exitCode}`);
+  if (stdout.trim() === '') return new NoAnswerError(ErrorCode.PluginFailed, what, stderr.trim() || `exit code ${exitCode}`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(stdout);
   } catch {
-    return new CniError(ErrorCode.PluginFailed, what, `unparsable error output: ${stdout.trim().slice(0, 200)}`);
+    return new NoAnswerError(ErrorCode.PluginFailed, what, `unparsable error output: ${stdout.trim().slice(0, 200)}`);
   }
   const error = parsed as { code?: unknown; msg?: unknown; details?: unknown };
   const code = typeof error.code === 'number' ? error.code : ErrorCode.PluginFailed;
@@ -67,19 +74,42 @@ function pluginError(type: string, command: CniCommand, stdout: string, stderr: 
 }
 
 const TEXT_FILE_BUSY_RETRIES = 5;
+/** A plugin past its deadline gets this long to answer before it is killed. */
+export const KILL_GRACE_MS = 5_000;
 
-export function execInvoker(baseEnv: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Invoker {
-  const door: ExecDoor = createExecDoor({ env: baseEnv, timeoutMs });
+export interface InvokerOptions {
+  /** The time each plugin call has, unless this process itself runs under a deadline. */
+  timeoutMs?: number;
+}
+
+/**
+ * The deadline a plugin is told (JAILNET_DEADLINE): this process's own, or now plus the
+ * timeout. A call made while undoing gets the reserve too, so its waits end by ours.
+ */
+function childDeadline(baseEnv: NodeJS.ProcessEnv, timeoutMs: number): number {
+  const own = callDeadline(baseEnv) ?? callDeadline();
+  if (own === undefined) return Date.now() + timeoutMs;
+  return isUndoing() ? own + ROLLBACK_RESERVE_MS : own;
+}
+
+export function execInvoker(baseEnv: NodeJS.ProcessEnv = process.env, options: InvokerOptions = {}): Invoker {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
   return {
     async invoke(type, env, stdin) {
       const file = await findPlugin(type, env.path);
+      const deadline = childDeadline(baseEnv, timeoutMs);
+      const door = createExecDoor({ env: baseEnv, timeoutMs: Math.max(1, deadline - Date.now()) + KILL_GRACE_MS });
+      const pluginEnv = { ...cniEnvironment(env), [DEADLINE_ENV]: String(deadline) };
       for (let attempt = 1; ; attempt++) {
-        const run = await door.runFile(file, [], { input: JSON.stringify(stdin), env: cniEnvironment(env), allowFailure: true });
+        const run = await door.runFile(file, [], { input: JSON.stringify(stdin), env: pluginEnv, allowFailure: true });
         if (run.stderr && !run.startError) process.stderr.write(run.stderr);
         // An executable being replaced (an upgrade) cannot start for a moment.
         if (run.startError === 'ETXTBSY' && attempt < TEXT_FILE_BUSY_RETRIES) continue;
+        if (run.startError === 'ETIMEDOUT') {
+          throw new NoAnswerError(ErrorCode.PluginFailed, `plugin type="${type}" did not answer in time and was killed`, `deadline ${new Date(deadline).toISOString()}`);
+        }
         if (run.startError) {
-          throw new CniError(ErrorCode.PluginFailed, `plugin type="${type}" could not run`, run.stderr);
+          throw new NoAnswerError(ErrorCode.PluginFailed, `plugin type="${type}" could not run`, run.stderr);
         }
         if (run.exitCode !== 0) throw pluginError(type, env.command, run.stdout, run.stderr, run.exitCode);
         return run.stdout.trim() === '' ? undefined : decodeJson(run.stdout, `output of plugin ${type}`);

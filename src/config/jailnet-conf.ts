@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import ini from 'ini';
 import { z } from 'zod';
+import { DEFAULT_PLUGIN_TIMEOUT_MS } from '../util/deadline.js';
 import { bundledPluginDir, defaultCniConfigDir, defaultStateDir } from '../platform.js';
 
 export class ConfigError extends Error {
@@ -39,6 +40,7 @@ const SECTIONS = {
       .refine((text) => text.split(':').every((dir) => path.isAbsolute(dir)), { message: 'must be a colon-separated list of absolute paths' })
       .optional(),
     teardown_timeout: z.coerce.number().positive('must be a positive number of seconds').optional(),
+    plugin_timeout: z.coerce.number().positive('must be a positive number of seconds').optional(),
   }),
   // The names VM-based secure-container runtimes use in their configuration.toml.
   netmon: z.strictObject({
@@ -61,6 +63,8 @@ export interface RuntimeConfig {
   /** Where host tools are looked up; undefined means JAILNET_TOOL_PATH or the default. */
   toolPath: string | undefined;
   teardownTimeoutMs: number;
+  /** How long one CNI plugin call may take before it is killed and undone. */
+  pluginTimeoutMs: number;
 }
 
 export interface JailnetConfig {
@@ -144,6 +148,7 @@ function resolve(file: string | undefined, sections: Partial<Record<SectionName,
       cniCacheDir: runtime.cni_cache_dir ?? path.join(stateDir, 'cni'),
       toolPath: runtime.tool_path,
       teardownTimeoutMs: (runtime.teardown_timeout ?? 30) * 1000,
+      pluginTimeoutMs: (runtime.plugin_timeout ?? DEFAULT_PLUGIN_TIMEOUT_MS / 1000) * 1000,
     },
     netmon: { enabled: netmon.enable_netmon ?? false, path: netmon.path },
     network: { disableNewNetns: network.disable_new_netns ?? false, internetworkingModel: network.internetworking_model ?? 'none' },

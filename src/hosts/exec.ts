@@ -1,11 +1,13 @@
 // The one door every host command goes through: a tool looked up only in the tool
 // path (never the caller's PATH), run by execa with an argv array and no shell, a
-// timeout, captured output, and a debug line per run. In plan mode it records the
-// argv instead of running anything; that is `--dry-run`.
+// timeout, captured output, and a debug line per run. In plan mode (`--dry-run`) it
+// records a command that changes something instead of running it; a command that only
+// reads (the driver says so) runs for real, since what is planned depends on it.
 import { constants, accessSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { log } from '../log.js';
+import { ChangePlan } from '../util/change-plan.js';
 
 export const DEFAULT_TOOL_PATH = '/sbin:/usr/sbin:/bin:/usr/bin';
 
@@ -34,15 +36,17 @@ export interface RunOptions {
   allowFailure?: boolean;
   /** Extra environment for this command only. */
   env?: Record<string, string>;
+  /** The command only reads: it runs even in plan mode. */
+  reads?: boolean;
 }
 
 export interface ExecDoor {
   readonly planning: boolean;
-  /** The argv lists recorded in plan mode, in order. */
-  readonly plan: string[][];
+  /** Where the changes go in plan mode, in order. */
+  readonly changes: ChangePlan;
   /** Runs a host tool by name, looked up in the tool path. */
   run(tool: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
-  /** The absolute path a tool name resolves to in the tool path (the bare name in plan mode). */
+  /** The absolute path a tool name resolves to in the tool path (the bare name in plan mode if it is missing). */
   which(tool: string): string;
   /** Runs an executable by absolute path (CNI plugins). */
   runFile(file: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
@@ -56,7 +60,8 @@ export interface ExecDoor {
 export interface ExecOptions {
   toolPath?: string;
   timeoutMs?: number;
-  planning?: boolean;
+  /** With a planning plan, changes are recorded in it instead of made. */
+  plan?: ChangePlan;
   /** The environment commands run with; the caller's PATH never reaches tool lookup. */
   env?: NodeJS.ProcessEnv;
 }
@@ -90,8 +95,8 @@ function assertArgv(args: readonly unknown[]): asserts args is string[] {
 export function createExecDoor(options: ExecOptions = {}): ExecDoor {
   const toolPath = options.toolPath ?? toolPathFromEnv(options.env);
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const planning = options.planning ?? false;
-  const plan: string[][] = [];
+  const changes = options.plan ?? new ChangePlan(false);
+  const planning = changes.planning;
   const resolved = new Map<string, string>();
 
   const resolveTool = (tool: string): string => {
@@ -109,8 +114,8 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
   };
 
   const execute = async (file: string, shownArgv: string[], args: string[], runOptions: RunOptions): Promise<CommandResult> => {
-    if (planning) {
-      plan.push(shownArgv);
+    if (planning && !runOptions.reads) {
+      changes.host(shownArgv);
       return { argv: shownArgv, exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
     }
     const started = performance.now();
@@ -131,7 +136,8 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
       durationMs: Math.round(performance.now() - started),
     };
     if (run.exitCode === undefined) {
-      result.startError = run.timedOut ? 'ETIMEDOUT' : String((run as { code?: unknown }).code ?? 'ESPAWN');
+      const signal = (run as { signal?: string }).signal;
+      result.startError = run.timedOut ? 'ETIMEDOUT' : signal ? `killed by ${signal}` : String((run as { code?: unknown }).code ?? 'ESPAWN');
       result.stderr ||= run.shortMessage ?? '';
     }
     log().debug({ argv: shownArgv, exitCode: result.exitCode, ms: result.durationMs }, 'host command');
@@ -139,23 +145,30 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
     return result;
   };
 
+  /** A plan may name a tool this machine lacks: the plan is for the host it describes. */
+  const resolveForPlan = (tool: string): string => {
+    try {
+      return resolveTool(tool);
+    } catch (error) {
+      if (planning && error instanceof ToolNotFoundError) return tool;
+      throw error;
+    }
+  };
+
   return {
     planning,
-    plan,
-    which(tool) {
-      return planning ? tool : resolveTool(tool);
-    },
+    changes,
+    which: resolveForPlan,
     async run(tool, args, runOptions = {}) {
       assertArgv(args);
-      // Plan mode shows the bare tool name: the plan is for a FreeBSD host, not this one.
-      const file = planning ? tool : resolveTool(tool);
+      const file = planning && !runOptions.reads ? tool : resolveTool(tool);
       return execute(file, [tool, ...args], [...args], runOptions);
     },
     async spawnDetached(tool, args) {
       assertArgv(args);
       const shownArgv = [tool, ...args];
       if (planning) {
-        plan.push(shownArgv);
+        changes.host(shownArgv);
         return 0;
       }
       const child = execa(resolveTool(tool), [...args], {

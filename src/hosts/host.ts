@@ -53,7 +53,10 @@ export interface VxlanOptions {
 }
 
 export interface EpairOptions {
+  /** The a end's name, given in the creating command itself: a crash never leaves a pair DEL cannot find by name. */
+  name?: string;
   description?: string;
+  /** The MTU of both ends. */
   mtu?: number;
 }
 
@@ -86,7 +89,7 @@ export interface Host {
   netnsOf(jail: string): string;
 
   // interfaces
-  /** One `ifconfig epair create …` with the a-end's description and MTU, so a crash never leaves an unmarked pair. */
+  /** One command creates the pair with the a end's name, description and MTU, so a crash never leaves an unmarked pair. */
   createEpair(options?: EpairOptions, vnet?: Vnet): Promise<{ a: string; b: string }>;
   createBridge(name?: string): Promise<string>;
   createTap(vnet?: Vnet): Promise<string>;

@@ -1,5 +1,6 @@
 // host-local's configuration: every field of the reference plugin, including the
 // pre-0.3 single-range form, plus the requested addresses from CNI_ARGS, args and runtimeConfig.
+import path from 'node:path';
 import { z } from 'zod';
 import { pickCniArgs, type CniArgs } from '../cni/args.js';
 import { CniError, ErrorCode } from '../cni/errors.js';
@@ -8,6 +9,15 @@ import { compareVersions } from '../cni/versions.js';
 import { defaultIpamDataDir } from '../platform.js';
 import { parseIP, parsePrefix, type IP } from './ip.js';
 import { canonicalizeRangeSet, rangeSetsOverlap, type RangeInput, type RangeSet } from './range.js';
+
+/** Kernel file systems: a lease directory there is refused (writes there hang, or reach the kernel). */
+const PSEUDO_FILESYSTEMS = ['/proc', '/sys', '/dev'];
+
+function isDataDir(dir: string): boolean {
+  if (!path.isAbsolute(dir) || dir.split('/').includes('..') || /[\0\n]/.test(dir)) return false;
+  const normal = path.normalize(dir);
+  return !PSEUDO_FILESYSTEMS.some((root) => normal === root || normal.startsWith(`${root}/`));
+}
 
 const RangeInputSchema = z.object({
   subnet: z.string(),
@@ -25,7 +35,10 @@ const IpamSchema = z.looseObject({
   type: z.string().optional(),
   ranges: z.array(z.array(RangeInputSchema)).optional(),
   routes: z.array(RouteInputSchema).optional(),
-  dataDir: z.string().min(1).optional(),
+  dataDir: z
+    .string()
+    .refine(isDataDir, { message: 'dataDir must be an absolute path without "..", outside /proc, /sys and /dev' })
+    .optional(),
   resolvConf: z.string().optional(),
   // The legacy single range, at the top of the ipam object.
   subnet: z.string().optional(),

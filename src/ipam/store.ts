@@ -3,6 +3,7 @@
 // last_reserved_ip.<rangeSetIndex>, and an empty `lock` file.
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { withLock } from '../util/file-lock.js';
 import { formatIP, parseIP, type IP } from './ip.js';
 
@@ -64,10 +65,8 @@ export class LeaseStore {
 
   /** Written through a temp file so a crash never leaves a torn last_reserved_ip. */
   private async writeLastReserved(rangeSetIndex: number, address: string): Promise<void> {
-    const target = path.join(this.dir, `${LAST_RESERVED_PREFIX}${rangeSetIndex}`);
-    const temp = `${target}.tmp-${process.pid}`;
-    await fs.writeFile(temp, address, { mode: 0o644 });
-    await fs.rename(temp, target);
+    // The reference plugin does not fsync it either: it is a hint for the next allocation.
+    await writeFileAtomic(path.join(this.dir, `${LAST_RESERVED_PREFIX}${rangeSetIndex}`), address, { mode: 0o644, dirMode: 0o755, sync: false });
   }
 
   async lastReserved(rangeSetIndex: number): Promise<IP | undefined> {

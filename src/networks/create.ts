@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { formatIP, networkAddress, parseIP, parsePrefix, prefixContains, prefixesOverlap, type Prefix } from '../ipam/ip.js';
 import { validateInterfaceName } from '../names.js';
+import { MAX_MTU, MIN_MTU } from '../plugins/bridge/config.js';
 
 export interface NetworkOptions {
   name: string;
@@ -64,16 +65,45 @@ export function bridgeNameFor(existing: string[]): string {
   for (let n = 0; ; n++) if (!existing.includes(`jailnet${n}`)) return `jailnet${n}`;
 }
 
+/** The subnets asked for: valid, apart from each other and from every other network's. */
+function checkedSubnets(requested: string[], usedSubnets: Prefix[]): string[] {
+  const prefixes: Prefix[] = [];
+  for (const text of requested) {
+    const prefix = parseSubnet(text);
+    if (usedSubnets.some((u) => prefixesOverlap(u, prefix))) throw new NetworkError(`subnet ${text} overlaps another network`);
+    const clash = prefixes.findIndex((p) => prefixesOverlap(p, prefix));
+    if (clash >= 0) throw new NetworkError(`subnets ${requested[clash]} and ${text} overlap`);
+    prefixes.push(prefix);
+  }
+  return [...requested];
+}
+
+function checkGateway(gateway: string | undefined, subnets: string[]): void {
+  if (gateway === undefined) return;
+  const ip = parseIP(gateway);
+  if (!ip) throw new NetworkError(`invalid gateway "${gateway}"`);
+  const own = subnets.map((s) => parsePrefix(s) as Prefix).filter((p) => p.ip.family === ip.family);
+  if (!own.some((p) => prefixContains(p, ip))) throw new NetworkError(`gateway ${gateway} is not inside ${own.length > 0 ? own.map((p) => `${formatIP(p.ip)}/${p.bits}`).join(' or ') : 'any subnet of its family'}`);
+  const prefix = own.find((p) => prefixContains(p, ip)) as Prefix;
+  if (ip.value === networkAddress(prefix).value) throw new NetworkError(`gateway ${gateway} is the network address of its subnet`);
+}
+
+function checkBridge(bridge: string, usedBridges: string[]): string {
+  validateInterfaceName(bridge);
+  if (/^lo\d*$/.test(bridge)) throw new NetworkError(`--bridge ${bridge} is the loopback interface, not a bridge`);
+  if (usedBridges.includes(bridge)) throw new NetworkError(`bridge ${bridge} belongs to another network`);
+  return bridge;
+}
+
 export function networkConflist(options: NetworkOptions, usedSubnets: Prefix[], usedBridges: string[]): Record<string, unknown> {
-  const subnets = options.subnets.map((s) => {
-    const prefix = parseSubnet(s);
-    if (usedSubnets.some((u) => prefixesOverlap(u, prefix))) throw new NetworkError(`subnet ${s} overlaps another network`);
-    return s;
-  });
+  if (options.mtu !== undefined && !(Number.isInteger(options.mtu) && options.mtu >= MIN_MTU && options.mtu <= MAX_MTU)) {
+    throw new NetworkError(`--mtu takes an integer from ${MIN_MTU} to ${MAX_MTU}`);
+  }
+  const subnets = checkedSubnets(options.subnets, usedSubnets);
   if (!subnets.some((s) => !s.includes(':'))) subnets.unshift(freeSubnet(usedSubnets));
   if (options.ipv6 && !subnets.some((s) => s.includes(':'))) subnets.push(ulaSubnet(options.name));
-  if (options.gateway && !parseIP(options.gateway)) throw new NetworkError(`invalid gateway "${options.gateway}"`);
-  const bridge = options.bridge ? validateInterfaceName(options.bridge) : bridgeNameFor(usedBridges);
+  checkGateway(options.gateway, subnets);
+  const bridge = options.bridge ? checkBridge(options.bridge, usedBridges) : bridgeNameFor(usedBridges);
   const ipRange = options.ipRange ? parseSubnet(options.ipRange) : undefined;
   const ranges = subnets.map((subnet) => {
     const range: Record<string, string> = { subnet };

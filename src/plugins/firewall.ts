@@ -2,6 +2,7 @@
 // same-bridge, pods of other jailnet networks cannot reach this network's pods. The
 // rules live in jailnet's own pf anchor `jailnet-fw`, rebuilt from jailnet's records of
 // every attachment under a lock, so a network created later is kept out as well.
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { CniError, ErrorCode } from '../cni/errors.js';
@@ -9,10 +10,11 @@ import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../cni/skel.js';
 import type { Host } from '../hosts/host.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { JsonRecords } from '../util/json-records.js';
+import { AttachmentBase, attachmentKey as key, baseRecord, recordsDir } from './attachment-record.js';
 import { attachmentsDir, pluginHost } from './host-for-plugin.js';
 import { requirePrevResult, subnetsOf } from './passthrough.js';
-import { attachmentKey as key } from './attachment-record.js';
-import { JsonRecords } from '../util/json-records.js';
 
 export const FIREWALL_ANCHOR = 'jailnet-fw';
 const POD_TABLE = 'jailnet-pods';
@@ -22,10 +24,7 @@ const FirewallConfSchema = z.looseObject({
   backend: z.string().optional(),
 });
 
-const RecordSchema = z.object({
-  network: z.string(),
-  containerId: z.string(),
-  ifname: z.string(),
+const RecordSchema = AttachmentBase.extend({
   subnets: z.array(z.string()),
   isolated: z.boolean(),
 });
@@ -33,7 +32,7 @@ const RecordSchema = z.object({
 type FirewallRecord = z.infer<typeof RecordSchema>;
 
 async function records(): Promise<JsonRecords<FirewallRecord>> {
-  return new JsonRecords(path.join(await attachmentsDir(), 'firewall'), RecordSchema);
+  return new JsonRecords(recordsDir(await attachmentsDir(), 'firewall'), RecordSchema);
 }
 
 /** The anchor's text for all recorded attachments: pure, so it is tested as data. */
@@ -50,67 +49,78 @@ export function firewallRules(all: FirewallRecord[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function rebuild(host: Host, store: JsonRecords<FirewallRecord>): Promise<void> {
-  const rules = firewallRules(await store.all());
-  if (rules === '') {
-    if ((await host.showAnchor(FIREWALL_ANCHOR, 'rules')).length > 0) await host.flushAnchor(FIREWALL_ANCHOR, 'all');
-    return;
+/** What jailnet last loaded into the anchor, so an unchanged rule set costs no pfctl at all. */
+const LOADED_FILE = 'loaded.pf';
+
+async function lastLoaded(host: Host, store: JsonRecords<FirewallRecord>): Promise<string> {
+  try {
+    return await fs.readFile(path.join(store.dir, LOADED_FILE), 'utf8');
+  } catch {
+    // Not known yet: what pf holds decides whether there is anything to flush.
+    return (await host.showAnchor(FIREWALL_ANCHOR, 'rules')).length > 0 ? '(unknown)' : '';
   }
-  await host.loadAnchor(FIREWALL_ANCHOR, rules);
 }
 
-async function add(request: PluginRequest): Promise<Result> {
-  const prev = requirePrevResult(request, 'firewall');
+/**
+ * Brings the anchor in line with the records, under the one lock of the anchor. The
+ * records themselves are written outside it: only the rebuild must be serial.
+ */
+async function rebuild(host: Host, store: JsonRecords<FirewallRecord>): Promise<void> {
+  await store.locked(async () => {
+    const rules = firewallRules(await store.all());
+    if (rules === (await lastLoaded(host, store))) return;
+    if (rules === '') await host.flushAnchor(FIREWALL_ANCHOR, 'all');
+    else await host.loadAnchor(FIREWALL_ANCHOR, rules);
+    await writeFileAtomic(path.join(store.dir, LOADED_FILE), rules);
+  });
+}
+
+function loadConf(request: PluginRequest) {
   const conf = parseConfig(FirewallConfSchema, request.config);
   if (conf.backend && conf.backend !== 'pf') {
     throw new CniError(ErrorCode.UnsupportedField, `unsupported field "backend": "${conf.backend}"`, 'jailnet filters with pf');
   }
-  const network = request.config.name as string;
+  return conf;
+}
+
+async function add(request: PluginRequest): Promise<Result> {
+  const prev = requirePrevResult(request, 'firewall');
+  const conf = loadConf(request);
   const store = await records();
-  const host = pluginHost();
-  await store.locked(async () => {
-    await store.write(key(network, request.containerId, request.ifname), {
-      network,
-      containerId: request.containerId,
-      ifname: request.ifname,
-      subnets: subnetsOf(prev),
-      isolated: conf.ingressPolicy === 'same-bridge',
-    });
-    try {
-      await rebuild(host, store);
-    } catch (error) {
-      await store.remove(key(network, request.containerId, request.ifname));
-      throw error;
-    }
-  });
+  const id = key(request.config.name as string, request.containerId, request.ifname);
+  await store.write(id, { ...baseRecord(request), subnets: subnetsOf(prev), isolated: conf.ingressPolicy === 'same-bridge' });
+  try {
+    await rebuild(pluginHost(), store);
+  } catch (error) {
+    await store.remove(id);
+    throw error;
+  }
   return prev;
 }
 
 async function del(request: PluginRequest): Promise<void> {
-  const network = request.config.name as string;
+  loadConf(request);
   const store = await records();
-  const host = pluginHost();
-  await store.locked(async () => {
-    await store.remove(key(network, request.containerId, request.ifname));
-    await rebuild(host, store);
-  });
+  const id = key(request.config.name as string, request.containerId, request.ifname);
+  if (!(await store.read(id))) return;
+  await store.remove(id);
+  await rebuild(pluginHost(), store);
 }
 
 async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
+  loadConf(request);
   const network = request.config.name as string;
   const keep = new Set(valid.map((a) => key(network, a.containerID, a.ifname)));
   const store = await records();
-  await store.locked(async () => {
-    for (const record of await store.all()) {
-      const id = key(record.network, record.containerId, record.ifname);
-      if (record.network === network && !keep.has(id)) await store.remove(id);
-    }
-    await rebuild(pluginHost(), store);
-  });
+  for (const record of await store.all()) {
+    const id = key(record.network, record.containerId, record.ifname);
+    if (record.network === network && !keep.has(id)) await store.remove(id);
+  }
+  await rebuild(pluginHost(), store);
 }
 
 async function check(request: PluginRequest): Promise<void> {
-  const conf = parseConfig(FirewallConfSchema, request.config);
+  const conf = loadConf(request);
   if (conf.ingressPolicy !== 'same-bridge') return;
   const prev = requirePrevResult(request, 'firewall');
   const rules = await pluginHost().showAnchor(FIREWALL_ANCHOR, 'rules');

@@ -5,6 +5,7 @@ import { CniError, ErrorCode } from '../cni/errors.js';
 import { loadConfig } from '../config/jailnet-conf.js';
 import type { Host } from '../hosts/host.js';
 import { hostFromOptions } from '../hosts/select.js';
+import { validateInterfaceName } from '../names.js';
 import { defaultConfigFile } from '../platform.js';
 
 export function pluginHost(): Host {
@@ -24,6 +25,15 @@ export function sandboxOf(host: Host, netns: string): string {
     return host.sandboxOf(netns);
   } catch (error) {
     throw new CniError(ErrorCode.InvalidEnvironment, (error as Error).message);
+  }
+}
+
+/** CNI_IFNAME as a FreeBSD interface name: it reaches ifconfig's argv, so never an option or 16+ characters. */
+export function podInterfaceName(request: { ifname: string }): string {
+  try {
+    return validateInterfaceName(request.ifname);
+  } catch (error) {
+    throw new CniError(ErrorCode.InvalidEnvironment, 'invalid network interface name', (error as Error).message);
   }
 }
 

@@ -5,11 +5,14 @@ import { z } from 'zod';
 import { CniError, ErrorCode } from '../cni/errors.js';
 import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
-import type { Plugin, PluginRequest } from '../cni/skel.js';
+import type { Attachment, Plugin, PluginRequest } from '../cni/skel.js';
 import type { Host } from '../hosts/host.js';
 import { parseIP } from '../ipam/ip.js';
-import { pluginHost } from './host-for-plugin.js';
+import { JsonRecords } from '../util/json-records.js';
+import { AttachmentBase, attachmentKey, baseRecord, recordsDir } from './attachment-record.js';
+import { attachmentsDir, pluginHost } from './host-for-plugin.js';
 import { containerAddresses, requirePrevResult, subnetsOf } from './passthrough.js';
+import { whileUndoing } from '../util/deadline.js';
 
 export const RDR_PARENT = 'cni-rdr';
 
@@ -91,20 +94,41 @@ export function portmapRules(mappings: PortMapping[], target: Target, snat: bool
 /** An rdr rule as pfctl prints it (`self` has become one rule per local address). */
 const RDR_LINE = /^rdr pass (inet6?) proto (\S+) from any to (\S+) port = (\d+) -> (\S+) port (\d+)/;
 
-/** A host port another attachment already publishes (on an overlapping address) is refused. */
-async function assertPortsFree(host: Host, mappings: PortMapping[], ownAnchor: string): Promise<void> {
-  for (const anchor of await host.listAnchors(RDR_PARENT)) {
-    if (anchor === ownAnchor) continue;
-    for (const line of await host.showAnchor(anchor, 'nat')) {
-      const match = RDR_LINE.exec(line);
-      if (!match) continue;
-      const [, , proto, to, port] = match;
-      const clash = mappings.find((m) => m.protocol === proto && String(m.hostPort) === port && (!m.hostIP || m.hostIP === to));
-      if (clash) {
-        throw new CniError(ErrorCode.PortInUse, `host port ${clash.hostPort}/${clash.protocol} is already published`, `by pf anchor ${anchor}`);
-      }
-    }
+const PortmapRecordSchema = AttachmentBase.extend({
+  anchor: z.string(),
+  mappings: z.array(MappingSchema),
+  /** The container's addresses, whose states DEL kills even without prevResult. */
+  addresses: z.array(z.string()),
+});
+
+type PortmapRecord = z.infer<typeof PortmapRecordSchema>;
+
+async function portmapRecords(): Promise<JsonRecords<PortmapRecord>> {
+  return new JsonRecords(recordsDir(await attachmentsDir(), 'portmap'), PortmapRecordSchema);
+}
+
+/** Two publications clash on one protocol and host port unless they name different host addresses. */
+function clashes(a: PortMapping, b: PortMapping): boolean {
+  return a.protocol === b.protocol && a.hostPort === b.hostPort && (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP);
+}
+
+/** A host port another attachment already publishes is refused; jailnet's records say which are taken. */
+function assertPortsFree(records: PortmapRecord[], mappings: PortMapping[], ownAnchor: string): void {
+  for (const record of records.filter((r) => r.anchor !== ownAnchor)) {
+    const clash = mappings.find((m) => record.mappings.some((taken) => clashes(m, taken)));
+    if (clash) throw new CniError(ErrorCode.PortInUse, `host port ${clash.hostPort}/${clash.protocol} is already published`, `by pf anchor ${record.anchor}`);
   }
+}
+
+/** Checks the ports and records the publication in one critical section, so two ADDs never both take a port. */
+async function claimPorts(request: PluginRequest, mappings: PortMapping[], anchor: string, addresses: string[]): Promise<() => Promise<void>> {
+  const store = await portmapRecords();
+  const id = attachmentKey(request.config.name as string, request.containerId, request.ifname);
+  await store.locked(async () => {
+    assertPortsFree(await store.all(), mappings, anchor);
+    await store.write(id, { ...baseRecord(request), anchor, mappings, addresses });
+  });
+  return () => store.remove(id);
 }
 
 async function warnWithoutFilterLocal(host: Host): Promise<void> {
@@ -124,19 +148,46 @@ async function add(request: PluginRequest): Promise<Result> {
   if (target.addresses.length === 0) throw new CniError(ErrorCode.InvalidConfig, `prevResult has no address for ${request.ifname}`);
   const host = pluginHost();
   const anchor = anchorFor(request.containerId, request.ifname);
-  await assertPortsFree(host, mappings, anchor);
-  await host.loadAnchor(anchor, portmapRules(mappings, target, snat));
+  // Recorded before the anchor is loaded: DEL and gc find it from the record.
+  const release = await claimPorts(request, mappings, anchor, target.addresses);
+  try {
+    await host.loadAnchor(anchor, portmapRules(mappings, target, snat));
+  } catch (error) {
+    // pfctl loads an anchor in one transaction: a failed load left nothing but the record.
+    await whileUndoing(release);
+    throw error;
+  }
   await warnWithoutFilterLocal(host);
   return prev;
 }
 
-async function del(request: PluginRequest): Promise<void> {
-  const host = pluginHost();
-  const anchor = anchorFor(request.containerId, request.ifname);
+/** Flushes the attachment's anchor and kills the states of its flows. */
+async function unpublish(host: Host, anchor: string, addresses: string[]): Promise<void> {
   if ((await host.showAnchor(anchor, 'nat')).length > 0) await host.flushAnchor(anchor, 'nat');
   // Established flows to the container would otherwise keep going until they time out.
-  for (const address of request.prevResult ? containerAddresses(request.prevResult, request.ifname) : []) {
-    await host.killStates(address.includes(':') ? '::/0' : '0.0.0.0/0', address);
+  for (const address of addresses) await host.killStates(address.includes(':') ? '::/0' : '0.0.0.0/0', address);
+}
+
+async function del(request: PluginRequest): Promise<void> {
+  loadConf(request);
+  const store = await portmapRecords();
+  const id = attachmentKey(request.config.name as string, request.containerId, request.ifname);
+  const record = await store.read(id);
+  // No record: this attachment never published a port (the record comes before the anchor).
+  if (!record) return;
+  const fromResult = request.prevResult ? containerAddresses(request.prevResult, request.ifname) : [];
+  await unpublish(pluginHost(), record.anchor, [...new Set([...record.addresses, ...fromResult])]);
+  await store.remove(id);
+}
+
+async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
+  loadConf(request);
+  const network = request.config.name as string;
+  const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
+  const store = await portmapRecords();
+  for (const record of (await store.all()).filter((r) => r.network === network && !keep.has(`${r.containerId}\n${r.ifname}`))) {
+    await unpublish(pluginHost(), record.anchor, record.addresses);
+    await store.remove(attachmentKey(network, record.containerId, record.ifname));
   }
 }
 
@@ -160,4 +211,4 @@ async function check(request: PluginRequest): Promise<void> {
 
 const nothing = async (): Promise<void> => undefined;
 
-export const portmap: Plugin = { add, del, check, gc: nothing, status: nothing };
+export const portmap: Plugin = { add, del, check, gc, status: nothing };

@@ -1,5 +1,7 @@
 // Steps with undo actions: when a later step fails, what was done is undone in reverse,
 // and the original error is what the caller sees.
+import { whileUndoing } from '../util/deadline.js';
+
 export class Rollback {
   private readonly undos: Array<{ what: string; undo: () => Promise<unknown> }> = [];
 
@@ -13,13 +15,16 @@ export class Rollback {
   /** Undoes everything, newest first, continuing past failures; returns what could not be undone. */
   async undoAll(): Promise<string[]> {
     const failed: string[] = [];
-    for (const { what, undo } of this.undos.reverse()) {
-      try {
-        await undo();
-      } catch (error) {
-        failed.push(`${what}: ${(error as Error).message}`);
+    // Undo may use the time kept back from the call's deadline.
+    await whileUndoing(async () => {
+      for (const { what, undo } of this.undos.reverse()) {
+        try {
+          await undo();
+        } catch (error) {
+          failed.push(`${what}: ${(error as Error).message}`);
+        }
       }
-    }
+    });
     this.undos.length = 0;
     return failed;
   }

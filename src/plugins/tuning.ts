@@ -5,9 +5,11 @@ import { CniError, ErrorCode } from '../cni/errors.js';
 import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
 import type { Plugin, PluginRequest } from '../cni/skel.js';
-import { isMacAddress } from '../names.js';
-import { pluginHost, sandboxOf } from './host-for-plugin.js';
+import type { Host } from '../hosts/host.js';
+import { isUnicastMac } from '../names.js';
+import { pluginHost, podInterfaceName, sandboxOf } from './host-for-plugin.js';
 import { requirePrevResult } from './passthrough.js';
+import { Rollback } from './rollback.js';
 
 // Only keys of the network stack, which every vnet has its own copy of.
 const SYSCTL_KEY = /^net\.[a-z0-9_]+(\.[a-z0-9_]+)+$/;
@@ -23,6 +25,7 @@ const TuningConfSchema = z.looseObject({
 });
 
 function loadConf(request: PluginRequest) {
+  podInterfaceName(request);
   const conf = parseConfig(TuningConfSchema, request.config);
   if (conf.allmulti !== undefined) {
     throw new CniError(ErrorCode.UnsupportedField, 'unsupported field "allmulti"', 'FreeBSD sets ALLMULTI itself; ifconfig(8) cannot');
@@ -35,20 +38,42 @@ function loadConf(request: PluginRequest) {
   }
   const { MAC: fromEnv } = pickCniArgs(request.args, ['MAC', 'IP', 'K8S_POD_NAME', 'K8S_POD_NAMESPACE', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
   const mac = conf.runtimeConfig?.mac ?? conf.args?.cni?.mac ?? fromEnv ?? conf.mac;
-  if (mac !== undefined && !isMacAddress(mac)) throw new CniError(ErrorCode.InvalidConfig, `invalid MAC address "${mac}"`);
+  if (mac !== undefined && !isUnicastMac(mac)) throw new CniError(ErrorCode.InvalidConfig, `invalid MAC address "${mac}"`, 'a unicast address is needed: not zero, broadcast or multicast');
   return { sysctl: conf.sysctl ?? {}, mac: mac?.toLowerCase(), mtu: conf.mtu, promisc: conf.promisc };
+}
+
+type TuningConf = ReturnType<typeof loadConf>;
+
+function changesNothing(conf: TuningConf): boolean {
+  return Object.keys(conf.sysctl).length === 0 && conf.mtu === undefined && conf.promisc === undefined && conf.mac === undefined;
+}
+
+/** Each change with its undo, from what is there now: read first, so a bad key fails before anything changed. */
+async function applyAll(host: Host, rollback: Rollback, conf: TuningConf, ifname: string, jail: string): Promise<void> {
+  const before: Array<[string, string]> = [];
+  for (const key of Object.keys(conf.sysctl)) before.push([key, await host.sysctlGet(key, jail)]);
+  const info = await host.inspectInterface(ifname, jail);
+  if (!info) throw new CniError(ErrorCode.UnknownContainer, `interface ${ifname} is missing in ${jail}`);
+  for (const [key, previous] of before) {
+    await rollback.step(`sysctl ${key}`, () => host.sysctlSet(key, conf.sysctl[key] as string, jail), () => host.sysctlSet(key, previous, jail));
+  }
+  if (conf.mtu !== undefined) await rollback.step('mtu', () => host.setMtu(ifname, conf.mtu as number, jail), () => host.setMtu(ifname, info.mtu, jail));
+  const promisc = info.flags.includes('PROMISC');
+  if (conf.promisc !== undefined) await rollback.step('promisc', () => host.setPromisc(ifname, conf.promisc as boolean, jail), () => host.setPromisc(ifname, promisc, jail));
+  if (conf.mac !== undefined && info.mac) {
+    const mac = info.mac;
+    await rollback.step('mac', () => host.setMac(ifname, conf.mac as string, jail), () => host.setMac(ifname, mac, jail));
+  }
 }
 
 async function add(request: PluginRequest): Promise<Result> {
   const prev = requirePrevResult(request, 'tuning');
   const conf = loadConf(request);
+  if (changesNothing(conf)) return prev;
   const host = pluginHost();
   const jail = sandboxOf(host, request.netns);
-  for (const [key, value] of Object.entries(conf.sysctl)) await host.sysctlSet(key, value, jail);
-  if (conf.mtu !== undefined) await host.setMtu(request.ifname, conf.mtu, jail);
-  if (conf.promisc !== undefined) await host.setPromisc(request.ifname, conf.promisc, jail);
+  await Rollback.run((rollback) => applyAll(host, rollback, conf, request.ifname, jail));
   if (conf.mac === undefined) return prev;
-  await host.setMac(request.ifname, conf.mac, jail);
   const interfaces = prev.interfaces.map((i) => (i.name === request.ifname && i.sandbox === jail ? { ...i, mac: conf.mac } : i));
   return { ...prev, interfaces };
 }
@@ -70,7 +95,7 @@ async function check(request: PluginRequest): Promise<void> {
   }
 }
 
-// The pod's interface and its vnet sysctls go away with the pod.
+// The pod's interface and its vnet sysctls go away with the pod; DEL checks its config only.
 const nothing = async (): Promise<void> => undefined;
 
-export const tuning: Plugin = { add, del: nothing, check, gc: nothing, status: nothing };
+export const tuning: Plugin = { add, del: async (request) => void loadConf(request), check, gc: nothing, status: nothing };

@@ -1,97 +1,146 @@
-// `jailnet gc`: removes what belongs to pods that no longer exist — pods whose record
-// never became ready because their creator died, and whatever a crash left on the
-// host: jails, epair ends, leases, <cni-nat> entries, cni-rdr anchors, cache files.
-import type { ConfList } from '../cni/conflist.js';
-import { listNetworks } from '../cni/conflist.js';
-import type { Attachment } from '../cni/skel.js';
-import { anchorFor, RDR_PARENT } from '../plugins/portmap.js';
-import { processAlive } from '../util/process.js';
-import { stopped, type PodContext } from './pods.js';
-import type { PodRecord } from './store.js';
+// `jailnet gc`: removes what belongs to pods and attachments that no longer exist, and
+// says what. Two rules keep it from taking what is alive:
+//  - a pod is collected only under its lock and only when no live process is creating
+//    or removing it (a busy pod is skipped, not waited for);
+//  - an attachment a runtime made through CNI (podman's) belongs to that runtime: it is
+//    collected only when its sandbox, the jail CNI_NETNS names, no longer exists.
+// What is owned is read before its owner (records before jails), so an owner made in
+// between is never missed. Every step is attempted; every error is reported.
+import type { ChainRunner, RuntimeConf } from '../cni/chain.js';
+import type { CacheEntry } from '../cni/cache.js';
+import { findNetwork, parseConfList, type ConfList } from '../cni/conflist.js';
+import { recordedAttachments, type RecordedAttachment } from '../plugins/attachment-record.js';
+import { parseHostInterfaceDescription } from '../plugins/bridge/config.js';
+import { Teardown } from '../util/teardown.js';
+import { cleanLeftovers } from './leftovers.js';
+import { podAlive, podContainerId, save, type PodContext } from './pods.js';
+import { forget, teardownPod } from './remove.js';
 
-/**
- * A pod exists when it is ready and its jail is there (a reboot or an admin's jail -r
- * takes it away), or while a live process is still creating or removing it.
- */
-export function podExists(record: PodRecord, jails: Set<string>): boolean {
-  if (record.state === 'ready') return jails.has(record.jail);
-  if (record.state === 'stopped') return false;
-  return processAlive(record.creatorPid);
+export interface GcReport {
+  removed: string[];
+  /** What gc left alone this time, and why (a pod being worked on). */
+  skipped: string[];
+  errors: string[];
 }
 
-const JAILNET_JAIL = /^jailnet-[A-Za-z0-9_-]+(\.|$)/;
-const HOST_END_DESCRIPTION = /^jailnet: pod (\S+) ifname (\S+) network (\S+)$/;
-
-export async function collectGarbage(ctx: PodContext, cniConfigDir: string): Promise<string[]> {
-  const removed: string[] = [];
-  const note = (what: string) => removed.push(what);
-  const records = await ctx.store.all();
-  const existing = new Set((await ctx.host.listJails()).map((j) => j.name));
-  const live = records.filter((r) => podExists(r, existing));
-  const liveJails = new Set(live.flatMap((p) => [p.jail, ...p.containers.map((c) => c.jail)]));
-
-  // 1. Jails of pods that no longer exist, children first, then wait for them to be gone.
+/** Tears a dead pod down; called under the pod's lock. */
+async function collectPod(ctx: PodContext, name: string, report: GcReport): Promise<void> {
+  const record = await ctx.store.read(name);
+  if (!record) return;
   const jails = await ctx.host.listJails({ dying: true });
-  const orphans = jails.filter((j) => JAILNET_JAIL.test(j.name) && ![...liveJails].some((l) => j.name === l || j.name.startsWith(`${l}.`)));
-  for (const jail of orphans.filter((j) => !j.dying).sort((a, b) => b.name.length - a.name.length)) {
-    if (!(await ctx.host.listJails()).some((j) => j.name === jail.name)) continue;
-    await ctx.host.removeJail(jail.name);
-    note(`jail ${jail.name}`);
+  if (podAlive(record, jails)) return;
+  const jailThere = jails.some((j) => j.name === record.jail);
+  if (record.state === 'stopped' && !jailThere) return;
+  const was = record.state;
+  Object.assign(record, { state: 'removing', removerPid: process.pid });
+  await save(ctx, record);
+  const teardown = new Teardown();
+  await teardownPod(ctx, record, teardown);
+  if (teardown.failed) {
+    await save(ctx, record);
+    report.errors.push(...teardown.errors.map((e) => `pod ${name}: ${e}`));
+    return;
   }
-  for (const jail of orphans) {
-    await ctx.host.waitJailGone(jail.name, ctx.teardownTimeoutMs);
-    if (jail.dying) note(`dying jail ${jail.name} (waited)`);
-  }
+  const cleaned = ctx.planning ? [] : await cleanLeftovers(ctx, record);
+  await forget(ctx, record, true);
+  report.removed.push(`pod ${name} (${was}${jailThere ? `, jail ${record.jail}` : ''})`, ...cleaned.map((c) => `pod ${name}: ${c}`));
+}
 
-  // 2. Per network: a full GC with the attachments of live pods as the valid ones.
-  const valid: Attachment[] = live.flatMap((p) => p.networks.map((n) => ({ containerID: p.containerId, ifname: n.ifname })));
-  const { lists } = await listNetworks(cniConfigDir);
-  const used = new Set(records.flatMap((p) => p.networks.map((n) => n.name)));
-  for (const list of lists.filter((l) => used.has(l.name) || isJailnetList(l))) {
-    // jailnet's plugins answer GC for any list when jailnet itself asks (1.1.0).
-    const asked: ConfList = { ...list, cniVersion: '1.1.0' };
-    for (const key of await ctx.runner.gc(asked, valid).catch((error: Error) => {
-      note(`network ${list.name}: ${error.message}`);
-      return [];
-    })) {
-      note(`attachment ${key.network}/${key.containerId}/${key.ifname}`);
-    }
-  }
-
-  // 3. What no record knows about: host epair ends described as jailnet's.
-  for (const name of await ctx.host.listInterfaces()) {
-    const info = await ctx.host.inspectInterface(name);
-    const match = info?.description ? HOST_END_DESCRIPTION.exec(info.description) : null;
-    if (!match || liveJails.has(match[1] as string)) continue;
-    await ctx.host.destroyInterface(name);
-    note(`interface ${name} (${info?.description})`);
-  }
-
-  // 4. Port publications of jailnet pods that are gone.
-  const liveAnchors = new Set(live.flatMap((p) => p.networks.map((n) => anchorFor(p.containerId, n.ifname))));
-  for (const anchor of await ctx.host.listAnchors(RDR_PARENT)) {
-    if (!anchor.startsWith(`${RDR_PARENT}/jailnet-`) || liveAnchors.has(anchor)) continue;
-    await ctx.host.flushAnchor(anchor, 'nat');
-    note(`pf anchor ${anchor}`);
-  }
-
-  // 5. Records of pods that no longer exist; --restart always pods stay, stopped, for restore.
-  for (const record of records.filter((r) => !podExists(r, existing))) {
-    if (record.restart === 'always') {
-      if (record.state !== 'stopped') await ctx.store.write(stopped(record));
+async function collectPods(ctx: PodContext, report: GcReport): Promise<void> {
+  const records = await ctx.store.all();
+  // Pods that share another's network go first, as pod rm wants.
+  for (const record of [...records.filter((p) => p.sharesWith), ...records.filter((p) => !p.sharesWith)]) {
+    if (await ctx.store.busy(record.name)) {
+      report.skipped.push(`pod ${record.name}: another process is working on it`);
       continue;
     }
-    await ctx.store.remove(record.name);
-    note(`pod record ${record.name} (${record.state})`);
+    await ctx.store.locked(record.name, () => collectPod(ctx, record.name, report));
   }
-  return removed;
 }
 
-function isJailnetList(list: ConfList): boolean {
+interface Candidate extends Omit<RecordedAttachment, 'records'> {
+  records: RecordedAttachment['records'];
+  cached?: CacheEntry;
+}
+
+/** Attachments known from the result cache and from the plugins' records, by key. */
+async function candidates(ctx: PodContext): Promise<Candidate[]> {
+  const byKey = new Map<string, Candidate>();
+  const key = (network: string, containerId: string, ifname: string) => `${network}\n${containerId}\n${ifname}`;
+  for (const entry of await recordedAttachments(ctx.attachmentsDir)) byKey.set(key(entry.network, entry.containerId, entry.ifname), entry);
+  for (const cached of await ctx.runner.cachedAttachments()) {
+    const k = key(cached.networkName, cached.containerId, cached.ifName);
+    const known = byKey.get(k);
+    if (known) known.cached = cached;
+    else byKey.set(k, { network: cached.networkName, containerId: cached.containerId, ifname: cached.ifName, netns: cached.netns ?? '', records: [], cached });
+  }
+  return [...byKey.values()];
+}
+
+/** The lists to DEL an attachment with: the one ADD used (cached), the network's, or each recorded plugin alone. */
+async function delLists(ctx: PodContext, attachment: Candidate): Promise<ConfList[]> {
+  if (attachment.cached?.config) return [parseConfList(Buffer.from(attachment.cached.config, 'base64'), 'the cached config')];
+  const named = await findNetwork(ctx.cniConfigDir, attachment.network).catch(() => undefined);
+  if (named) return [named];
+  return attachment.records.map(({ record }) => {
+    const list = { cniVersion: record.cniVersion, name: record.network, plugins: [record.plugin] };
+    return parseConfList(Buffer.from(JSON.stringify(list)), `the record of ${record.network}`);
+  });
+}
+
+async function delAttachment(runner: ChainRunner, lists: ConfList[], attachment: Candidate): Promise<void> {
+  const rt: RuntimeConf = {
+    containerId: attachment.containerId,
+    netns: attachment.netns,
+    ifname: attachment.ifname,
+    args: attachment.cached?.cniArgs ?? [],
+    capabilityArgs: attachment.cached?.capabilityArgs ?? {},
+  };
+  for (const list of lists) await runner.del(list, rt);
+}
+
+/** Whether the sandbox an attachment was made for is gone (an unusable CNI_NETNS counts as gone). */
+async function sandboxGone(ctx: PodContext, netns: string): Promise<boolean> {
+  let vnet: string;
   try {
-    return 'jailnet' in (JSON.parse(list.bytes.toString()) as object);
+    vnet = ctx.host.sandboxOf(netns);
   } catch {
-    return false;
+    return netns === '';
   }
+  return (await ctx.host.sandboxState(vnet)) === 'missing';
 }
 
+async function collectAttachments(ctx: PodContext, report: GcReport): Promise<void> {
+  const attachments = await candidates(ctx);
+  const pods = new Set((await ctx.store.all()).map((p) => podContainerId(p.name)));
+  const teardown = new Teardown();
+  for (const attachment of attachments) {
+    // A jailnet pod's attachments go with the pod, above.
+    if (pods.has(attachment.containerId)) continue;
+    if (!(await sandboxGone(ctx, attachment.netns))) continue;
+    const what = `attachment ${attachment.network}/${attachment.containerId}/${attachment.ifname}`;
+    const done = await teardown.step(what, async () => delAttachment(ctx.runner, await delLists(ctx, attachment), attachment));
+    if (done) report.removed.push(`${what} (its sandbox ${attachment.netns || '(none)'} is gone)`);
+  }
+  report.errors.push(...teardown.errors);
+}
+
+/** Host ends described as jailnet's that no record knows, whose jail is gone. */
+async function collectInterfaces(ctx: PodContext, report: GcReport): Promise<void> {
+  const teardown = new Teardown();
+  for (const name of await ctx.host.listInterfaces()) {
+    const info = await ctx.host.inspectInterface(name);
+    const mark = parseHostInterfaceDescription(info?.description);
+    if (!mark || !(await sandboxGone(ctx, mark.jail))) continue;
+    if (await teardown.step(`interface ${name}`, () => ctx.host.destroyInterface(name))) report.removed.push(`interface ${name} (${info?.description})`);
+  }
+  report.errors.push(...teardown.errors);
+}
+
+export async function collectGarbage(ctx: PodContext): Promise<GcReport> {
+  const report: GcReport = { removed: [], skipped: [], errors: [] };
+  await collectPods(ctx, report);
+  await collectAttachments(ctx, report);
+  await collectInterfaces(ctx, report);
+  return report;
+}

@@ -2,6 +2,7 @@
 // rename) under a per-pod lock, read back by every command.
 import path from 'node:path';
 import { z } from 'zod';
+import type { ChangePlan } from '../util/change-plan.js';
 import { JsonRecords } from '../util/json-records.js';
 
 const PortSchema = z.object({ hostIP: z.string().optional(), hostPort: z.number(), containerPort: z.number(), protocol: z.enum(['tcp', 'udp', 'sctp']) });
@@ -19,6 +20,8 @@ const PodSchema = z.object({
    */
   state: z.enum(['creating', 'ready', 'removing', 'stopped']),
   creatorPid: z.number(),
+  /** The process removing the pod (state "removing"): while it lives, nobody else tears the pod down. */
+  removerPid: z.number().optional(),
   containerId: z.string(),
   networks: z.array(z.object({ name: z.string(), ifname: z.string(), result: z.unknown().optional() })),
   ports: z.array(PortSchema),
@@ -35,8 +38,8 @@ export type PortMapping = z.infer<typeof PortSchema>;
 export class PodStore {
   private readonly records: JsonRecords<PodRecord>;
 
-  constructor(stateDir: string) {
-    this.records = new JsonRecords(path.join(stateDir, 'pods'), PodSchema);
+  constructor(stateDir: string, plan?: ChangePlan) {
+    this.records = new JsonRecords(path.join(stateDir, 'pods'), PodSchema, plan);
   }
 
   get dir(): string {
@@ -45,6 +48,11 @@ export class PodStore {
 
   locked<T>(name: string, work: () => Promise<T>): Promise<T> {
     return this.records.locked(work, name);
+  }
+
+  /** Whether a live process is creating or removing the pod right now. */
+  busy(name: string): Promise<boolean> {
+    return this.records.busy(name);
   }
 
   write(record: PodRecord): Promise<void> {

@@ -1,24 +1,34 @@
 // A cross-process lock for short critical sections, built on O_EXCL because Node has
-// no flock(2). The holder writes its pid into the owner file; a waiter that finds the
-// holder dead (or the owner file older than any critical section can last) takes the
-// lock over, one waiter at a time, so a crashed plugin never blocks a network forever.
+// no flock(2). The holder writes its pid into the owner file; a holder found dead (or an
+// owner file older than any critical section can last) is taken over, so a crashed
+// plugin never blocks a network forever.
+//
+// Waits are fair: a waiter takes a ticket in `<owner>.q/`, named by the monotonic clock,
+// and only the oldest live ticket may take the owner file. Without it, a hundred plugins
+// polling one lock starve each other at random. Waits are bounded by the caller's
+// deadline (util/deadline), so a call never outlives the time its runtime gives it.
 import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitBudget } from './deadline.js';
 import { processAlive } from './process.js';
 
 export interface LockOptions {
-  /** How long to wait for the lock before giving up. */
+  /** How long to wait for the lock before giving up (default: what the call's deadline leaves). */
   timeoutMs?: number;
   /** An owner file older than this is stale even if its pid is alive (pid reuse). */
   staleMs?: number;
 }
 
 export class LockTimeoutError extends Error {
-  constructor(readonly path: string) {
-    super(`timed out waiting for lock ${path}`);
+  constructor(readonly path: string, waitedMs: number) {
+    super(`timed out after ${waitedMs} ms waiting for lock ${path}`);
     this.name = 'LockTimeoutError';
   }
 }
+
+/** Without a deadline from the caller, no wait for a lock lasts longer than this. */
+export const DEFAULT_LOCK_WAIT_MS = 120_000;
 
 async function tryCreateOwner(ownerPath: string): Promise<boolean> {
   try {
@@ -79,24 +89,86 @@ async function breakStaleLock(ownerPath: string, seen: OwnerInfo, staleMs: numbe
   }
 }
 
-export async function acquireLock(ownerPath: string, options: LockOptions = {}): Promise<() => Promise<void>> {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const staleMs = options.staleMs ?? 60_000;
-  const deadline = Date.now() + timeoutMs;
-  let pause = 2;
-  for (;;) {
-    if (await tryCreateOwner(ownerPath)) {
-      return async () => {
-        await fs.rm(ownerPath, { force: true });
-      };
-    }
-    const owner = await readOwner(ownerPath);
-    if (!owner) continue; // released between our two looks
-    if (isStale(owner, staleMs) && (await breakStaleLock(ownerPath, owner, staleMs))) continue;
-    if (Date.now() > deadline) throw new LockTimeoutError(ownerPath);
-    await sleep(pause + Math.random() * pause);
-    pause = Math.min(pause * 2, 50);
+let ticketCounter = 0;
+
+/** The queue of waiters, oldest first: `<monotonic ns>-<pid>-<n>`. */
+class TicketQueue {
+  readonly dir: string;
+  private ticket = '';
+
+  constructor(ownerPath: string) {
+    this.dir = `${ownerPath}.q`;
   }
+
+  async enqueue(): Promise<void> {
+    const name = `${process.hrtime.bigint().toString().padStart(20, '0')}-${process.pid}-${ticketCounter++}`;
+    // Bounded: the directory may vanish between mkdir and open when the last waiter leaves.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+        await (await fs.open(path.join(this.dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)).close();
+        this.ticket = name;
+        return;
+      } catch (error) {
+        // The last waiter removed the directory between our mkdir (or its EEXIST check) and open.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    throw new Error(`could not queue for lock ${this.dir}`);
+  }
+
+  /** How many live waiters are ahead of this one; dead ones at the head are removed. */
+  async position(): Promise<number> {
+    const tickets = (await fs.readdir(this.dir).catch(() => [] as string[])).sort();
+    for (const head of tickets) {
+      if (head === this.ticket) return 0;
+      const pid = Number(head.split('-')[1]);
+      if (processAlive(pid)) break;
+      await fs.rm(path.join(this.dir, head), { force: true });
+    }
+    const index = tickets.indexOf(this.ticket);
+    return index < 0 ? 0 : index;
+  }
+
+  async leave(): Promise<void> {
+    if (this.ticket) await fs.rm(path.join(this.dir, this.ticket), { force: true });
+    this.ticket = '';
+    // The last one out removes the queue, so a lock leaves nothing behind; a newcomer's ticket keeps it.
+    await fs.rmdir(this.dir).catch(() => undefined);
+  }
+}
+
+/** Whether a live process holds the lock now (read-only: nothing is created). */
+export async function lockHeld(ownerPath: string, staleMs = 60_000): Promise<boolean> {
+  const owner = await readOwner(ownerPath);
+  return owner !== undefined && !isStale(owner, staleMs);
+}
+
+export async function acquireLock(ownerPath: string, options: LockOptions = {}): Promise<() => Promise<void>> {
+  const timeoutMs = options.timeoutMs ?? waitBudget(DEFAULT_LOCK_WAIT_MS);
+  const staleMs = options.staleMs ?? 60_000;
+  const started = Date.now();
+  const queue = new TicketQueue(ownerPath);
+  await queue.enqueue();
+  try {
+    for (;;) {
+      const ahead = await queue.position();
+      if (ahead === 0) {
+        if (await tryCreateOwner(ownerPath)) break;
+        const owner = await readOwner(ownerPath);
+        if (!owner) continue; // released between our two looks
+        if (isStale(owner, staleMs) && (await breakStaleLock(ownerPath, owner, staleMs))) continue;
+      }
+      if (Date.now() - started > timeoutMs) throw new LockTimeoutError(ownerPath, Date.now() - started);
+      // The next in line polls often; those further back less, so a long queue costs little.
+      await sleep(Math.min(1 + ahead * 2, 25) * (1 + Math.random() * 0.5));
+    }
+  } finally {
+    await queue.leave();
+  }
+  return async () => {
+    await fs.rm(ownerPath, { force: true });
+  };
 }
 
 export async function withLock<T>(ownerPath: string, work: () => Promise<T>, options?: LockOptions): Promise<T> {

@@ -1,38 +1,47 @@
-// A directory of small JSON records validated by a schema, written atomically.
-import { promises as fs } from 'node:fs';
+// A directory of small JSON records validated by a schema, written atomically. With a
+// planning ChangePlan (--dry-run) writes and removals are recorded, not made, and no
+// lock is taken: nothing is written that a lock would protect.
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import { withLock } from './file-lock.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { unlessPlanning, type ChangePlan } from './change-plan.js';
+import { lockHeld, withLock } from './file-lock.js';
 
 export class JsonRecords<T> {
   constructor(
     readonly dir: string,
     private readonly schema: z.ZodType<T>,
+    private readonly plan?: ChangePlan,
   ) {}
+
+  private lockFile(id: string): string {
+    return path.join(this.dir, `${id}.lock`);
+  }
 
   /** Runs work under a cross-process lock of this directory (or of one record, by id). */
   async locked<R>(work: () => Promise<R>, id = ''): Promise<R> {
+    if (this.plan?.planning) return work();
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    return withLock(path.join(this.dir, `${id}.lock`), work);
+    return withLock(this.lockFile(id), work);
   }
 
-  private file(id: string): string {
+  /** Whether a live process holds the lock of one record now (reads only). */
+  busy(id: string): Promise<boolean> {
+    return lockHeld(this.lockFile(id));
+  }
+
+  file(id: string): string {
     return path.join(this.dir, `${id}.json`);
   }
 
   /** Temp file, fsync, rename: a crash leaves the old record or the new one, never half of one. */
   async write(id: string, record: T): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const target = this.file(id);
-    const temp = `${target}.tmp-${process.pid}`;
-    const handle = await fs.open(temp, 'w', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(record, null, 2));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, target);
+    await unlessPlanning(this.plan, 'write', this.file(id), () => this.writeNow(id, record));
+  }
+
+  private writeNow(id: string, record: T): Promise<void> {
+    return writeFileAtomic(this.file(id), JSON.stringify(record, null, 2));
   }
 
   async read(id: string): Promise<T | undefined> {
@@ -45,7 +54,10 @@ export class JsonRecords<T> {
   }
 
   async remove(id: string): Promise<void> {
-    await fs.rm(this.file(id), { force: true });
+    const file = this.file(id);
+    // Removing what is not there changes nothing, so a plan does not show it.
+    if (this.plan?.planning && !existsSync(file)) return;
+    await unlessPlanning(this.plan, 'remove', file, () => fs.rm(file, { force: true }));
   }
 
   async all(): Promise<T[]> {

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Simulator } from '../freebsd-sim/src/index.js';
 import { PODMAN_PF_CONF } from './podnet.js';
-import { JAILNET, PLUGIN_DIR, run, type Run } from './run.js';
+import type { Launch } from './crash.js';
+import { JAILNET, PLUGIN_DIR, run, type Run, type RunOptions } from './run.js';
 import { newSim, setup, tool } from './sim.js';
 
 export interface PodLab {
@@ -12,7 +13,9 @@ export interface PodLab {
   stateDir: string;
   netDir: string;
   env: Record<string, string>;
-  jailnet(args: string[], options?: { detached?: boolean }): Promise<Run>;
+  jailnet(args: string[], extraEnv?: Record<string, string>, options?: RunOptions): Promise<Run>;
+  /** `jailnet args` as crashAfter starts it. */
+  launch(args: string[]): Launch;
 }
 
 export async function podLab(t: { testdir: (fixture?: object) => string }): Promise<PodLab> {
@@ -34,8 +37,8 @@ export async function podLab(t: { testdir: (fixture?: object) => string }): Prom
     stateDir,
     netDir,
     env,
-    jailnet: (args, options = {}) =>
-      run(process.execPath, [JAILNET, '--config', conf, ...args], options.detached ? { ...env, JAILNET_SIM_KILLABLE: '1' } : env, '', options),
+    jailnet: (args, extraEnv = {}, options = {}) => run(process.execPath, [JAILNET, '--config', conf, ...args], { ...env, ...extraEnv }, '', options),
+    launch: (args) => (extraEnv, options) => run(process.execPath, [JAILNET, '--config', conf, ...args], { ...env, ...extraEnv }, '', options),
   };
 }
 

@@ -22,7 +22,14 @@ const baseEnv = Object.fromEntries(
   Object.entries(process.env).filter(([key]) => !/^(NODE_OPTIONS|NODE_EXTRA_CA_CERTS|TAP|_TAPJS)/.test(key)),
 );
 
-export function run(file: string, args: string[], env: Record<string, string | undefined>, stdin = '', options: { detached?: boolean } = {}): Promise<Run> {
+export interface RunOptions {
+  /** The command leads a process group of its own, which a test may kill as a whole. */
+  detached?: boolean;
+  /** Called once the process exists (its pid is the process group's id when detached). */
+  onSpawn?: (pid: number) => void;
+}
+
+export function run(file: string, args: string[], env: Record<string, string | undefined>, stdin = '', options: RunOptions = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     // tap's processinfo re-injects its loader hooks into any environment we pass, so the
     // child gets exactly this environment through env -i, as a runtime would give it.
@@ -32,6 +39,7 @@ export function run(file: string, args: string[], env: Record<string, string | u
       .map(([key, value]) => `${key}=${value}`);
     // detached: the command leads a process group of its own (env execs it, same pid).
     const child = spawn('/usr/bin/env', ['-i', ...assignments, file, ...args], { detached: options.detached ?? false });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -8,8 +8,8 @@ export async function newSim(t: { testdir: (fixture?: object) => string }, optio
 }
 
 /** Runs one simulated tool: `tool(sim, 'ifconfig', ['-l'])`. */
-export function tool(sim: Simulator, name: string, args: string[], stdin = ''): Promise<Run> {
-  return run(path.join(SIM_BIN, name), args, sim.env, stdin);
+export function tool(sim: Simulator, name: string, args: string[], stdin = '', env: Record<string, string> = {}): Promise<Run> {
+  return run(path.join(SIM_BIN, name), args, { ...sim.env, ...env }, stdin);
 }
 
 /** Runs a sequence of commands that must all succeed; returns the last result. */

@@ -1,19 +1,30 @@
 // Argv for each FreeBSD operation, as plain data: no process is run here. The tool
 // comes first; the driver decides how to reach a vnet (`-j` or jexec).
+import { validateInterfaceName } from '../../names.js';
 import type { ChildJailOptions, EpairOptions, PfFlush, VnetJailOptions, VxlanOptions } from '../host.js';
 import { JLS_PARAMS } from './parse.js';
 
 export type Argv = [tool: string, ...args: string[]];
 
+/** The placeholder a plan uses for a name the kernel would pick (`epair?a`). */
+const PLAN_PLACEHOLDER = /^[a-z]+\?[ab]?$/;
+
+/** Every interface name is checked where it enters an argv: never an option, a path or 16+ characters. */
+function ifn(name: string): string {
+  return PLAN_PLACEHOLDER.test(name) ? name : validateInterfaceName(name);
+}
+
 export const ifconfig = {
   list: (): Argv => ['ifconfig', '-l'],
-  show: (name: string): Argv => ['ifconfig', name],
-  createEpair: (o: EpairOptions = {}): Argv => [
-    'ifconfig', 'epair', 'create',
+  show: (name: string): Argv => ['ifconfig', ifn(name)],
+  /** `unit` asks for epairN (so the b end's name is known when `name` renames the a end). */
+  createEpair: (o: EpairOptions = {}, unit?: number): Argv => [
+    'ifconfig', unit === undefined ? 'epair' : `epair${unit}`, 'create',
+    ...(o.name ? ['name', ifn(o.name)] : []),
     ...(o.description ? ['description', o.description] : []),
     ...(o.mtu ? ['mtu', String(o.mtu)] : []),
   ],
-  createBridge: (name?: string): Argv => ['ifconfig', 'bridge', 'create', ...(name ? ['name', name] : [])],
+  createBridge: (name?: string): Argv => ['ifconfig', 'bridge', 'create', ...(name ? ['name', ifn(name)] : [])],
   createTap: (): Argv => ['ifconfig', 'tap', 'create'],
   createVxlan: (o: VxlanOptions): Argv => [
     'ifconfig', 'vxlan', 'create', 'vxlanid', String(o.vni), 'vxlanlocal', o.local,
@@ -22,21 +33,21 @@ export const ifconfig = {
     ...(o.device ? ['vxlandev', o.device] : []),
     ...(o.port ? ['vxlanport', String(o.port)] : []),
   ],
-  rename: (name: string, newName: string): Argv => ['ifconfig', name, 'name', newName],
-  destroy: (name: string): Argv => ['ifconfig', name, 'destroy'],
-  moveToVnet: (name: string, jail: string): Argv => ['ifconfig', name, 'vnet', jail],
-  moveFromVnet: (name: string, jail: string): Argv => ['ifconfig', name, '-vnet', jail],
-  mtu: (name: string, mtu: number): Argv => ['ifconfig', name, 'mtu', String(mtu)],
-  ether: (name: string, mac: string): Argv => ['ifconfig', name, 'ether', mac],
-  description: (name: string, text: string): Argv => ['ifconfig', name, 'description', text],
-  updown: (name: string, up: boolean): Argv => ['ifconfig', name, up ? 'up' : 'down'],
-  promisc: (name: string, on: boolean): Argv => ['ifconfig', name, on ? 'promisc' : '-promisc'],
-  addAddress: (name: string, cidr: string): Argv => ['ifconfig', name, cidr.includes(':') ? 'inet6' : 'inet', cidr, 'alias'],
+  rename: (name: string, newName: string): Argv => ['ifconfig', ifn(name), 'name', ifn(newName)],
+  destroy: (name: string): Argv => ['ifconfig', ifn(name), 'destroy'],
+  moveToVnet: (name: string, jail: string): Argv => ['ifconfig', ifn(name), 'vnet', jail],
+  moveFromVnet: (name: string, jail: string): Argv => ['ifconfig', ifn(name), '-vnet', jail],
+  mtu: (name: string, mtu: number): Argv => ['ifconfig', ifn(name), 'mtu', String(mtu)],
+  ether: (name: string, mac: string): Argv => ['ifconfig', ifn(name), 'ether', mac],
+  description: (name: string, text: string): Argv => ['ifconfig', ifn(name), 'description', text],
+  updown: (name: string, up: boolean): Argv => ['ifconfig', ifn(name), up ? 'up' : 'down'],
+  promisc: (name: string, on: boolean): Argv => ['ifconfig', ifn(name), on ? 'promisc' : '-promisc'],
+  addAddress: (name: string, cidr: string): Argv => ['ifconfig', ifn(name), cidr.includes(':') ? 'inet6' : 'inet', cidr, 'alias'],
   removeAddress: (name: string, address: string): Argv => [
-    'ifconfig', name, address.includes(':') ? 'inet6' : 'inet', address.replace(/\/\d+$/, ''), '-alias',
+    'ifconfig', ifn(name), address.includes(':') ? 'inet6' : 'inet', address.replace(/\/\d+$/, ''), '-alias',
   ],
-  addm: (bridge: string, member: string): Argv => ['ifconfig', bridge, 'addm', member],
-  deletem: (bridge: string, member: string): Argv => ['ifconfig', bridge, 'deletem', member],
+  addm: (bridge: string, member: string): Argv => ['ifconfig', ifn(bridge), 'addm', ifn(member)],
+  deletem: (bridge: string, member: string): Argv => ['ifconfig', ifn(bridge), 'deletem', ifn(member)],
 };
 
 export const route = {
@@ -89,6 +100,6 @@ export const sysctl = {
 };
 
 export const kld = {
-  stat: (name: string): Argv => ['kldstat', '-q', '-m', name],
+  stat: (name: string): Argv => ['kldstat', '-m', name],
   load: (name: string): Argv => ['kldload', '-n', name],
 };

@@ -1,6 +1,7 @@
 // The FreeBSD driver: FreeBSD 14.x, 13.3+. It acts inside a vnet with `ifconfig -j` /
 // `route -j` and falls back to `jexec J <tool>` where a release refuses `-j`; pfctl and
 // sysctl have no `-j` and always go through jexec.
+import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
 import type {
@@ -20,6 +21,15 @@ import { ifconfig, jail, jls, kld, netstat, pfctl, route, sysctl, type Argv } fr
 import { parseIfconfig, parseIfconfigList, parseJls, parseKilledStates, parseNetstatRoutes, parsePfLines } from './parse.js';
 
 const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** if_clone's IF_MAXUNIT (sys/net/if_clone.h): the largest unit a cloner hands out. */
+const IF_MAXUNIT = 0x7fff;
+/** Units jailnet picks for named pairs, above those `epair create` hands out from 0 upwards. */
+const EPAIR_UNIT_FLOOR = 1000;
+const EPAIR_UNIT_ATTEMPTS = 8;
+/** The MTU an epair end starts with (net/ethernet.h ETHERMTU). */
+const ETHERMTU = 1500;
+/** Queries: they run even with --dry-run. */
+const READS = { reads: true } as const;
 const JAIL_FLAG_TOOLS = new Set(['ifconfig', 'route', 'netstat']);
 
 /** The text a release without `-j` prints (getopt's message). */
@@ -55,7 +65,7 @@ export class FreeBSDHost implements Host {
   }
 
   /** Runs argv on the host, or in a vnet: `-j J` where the tool has it, else jexec. */
-  private async run(argv: Argv, vnet: Vnet, options: { input?: string; allowFailure?: boolean } = {}): Promise<CommandResult> {
+  private async run(argv: Argv, vnet: Vnet, options: { input?: string; allowFailure?: boolean; reads?: boolean } = {}): Promise<CommandResult> {
     const [tool, ...args] = argv;
     if (vnet === undefined) return this.door.run(tool, args, options);
     if (JAIL_FLAG_TOOLS.has(tool) && this.jailFlagSupported !== false) {
@@ -88,8 +98,37 @@ export class FreeBSDHost implements Host {
   }
 
   async createEpair(options: EpairOptions = {}, vnet?: Vnet): Promise<{ a: string; b: string }> {
-    const a = await this.clone(ifconfig.createEpair(options), vnet, 'epair?a');
-    return { a, b: a.replace(/a$/, 'b') };
+    if (options.name === undefined) {
+      const a = await this.clone(ifconfig.createEpair(options), vnet, 'epair?a');
+      return { a, b: a.replace(/a$/, 'b') };
+    }
+    const { a, unit } = await this.createNamedEpair(options, vnet);
+    const b = `epair${unit}b`;
+    // `create … mtu` sets the a end only; the b end starts at ETHERMTU (if_epair.c).
+    if (options.mtu !== undefined && options.mtu !== ETHERMTU) {
+      const sized = await this.run(ifconfig.mtu(b, options.mtu), vnet, { allowFailure: true });
+      if (sized.exitCode !== 0) {
+        await this.run(ifconfig.destroy(a), vnet, { allowFailure: true });
+        throw new HostCommandError(sized);
+      }
+    }
+    return { a, b };
+  }
+
+  /**
+   * `create name X` renames only the a end; asking for the unit keeps the b end's name
+   * known (epairNb). A unit another pair holds fails with EEXIST before anything is made.
+   */
+  private async createNamedEpair(options: EpairOptions, vnet: Vnet): Promise<{ a: string; unit: number }> {
+    for (let attempt = 1; ; attempt++) {
+      const unit = EPAIR_UNIT_FLOOR + randomInt(IF_MAXUNIT - EPAIR_UNIT_FLOOR);
+      try {
+        return { a: await this.clone(ifconfig.createEpair(options, unit), vnet, options.name as string), unit };
+      } catch (error) {
+        const taken = error instanceof HostCommandError && /interface epair\d+ already exists/.test(error.result.stderr) && !error.result.stdout.trim();
+        if (!taken || attempt >= EPAIR_UNIT_ATTEMPTS) throw error;
+      }
+    }
   }
 
   async createBridge(name?: string): Promise<string> {
@@ -157,11 +196,11 @@ export class FreeBSDHost implements Host {
   }
 
   async listInterfaces(vnet?: Vnet): Promise<string[]> {
-    return parseIfconfigList((await this.run(ifconfig.list(), vnet)).stdout);
+    return parseIfconfigList((await this.run(ifconfig.list(), vnet, READS)).stdout);
   }
 
   async inspectInterface(name: string, vnet?: Vnet): Promise<InterfaceInfo | undefined> {
-    const result = await this.run(ifconfig.show(name), vnet, { allowFailure: true });
+    const result = await this.run(ifconfig.show(name), vnet, { allowFailure: true, reads: true });
     if (result.exitCode !== 0) {
       if (/does not exist/.test(result.stderr)) return undefined;
       throw new HostCommandError(result);
@@ -180,13 +219,13 @@ export class FreeBSDHost implements Host {
   }
 
   async listRoutes(vnet?: Vnet): Promise<RouteInfo[]> {
-    return parseNetstatRoutes((await this.run(netstat.routes(), vnet)).stdout);
+    return parseNetstatRoutes((await this.run(netstat.routes(), vnet, READS)).stdout);
   }
 
   // jails
 
   private async findJail(name: string, dying: boolean): Promise<JailInfo | undefined> {
-    const result = await this.run(jls.one(name, dying), undefined, { allowFailure: true });
+    const result = await this.run(jls.one(name, dying), undefined, { allowFailure: true, reads: true });
     if (result.exitCode !== 0) {
       if (/not found/.test(result.stderr)) return undefined;
       throw new HostCommandError(result);
@@ -218,14 +257,12 @@ export class FreeBSDHost implements Host {
   }
 
   async listJails(options: { dying?: boolean } = {}): Promise<JailInfo[]> {
-    return parseJls((await this.run(jls.list(options.dying ?? false), undefined)).stdout);
+    return parseJls((await this.run(jls.list(options.dying ?? false), undefined, READS)).stdout);
   }
 
   async waitJailGone(name: string, timeoutMs: number): Promise<void> {
-    if (this.door.planning) {
-      await this.run(jls.one(name, true), undefined, { allowFailure: true });
-      return;
-    }
+    // In plan mode the jail was never removed: there is nothing to wait for.
+    if (this.door.planning) return;
     const deadline = Date.now() + timeoutMs;
     let pause = 20;
     while ((await this.findJail(name, true)) !== undefined) {
@@ -246,7 +283,7 @@ export class FreeBSDHost implements Host {
   }
 
   async showAnchor(anchor: string, what: 'rules' | 'nat', vnet?: Vnet): Promise<string[]> {
-    const result = await this.run(pfctl.show(anchor, what), vnet, { allowFailure: true });
+    const result = await this.run(pfctl.show(anchor, what), vnet, { allowFailure: true, reads: true });
     // An anchor that was never loaded reads as empty.
     if (result.exitCode !== 0 && /DIOCGETRULES: Invalid argument/.test(result.stderr)) return [];
     if (result.exitCode !== 0) throw new HostCommandError(result);
@@ -254,7 +291,7 @@ export class FreeBSDHost implements Host {
   }
 
   async listAnchors(parent: string, vnet?: Vnet): Promise<string[]> {
-    const result = await this.run(pfctl.show(parent, 'Anchors'), vnet, { allowFailure: true });
+    const result = await this.run(pfctl.show(parent, 'Anchors'), vnet, { allowFailure: true, reads: true });
     if (result.exitCode !== 0 && /DIOCGETRULES: Invalid argument|Anchor does not exist/.test(result.stderr)) return [];
     if (result.exitCode !== 0) throw new HostCommandError(result);
     return parsePfLines(result.stdout);
@@ -273,7 +310,7 @@ export class FreeBSDHost implements Host {
   }
 
   async tableShow(table: string, vnet?: Vnet): Promise<string[]> {
-    const result = await this.run(pfctl.table(table, 'show'), vnet, { allowFailure: true });
+    const result = await this.run(pfctl.table(table, 'show'), vnet, { allowFailure: true, reads: true });
     if (result.exitCode !== 0 && /Table does not exist/.test(result.stderr)) return [];
     if (result.exitCode !== 0) throw new HostCommandError(result);
     return parsePfLines(result.stdout);
@@ -289,14 +326,14 @@ export class FreeBSDHost implements Host {
   }
 
   async pfEnabled(vnet?: Vnet): Promise<boolean> {
-    const result = await this.run(pfctl.info(), vnet, { allowFailure: true });
+    const result = await this.run(pfctl.info(), vnet, { allowFailure: true, reads: true });
     return result.exitCode === 0 && /^Status: Enabled/m.test(result.stdout);
   }
 
   // sysctl and modules
 
   async sysctlGet(name: string, vnet?: Vnet): Promise<string> {
-    return (await this.run(sysctl.get(name), vnet)).stdout.trim();
+    return (await this.run(sysctl.get(name), vnet, READS)).stdout.trim();
   }
 
   async sysctlSet(name: string, value: string, vnet?: Vnet): Promise<void> {
@@ -304,7 +341,11 @@ export class FreeBSDHost implements Host {
   }
 
   async isModuleLoaded(name: string): Promise<boolean> {
-    return (await this.run(kld.stat(name), undefined, { allowFailure: true })).exitCode === 0;
+    const result = await this.run(kld.stat(name), undefined, { allowFailure: true, reads: true });
+    if (result.exitCode === 0) return true;
+    // kldstat.c: err(1, "can't find module %s") is "not loaded"; any other failure is not an answer.
+    if (/can't find module/.test(result.stderr)) return false;
+    throw new HostCommandError(result);
   }
 
   async loadModule(name: string): Promise<void> {

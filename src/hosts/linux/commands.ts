@@ -4,27 +4,38 @@ import type { VxlanOptions } from '../host.js';
 
 export type Argv = [string, ...string[]];
 
+/**
+ * A Linux link name as the kernel takes it (dev_valid_name: at most 15 bytes, not "." or
+ * "..", no "/", ":" or whitespace), and never one `ip` would read as an option.
+ */
+export function ifn(name: string): string {
+  if (name === '' || name.length > 15 || name === '.' || name === '..' || /[\s/:\0-\x1f\x7f"\\]/.test(name) || name.startsWith('-')) {
+    throw new Error(`invalid interface name ${JSON.stringify(name)} (at most 15 characters, no "/", ":" or whitespace, not an option)`);
+  }
+  return name;
+}
+
 const family = (address: string): '-4' | '-6' => (address.includes(':') ? '-6' : '-4');
 
 export const ip = {
   /** Several `ip` operations in one run: the lines of `ip -batch -`. */
   batch: (): Argv => ['ip', '-batch', '-'],
   list: (): Argv => ['ip', '-j', 'link', 'show'],
-  show: (name: string): Argv => ['ip', '-j', '-d', 'addr', 'show', 'dev', name],
-  members: (bridge: string): Argv => ['ip', '-j', 'link', 'show', 'master', bridge],
-  createBridge: (name: string): Argv => ['ip', 'link', 'add', 'name', name, 'type', 'bridge'],
-  createTap: (name: string): Argv => ['ip', 'tuntap', 'add', 'dev', name, 'mode', 'tap'],
+  show: (name: string): Argv => ['ip', '-j', '-d', 'addr', 'show', 'dev', ifn(name)],
+  members: (bridge: string): Argv => ['ip', '-j', 'link', 'show', 'master', ifn(bridge)],
+  createBridge: (name: string): Argv => ['ip', 'link', 'add', 'name', ifn(name), 'type', 'bridge'],
+  createTap: (name: string): Argv => ['ip', 'tuntap', 'add', 'dev', ifn(name), 'mode', 'tap'],
   createVxlan: (name: string, o: VxlanOptions): Argv => [
-    'ip', 'link', 'add', name, 'type', 'vxlan', 'id', String(o.vni), 'local', o.local,
+    'ip', 'link', 'add', ifn(name), 'type', 'vxlan', 'id', String(o.vni), 'local', o.local,
     ...(o.remote ? ['remote', o.remote] : []),
     ...(o.group ? ['group', o.group] : []),
     ...(o.device ? ['dev', o.device] : []),
     'dstport', String(o.port ?? 4789),
   ],
-  destroy: (name: string): Argv => ['ip', 'link', 'del', 'dev', name],
-  set: (name: string, ...what: string[]): Argv => ['ip', 'link', 'set', 'dev', name, ...what],
-  addAddress: (name: string, cidr: string): Argv => ['ip', 'addr', 'add', cidr, 'dev', name, ...(cidr.includes(':') ? ['nodad'] : [])],
-  removeAddress: (name: string, address: string): Argv => ['ip', 'addr', 'del', address, 'dev', name],
+  destroy: (name: string): Argv => ['ip', 'link', 'del', 'dev', ifn(name)],
+  set: (name: string, ...what: string[]): Argv => ['ip', 'link', 'set', 'dev', ifn(name), ...what],
+  addAddress: (name: string, cidr: string): Argv => ['ip', 'addr', 'add', cidr, 'dev', ifn(name), ...(cidr.includes(':') ? ['nodad'] : [])],
+  removeAddress: (name: string, address: string): Argv => ['ip', 'addr', 'del', address, 'dev', ifn(name)],
   addRoute: (destination: string, gateway: string): Argv => ['ip', family(gateway), 'route', 'add', destination, 'via', gateway],
   deleteRoute: (destination: string, fam: 4 | 6): Argv => ['ip', fam === 4 ? '-4' : '-6', 'route', 'del', destination],
   routes: (fam: 4 | 6): Argv => ['ip', '-j', fam === 4 ? '-4' : '-6', 'route', 'show'],
@@ -36,7 +47,7 @@ export const ip = {
 /** The `ip -batch -` line that creates a veth pair, both ends down, with an MTU. */
 export function vethBatchLine(a: string, b: string, mtu?: number): string {
   const m = mtu === undefined ? '' : ` mtu ${mtu}`;
-  return `link add name ${a}${m} type veth peer name ${b}${m}`;
+  return `link add name ${ifn(a)}${m} type veth peer name ${ifn(b)}${m}`;
 }
 
 export const nft = {

@@ -21,7 +21,7 @@ import type {
   VnetJailOptions,
   VxlanOptions,
 } from '../host.js';
-import { conntrack, ip, nft, sysctl, vethBatchLine, type Argv } from './commands.js';
+import { conntrack, ifn, ip, nft, sysctl, vethBatchLine, type Argv } from './commands.js';
 import { HolderRegistry, initOf, netnsPathOf, NETNS_DIR, runDir } from './jails.js';
 import {
   anchorLines,
@@ -50,6 +50,8 @@ const ALWAYS_ON_SYSCTLS = new Set(['net.pf.filter_local']);
 const MODULES: Record<string, string> = { pf: 'nf_tables', if_bridge: 'bridge', if_epair: 'veth' };
 
 const DROPPED_CAPABILITIES = '-net_admin,-sys_admin,-sys_module,-sys_rawio';
+/** Queries: they run even with --dry-run. */
+const READS = { reads: true } as const;
 
 const ANCHOR = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
 const TABLE = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
@@ -78,7 +80,7 @@ export class LinuxHost implements Host {
   }
 
   /** Runs argv on the host or, with a vnet, inside its network namespace. */
-  private async run(argv: Argv, vnet: Vnet, options: { input?: string; allowFailure?: boolean } = {}): Promise<CommandResult> {
+  private async run(argv: Argv, vnet: Vnet, options: { input?: string; allowFailure?: boolean; reads?: boolean } = {}): Promise<CommandResult> {
     const [tool, ...args] = argv;
     if (vnet === undefined) return this.door.run(tool, args, options);
     return this.door.run('nsenter', [`--net=${netnsPathOf(vnet)}`, '--', this.door.which(tool), ...args], options);
@@ -106,7 +108,8 @@ export class LinuxHost implements Host {
 
   async createEpair(options: EpairOptions = {}, vnet?: Vnet): Promise<{ a: string; b: string }> {
     const stem = `jnt${randomBytes(4).toString('hex')}`;
-    const pair = { a: `${stem}a`, b: `${stem}b` };
+    // The host end gets its name in the creating line itself, as on FreeBSD.
+    const pair = { a: options.name ?? `${stem}a`, b: `${stem}b` };
     const lines = [vethBatchLine(pair.a, pair.b, options.mtu)];
     if (options.description !== undefined) {
       if (!BATCH_SAFE.test(options.description)) throw new Error(`interface description may not contain quotes, backslashes or newlines`);
@@ -191,7 +194,7 @@ export class LinuxHost implements Host {
   }
 
   async addBridgeMember(bridge: string, member: string, options: { hairpin?: boolean } = {}): Promise<void> {
-    const lines = [`link set dev ${member} master ${bridge}`];
+    const lines = [`link set dev ${ifn(member)} master ${ifn(bridge)}`];
     if (options.hairpin) lines.push(`link set dev ${member} type bridge_slave hairpin on`);
     await this.run(ip.batch(), undefined, { input: `${lines.join('\n')}\n` });
   }
@@ -201,18 +204,17 @@ export class LinuxHost implements Host {
   }
 
   async listInterfaces(vnet?: Vnet): Promise<string[]> {
-    return parseLinkNames((await this.run(ip.list(), vnet)).stdout);
+    return parseLinkNames((await this.run(ip.list(), vnet, READS)).stdout);
   }
 
   async inspectInterface(name: string, vnet?: Vnet): Promise<InterfaceInfo | undefined> {
-    const result = await this.run(ip.show(name), vnet, { allowFailure: true });
+    const result = await this.run(ip.show(name), vnet, { allowFailure: true, reads: true });
     if (result.exitCode !== 0) {
       if (/does not exist/.test(result.stderr)) return undefined;
       throw new HostCommandError(result);
     }
-    if (this.door.planning) return undefined;
     const bridge = /"info_kind":"bridge"/.test(result.stdout);
-    const members = bridge ? parseLinkNames((await this.run(ip.members(name), vnet)).stdout) : [];
+    const members = bridge ? parseLinkNames((await this.run(ip.members(name), vnet, READS)).stdout) : [];
     return parseLink(result.stdout, members);
   }
 
@@ -227,8 +229,8 @@ export class LinuxHost implements Host {
   }
 
   async listRoutes(vnet?: Vnet): Promise<RouteInfo[]> {
-    const v4 = (await this.run(ip.routes(4), vnet)).stdout;
-    const v6 = (await this.run(ip.routes(6), vnet)).stdout;
+    const v4 = (await this.run(ip.routes(4), vnet, READS)).stdout;
+    const v6 = (await this.run(ip.routes(6), vnet, READS)).stdout;
     return [...parseRoutes(v4, 4), ...parseRoutes(v6, 6)];
   }
 
@@ -293,7 +295,7 @@ export class LinuxHost implements Host {
     const below = (await this.holders.live()).filter((h) => h.name === name || h.name.startsWith(`${name}.`));
     for (const holder of below.sort((a, b) => b.name.length - a.name.length)) {
       await this.door.run('kill', ['-KILL', String(holder.pid)], { allowFailure: true });
-      await this.holders.remove(holder.name);
+      if (!this.door.planning) await this.holders.remove(holder.name);
     }
     if (name.includes('.')) {
       if (below.length === 0 && !this.door.planning) throw new Error(`jail "${name}" not found`);
@@ -303,7 +305,7 @@ export class LinuxHost implements Host {
   }
 
   async listJails(_options: { dying?: boolean } = {}): Promise<JailInfo[]> {
-    const names = parseNetnsNames((await this.run(ip.netnsList(), undefined)).stdout);
+    const names = parseNetnsNames((await this.run(ip.netnsList(), undefined, READS)).stdout);
     const jails: JailInfo[] = names.map((name) => ({ jid: 0, name, parent: 0, path: '/', hostname: name, vnet: 'new', dying: false }));
     for (const holder of await this.holders.live()) {
       jails.push({ jid: holder.pid, name: holder.name, parent: 0, path: holder.path, hostname: holder.hostname, vnet: 'inherit', dying: false });
@@ -325,7 +327,7 @@ export class LinuxHost implements Host {
   // pf, as jailnet's nftables table
 
   private async readTable(vnet: Vnet): Promise<NftState> {
-    const result = await this.run(nft.listTable(NFT_TABLE), vnet, { allowFailure: true });
+    const result = await this.run(nft.listTable(NFT_TABLE), vnet, { allowFailure: true, reads: true });
     if (result.exitCode !== 0 || result.stdout.trim() === '') {
       if (result.exitCode !== 0 && !/No such file or directory/.test(result.stderr)) throw new HostCommandError(result);
       return emptyState();
@@ -406,14 +408,14 @@ export class LinuxHost implements Host {
   async enablePf(_vnet?: Vnet): Promise<void> {}
 
   async pfEnabled(vnet?: Vnet): Promise<boolean> {
-    return (await this.run(nft.probe(), vnet, { allowFailure: true })).exitCode === 0;
+    return (await this.run(nft.probe(), vnet, { allowFailure: true, reads: true })).exitCode === 0;
   }
 
   // sysctl and modules
 
   async sysctlGet(name: string, vnet?: Vnet): Promise<string> {
     if (ALWAYS_ON_SYSCTLS.has(name)) return '1';
-    return (await this.run(sysctl.get(SYSCTL_NAMES[name] ?? name), vnet)).stdout.trim();
+    return (await this.run(sysctl.get(SYSCTL_NAMES[name] ?? name), vnet, READS)).stdout.trim();
   }
 
   async sysctlSet(name: string, value: string, vnet?: Vnet): Promise<void> {

@@ -2,10 +2,15 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { pickCniArgs } from '../../cni/args.js';
+import { checkIpamType } from '../../cni/delegate.js';
 import { CniError, ErrorCode } from '../../cni/errors.js';
 import { parseConfig } from '../../cni/netconf.js';
 import type { PluginRequest } from '../../cni/skel.js';
-import { isInterfaceName, isMacAddress } from '../../names.js';
+import { isInterfaceName, isUnicastMac } from '../../names.js';
+
+/** The MTUs FreeBSD's ifconfig accepts (the simulator's ifconfig: 72 to 65535, per if.c ifhwioctl SIOCSIFMTU). */
+export const MIN_MTU = 72;
+export const MAX_MTU = 65535;
 
 const BridgeConfSchema = z.looseObject({
   bridge: z.string().refine(isInterfaceName, { message: 'bridge must be an interface name of at most 15 characters' }).default('cni0'),
@@ -13,7 +18,7 @@ const BridgeConfSchema = z.looseObject({
   isDefaultGateway: z.boolean().default(false),
   forceAddress: z.boolean().default(false),
   ipMasq: z.boolean().default(false),
-  mtu: z.number().int().min(0).max(65535).default(0),
+  mtu: z.number().int().min(0).max(MAX_MTU).default(0),
   hairpinMode: z.boolean().default(false),
   promiscMode: z.boolean().default(false),
   vlan: z.number().int().min(0).max(4094).default(0),
@@ -29,14 +34,15 @@ export type BridgeConf = z.infer<typeof BridgeConfSchema> & { mac?: string };
 
 export function loadBridgeConf(request: PluginRequest): BridgeConf {
   const conf: BridgeConf = parseConfig(BridgeConfSchema, request.config);
+  if (conf.ipam) checkIpamType(conf.ipam.type, 'bridge');
   // FreeBSD 14's if_bridge has no VLAN filtering: say so rather than ignore it.
   if (conf.vlan !== 0) throw new CniError(ErrorCode.UnsupportedField, `unsupported field "vlan": ${conf.vlan}`, 'FreeBSD 14 bridges cannot filter VLANs');
   if (conf.vlanTrunk !== undefined) throw new CniError(ErrorCode.UnsupportedField, 'unsupported field "vlanTrunk"', 'FreeBSD 14 bridges cannot filter VLANs');
-  if (conf.mtu !== 0 && conf.mtu < 72) throw new CniError(ErrorCode.InvalidConfig, `invalid mtu ${conf.mtu}`, 'FreeBSD interfaces take 72 to 65535');
+  if (conf.mtu !== 0 && conf.mtu < MIN_MTU) throw new CniError(ErrorCode.InvalidConfig, `invalid mtu ${conf.mtu}`, `FreeBSD interfaces take ${MIN_MTU} to ${MAX_MTU}`);
   const { MAC: fromEnv } = pickCniArgs(request.args, ['MAC', 'IP', 'K8S_POD_NAME', 'K8S_POD_NAMESPACE', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
   const mac = conf.runtimeConfig?.mac ?? conf.args?.cni?.mac ?? fromEnv;
   if (mac !== undefined) {
-    if (!isMacAddress(mac)) throw new CniError(ErrorCode.InvalidConfig, `invalid MAC address "${mac}"`);
+    if (!isUnicastMac(mac)) throw new CniError(ErrorCode.InvalidConfig, `invalid MAC address "${mac}"`, 'a unicast address is needed: not zero, broadcast or multicast');
     conf.mac = mac.toLowerCase();
   }
   return conf;
@@ -51,6 +57,13 @@ export function hostInterfaceName(network: string, containerId: string, ifname: 
   return `jn${digest.slice(0, 12)}`;
 }
 
+/** The host end's description: the mark by which gc finds an attachment nothing else records. */
 export function hostInterfaceDescription(jail: string, ifname: string, network: string): string {
   return `jailnet: pod ${jail} ifname ${ifname} network ${network}`;
+}
+
+/** The inverse of hostInterfaceDescription, for any description (undefined when it is not jailnet's). */
+export function parseHostInterfaceDescription(description: string | undefined): { jail: string; ifname: string; network: string } | undefined {
+  const match = /^jailnet: pod (\S+) ifname (\S+) network (\S+)$/.exec(description ?? '');
+  return match ? { jail: match[1] as string, ifname: match[2] as string, network: match[3] as string } : undefined;
 }

@@ -2,13 +2,12 @@
 // puts the simulated tools in the driver's tool path, read state and the command log,
 // ask reachability questions.
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { SIM_BIN } from './exec-box.js';
 import { hostIfaceSetup } from './model.js';
 import { reach, type ReachQuery, type ReachResult } from './reach.js';
 import { initialState, readLog, readState, writeState, withState, type InitOptions, type LogEntry, type SimState } from './state.js';
 
-export const SIM_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin');
+export { SIM_BIN };
 
 export interface Simulator {
   dir: string;

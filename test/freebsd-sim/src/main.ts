@@ -1,15 +1,19 @@
 // The entry point of every simulated tool: picks the tool by the executable's name,
-// runs it against the shared state under the lock, logs it, prints, exits.
+// runs it against the shared state under the lock, logs it, prints, exits. jexec runs
+// the simulated tool it names in this same process, inside the jail; it never starts a
+// program of the machine the simulator runs on (exec-box.ts).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fixturePath, resolveJexecCommand } from './exec-box.js';
 import { ifconfig } from './ifconfig.js';
 import { jailTool, jexecTarget, jls } from './jail.js';
 import { kldload, kldstat } from './kld.js';
 import { ToolError, contextVnet, lookupJail, reap } from './model.js';
 import { pfctl } from './pfctl.js';
 import { netstat, route } from './route.js';
-import { appendLog, stateFile, withState, type SimState } from './state.js';
+import { appendLog, pauseFile, stateFile, withState, type SimState } from './state.js';
 import { sysctl } from './sysctl.js';
 import type { ToolContext, ToolOutput } from './tool.js';
 
@@ -25,16 +29,13 @@ const TOOLS: Record<string, (ctx: ToolContext, argv: string[]) => ToolOutput> = 
   kldstat,
 };
 
+/** The simulator's own failures (not a FreeBSD tool's): one line, EX_SOFTWARE. */
+class SimulatorError extends Error {}
+
 function stateDir(): string {
   const dir = process.env.JAILNET_SIM_STATE;
-  if (!dir) {
-    process.stderr.write('freebsd-sim: JAILNET_SIM_STATE is not set\n');
-    process.exit(70);
-  }
-  if (!existsSync(stateFile(dir))) {
-    process.stderr.write(`freebsd-sim: no simulator state in ${dir} (run simctl init)\n`);
-    process.exit(70);
-  }
+  if (!dir) throw new SimulatorError('JAILNET_SIM_STATE is not set');
+  if (!existsSync(stateFile(dir))) throw new SimulatorError(`no simulator state in ${dir} (run simctl init)`);
   return dir;
 }
 
@@ -46,13 +47,12 @@ function contextName(jid: number): string {
   return jid === 0 ? 'host' : `jail:${jid}`;
 }
 
-function emit(output: ToolOutput): never {
+async function emit(output: ToolOutput): Promise<never> {
   if (output.stdout) process.stdout.write(output.stdout);
   if (output.stderr) process.stderr.write(output.stderr);
-  process.exitCode = output.exitCode;
   // Let the streams drain before exiting.
-  process.stdout.write('', () => process.exit(output.exitCode));
-  return undefined as never;
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(output.exitCode);
 }
 
 function readStdinIfNeeded(tool: string, argv: string[]): string {
@@ -61,13 +61,33 @@ function readStdinIfNeeded(tool: string, argv: string[]): string {
   return '';
 }
 
-/** The vnet a command acts in: the caller's, or the one `-j J` names. */
 export const INJECTED_FAILURE = 'freebsd-sim: injected failure\n';
 
 /** Counts the invocation; true when the test asked this one to fail (nothing changes then). */
 function injectedFailure(state: SimState): boolean {
   state.commandCount = (state.commandCount ?? 0) + 1;
   return state.failAt === state.commandCount;
+}
+
+/**
+ * Whether this invocation is the one a test wants to crash right after: it then stops
+ * here, with its effect in place, until the test kills the process group it started
+ * (only processes the test marked JAILNET_SIM_PAUSABLE ever stop).
+ */
+function pausesHere(state: SimState): boolean {
+  return state.pauseAt !== undefined && state.pauseAt === state.commandCount && process.env.JAILNET_SIM_PAUSABLE === '1';
+}
+
+const PAUSE_LIMIT_MS = 120_000;
+
+async function pauseForKill(dir: string, argv: string[]): Promise<void> {
+  // Whole or not at all: the test reads it as soon as it appears.
+  const temp = `${pauseFile(dir)}.tmp-${process.pid}`;
+  writeFileSync(temp, JSON.stringify({ pid: process.pid, argv }));
+  renameSync(temp, pauseFile(dir));
+  // Bounded: a test that never kills gets a failure, not a process that waits forever.
+  await sleep(PAUSE_LIMIT_MS);
+  throw new SimulatorError(`paused after ${argv.join(' ')} for ${PAUSE_LIMIT_MS} ms and nobody killed it`);
 }
 
 function targetVnet(state: SimState, tool: string, argv: string[], jid: number): string {
@@ -79,75 +99,105 @@ function targetVnet(state: SimState, tool: string, argv: string[], jid: number):
   return contextVnet(state, jid);
 }
 
-async function runTool(tool: string, argv: string[]): Promise<void> {
-  const dir = stateDir();
-  const jid = callerJid();
+/** Runs one simulated tool as the jail `jid`, logs it, and returns what it prints. */
+async function runTool(dir: string, tool: string, argv: string[], jid: number): Promise<ToolOutput> {
   const stdin = readStdinIfNeeded(tool, argv);
-  const { output, vnet, kill } = await withState(dir, (state) => {
+  const { output, vnet, pause } = await withState(dir, (state) => {
     reap(state);
     const vnet = targetVnet(state, tool, argv, jid);
-    const kill = state.killAt !== undefined && state.killAt === state.commandCount + 1 && process.env.JAILNET_SIM_KILLABLE === '1';
-    if (injectedFailure(state)) return { output: { stdout: '', stderr: INJECTED_FAILURE, exitCode: 1 }, vnet, kill };
+    if (injectedFailure(state)) return { output: { stdout: '', stderr: INJECTED_FAILURE, exitCode: 1 }, vnet, pause: false };
+    const pause = pausesHere(state);
     try {
-      return { output: TOOLS[tool]!({ state, callerJid: jid, stdin }, argv), vnet, kill };
+      return { output: TOOLS[tool]!({ state, callerJid: jid, stdin }, argv), vnet, pause };
     } catch (error) {
-      if (error instanceof ToolError) return { output: { stdout: error.stdout, stderr: error.stderr, exitCode: error.exitCode }, vnet, kill };
+      if (error instanceof ToolError) return { output: { stdout: error.stdout, stderr: error.stderr, exitCode: error.exitCode }, vnet, pause };
       throw error;
     }
   });
   appendLog(dir, { argv: [tool, ...argv], context: contextName(jid), vnet, exitCode: output.exitCode });
   // A crash right after the command took effect: the caller never sees its result.
-  if (kill) process.kill(0, 'SIGKILL');
-  emit(output);
+  if (pause) await pauseForKill(dir, [tool, ...argv]);
+  return output;
 }
 
-/** jexec resolves the jail under the lock, then runs the command outside it, in that jail. */
-async function runJexec(argv: string[]): Promise<void> {
-  const dir = stateDir();
-  const caller = callerJid();
+const JEXEC_USAGE = 'usage: jexec [-l] [-d working-directory] [-u username | -U username] jail\n       [command ...]\n';
+
+/** jexec's own options, as getopt("d:lnu:U:") in jexec.c takes them. */
+function jexecOperands(argv: string[]): string[] {
   const args = [...argv];
   while (args[0]?.startsWith('-')) {
     const option = args.shift() as string;
     if (option === '-u' || option === '-U' || option === '-d') args.shift();
   }
-  const key = args.shift();
+  return args;
+}
+
+/** Starts a fixture program the test named, inside the jail, with only simulated tools on PATH. */
+function runFixture(dir: string, file: string, args: string[], jid: number): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, PATH: fixturePath(dir), JAILNET_SIM_JAIL: String(jid) } });
+    child.on('error', (error) => {
+      process.stderr.write(`jexec: execvp: ${file}: ${error.message}\n`);
+      resolve(1);
+    });
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}
+
+/** jexec resolves the jail under the lock, then runs the command in that jail. */
+async function runJexec(dir: string, argv: string[]): Promise<number> {
+  const caller = callerJid();
+  const [key, ...command] = jexecOperands(argv);
+  const logJexec = (exitCode: number) => appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), vnet: 'host', exitCode });
   if (key === undefined) {
-    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), vnet: 'host', exitCode: 1 });
-    emit({ stdout: '', stderr: 'usage: jexec [-l] [-d working-directory] [-u username | -U username] jail\n       [command ...]\n', exitCode: 1 });
+    logJexec(1);
+    return emit({ stdout: '', stderr: JEXEC_USAGE, exitCode: 1 });
   }
   let jid: number;
   try {
     jid = await withState(dir, (state) => {
       reap(state);
       if (injectedFailure(state)) throw new ToolError(INJECTED_FAILURE, 1);
-      return jexecTarget(state, key as string, caller).jid;
+      return jexecTarget(state, key, caller).jid;
     });
   } catch (error) {
     if (!(error instanceof ToolError)) throw error;
-    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), vnet: 'host', exitCode: error.exitCode });
+    logJexec(error.exitCode);
     return emit({ stdout: '', stderr: error.stderr, exitCode: error.exitCode });
   }
-  const command = args.length > 0 ? args : ['/bin/sh'];
-  const child = spawn(command[0] as string, command.slice(1), {
-    stdio: 'inherit',
-    env: { ...process.env, JAILNET_SIM_JAIL: String(jid) },
-  });
-  child.on('error', (error) => {
-    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), vnet: 'host', exitCode: 1 });
-    emit({ stdout: '', stderr: `jexec: execvp: ${command[0]}: ${error.message}\n`, exitCode: 1 });
-  });
-  child.on('close', (code) => {
-    appendLog(dir, { argv: ['jexec', ...argv], context: contextName(caller), vnet: 'host', exitCode: code ?? 1 });
-    process.exit(code ?? 1);
-  });
+  // Without a command jexec runs the user's shell, which the simulator does not have.
+  const [file = '/bin/sh', ...args] = command;
+  const target = resolveJexecCommand(file, process.env);
+  if (target.kind === 'missing') {
+    logJexec(1);
+    return emit({ stdout: '', stderr: target.stderr, exitCode: 1 });
+  }
+  if (target.kind === 'fixture') {
+    const code = await runFixture(dir, target.file, args, jid);
+    logJexec(code);
+    process.exit(code);
+  }
+  const output = await runTool(dir, target.tool, args, jid);
+  logJexec(output.exitCode);
+  return emit(output);
+}
+
+async function dispatch(tool: string, argv: string[]): Promise<void> {
+  const dir = stateDir();
+  if (tool === 'jexec') {
+    await runJexec(dir, argv);
+    return;
+  }
+  if (!TOOLS[tool]) throw new SimulatorError(`no simulated tool named ${tool}`);
+  await emit(await runTool(dir, tool, argv, callerJid()));
 }
 
 export async function main(argv0: string, argv: string[]): Promise<void> {
-  const tool = path.basename(argv0);
-  if (tool === 'jexec') return runJexec(argv);
-  if (!TOOLS[tool]) {
-    process.stderr.write(`freebsd-sim: no simulated tool named ${tool}\n`);
-    process.exit(70);
+  try {
+    await dispatch(path.basename(argv0), argv);
+  } catch (error) {
+    // Never a stack trace: the simulator's own trouble (a lock it waited too long for) in one line.
+    const message = error instanceof Error ? error.message : String(error);
+    await emit({ stdout: '', stderr: `freebsd-sim: ${message.split('\n')[0]}\n`, exitCode: 70 });
   }
-  return runTool(tool, argv);
 }

@@ -119,11 +119,11 @@ export interface SimState {
   commandCount: number;
   failAt?: number;
   /**
-   * After command number killAt has run, its process group is SIGKILLed — only when the
-   * command runs under JAILNET_SIM_KILLABLE=1, set by a test on a CLI it started in a
-   * process group of its own.
+   * Command number pauseAt takes effect, then its process writes the pause file and
+   * waits for the test to SIGKILL the process group it started — a crash right after
+   * that command. Only processes started with JAILNET_SIM_PAUSABLE=1 pause.
    */
-  killAt?: number;
+  pauseAt?: number;
   jails: Jail[];
   vnets: Vnet[];
   ifaces: Iface[];
@@ -190,6 +190,11 @@ export function logFile(dir: string): string {
   return path.join(dir, 'commands.log');
 }
 
+/** Written by the command that paused for a kill: `{ pid, argv }`. */
+export function pauseFile(dir: string): string {
+  return path.join(dir, 'paused.json');
+}
+
 export function readState(dir: string): SimState {
   return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as SimState;
 }
@@ -201,6 +206,12 @@ export async function writeState(dir: string, state: SimState): Promise<void> {
   await fs.rename(temp, target);
 }
 
+/**
+ * A kernel does not fail a command because other commands run at the same time: a tool
+ * waits its turn (the lock is fair) for as long as any test could need.
+ */
+const STATE_LOCK_TIMEOUT_MS = 600_000;
+
 /** Runs one tool invocation against the state, serialised with every other one. */
 export async function withState<T>(dir: string, work: (state: SimState) => Promise<T> | T): Promise<T> {
   return withLock(path.join(dir, 'lock.owner'), async () => {
@@ -208,7 +219,7 @@ export async function withState<T>(dir: string, work: (state: SimState) => Promi
     const result = await work(state);
     await writeState(dir, state);
     return result;
-  });
+  }, { timeoutMs: STATE_LOCK_TIMEOUT_MS });
 }
 
 export interface LogEntry {

@@ -1,0 +1,106 @@
+// The bridge itself, shared by every attachment of a network: created, given its MTU
+// and gateway addresses and brought up by whichever ADD comes first. Only that needs
+// to be serial: when the bridge is already as the network wants it, an ADD reads it
+// once and takes no lock, so a hundred ADDs on one network run side by side.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { CniError, ErrorCode } from '../../cni/errors.js';
+import type { Host, InterfaceInfo } from '../../hosts/host.js';
+import { withLock } from '../../util/file-lock.js';
+import { attachmentsDir } from '../host-for-plugin.js';
+import type { Rollback } from '../rollback.js';
+import type { BridgeConf } from './config.js';
+import type { AttachmentPlan } from './plan.js';
+
+function family(address: string): 4 | 6 {
+  return address.includes(':') ? 6 : 4;
+}
+
+async function bridgeLock(bridge: string): Promise<string> {
+  const dir = path.join(await attachmentsDir(), 'locks');
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  return path.join(dir, `bridge-${bridge}`);
+}
+
+function addressesOf(info: InterfaceInfo): string[] {
+  return [...info.inet, ...info.inet6].map((a) => `${a.address}/${a.prefixLength}`);
+}
+
+/** Whether the bridge already is what this attachment needs of it. */
+function bridgeReady(info: InterfaceInfo | undefined, conf: BridgeConf, plan: AttachmentPlan): info is InterfaceInfo {
+  if (!info) return false;
+  if (conf.mtu !== 0 && info.mtu !== conf.mtu) return false;
+  if (conf.promiscMode && !info.flags.includes('PROMISC')) return false;
+  if (plan.gatewayAddresses.length > 0 && !info.up) return false;
+  const present = addressesOf(info);
+  return plan.gatewayAddresses.every((g) => present.includes(g));
+}
+
+async function ensureBridge(host: Host, rollback: Rollback, conf: BridgeConf): Promise<InterfaceInfo> {
+  const existing = await host.inspectInterface(conf.bridge);
+  if (existing) return existing;
+  await rollback.step(`bridge ${conf.bridge}`, () => host.createBridge(conf.bridge), () => host.destroyInterface(conf.bridge));
+  const created = await host.inspectInterface(conf.bridge);
+  if (!created) throw new CniError(ErrorCode.HostCommandFailed, `bridge ${conf.bridge} was not created`);
+  return created;
+}
+
+/** The bridge MTU the network asks for, set while the bridge has no members (FreeBSD 14 refuses a mismatch). */
+async function bridgeMtu(host: Host, rollback: Rollback, conf: BridgeConf, bridge: InterfaceInfo): Promise<void> {
+  if (conf.mtu === 0 || bridge.mtu === conf.mtu) return;
+  if (bridge.members.length > 0) {
+    throw new CniError(ErrorCode.InvalidConfig, `bridge ${conf.bridge} has mtu ${bridge.mtu} and members; this network asks for ${conf.mtu}`);
+  }
+  const previous = bridge.mtu;
+  await rollback.step('bridge mtu', () => host.setMtu(conf.bridge, conf.mtu), () => host.setMtu(conf.bridge, previous));
+}
+
+async function gatewayOnBridge(host: Host, rollback: Rollback, conf: BridgeConf, plan: AttachmentPlan, bridge: InterfaceInfo): Promise<void> {
+  const present = addressesOf(bridge);
+  for (const gateway of plan.gatewayAddresses) {
+    if (present.includes(gateway)) continue;
+    const other = family(gateway) === 4 ? bridge.inet[0] : undefined;
+    if (other) {
+      const old = `${other.address}/${other.prefixLength}`;
+      if (!conf.forceAddress) {
+        throw new CniError(ErrorCode.InvalidConfig, `bridge ${conf.bridge} already has address ${old}`, `set forceAddress to replace it with ${gateway}`);
+      }
+      await rollback.step(`remove ${old}`, () => host.removeAddress(conf.bridge, old), () => host.addAddress(conf.bridge, old));
+    }
+    await rollback.step(`gateway ${gateway}`, () => host.addAddress(conf.bridge, gateway), () => host.removeAddress(conf.bridge, gateway));
+  }
+  if (plan.gatewayAddresses.length > 0 && !bridge.up) await host.setUp(conf.bridge, true);
+}
+
+/**
+ * An interface of that name that is not a bridge cannot carry the network (`lo0`, an
+ * uplink). Cloned interfaces are in their cloner's group: FreeBSD's ifconfig prints
+ * `groups: bridge`, the Linux driver reports the link kind the same way.
+ */
+function requireBridge(info: InterfaceInfo, conf: BridgeConf): void {
+  if (info.groups.includes('bridge')) return;
+  throw new CniError(ErrorCode.InvalidConfig, `interface ${conf.bridge} exists and is not a bridge`, 'give this network another "bridge" name');
+}
+
+/** Makes the bridge ready for this attachment and returns it as it is now. */
+export async function readyBridge(host: Host, rollback: Rollback, conf: BridgeConf, plan: AttachmentPlan): Promise<InterfaceInfo> {
+  const seen = await host.inspectInterface(conf.bridge);
+  if (seen) requireBridge(seen, conf);
+  if (bridgeReady(seen, conf, plan)) return seen;
+  return withLock(await bridgeLock(conf.bridge), async () => {
+    const bridge = await ensureBridge(host, rollback, conf);
+    requireBridge(bridge, conf);
+    if (conf.promiscMode && !bridge.flags.includes('PROMISC')) await host.setPromisc(conf.bridge, true);
+    await bridgeMtu(host, rollback, conf, bridge);
+    await gatewayOnBridge(host, rollback, conf, plan, bridge);
+    return (await host.inspectInterface(conf.bridge)) ?? bridge;
+  });
+}
+
+/** IP forwarding for the families the gateway serves: idempotent, so no lock. */
+export async function enableForwarding(host: Host, plan: AttachmentPlan): Promise<void> {
+  for (const fam of plan.forwarding) {
+    const key = fam === 4 ? 'net.inet.ip.forwarding' : 'net.inet6.ip6.forwarding';
+    if ((await host.sysctlGet(key)) !== '1') await host.sysctlSet(key, '1');
+  }
+}

@@ -1,0 +1,74 @@
+// `pod rm` in the fixed order — containers (with --force), the CNI DEL chains in
+// reverse, `jail -r`, a bounded wait until the jail is gone — going on past a failure
+// and reporting every one. A pod whose teardown failed stays recorded as "removing";
+// a later `pod rm` or `jailnet gc` finishes the job.
+import type { JailInfo } from '../hosts/host.js';
+import { validatePodName } from '../names.js';
+import { Teardown } from '../util/teardown.js';
+import { cleanLeftovers } from './leftovers.js';
+import { busyWith, PodError, runtimeConf, save, stopped, type PodContext } from './pods.js';
+import type { PodRecord } from './store.js';
+
+const present = (jails: JailInfo[], name: string) => jails.some((j) => j.name === name && !j.dying);
+
+/** Takes a pod's containers, networks and jail away, each step attempted; `record.containers` keeps the ones that stayed. */
+export async function teardownPod(ctx: PodContext, record: PodRecord, teardown: Teardown): Promise<void> {
+  const jails = await ctx.host.listJails();
+  const remaining: PodRecord['containers'] = [];
+  for (const container of record.containers) {
+    const gone = !present(jails, container.jail) || (await teardown.step(`container ${container.name}`, async () => {
+      await ctx.host.removeJail(container.jail);
+      await ctx.host.waitJailGone(container.jail, ctx.teardownTimeoutMs);
+    }));
+    if (!gone) remaining.push(container);
+  }
+  record.containers = remaining;
+  for (const network of [...record.networks].reverse()) {
+    await teardown.step(`DEL ${network.name}/${network.ifname}`, async () => {
+      await ctx.runner.del(await ctx.network(network.name), runtimeConf(record, ctx.host.netnsOf(record.jail), network.ifname));
+    });
+  }
+  if (present(jails, record.jail)) await teardown.step(`jail ${record.jail}`, () => ctx.host.removeJail(record.jail));
+  await teardown.step(`wait for jail ${record.jail}`, () => ctx.host.waitJailGone(record.jail, ctx.teardownTimeoutMs));
+}
+
+/** After a complete teardown: the record goes, or stays "stopped" for a --restart always pod being kept. */
+export async function forget(ctx: PodContext, record: PodRecord, keepRestartRecord: boolean): Promise<void> {
+  if (keepRestartRecord && record.restart === 'always') await save(ctx, stopped(record));
+  else await ctx.store.remove(record.name);
+}
+
+async function sharersOf(ctx: PodContext, name: string): Promise<string[]> {
+  return (await ctx.store.all()).filter((p) => p.sharesWith === name).map((p) => p.name);
+}
+
+export async function removePod(
+  ctx: PodContext,
+  name: string,
+  options: { force: boolean; keepRestartRecord?: boolean },
+): Promise<{ record: PodRecord; cleaned: string[] }> {
+  validatePodName(name);
+  const sharers = await sharersOf(ctx, name);
+  if (sharers.length > 0) throw new PodError(`pod ${name} shares its network with ${sharers.join(', ')}: remove them first`);
+  return ctx.store.locked(name, async () => {
+    const record = await ctx.store.read(name);
+    if (!record) throw new PodError(`pod ${name} does not exist`);
+    const busy = busyWith(record);
+    if (busy) throw new PodError(busy);
+    if (record.containers.length > 0 && !options.force) {
+      throw new PodError(`pod ${name} has running containers (${record.containers.map((c) => c.name).join(', ')}): stop them or use --force`);
+    }
+    // Who removes it is recorded first: gc leaves a pod alone while its remover lives.
+    Object.assign(record, { state: 'removing', removerPid: process.pid });
+    await save(ctx, record);
+    const teardown = new Teardown();
+    await teardownPod(ctx, record, teardown);
+    if (teardown.failed) {
+      await save(ctx, record);
+      teardown.finish(`pod rm ${name}`);
+    }
+    const cleaned = ctx.planning ? [] : await cleanLeftovers(ctx, record);
+    await forget(ctx, record, options.keepRestartRecord ?? false);
+    return { record, cleaned };
+  });
+}
