@@ -11,14 +11,19 @@ export class NameError extends Error {
 const COMPONENT = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 export const MAX_NAME = 63;
 
+/** A name as an error message shows it: quoted and escaped, never too long for one line. */
+export function shown(name: string): string {
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+}
+
 function check(kind: string, name: string, max: number): string {
   if (name === '') throw new NameError(`${kind} name is empty`);
-  if (name.length > max) throw new NameError(`${kind} name "${name}" is longer than ${max} characters`);
-  if (name.includes('.')) throw new NameError(`${kind} name "${name}" contains "." (it means hierarchy in jail names)`);
+  if (name.length > max) throw new NameError(`${kind} name ${shown(name)} is longer than ${max} characters`);
+  if (name.includes('.')) throw new NameError(`${kind} name ${shown(name)} contains "." (it means hierarchy in jail names)`);
   if (!COMPONENT.test(name)) {
-    throw new NameError(`${kind} name ${JSON.stringify(name)} may hold only letters, digits, "_" and "-", and starts with a letter or digit`);
+    throw new NameError(`${kind} name ${shown(name)} may hold only letters, digits, "_" and "-", and starts with a letter or digit`);
   }
-  if (/^\d+$/.test(name)) throw new NameError(`${kind} name "${name}" is a number, which jail(8) takes for a jid`);
+  if (/^\d+$/.test(name)) throw new NameError(`${kind} name ${shown(name)} is a number, which jail(8) takes for a jid`);
   return name;
 }
 
@@ -43,7 +48,7 @@ export function isInterfaceName(name: string): boolean {
 }
 
 export function validateInterfaceName(name: string): string {
-  if (!isInterfaceName(name)) throw new NameError(`interface name ${JSON.stringify(name)} is not a valid FreeBSD interface name (at most 15 characters)`);
+  if (!isInterfaceName(name)) throw new NameError(`interface name ${shown(name)} is not a valid FreeBSD interface name (at most 15 characters)`);
   return name;
 }
 

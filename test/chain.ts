@@ -6,6 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { snapshotDir } from './helpers/leases.js';
 import { PLUGIN_DIR, ROOT, jailnet } from './helpers/run.js';
+import type { TestDir } from './helpers/sim.js';
 
 const FIXTURE_PLUGINS = path.join(ROOT, 'test', 'fixtures', 'plugins');
 
@@ -17,7 +18,7 @@ interface Recorded {
 type MakeList = (ipamDir: string) => Record<string, unknown>;
 
 /** A private config dir, state dir and lease dir per call; the list is built for that lease dir. */
-async function setup(t: { testdir: (fixture?: object) => string }, makeList: MakeList, subdir = 'env') {
+async function setup(t: TestDir, makeList: MakeList, subdir = 'env') {
   const dir = path.join(t.testdir({ [subdir]: { 'net.d': {}, state: {}, ipam: {} } }), subdir);
   const list = makeList(path.join(dir, 'ipam'));
   const log = path.join(dir, 'calls.log');

@@ -29,8 +29,8 @@ t.test('portmap\'s rules become DNAT and masquerade rules, each carrying its pf 
 
 t.test('firewall\'s isolation becomes forward rules on a set of the anchor', async (t) => {
   const rules = firewallRules([
-    { network: 'a', containerId: '1', ifname: 'eth0', subnets: ['10.1.0.0/24'], isolated: true },
-    { network: 'b', containerId: '2', ifname: 'eth0', subnets: ['10.2.0.0/24'], isolated: false },
+    { subnets: ['10.1.0.0/24'], isolated: true },
+    { subnets: ['10.2.0.0/24'], isolated: false },
   ]);
   const translated = translateAnchor(rules, 'jailnet-fw/');
   t.same(translated.tables.get('jailnet-fw/jailnet-pods'), ['10.1.0.0/24', '10.2.0.0/24']);
@@ -64,7 +64,7 @@ t.test('the scripts are valid nftables, and the table reads back', async (t) => 
     return;
   }
   const load = loadAnchorScript(emptyState(), 'cni-rdr/x-eth0', translateAnchor(portmapRules(mappings, target, true), 'cni-rdr/x-eth0/'));
-  const fw = loadAnchorScript(emptyState(), 'jailnet-fw', translateAnchor(firewallRules([{ network: 'a', containerId: '1', ifname: 'eth0', subnets: ['10.1.0.0/24'], isolated: true }]), 'jailnet-fw/'));
+  const fw = loadAnchorScript(emptyState(), 'jailnet-fw', translateAnchor(firewallRules([{ subnets: ['10.1.0.0/24'], isolated: true }]), 'jailnet-fw/'));
   for (const [name, script] of [['portmap', load], ['firewall', fw], ['table', tableScript(emptyState(), 'cni-nat', 'add', ['10.88.0.2'])]] as const) {
     const check = spawnSync('nft', ['-c', '-f', '-'], { input: script, encoding: 'utf8' });
     t.equal(check.status, 0, `${name}: ${check.stderr}`);

@@ -2,7 +2,7 @@
 // through `jailnet cni`, packets between them, a published port reached from the host's
 // address, from 127.0.0.1, from the other pod and from its own pod, and nothing left
 // after DEL: no veth, no nft rule, no lease, no cache file.
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { jailnet } from './helpers/run.js';
@@ -12,11 +12,11 @@ import {
   hostLinks,
   jailnetNft,
   linkRemove,
+  linuxLab,
   missingPrerequisite,
   netnsAdd,
   netnsRemove,
   ping,
-  scratchDir,
   serveHttp,
   sh,
 } from './helpers/linux.js';
@@ -28,33 +28,7 @@ if (missing) {
   const BRIDGE = 'jnt-plug0';
   const SUBNET = '10.241.0';
   const PORT = 18441;
-  const dir = scratchDir('linux-plugins');
-  const netd = path.join(dir, 'net.d');
-  const leases = path.join(dir, 'leases');
-  const state = path.join(dir, 'state');
-  mkdirSync(netd, { recursive: true });
-  const conf = path.join(dir, 'jailnet.conf');
-  writeFileSync(conf, `[runtime]\nstate_dir = ${state}\ncni_config_dir = ${netd}\n`);
-  writeFileSync(
-    path.join(netd, 'plug.conflist'),
-    JSON.stringify({
-      cniVersion: '0.4.0',
-      name: 'plug',
-      plugins: [
-        {
-          type: 'bridge',
-          bridge: BRIDGE,
-          isGateway: true,
-          ipMasq: true,
-          hairpinMode: true,
-          ipam: { type: 'host-local', dataDir: leases, ranges: [[{ subnet: `${SUBNET}.0/24`, gateway: `${SUBNET}.1` }]], routes: [{ dst: '0.0.0.0/0' }] },
-        },
-        { type: 'portmap', capabilities: { portMappings: true } },
-        { type: 'firewall' },
-        { type: 'tuning' },
-      ],
-    }),
-  );
+  const { conf, leases, state } = linuxLab('linux-plugins', 'plug', BRIDGE, SUBNET);
   const a = 'jnt-plug-a';
   const b = 'jnt-plug-b';
   const cli = (...args: string[]) => jailnet(['--config', conf, ...args]);

@@ -115,6 +115,7 @@ export function createContext(globals: () => GlobalOptions, io: CliIO): CliConte
         teardownTimeoutMs: config.runtime.teardownTimeoutMs,
         planning: globals().dryRun,
         disableNewNetns: config.network.disableNewNetns,
+        stateDir: config.runtime.stateDir,
         attachmentsDir: path.join(config.runtime.stateDir, 'attachments'),
         cniConfigDir: config.runtime.cniConfigDir,
       };

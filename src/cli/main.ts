@@ -38,6 +38,15 @@ const processIO: CliIO = {
   stderr: (text) => process.stderr.write(text),
 };
 
+/** commander's output; a usage error is one line, as every other error. */
+function output(io: CliIO) {
+  return {
+    writeOut: io.stdout,
+    writeErr: io.stderr,
+    outputError: (text: string, write: (text: string) => void) => write(`jailnet: ${oneLine(text.trim()).replace(/^error: /, '')} (see jailnet --help)\n`),
+  };
+}
+
 export function buildProgram(io: CliIO = processIO): { program: Command; context: CliContext } {
   const program = new Command('jailnet');
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
@@ -51,9 +60,8 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
     .option('--dry-run', 'print what would change (host commands, plugin calls, files) and change nothing', false)
     .addOption(new Option('--host <driver>', 'host driver (default: $JAILNET_HOST, else the OS)').choices(['freebsd', 'linux']))
     .enablePositionalOptions()
-    .showHelpAfterError('(use --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .configureOutput(output(io))
     .hook('preAction', () => {
       configureLogger(globals().logLevel as LogLevel);
     });
@@ -65,7 +73,7 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
   program.addCommand(gcCommand(context));
   program.addCommand(statusCommand(context));
   const configure = (command: Command): void => {
-    command.exitOverride().showHelpAfterError('(use --help for usage)').configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    command.exitOverride().configureOutput(output(io));
     command.commands.forEach(configure);
   };
   program.commands.forEach(configure);

@@ -47,7 +47,7 @@ export interface Plugin {
 
 export interface PluginIO {
   env: NodeJS.ProcessEnv;
-  stdin: AsyncIterable<Buffer | string>;
+  stdin: AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
   writeStdout(text: string): void;
 }
 
@@ -61,7 +61,7 @@ const REQUIRED_ENV: Record<Exclude<CniCommand, 'VERSION'>, string[]> = {
 
 const COMMANDS = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'];
 
-export async function readBounded(stream: AsyncIterable<Buffer | string>, limit = MAX_STDIN_BYTES): Promise<Buffer> {
+export async function readBounded(stream: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, limit = MAX_STDIN_BYTES): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {

@@ -58,6 +58,8 @@ export interface EpairOptions {
   description?: string;
   /** The MTU of both ends. */
   mtu?: number;
+  /** The a end comes up at once. */
+  up?: boolean;
 }
 
 export interface VnetJailOptions {

@@ -19,7 +19,7 @@ function isDataDir(dir: string): boolean {
   return !PSEUDO_FILESYSTEMS.some((root) => normal === root || normal.startsWith(`${root}/`));
 }
 
-const RangeInputSchema = z.object({
+export const RangeInputSchema = z.object({
   subnet: z.string(),
   rangeStart: z.string().optional(),
   rangeEnd: z.string().optional(),
@@ -31,7 +31,7 @@ const RouteInputSchema = z.object({
   gw: z.string().refine((gw) => parseIP(gw) !== null, { message: 'gw must be an IP address' }).optional(),
 });
 
-const IpamSchema = z.looseObject({
+export const IpamSchema = z.looseObject({
   type: z.string().optional(),
   ranges: z.array(z.array(RangeInputSchema)).optional(),
   routes: z.array(RouteInputSchema).optional(),

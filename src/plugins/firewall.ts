@@ -19,7 +19,7 @@ import { requirePrevResult, subnetsOf } from './passthrough.js';
 export const FIREWALL_ANCHOR = 'jailnet-fw';
 const POD_TABLE = 'jailnet-pods';
 
-const FirewallConfSchema = z.looseObject({
+export const FirewallConfSchema = z.looseObject({
   ingressPolicy: z.enum(['open', 'same-bridge', '']).default('open'),
   backend: z.string().optional(),
 });
@@ -36,7 +36,7 @@ async function records(): Promise<JsonRecords<FirewallRecord>> {
 }
 
 /** The anchor's text for all recorded attachments: pure, so it is tested as data. */
-export function firewallRules(all: FirewallRecord[]): string {
+export function firewallRules(all: Array<Pick<FirewallRecord, 'subnets' | 'isolated'>>): string {
   const everySubnet = [...new Set(all.flatMap((r) => r.subnets))].sort();
   const isolated = [...new Set(all.filter((r) => r.isolated).flatMap((r) => r.subnets))].sort();
   if (isolated.length === 0) return '';
@@ -52,12 +52,12 @@ export function firewallRules(all: FirewallRecord[]): string {
 /** What jailnet last loaded into the anchor, so an unchanged rule set costs no pfctl at all. */
 const LOADED_FILE = 'loaded.pf';
 
-async function lastLoaded(host: Host, store: JsonRecords<FirewallRecord>): Promise<string> {
+async function lastLoaded(host: Host, store: JsonRecords<FirewallRecord>): Promise<{ text: string; known: boolean }> {
   try {
-    return await fs.readFile(path.join(store.dir, LOADED_FILE), 'utf8');
+    return { text: await fs.readFile(path.join(store.dir, LOADED_FILE), 'utf8'), known: true };
   } catch {
     // Not known yet: what pf holds decides whether there is anything to flush.
-    return (await host.showAnchor(FIREWALL_ANCHOR, 'rules')).length > 0 ? '(unknown)' : '';
+    return { text: (await host.showAnchor(FIREWALL_ANCHOR, 'rules')).length > 0 ? '(unknown)' : '', known: false };
   }
 }
 
@@ -68,9 +68,13 @@ async function lastLoaded(host: Host, store: JsonRecords<FirewallRecord>): Promi
 async function rebuild(host: Host, store: JsonRecords<FirewallRecord>): Promise<void> {
   await store.locked(async () => {
     const rules = firewallRules(await store.all());
-    if (rules === (await lastLoaded(host, store))) return;
-    if (rules === '') await host.flushAnchor(FIREWALL_ANCHOR, 'all');
-    else await host.loadAnchor(FIREWALL_ANCHOR, rules);
+    const loaded = await lastLoaded(host, store);
+    if (rules !== loaded.text) {
+      if (rules === '') await host.flushAnchor(FIREWALL_ANCHOR, 'all');
+      else await host.loadAnchor(FIREWALL_ANCHOR, rules);
+    } else if (loaded.known) {
+      return;
+    }
     await writeFileAtomic(path.join(store.dir, LOADED_FILE), rules);
   });
 }

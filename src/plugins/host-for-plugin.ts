@@ -2,7 +2,7 @@
 // JAILNET_HOST or the OS, the state directory from jailnet.conf (JAILNET_CONFIG or the default).
 import path from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors.js';
-import { loadConfig } from '../config/jailnet-conf.js';
+import { ConfigError, loadConfig } from '../config/jailnet-conf.js';
 import type { Host } from '../hosts/host.js';
 import { hostFromOptions } from '../hosts/select.js';
 import { validateInterfaceName } from '../names.js';
@@ -38,6 +38,12 @@ export function podInterfaceName(request: { ifname: string }): string {
 }
 
 export async function attachmentsDir(): Promise<string> {
-  const config = await loadConfig(process.env.JAILNET_CONFIG, defaultConfigFile());
-  return path.join(config.runtime.stateDir, 'attachments');
+  try {
+    const config = await loadConfig(process.env.JAILNET_CONFIG, defaultConfigFile());
+    return path.join(config.runtime.stateDir, 'attachments');
+  } catch (error) {
+    // The plugin's own configuration, jailnet.conf: invalid configuration, as a network config would be.
+    if (error instanceof ConfigError) throw new CniError(ErrorCode.InvalidConfig, 'invalid jailnet configuration', error.message);
+    throw error;
+  }
 }

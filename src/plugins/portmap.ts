@@ -16,7 +16,7 @@ import { whileUndoing } from '../util/deadline.js';
 
 export const RDR_PARENT = 'cni-rdr';
 
-const MappingSchema = z.object({
+export const MappingSchema = z.object({
   hostPort: z.number().int().min(1).max(65535),
   containerPort: z.number().int().min(1).max(65535),
   protocol: z.enum(['tcp', 'udp', 'sctp']).default('tcp'),
@@ -26,7 +26,7 @@ const MappingSchema = z.object({
     .refine((ip) => !ip || parseIP(ip) !== null, { message: 'hostIP must be an IP address' }),
 });
 
-const PortmapConfSchema = z.looseObject({
+export const PortmapConfSchema = z.looseObject({
   snat: z.boolean().default(true),
   markMasqBit: z.number().int().optional(),
   externalSetMarkChain: z.string().optional(),

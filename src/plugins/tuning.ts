@@ -14,7 +14,7 @@ import { Rollback } from './rollback.js';
 // Only keys of the network stack, which every vnet has its own copy of.
 const SYSCTL_KEY = /^net\.[a-z0-9_]+(\.[a-z0-9_]+)+$/;
 
-const TuningConfSchema = z.looseObject({
+export const TuningConfSchema = z.looseObject({
   sysctl: z.record(z.string(), z.string()).optional(),
   mac: z.string().optional(),
   mtu: z.number().int().min(72).max(65535).optional(),
@@ -69,9 +69,9 @@ async function applyAll(host: Host, rollback: Rollback, conf: TuningConf, ifname
 async function add(request: PluginRequest): Promise<Result> {
   const prev = requirePrevResult(request, 'tuning');
   const conf = loadConf(request);
-  if (changesNothing(conf)) return prev;
   const host = pluginHost();
   const jail = sandboxOf(host, request.netns);
+  if (changesNothing(conf)) return prev;
   await Rollback.run((rollback) => applyAll(host, rollback, conf, request.ifname, jail));
   if (conf.mac === undefined) return prev;
   const interfaces = prev.interfaces.map((i) => (i.name === request.ifname && i.sandbox === jail ? { ...i, mac: conf.mac } : i));

@@ -2,6 +2,7 @@
 // no vnet, so they share the pod's addresses and cannot reconfigure its network.
 import { validateContainerName, validatePodName } from '../names.js';
 import { PodError, save, type PodContext } from './pods.js';
+import { removeJailAndWait } from './remove.js';
 import type { PodRecord } from './store.js';
 
 export async function addContainer(ctx: PodContext, pod: string, name: string, options: { path: string; hostname?: string }): Promise<PodRecord> {
@@ -30,8 +31,7 @@ export async function removeContainer(ctx: PodContext, pod: string, name: string
     if (!record) throw new PodError(`pod ${pod} does not exist`);
     const container = record.containers.find((c) => c.name === name);
     if (!container) throw new PodError(`container ${name} does not exist in pod ${pod}`);
-    await ctx.host.removeJail(container.jail);
-    await ctx.host.waitJailGone(container.jail, ctx.teardownTimeoutMs);
+    await removeJailAndWait(ctx, container.jail);
     record.containers = record.containers.filter((c) => c.name !== name);
     await save(ctx, record);
   });

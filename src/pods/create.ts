@@ -6,6 +6,7 @@ import { parseIP } from '../ipam/ip.js';
 import { isUnicastMac, validatePodName } from '../names.js';
 import { Teardown } from '../util/teardown.js';
 import { PodError, podContainerId, podJailName, runtimeConf, save, stopped, type PodContext, type PodMode } from './pods.js';
+import { removeJailAndWait } from './remove.js';
 import type { PodRecord, PortMapping } from './store.js';
 
 export interface CreateOptions {
@@ -122,10 +123,7 @@ async function undo(ctx: PodContext, record: PodRecord, built: Built, restoring:
   for (const { list, ifname } of [...built.networks].reverse()) {
     await teardown.step(`DEL ${list.name}/${ifname}`, () => ctx.runner.del(list, runtimeConf(record, ctx.host.netnsOf(record.jail), ifname)));
   }
-  if (built.jail) {
-    await teardown.step(`jail ${record.jail}`, () => ctx.host.removeJail(record.jail));
-    await teardown.step(`wait for jail ${record.jail}`, () => ctx.host.waitJailGone(record.jail, ctx.teardownTimeoutMs));
-  }
+  if (built.jail) await teardown.step(`jail ${record.jail}`, () => removeJailAndWait(ctx, record.jail));
   // What could not be undone stays recorded ("creating", by a process about to exit): gc finishes it.
   teardown.finish(`pod create ${record.name}`, failure);
   if (restoring) await save(ctx, restoring);

@@ -15,6 +15,7 @@ import { Teardown } from '../util/teardown.js';
 import { cleanLeftovers } from './leftovers.js';
 import { podAlive, podContainerId, save, type PodContext } from './pods.js';
 import { forget, teardownPod } from './remove.js';
+import { sweepStaleLocks } from './stale-locks.js';
 
 export interface GcReport {
   removed: string[];
@@ -125,6 +126,15 @@ async function collectAttachments(ctx: PodContext, report: GcReport): Promise<vo
   report.errors.push(...teardown.errors);
 }
 
+/** A teardown running at the same time (its DEL) may destroy it first: gone is gone. */
+async function destroyIfPresent(ctx: PodContext, name: string): Promise<void> {
+  try {
+    await ctx.host.destroyInterface(name);
+  } catch (error) {
+    if (await ctx.host.inspectInterface(name)) throw error;
+  }
+}
+
 /** Host ends described as jailnet's that no record knows, whose jail is gone. */
 async function collectInterfaces(ctx: PodContext, report: GcReport): Promise<void> {
   const teardown = new Teardown();
@@ -132,7 +142,7 @@ async function collectInterfaces(ctx: PodContext, report: GcReport): Promise<voi
     const info = await ctx.host.inspectInterface(name);
     const mark = parseHostInterfaceDescription(info?.description);
     if (!mark || !(await sandboxGone(ctx, mark.jail))) continue;
-    if (await teardown.step(`interface ${name}`, () => ctx.host.destroyInterface(name))) report.removed.push(`interface ${name} (${info?.description})`);
+    if (await teardown.step(`interface ${name}`, () => destroyIfPresent(ctx, name))) report.removed.push(`interface ${name} (${info?.description})`);
   }
   report.errors.push(...teardown.errors);
 }
@@ -142,5 +152,6 @@ export async function collectGarbage(ctx: PodContext): Promise<GcReport> {
   await collectPods(ctx, report);
   await collectAttachments(ctx, report);
   await collectInterfaces(ctx, report);
+  for (const file of await sweepStaleLocks(ctx.stateDir, ctx.cniConfigDir, !ctx.planning)) report.removed.push(`stale lock ${file}`);
   return report;
 }

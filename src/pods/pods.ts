@@ -23,7 +23,8 @@ export interface PodContext {
   planning: boolean;
   /** [network] disable_new_netns: pods get no network of their own (host mode). */
   disableNewNetns: boolean;
-  /** Where jailnet's plugins keep their attachment records (gc reads them). */
+  /** jailnet's state dir, and where its plugins keep their attachment records (gc reads them). */
+  stateDir: string;
   attachmentsDir: string;
   /** The CNI config dir (gc looks networks up there). */
   cniConfigDir: string;

@@ -16,10 +16,7 @@ export async function teardownPod(ctx: PodContext, record: PodRecord, teardown: 
   const jails = await ctx.host.listJails();
   const remaining: PodRecord['containers'] = [];
   for (const container of record.containers) {
-    const gone = !present(jails, container.jail) || (await teardown.step(`container ${container.name}`, async () => {
-      await ctx.host.removeJail(container.jail);
-      await ctx.host.waitJailGone(container.jail, ctx.teardownTimeoutMs);
-    }));
+    const gone = !present(jails, container.jail) || (await teardown.step(`container ${container.name}`, () => removeJailAndWait(ctx, container.jail)));
     if (!gone) remaining.push(container);
   }
   record.containers = remaining;
@@ -28,8 +25,13 @@ export async function teardownPod(ctx: PodContext, record: PodRecord, teardown: 
       await ctx.runner.del(await ctx.network(network.name), runtimeConf(record, ctx.host.netnsOf(record.jail), network.ifname));
     });
   }
-  if (present(jails, record.jail)) await teardown.step(`jail ${record.jail}`, () => ctx.host.removeJail(record.jail));
-  await teardown.step(`wait for jail ${record.jail}`, () => ctx.host.waitJailGone(record.jail, ctx.teardownTimeoutMs));
+  await teardown.step(`jail ${record.jail}`, () => removeJailAndWait(ctx, record.jail, present(jails, record.jail)));
+}
+
+/** `jail -r` (when the jail is there) and the bounded wait until it is gone, dying state included. */
+export async function removeJailAndWait(ctx: PodContext, jail: string, present = true): Promise<void> {
+  if (present) await ctx.host.removeJail(jail);
+  await ctx.host.waitJailGone(jail, ctx.teardownTimeoutMs);
 }
 
 /** After a complete teardown: the record goes, or stays "stopped" for a --restart always pod being kept. */

@@ -30,12 +30,12 @@ export function isUndoing(): boolean {
 }
 
 /**
- * How long a wait may still last: never more than `fallbackMs`, and with a deadline,
- * until it (while undoing) or until the reserve before it (otherwise); at least 0.
+ * How long a wait may still last: with a deadline, until it (while undoing) or until
+ * the reserve before it (otherwise), at least 0; without one, `fallbackMs`.
  */
 export function waitBudget(fallbackMs: number, env: NodeJS.ProcessEnv = process.env): number {
   const deadline = callDeadline(env);
   if (deadline === undefined) return fallbackMs;
   const end = isUndoing() ? deadline : deadline - ROLLBACK_RESERVE_MS;
-  return Math.max(0, Math.min(fallbackMs, end - Date.now()));
+  return Math.max(0, end - Date.now());
 }

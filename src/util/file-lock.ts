@@ -138,10 +138,45 @@ class TicketQueue {
   }
 }
 
+/**
+ * What a dead process left of a lock: its owner file, its tickets, a breaker's guard.
+ * With `remove`, they are removed (a live holder's or waiter's never are).
+ */
+export async function staleLockFiles(ownerPath: string, remove: boolean, staleMs = 60_000): Promise<string[]> {
+  const found: string[] = [];
+  const owner = await readOwner(ownerPath);
+  if (owner && isStale(owner, staleMs)) {
+    found.push(ownerPath);
+    if (remove) await breakStaleLock(ownerPath, owner, staleMs);
+  }
+  const queue = `${ownerPath}.q`;
+  for (const ticket of await fs.readdir(queue).catch(() => [] as string[])) {
+    if (processAlive(Number(ticket.split('-')[1]))) continue;
+    found.push(path.join(queue, ticket));
+    if (remove) await fs.rm(path.join(queue, ticket), { force: true });
+  }
+  if (remove) await fs.rmdir(queue).catch(() => undefined);
+  return found;
+}
+
 /** Whether a live process holds the lock now (read-only: nothing is created). */
 export async function lockHeld(ownerPath: string, staleMs = 60_000): Promise<boolean> {
   const owner = await readOwner(ownerPath);
   return owner !== undefined && !isStale(owner, staleMs);
+}
+
+/**
+ * Takes the lock only if it is free now, without queueing: for work that any one
+ * process may do for all (setting a bridge up), whose waiters would rather look again
+ * once it is done than each take a turn. Returns the release, or undefined.
+ */
+export async function tryLock(ownerPath: string, staleMs = 60_000): Promise<(() => Promise<void>) | undefined> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (await tryCreateOwner(ownerPath)) return () => fs.rm(ownerPath, { force: true });
+    const owner = await readOwner(ownerPath);
+    if (owner && !(isStale(owner, staleMs) && (await breakStaleLock(ownerPath, owner, staleMs)))) return undefined;
+  }
+  return undefined;
 }
 
 export async function acquireLock(ownerPath: string, options: LockOptions = {}): Promise<() => Promise<void>> {
@@ -160,8 +195,9 @@ export async function acquireLock(ownerPath: string, options: LockOptions = {}):
         if (isStale(owner, staleMs) && (await breakStaleLock(ownerPath, owner, staleMs))) continue;
       }
       if (Date.now() - started > timeoutMs) throw new LockTimeoutError(ownerPath, Date.now() - started);
-      // The next in line polls often; those further back less, so a long queue costs little.
-      await sleep(Math.min(1 + ahead * 2, 25) * (1 + Math.random() * 0.5));
+      // The next in line polls often; those further back less, so a long queue costs little
+      // (a hundred waiters polling every few ms starve the holder of the CPU it needs).
+      await sleep(Math.min(1 + ahead * 4, 200) * (1 + Math.random() * 0.5));
     }
   } finally {
     await queue.leave();

@@ -102,6 +102,34 @@ export function scratchDir(label: string): string {
   return dir;
 }
 
+export interface LinuxLab {
+  dir: string;
+  conf: string;
+  netd: string;
+  leases: string;
+  state: string;
+}
+
+/**
+ * A scratch jailnet.conf and one network in podman's default shape (bridge + host-local,
+ * portmap, firewall, tuning) on `bridge`, with `subnet`.0/24 and its .1 as the gateway.
+ */
+export function linuxLab(label: string, network: string, bridge: string, subnet: string): LinuxLab {
+  const dir = scratchDir(label);
+  const lab = { dir, conf: path.join(dir, 'jailnet.conf'), netd: path.join(dir, 'net.d'), leases: path.join(dir, 'leases'), state: path.join(dir, 'state') };
+  mkdirSync(lab.netd, { recursive: true });
+  writeFileSync(lab.conf, `[runtime]\nstate_dir = ${lab.state}\ncni_config_dir = ${lab.netd}\n`);
+  const ipam = { type: 'host-local', dataDir: lab.leases, ranges: [[{ subnet: `${subnet}.0/24`, gateway: `${subnet}.1` }]], routes: [{ dst: '0.0.0.0/0' }] };
+  const plugins = [
+    { type: 'bridge', bridge, isGateway: true, ipMasq: true, hairpinMode: true, ipam },
+    { type: 'portmap', capabilities: { portMappings: true } },
+    { type: 'firewall' },
+    { type: 'tuning' },
+  ];
+  writeFileSync(path.join(lab.netd, `${network}.conflist`), JSON.stringify({ cniVersion: '0.4.0', name: network, plugins }));
+  return lab;
+}
+
 export function busyboxPath(): string {
   return execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).trim();
 }

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { SimState, Simulator } from '../freebsd-sim/src/index.js';
 import { PLUGIN_DIR, jailnet, type Run } from './run.js';
-import { newSim, setup, tool } from './sim.js';
+import { newSim, setup, tool, type TestDir } from './sim.js';
 
 /** podman's pf.conf.sample, with the handbook's nat-anchor line and the egress interface of the simulated host. */
 export const PODMAN_PF_CONF = [
@@ -43,6 +43,9 @@ export function podmanDefaultNetwork(leaseDir: string, bridgeExtra: Record<strin
 export interface PodHost {
   sim: Simulator;
   dir: string;
+  stateDir: string;
+  /** The CNI config dir: writeList puts lists there, so `--network NAME` finds them. */
+  netDir: string;
   leaseDir: string;
   cacheDir: string;
   recordsDir: string;
@@ -54,13 +57,16 @@ export interface PodHost {
   jail(name: string): Promise<void>;
 }
 
-export async function podHost(t: { testdir: (fixture?: object) => string }, options: { filterLocal?: boolean } = {}): Promise<PodHost> {
+export async function podHost(t: TestDir, options: { filterLocal?: boolean; runtime?: string[] } = {}): Promise<PodHost> {
   const sim = await newSim(t);
   const dir = path.dirname(sim.dir);
   const leaseDir = path.join(dir, 'networks');
   const stateDir = path.join(dir, 'state');
+  const netDir = path.join(dir, 'net.d');
   const conf = path.join(dir, 'jailnet.conf');
-  await fs.writeFile(conf, `[runtime]\nstate_dir = ${stateDir}\ncni_plugin_dirs = ${PLUGIN_DIR}\n`);
+  await fs.mkdir(netDir, { recursive: true });
+  const extra = (options.runtime ?? []).map((line) => `${line}\n`).join('');
+  await fs.writeFile(conf, `[runtime]\nstate_dir = ${stateDir}\ncni_config_dir = ${netDir}\ncni_plugin_dirs = ${PLUGIN_DIR}\n${extra}`);
   await setup(sim, [
     ['sysctl', 'net.inet.ip.forwarding=1'],
     ...(options.filterLocal === false ? [] : [['sysctl', 'net.pf.filter_local=1']]),
@@ -73,12 +79,14 @@ export async function podHost(t: { testdir: (fixture?: object) => string }, opti
   return {
     sim,
     dir,
+    stateDir,
+    netDir,
     leaseDir,
     cacheDir: path.join(stateDir, 'cni', 'results'),
     recordsDir: path.join(stateDir, 'attachments'),
     cli,
     async writeList(name, list) {
-      const file = path.join(dir, `${name}.conflist`);
+      const file = path.join(netDir, `${name}.conflist`);
       await fs.writeFile(file, JSON.stringify(list));
       return file;
     },

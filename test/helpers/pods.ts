@@ -5,7 +5,7 @@ import type { Simulator } from '../freebsd-sim/src/index.js';
 import { PODMAN_PF_CONF } from './podnet.js';
 import type { Launch } from './crash.js';
 import { JAILNET, PLUGIN_DIR, run, type Run, type RunOptions } from './run.js';
-import { newSim, setup, tool } from './sim.js';
+import { newSim, setup, tool, type TestDir } from './sim.js';
 
 export interface PodLab {
   sim: Simulator;
@@ -18,7 +18,7 @@ export interface PodLab {
   launch(args: string[]): Launch;
 }
 
-export async function podLab(t: { testdir: (fixture?: object) => string }): Promise<PodLab> {
+export async function podLab(t: TestDir, options: { runtime?: string[] } = {}): Promise<PodLab> {
   const sim = await newSim(t);
   const dir = path.dirname(sim.dir);
   const stateDir = path.join(dir, 'state');
@@ -26,7 +26,8 @@ export async function podLab(t: { testdir: (fixture?: object) => string }): Prom
   const conf = path.join(dir, 'jailnet.conf');
   await fs.mkdir(path.join(dir, 'roots', 'c1'), { recursive: true });
   await fs.mkdir(path.join(dir, 'roots', 'c2'), { recursive: true });
-  await fs.writeFile(conf, `[runtime]\nstate_dir = ${stateDir}\ncni_config_dir = ${netDir}\ncni_plugin_dirs = ${PLUGIN_DIR}\nteardown_timeout = 10\n`);
+  const extra = (options.runtime ?? []).map((line) => `${line}\n`).join('');
+  await fs.writeFile(conf, `[runtime]\nstate_dir = ${stateDir}\ncni_config_dir = ${netDir}\ncni_plugin_dirs = ${PLUGIN_DIR}\nteardown_timeout = 10\n${extra}`);
   await setup(sim, [['sysctl', 'net.inet.ip.forwarding=1'], ['sysctl', 'net.pf.filter_local=1'], ['pfctl', '-e']]);
   const loaded = await tool(sim, 'pfctl', ['-f', '-'], PODMAN_PF_CONF);
   if (loaded.code !== 0) throw new Error(loaded.stderr);

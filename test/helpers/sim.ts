@@ -1,9 +1,13 @@
 // Running the simulated FreeBSD tools from tests, as the driver would.
 import path from 'node:path';
+import type tap from 'tap';
 import { createSimulator, SIM_BIN, type InitOptions, type Simulator } from '../freebsd-sim/src/index.js';
 import { run, type Run } from './run.js';
 
-export async function newSim(t: { testdir: (fixture?: object) => string }, options: InitOptions = {}): Promise<Simulator> {
+/** What the helpers need of a tap test: its fixture directory. */
+export type TestDir = Pick<typeof tap, 'testdir'>;
+
+export async function newSim(t: TestDir, options: InitOptions = {}): Promise<Simulator> {
   return createSimulator(path.join(t.testdir({ sim: {} }), 'sim'), options);
 }
 

@@ -23,6 +23,7 @@ export const ifconfig = {
     ...(o.name ? ['name', ifn(o.name)] : []),
     ...(o.description ? ['description', o.description] : []),
     ...(o.mtu ? ['mtu', String(o.mtu)] : []),
+    ...(o.up ? ['up'] : []),
   ],
   createBridge: (name?: string): Argv => ['ifconfig', 'bridge', 'create', ...(name ? ['name', ifn(name)] : [])],
   createTap: (): Argv => ['ifconfig', 'tap', 'create'],

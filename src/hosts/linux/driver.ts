@@ -115,6 +115,7 @@ export class LinuxHost implements Host {
       if (!BATCH_SAFE.test(options.description)) throw new Error(`interface description may not contain quotes, backslashes or newlines`);
       lines.push(`link set dev ${pair.a} alias "${options.description}"`);
     }
+    if (options.up) lines.push(`link set dev ${pair.a} up`);
     const result = await this.run(ip.batch(), vnet, { input: `${lines.join('\n')}\n`, allowFailure: true });
     if (result.exitCode !== 0) {
       await this.run(ip.destroy(pair.a), vnet, { allowFailure: true });

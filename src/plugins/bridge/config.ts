@@ -12,7 +12,7 @@ import { isInterfaceName, isUnicastMac } from '../../names.js';
 export const MIN_MTU = 72;
 export const MAX_MTU = 65535;
 
-const BridgeConfSchema = z.looseObject({
+export const BridgeConfSchema = z.looseObject({
   bridge: z.string().refine(isInterfaceName, { message: 'bridge must be an interface name of at most 15 characters' }).default('cni0'),
   isGateway: z.boolean().default(false),
   isDefaultGateway: z.boolean().default(false),

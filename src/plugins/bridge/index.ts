@@ -3,16 +3,18 @@
 // the gateway on the bridge, <cni-nat> for ipMasq. The attachment is recorded before
 // the first change, and every ADD step is undone on failure.
 import { ipamAdd, ipamRun } from '../../cni/delegate.js';
+import { loadHostLocalConfig, type HostLocalConfig } from '../../ipam/config.js';
+import { formatIP, prefixContains } from '../../ipam/ip.js';
 import { CniError, ErrorCode } from '../../cni/errors.js';
 import type { Interface, Result } from '../../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../../cni/skel.js';
-import type { Host } from '../../hosts/host.js';
+import type { Host, InterfaceInfo } from '../../hosts/host.js';
 import { attachmentKey, baseRecord, bridgeRecords, type AttachmentRecord } from '../attachment-record.js';
 import { attachmentsDir, pluginHost, podInterfaceName, sandboxOf } from '../host-for-plugin.js';
 import { Rollback } from '../rollback.js';
 import { hostInterfaceDescription, hostInterfaceName, loadBridgeConf, type BridgeConf } from './config.js';
 import { planAttachment, type AttachmentPlan } from './plan.js';
-import { enableForwarding, readyBridge } from './setup.js';
+import { enableForwarding, readyBridge, requireBridge } from './setup.js';
 
 const NAT_TABLE = 'cni-nat';
 
@@ -23,8 +25,24 @@ async function requireSandbox(host: Host, vnet: string): Promise<void> {
   if (state === 'shared') throw new CniError(ErrorCode.InvalidEnvironment, `${what} "${vnet}" has no network stack of its own`);
 }
 
-/** Everything ADD checks before its first change. */
-async function preflight(host: Host, request: PluginRequest, conf: BridgeConf, jail: string, hostName: string): Promise<void> {
+/**
+ * With isGateway the gateway goes on the bridge with its subnet's prefix: one outside the
+ * subnet would give the bridge an address of another network (host-local itself, like
+ * the reference, accepts it, for setups without a bridge).
+ */
+function checkGateways(conf: BridgeConf, ipam: HostLocalConfig): void {
+  if (!conf.isGateway) return;
+  for (const range of ipam.rangeSets.flat()) {
+    if (!prefixContains(range.subnet, range.gateway)) {
+      throw new CniError(ErrorCode.InvalidConfig, `gateway ${formatIP(range.gateway)} is not inside ${formatIP(range.subnet.ip)}/${range.subnet.bits}`, 'a bridge with isGateway carries the gateway address');
+    }
+  }
+}
+
+/** Everything ADD checks before its first change; returns the bridge as it is now. */
+async function preflight(host: Host, request: PluginRequest, conf: BridgeConf, jail: string, hostName: string): Promise<InterfaceInfo | undefined> {
+  // jailnet's own host-local is checked here too: a bad ipam section must not cost a lease file.
+  if (conf.ipam?.type === 'host-local') checkGateways(conf, loadHostLocalConfig(request.config, request.args));
   await requireSandbox(host, jail);
   if (conf.ipMasq && !(await host.isModuleLoaded('pf'))) {
     throw new CniError(ErrorCode.HostNotReady, 'the pf kernel module must be loaded for ipMasq networks', 'kldload pf, or set pf_enable="YES" in rc.conf');
@@ -35,16 +53,18 @@ async function preflight(host: Host, request: PluginRequest, conf: BridgeConf, j
   if (await host.inspectInterface(hostName)) {
     throw new CniError(ErrorCode.HostInterfaceTaken, `host interface ${hostName} already exists`, 'an earlier attachment of this container was not deleted');
   }
+  const bridge = await host.inspectInterface(conf.bridge);
+  if (bridge) requireBridge(bridge, conf);
+  return bridge;
 }
 
 /** The epair, its host end on the bridge, its other end in the jail as CNI_IFNAME. */
 async function plugEpair(host: Host, rollback: Rollback, request: PluginRequest, conf: BridgeConf, jail: string, hostName: string, mtu: number): Promise<void> {
   const description = hostInterfaceDescription(jail, request.ifname, request.config.name as string);
   // Named, described and sized in the creating command: a crash never leaves a pair DEL cannot find.
-  const pair = await rollback.step('epair', () => host.createEpair({ name: hostName, description, mtu }), () => host.destroyInterface(hostName));
+  const pair = await rollback.step('epair', () => host.createEpair({ name: hostName, description, mtu, up: true }), () => host.destroyInterface(hostName));
   if (conf.mac) await host.setMac(pair.b, conf.mac);
   await host.addBridgeMember(conf.bridge, hostName, { hairpin: conf.hairpinMode });
-  await host.setUp(hostName, true);
   await host.moveToVnet(pair.b, jail);
   await host.renameInterface(pair.b, request.ifname, jail);
 }
@@ -59,14 +79,10 @@ async function configurePodSide(host: Host, request: PluginRequest, jail: string
   }
 }
 
-async function resultOf(host: Host, request: PluginRequest, conf: BridgeConf, jail: string, hostName: string, plan: AttachmentPlan, ipam: Result): Promise<Result> {
-  const [bridgeInfo, hostInfo, podInfo] = await Promise.all([
-    host.inspectInterface(conf.bridge),
-    host.inspectInterface(hostName),
-    host.inspectInterface(request.ifname, jail),
-  ]);
+async function resultOf(host: Host, request: PluginRequest, bridge: InterfaceInfo, jail: string, hostName: string, plan: AttachmentPlan, ipam: Result): Promise<Result> {
+  const [hostInfo, podInfo] = await Promise.all([host.inspectInterface(hostName), host.inspectInterface(request.ifname, jail)]);
   const interfaces: Interface[] = [
-    { name: conf.bridge, mac: bridgeInfo?.mac },
+    { name: bridge.name, mac: bridge.mac },
     { name: hostName, mac: hostInfo?.mac },
     { name: request.ifname, mac: podInfo?.mac, sandbox: jail },
   ];
@@ -81,7 +97,7 @@ async function add(request: PluginRequest): Promise<Result> {
   const jail = sandboxOf(host, request.netns);
   const network = request.config.name as string;
   const hostName = hostInterfaceName(network, request.containerId, request.ifname);
-  await preflight(host, request, conf, jail, hostName);
+  const seen = await preflight(host, request, conf, jail, hostName);
   const records = bridgeRecords(await attachmentsDir());
   const id = attachmentKey(network, request.containerId, request.ifname);
 
@@ -95,7 +111,7 @@ async function add(request: PluginRequest): Promise<Result> {
     record.addresses = plan.containerAddresses.map((a) => a.split('/')[0] as string);
     await records.write(id, record);
 
-    const bridge = await readyBridge(host, rollback, conf, plan);
+    const bridge = await readyBridge(host, rollback, conf, plan, seen);
     await enableForwarding(host, plan);
     // The epair takes the bridge's MTU (FreeBSD 14 refuses a member of another MTU).
     await plugEpair(host, rollback, request, conf, jail, hostName, conf.mtu || bridge.mtu);
@@ -103,7 +119,7 @@ async function add(request: PluginRequest): Promise<Result> {
       await rollback.step('cni-nat', () => host.tableAdd(NAT_TABLE, plan.masqueraded), () => host.tableDelete(NAT_TABLE, plan.masqueraded));
     }
     await configurePodSide(host, request, jail, plan);
-    return resultOf(host, request, conf, jail, hostName, plan, ipam);
+    return resultOf(host, request, bridge, jail, hostName, plan, ipam);
   });
 }
 

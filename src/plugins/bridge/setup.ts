@@ -6,7 +6,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors.js';
 import type { Host, InterfaceInfo } from '../../hosts/host.js';
-import { withLock } from '../../util/file-lock.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitBudget } from '../../util/deadline.js';
+import { DEFAULT_LOCK_WAIT_MS, lockHeld, LockTimeoutError, tryLock } from '../../util/file-lock.js';
 import { attachmentsDir } from '../host-for-plugin.js';
 import type { Rollback } from '../rollback.js';
 import type { BridgeConf } from './config.js';
@@ -27,8 +29,7 @@ function addressesOf(info: InterfaceInfo): string[] {
 }
 
 /** Whether the bridge already is what this attachment needs of it. */
-function bridgeReady(info: InterfaceInfo | undefined, conf: BridgeConf, plan: AttachmentPlan): info is InterfaceInfo {
-  if (!info) return false;
+function bridgeReady(info: InterfaceInfo, conf: BridgeConf, plan: AttachmentPlan): boolean {
   if (conf.mtu !== 0 && info.mtu !== conf.mtu) return false;
   if (conf.promiscMode && !info.flags.includes('PROMISC')) return false;
   if (plan.gatewayAddresses.length > 0 && !info.up) return false;
@@ -77,24 +78,50 @@ async function gatewayOnBridge(host: Host, rollback: Rollback, conf: BridgeConf,
  * uplink). Cloned interfaces are in their cloner's group: FreeBSD's ifconfig prints
  * `groups: bridge`, the Linux driver reports the link kind the same way.
  */
-function requireBridge(info: InterfaceInfo, conf: BridgeConf): void {
+export function requireBridge(info: InterfaceInfo, conf: BridgeConf): void {
   if (info.groups.includes('bridge')) return;
   throw new CniError(ErrorCode.InvalidConfig, `interface ${conf.bridge} exists and is not a bridge`, 'give this network another "bridge" name');
 }
 
-/** Makes the bridge ready for this attachment and returns it as it is now. */
-export async function readyBridge(host: Host, rollback: Rollback, conf: BridgeConf, plan: AttachmentPlan): Promise<InterfaceInfo> {
-  const seen = await host.inspectInterface(conf.bridge);
-  if (seen) requireBridge(seen, conf);
-  if (bridgeReady(seen, conf, plan)) return seen;
-  return withLock(await bridgeLock(conf.bridge), async () => {
-    const bridge = await ensureBridge(host, rollback, conf);
-    requireBridge(bridge, conf);
-    if (conf.promiscMode && !bridge.flags.includes('PROMISC')) await host.setPromisc(conf.bridge, true);
-    await bridgeMtu(host, rollback, conf, bridge);
-    await gatewayOnBridge(host, rollback, conf, plan, bridge);
-    return (await host.inspectInterface(conf.bridge)) ?? bridge;
-  });
+async function setUpBridge(host: Host, rollback: Rollback, conf: BridgeConf, plan: AttachmentPlan): Promise<InterfaceInfo> {
+  const bridge = await ensureBridge(host, rollback, conf);
+  requireBridge(bridge, conf);
+  if (bridgeReady(bridge, conf, plan)) return bridge;
+  if (conf.promiscMode && !bridge.flags.includes('PROMISC')) await host.setPromisc(conf.bridge, true);
+  await bridgeMtu(host, rollback, conf, bridge);
+  await gatewayOnBridge(host, rollback, conf, plan, bridge);
+  return (await host.inspectInterface(conf.bridge)) ?? bridge;
+}
+
+/**
+ * Makes the bridge ready for this attachment and returns it as it is now. One ADD sets
+ * it up under the bridge's lock; the others do not queue behind it (each would then
+ * look at the bridge in turn): they wait until it is done and look once more.
+ */
+export async function readyBridge(host: Host, rollback: Rollback, conf: BridgeConf, plan: AttachmentPlan, first?: InterfaceInfo): Promise<InterfaceInfo> {
+  const lock = await bridgeLock(conf.bridge);
+  const budget = waitBudget(DEFAULT_LOCK_WAIT_MS);
+  const deadline = Date.now() + budget;
+  // The caller's read of the bridge serves as the first look.
+  let look: InterfaceInfo | undefined | null = first ?? null;
+  for (;;) {
+    const seen = look === null ? await host.inspectInterface(conf.bridge) : look;
+    look = null;
+    if (seen) requireBridge(seen, conf);
+    if (seen && bridgeReady(seen, conf, plan)) return seen;
+    const release = await tryLock(lock);
+    if (release) {
+      try {
+        return await setUpBridge(host, rollback, conf, plan);
+      } finally {
+        await release();
+      }
+    }
+    while (await lockHeld(lock)) {
+      if (Date.now() > deadline) throw new LockTimeoutError(lock, budget);
+      await sleep(20 + Math.random() * 30);
+    }
+  }
 }
 
 /** IP forwarding for the families the gateway serves: idempotent, so no lock. */

@@ -7,26 +7,24 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fixturePath, resolveJexecCommand } from './exec-box.js';
-import { ifconfig } from './ifconfig.js';
-import { jailTool, jexecTarget, jls } from './jail.js';
-import { kldload, kldstat } from './kld.js';
+import { jexecTarget } from './jail.js';
 import { ToolError, contextVnet, lookupJail, reap } from './model.js';
-import { pfctl } from './pfctl.js';
-import { netstat, route } from './route.js';
 import { appendLog, pauseFile, stateFile, withState, type SimState } from './state.js';
-import { sysctl } from './sysctl.js';
 import type { ToolContext, ToolOutput } from './tool.js';
 
-const TOOLS: Record<string, (ctx: ToolContext, argv: string[]) => ToolOutput> = {
-  ifconfig,
-  route,
-  netstat,
-  jail: jailTool,
-  jls,
-  pfctl,
-  sysctl,
-  kldload,
-  kldstat,
+type Tool = (ctx: ToolContext, argv: string[]) => ToolOutput;
+
+/** Each tool's module is loaded only by the tool that needs it: every simulated command starts a process. */
+const TOOLS: Record<string, () => Promise<Tool>> = {
+  ifconfig: async () => (await import('./ifconfig.js')).ifconfig,
+  route: async () => (await import('./route.js')).route,
+  netstat: async () => (await import('./route.js')).netstat,
+  jail: async () => (await import('./jail.js')).jailTool,
+  jls: async () => (await import('./jail.js')).jls,
+  pfctl: async () => (await import('./pfctl.js')).pfctl,
+  sysctl: async () => (await import('./sysctl.js')).sysctl,
+  kldload: async () => (await import('./kld.js')).kldload,
+  kldstat: async () => (await import('./kld.js')).kldstat,
 };
 
 /** The simulator's own failures (not a FreeBSD tool's): one line, EX_SOFTWARE. */
@@ -64,9 +62,10 @@ function readStdinIfNeeded(tool: string, argv: string[]): string {
 export const INJECTED_FAILURE = 'freebsd-sim: injected failure\n';
 
 /** Counts the invocation; true when the test asked this one to fail (nothing changes then). */
-function injectedFailure(state: SimState): boolean {
+function injectedFailure(state: SimState, argv: string[]): boolean {
   state.commandCount = (state.commandCount ?? 0) + 1;
-  return state.failAt === state.commandCount;
+  const line = argv.join(' ');
+  return state.failAt === state.commandCount || (state.failOn ?? []).some((prefix) => line.startsWith(prefix));
 }
 
 /**
@@ -102,13 +101,14 @@ function targetVnet(state: SimState, tool: string, argv: string[], jid: number):
 /** Runs one simulated tool as the jail `jid`, logs it, and returns what it prints. */
 async function runTool(dir: string, tool: string, argv: string[], jid: number): Promise<ToolOutput> {
   const stdin = readStdinIfNeeded(tool, argv);
+  const run = await TOOLS[tool]!();
   const { output, vnet, pause } = await withState(dir, (state) => {
     reap(state);
     const vnet = targetVnet(state, tool, argv, jid);
-    if (injectedFailure(state)) return { output: { stdout: '', stderr: INJECTED_FAILURE, exitCode: 1 }, vnet, pause: false };
+    if (injectedFailure(state, [tool, ...argv])) return { output: { stdout: '', stderr: INJECTED_FAILURE, exitCode: 1 }, vnet, pause: false };
     const pause = pausesHere(state);
     try {
-      return { output: TOOLS[tool]!({ state, callerJid: jid, stdin }, argv), vnet, pause };
+      return { output: run({ state, callerJid: jid, stdin }, argv), vnet, pause };
     } catch (error) {
       if (error instanceof ToolError) return { output: { stdout: error.stdout, stderr: error.stderr, exitCode: error.exitCode }, vnet, pause };
       throw error;
@@ -157,7 +157,7 @@ async function runJexec(dir: string, argv: string[]): Promise<number> {
   try {
     jid = await withState(dir, (state) => {
       reap(state);
-      if (injectedFailure(state)) throw new ToolError(INJECTED_FAILURE, 1);
+      if (injectedFailure(state, ['jexec', ...argv])) throw new ToolError(INJECTED_FAILURE, 1);
       return jexecTarget(state, key, caller).jid;
     });
   } catch (error) {

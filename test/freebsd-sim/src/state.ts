@@ -118,6 +118,8 @@ export interface SimState {
   /** Tool invocations so far, and the one (1-based) that fails on purpose, for rollback tests. */
   commandCount: number;
   failAt?: number;
+  /** Commands that fail every time (nothing changes), by the start of their argv joined by spaces. */
+  failOn?: string[];
   /**
    * Command number pauseAt takes effect, then its process writes the pause file and
    * waits for the test to SIGKILL the process group it started — a crash right after
