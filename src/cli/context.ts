@@ -69,6 +69,22 @@ function pluginEnvironment(options: GlobalOptions): NodeJS.ProcessEnv {
   return env;
 }
 
+function podContext(config: JailnetConfig, host: Host, runner: ChainRunner, plan: ChangePlan): PodContext {
+  const { runtime } = config;
+  return {
+    host,
+    runner,
+    store: new PodStore(runtime.stateDir, plan),
+    network: (name: string) => findNetwork(runtime.cniConfigDir, name),
+    teardownTimeoutMs: runtime.teardownTimeoutMs,
+    planning: plan.planning,
+    disableNewNetns: config.network.disableNewNetns,
+    stateDir: runtime.stateDir,
+    attachmentsDir: path.join(runtime.stateDir, 'attachments'),
+    cniConfigDir: runtime.cniConfigDir,
+  };
+}
+
 export function createContext(globals: () => GlobalOptions, io: CliIO): CliContext {
   let loaded: Promise<JailnetConfig> | undefined;
   let driver: Promise<{ host: Host; door: ExecDoor }> | undefined;
@@ -106,19 +122,7 @@ export function createContext(globals: () => GlobalOptions, io: CliIO): CliConte
       });
     },
     async pods() {
-      const config = await context.config();
-      return {
-        host: await context.host(),
-        runner: await context.runner(),
-        store: new PodStore(config.runtime.stateDir, changes()),
-        network: (name: string) => findNetwork(config.runtime.cniConfigDir, name),
-        teardownTimeoutMs: config.runtime.teardownTimeoutMs,
-        planning: globals().dryRun,
-        disableNewNetns: config.network.disableNewNetns,
-        stateDir: config.runtime.stateDir,
-        attachmentsDir: path.join(config.runtime.stateDir, 'attachments'),
-        cniConfigDir: config.runtime.cniConfigDir,
-      };
+      return podContext(await context.config(), await context.host(), await context.runner(), changes());
     },
     print(data, human) {
       if (globals().json) {

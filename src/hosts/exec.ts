@@ -100,14 +100,10 @@ function assertArgv(args: readonly unknown[]): asserts args is string[] {
   }
 }
 
-export function createExecDoor(options: ExecOptions = {}): ExecDoor {
-  const toolPath = options.toolPath ?? toolPathFromEnv(options.env);
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const changes = options.plan ?? new ChangePlan(false);
-  const planning = changes.planning;
+/** A tool name looked up in the tool path only, once per door. */
+function toolResolver(toolPath: string): (tool: string) => string {
   const resolved = new Map<string, string>();
-
-  const resolveTool = (tool: string): string => {
+  return (tool) => {
     if (tool.includes('/')) throw new TypeError(`tool names are looked up in the tool path, not given as paths: ${tool}`);
     const cached = resolved.get(tool);
     if (cached) return cached;
@@ -120,85 +116,92 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
     }
     throw new ToolNotFoundError(tool, toolPath);
   };
+}
 
-  const execute = async (file: string, shownArgv: string[], args: string[], runOptions: RunOptions): Promise<CommandResult> => {
+/** Runs one command: argv array, no shell, bounded, output captured; fails loudly unless allowed. */
+async function execute(file: string, shownArgv: string[], args: string[], runOptions: RunOptions, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CommandResult> {
+  const started = performance.now();
+  const execa = await execaOnce();
+  const run = await execa(file, args, {
+    shell: false,
+    reject: false,
+    timeout: timeoutMs,
+    input: runOptions.input ?? '',
+    env: { ...env, ...runOptions.env },
+    extendEnv: false,
+    stripFinalNewline: false,
+  });
+  const result: CommandResult = {
+    argv: shownArgv,
+    exitCode: run.exitCode ?? -1,
+    stdout: String(run.stdout ?? ''),
+    stderr: String(run.stderr ?? ''),
+    durationMs: Math.round(performance.now() - started),
+  };
+  if (run.exitCode === undefined) {
+    const signal = (run as { signal?: string }).signal;
+    result.startError = run.timedOut ? 'ETIMEDOUT' : signal ? `killed by ${signal}` : String((run as { code?: unknown }).code ?? 'ESPAWN');
+    result.stderr ||= run.shortMessage ?? '';
+  }
+  log().debug({ argv: shownArgv, exitCode: result.exitCode, ms: result.durationMs }, 'host command');
+  if (result.exitCode !== 0 && !runOptions.allowFailure) throw new HostCommandError(result);
+  return result;
+}
+
+/** Starts a tool that keeps running on its own, with no stdio, and returns its pid. */
+async function startDetached(file: string, shownArgv: string[], args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const execa = await execaOnce();
+  const child = execa(file, args, { shell: false, detached: true, stdio: 'ignore', env, extendEnv: false, reject: false });
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new HostCommandError({ argv: shownArgv, exitCode: -1, stdout: '', stderr: 'could not start', durationMs: 0, startError: 'ESPAWN' });
+  log().debug({ argv: shownArgv, pid }, 'host command started');
+  return pid;
+}
+
+export function createExecDoor(options: ExecOptions = {}): ExecDoor {
+  const toolPath = options.toolPath ?? toolPathFromEnv(options.env);
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const env = options.env ?? process.env;
+  const changes = options.plan ?? new ChangePlan(false);
+  const planning = changes.planning;
+  const resolveTool = toolResolver(toolPath);
+  /** In plan mode a command that changes something is recorded; one that only reads runs. */
+  const runOrPlan = async (file: string, shownArgv: string[], args: string[], runOptions: RunOptions): Promise<CommandResult> => {
     if (planning && !runOptions.reads) {
       changes.host(shownArgv);
       return { argv: shownArgv, exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
     }
-    const started = performance.now();
-    const execa = await execaOnce();
-    const run = await execa(file, args, {
-      shell: false,
-      reject: false,
-      timeout: timeoutMs,
-      input: runOptions.input ?? '',
-      env: { ...(options.env ?? process.env), ...runOptions.env },
-      extendEnv: false,
-      stripFinalNewline: false,
-    });
-    const result: CommandResult = {
-      argv: shownArgv,
-      exitCode: run.exitCode ?? -1,
-      stdout: String(run.stdout ?? ''),
-      stderr: String(run.stderr ?? ''),
-      durationMs: Math.round(performance.now() - started),
-    };
-    if (run.exitCode === undefined) {
-      const signal = (run as { signal?: string }).signal;
-      result.startError = run.timedOut ? 'ETIMEDOUT' : signal ? `killed by ${signal}` : String((run as { code?: unknown }).code ?? 'ESPAWN');
-      result.stderr ||= run.shortMessage ?? '';
-    }
-    log().debug({ argv: shownArgv, exitCode: result.exitCode, ms: result.durationMs }, 'host command');
-    if (result.exitCode !== 0 && !runOptions.allowFailure) throw new HostCommandError(result);
-    return result;
-  };
-
-  /** A plan may name a tool this machine lacks: the plan is for the host it describes. */
-  const resolveForPlan = (tool: string): string => {
-    try {
-      return resolveTool(tool);
-    } catch (error) {
-      if (planning && error instanceof ToolNotFoundError) return tool;
-      throw error;
-    }
+    return execute(file, shownArgv, args, runOptions, env, timeoutMs);
   };
 
   return {
     planning,
     changes,
-    which: resolveForPlan,
+    which(tool) {
+      try {
+        return resolveTool(tool);
+      } catch (error) {
+        // A plan may name a tool this machine lacks: the plan is for the host it describes.
+        if (planning && error instanceof ToolNotFoundError) return tool;
+        throw error;
+      }
+    },
     async run(tool, args, runOptions = {}) {
       assertArgv(args);
       const file = planning && !runOptions.reads ? tool : resolveTool(tool);
-      return execute(file, [tool, ...args], [...args], runOptions);
+      return runOrPlan(file, [tool, ...args], [...args], runOptions);
     },
     async spawnDetached(tool, args) {
       assertArgv(args);
-      const shownArgv = [tool, ...args];
-      if (planning) {
-        changes.host(shownArgv);
-        return 0;
-      }
-      const execa = await execaOnce();
-      const child = execa(resolveTool(tool), [...args], {
-        shell: false,
-        detached: true,
-        stdio: 'ignore',
-        env: options.env ?? process.env,
-        extendEnv: false,
-        reject: false,
-      });
-      child.unref();
-      const pid = child.pid;
-      if (pid === undefined) throw new HostCommandError({ argv: shownArgv, exitCode: -1, stdout: '', stderr: 'could not start', durationMs: 0, startError: 'ESPAWN' });
-      log().debug({ argv: shownArgv, pid }, 'host command started');
-      return pid;
+      if (!planning) return startDetached(resolveTool(tool), [tool, ...args], [...args], env);
+      changes.host([tool, ...args]);
+      return 0;
     },
     async runFile(file, args, runOptions = {}) {
       assertArgv(args);
       if (!path.isAbsolute(file)) throw new TypeError(`runFile needs an absolute path: ${file}`);
-      return execute(file, [file, ...args], [...args], runOptions);
+      return runOrPlan(file, [file, ...args], [...args], runOptions);
     },
   };
 }
