@@ -254,8 +254,13 @@ async function busyLab(t: Parameters<typeof podLab>[0] & { teardown(fn: () => vo
   if (live.code !== 0) throw new Error(live.stderr);
   const saved = { ...process.env };
   Object.assign(process.env, lab.env);
-  // What the plugins start (host-local, the simulated tools) must not start under tap's loader.
+  // What the plugins start (host-local, the simulated tools) should not start under tap's
+  // loader. tap's processinfo patches child_process in this process and puts its loader back
+  // into every child's NODE_OPTIONS anyway; without the variable that says coverage is off,
+  // those children would collect coverage, and tap fails a run whose coverage report is
+  // incomplete even with coverage disabled.
   for (const key of Object.keys(process.env)) if (/^(NODE_OPTIONS|TAP|_TAPJS)/.test(key)) delete process.env[key];
+  process.env._TAPJS_PROCESSINFO_COVERAGE_ = '0';
   t.teardown(() => {
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);

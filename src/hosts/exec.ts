@@ -7,6 +7,7 @@ import { constants, accessSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { log } from '../log.js';
 import { ChangePlan } from '../util/change-plan.js';
+import { waitBudget } from '../util/deadline.js';
 
 export const DEFAULT_TOOL_PATH = '/sbin:/usr/sbin:/bin:/usr/bin';
 
@@ -64,6 +65,11 @@ export interface ExecOptions {
   /** The environment commands run with; the caller's PATH never reaches tool lookup. */
   env?: NodeJS.ProcessEnv;
 }
+
+/** A host command's time when no caller set a deadline. */
+const DEFAULT_COMMAND_MS = 60_000;
+/** Even a call at its deadline gives a command this long: execa takes 0 for "no limit". */
+const MIN_COMMAND_MS = 1_000;
 
 type Execa = typeof import('execa')['execa'];
 let loaded: Promise<Execa> | undefined;
@@ -161,8 +167,11 @@ async function startDetached(file: string, shownArgv: string[], args: string[], 
 
 export function createExecDoor(options: ExecOptions = {}): ExecDoor {
   const toolPath = options.toolPath ?? toolPathFromEnv(options.env);
-  const timeoutMs = options.timeoutMs ?? 60_000;
   const env = options.env ?? process.env;
+  // A host command gets the time its call has left (JAILNET_DEADLINE, less the rollback
+  // reserve; all of it while undoing), or a minute when no caller set a deadline: a tool
+  // that waits its turn on a busy host is not killed while its caller still waits for it.
+  const timeoutFor = () => options.timeoutMs ?? Math.max(MIN_COMMAND_MS, waitBudget(DEFAULT_COMMAND_MS));
   const changes = options.plan ?? new ChangePlan(false);
   const planning = changes.planning;
   const resolveTool = toolResolver(toolPath);
@@ -172,7 +181,7 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
       changes.host(shownArgv);
       return { argv: shownArgv, exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
     }
-    return execute(file, shownArgv, args, runOptions, env, timeoutMs);
+    return execute(file, shownArgv, args, runOptions, env, timeoutFor());
   };
 
   return {

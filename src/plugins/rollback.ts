@@ -1,5 +1,6 @@
 // Steps with undo actions: when a later step fails, what was done is undone in reverse,
 // and the original error is what the caller sees.
+import { asCniError, CniError } from '../cni/errors.js';
 import { whileUndoing } from '../util/deadline.js';
 
 export class Rollback {
@@ -29,15 +30,17 @@ export class Rollback {
     return failed;
   }
 
-  /** Runs `work`; on failure undoes its steps and rethrows. */
+  /** Runs `work`; on failure undoes its steps and rethrows, naming what could not be undone. */
   static async run<T>(work: (rollback: Rollback) => Promise<T>): Promise<T> {
     const rollback = new Rollback();
     try {
       return await work(rollback);
     } catch (error) {
       const failed = await rollback.undoAll();
-      if (failed.length > 0) process.stderr.write(`jailnet: rollback left: ${failed.join('; ')}\n`);
-      throw error;
+      if (failed.length === 0) throw error;
+      const left = `undoing it failed: ${failed.join('; ')}`;
+      const failure = asCniError(error);
+      throw new CniError(failure.code, failure.message, [failure.details, left].filter(Boolean).join('; '));
     }
   }
 }
