@@ -288,13 +288,40 @@ t.test('pf absent', async (t) => {
 t.test('loaded rules read back in pfctl form', async (t) => {
   const sim = await newSim(t);
   await tool(sim, 'pfctl', ['-a', 'cni-rdr/p1', '-f', '-'], 'rdr pass on vtnet0 inet proto tcp from any to any port 8080 -> 10.0.0.111 port 800\n');
+  // pfctl_parser.c print_port(): the from/to port by its /etc/services name (8080/tcp is
+  // http-alt in FreeBSD's usr.sbin/services_mkdb/services); print_pool() keeps the
+  // redirection's port a number.
   const shown = await tool(sim, 'pfctl', ['-a', 'cni-rdr/p1', '-s', 'nat']);
-  t.equal(shown.stdout, 'rdr pass on vtnet0 inet proto tcp from any to any port = 8080 -> 10.0.0.111 port 800\n');
+  t.equal(shown.stdout, 'rdr pass on vtnet0 inet proto tcp from any to any port = http-alt -> 10.0.0.111 port 800\n');
+  // pfctl.8: "-P Do not perform service name lookup ... display the ports numerically."
+  const numeric = await tool(sim, 'pfctl', ['-P', '-a', 'cni-rdr/p1', '-s', 'nat']);
+  t.equal(numeric.stdout, 'rdr pass on vtnet0 inet proto tcp from any to any port = 8080 -> 10.0.0.111 port 800\n');
   const anchors = await tool(sim, 'pfctl', ['-a', 'cni-rdr', '-s', 'Anchors']);
   t.equal(anchors.stdout, '  cni-rdr/p1\n');
   await tool(sim, 'pfctl', ['-a', 'cni-rdr/p1', '-F', 'all']);
   const gone = await tool(sim, 'pfctl', ['-a', 'cni-rdr/p1', '-s', 'nat']);
   t.equal(gone.stderr, 'pfctl: DIOCGETRULES: Invalid argument\n', 'a flushed anchor is gone');
+});
+
+t.test('service names only where /etc/services has one for the protocol', async (t) => {
+  const sim = await newSim(t);
+  // FreeBSD's services: domain 53/tcp and 53/udp; 9090 has no entry; udp 8080 is http-alt too.
+  const rules = 'rdr pass inet proto udp from any to any port 53 -> 10.0.0.1 port 5353\nrdr pass inet proto tcp from any to any port 9090 -> 10.0.0.1 port 90\n';
+  await tool(sim, 'pfctl', ['-a', 'x', '-f', '-'], rules);
+  const shown = await tool(sim, 'pfctl', ['-a', 'x', '-s', 'nat']);
+  t.equal(shown.stdout, 'rdr pass inet proto udp from any to any port = domain -> 10.0.0.1 port 5353\nrdr pass inet proto tcp from any to any port = 9090 -> 10.0.0.1 port 90\n');
+});
+
+t.test('pass rules print the state they keep by default', async (t) => {
+  const sim = await newSim(t);
+  // pfctl parse.y fills in keep state, and flags S/SA for rules that can match TCP;
+  // print_rule() (pfctl_parser.c) prints both: "pass all flags S/SA keep state".
+  await tool(sim, 'pfctl', ['-a', 'f', '-f', '-'], 'pass all\npass quick inet proto udp from 10.1.0.0/24 to 10.1.0.0/24\npass quick inet from 10.2.0.0/24 to any no state\nblock drop quick inet from 10.3.0.0/24 to any\n');
+  const shown = await tool(sim, 'pfctl', ['-a', 'f', '-s', 'rules']);
+  t.equal(
+    shown.stdout,
+    'pass all flags S/SA keep state\npass quick inet proto udp from 10.1.0.0/24 to 10.1.0.0/24 keep state\npass quick inet from 10.2.0.0/24 to any no state\nblock drop quick inet from 10.3.0.0/24 to any\n',
+  );
 });
 
 t.test('pfctl -k kills matching states and says how many', async (t) => {

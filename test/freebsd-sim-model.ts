@@ -128,7 +128,7 @@ t.test('reachability: pods on a bridge, forwarding, published ports', async (t) 
   await setup(sim, [['pfctl', '-e']]);
   await tool(sim, 'pfctl', ['-f', '-'], 'rdr-anchor "cni-rdr/*"\n');
   await tool(sim, 'pfctl', ['-a', 'cni-rdr/a', '-f', '-'], 'rdr pass inet proto tcp from any to self port 8080 -> 10.88.0.2 port 80\n');
-  const expanded = await tool(sim, 'pfctl', ['-a', 'cni-rdr/a', '-s', 'nat']);
+  const expanded = await tool(sim, 'pfctl', ['-P', '-a', 'cni-rdr/a', '-s', 'nat']);
   t.match(expanded.stdout, /to 127\.0\.0\.1 port = 8080[^\n]*\n[^\n]*to 192\.0\.2\.10 port = 8080[^\n]*\n[^\n]*to 10\.88\.0\.1 port = 8080/, '`self` became one rule per host address');
   const published = sim.reach({ from: 'external', to: '192.0.2.10', port: 8080 });
   t.match(published, { delivered: true, jails: ['a'], address: '10.88.0.2', port: 80 }, published.path.join('\n'));

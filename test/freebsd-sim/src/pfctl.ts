@@ -1,5 +1,6 @@
 // pfctl(8), per vnet: anchors holding nat/rdr/filter rule text, tables, states, the
 // enable flag; FreeBSD 14's messages (most on stderr) and the rule-order checks.
+import { withServiceNames } from './services.js';
 import { parseIP, parsePrefix } from '../../../dist/ipam/ip.js';
 import { ToolError, contextVnet, mayConfigureNetwork, vnetOf } from './model.js';
 import type { Pf, PfAnchor, SimState } from './state.js';
@@ -20,6 +21,8 @@ interface Options {
   file?: string;
   flush: string[];
   show: string[];
+  /** -P: ports as numbers, not /etc/services names. */
+  numericPorts: boolean;
   table?: string;
   tableCommand?: string;
   kill: string[];
@@ -30,7 +33,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { anchor: '', flush: [], show: [], kill: [], enable: false, disable: false, parseOnly: false, rest: [] };
+  const o: Options = { anchor: '', flush: [], show: [], kill: [], enable: false, disable: false, parseOnly: false, numericPorts: false, rest: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const value = () => {
@@ -50,6 +53,9 @@ function parseOptions(argv: string[]): Options {
       case '-d': o.disable = true; break;
       case '-n': o.parseOnly = true; break;
       case '-q': case '-v': case '-vv': break;
+      // pfctl.8 (FreeBSD 14): "-P Do not perform service name lookup for port specific rules,
+      // instead display the ports numerically."
+      case '-P': o.numericPorts = true; break;
       default:
         if (arg.startsWith('-')) throw new ToolError(`pfctl: illegal option -- ${arg.slice(1, 2)}\n${USAGE}`, 1);
         o.rest.push(arg);
@@ -102,6 +108,18 @@ function normaliseRule(line: string): string {
   const [match, redirect] = line.split(/\s+->\s+/, 2) as [string, string | undefined];
   const left = match.replace(/\bport\s+(\d+)\b/g, 'port = $1').replace(/\s+/g, ' ');
   return redirect === undefined ? left : `${left} -> ${redirect.replace(/\s+/g, ' ')}`;
+}
+
+/**
+ * Filter rules keep state by default, and a pass rule that can match TCP gets
+ * `flags S/SA` with it (pfctl's parse.y fills both in; pf.conf(5): "flags S/SA keep
+ * state" is the default of pass rules), so pfctl -s rules prints them.
+ */
+function withStateDefaults(rule: string): string {
+  if (!/^pass\b/.test(rule) || /\b(no state|keep state|modulate state|synproxy state)\b/.test(rule)) return rule;
+  const proto = /\sproto (\S+)/.exec(rule)?.[1];
+  const flags = (!proto || proto === 'tcp') && !/\sflags\s/.test(rule) ? ' flags S/SA' : '';
+  return `${rule}${flags} keep state`;
 }
 
 function checkPool(line: string, lineNo: number): void {
@@ -172,7 +190,7 @@ function load(pf: Pf, anchor: string, text: string, parseOnly: boolean, local: (
       const listed = /\{([^}]*)\}/.exec(line)?.[1];
       tables.push({ name: name as string, addresses: listed ? listed.split(/[\s,]+/).filter(Boolean) : [] });
     } else if (kind !== 'option') {
-      for (const expanded of expandSelf(line, local)) loaded[kind as 'nat' | 'rdr' | 'rules'].push(normaliseRule(expanded));
+      for (const expanded of expandSelf(line, local)) loaded[kind as 'nat' | 'rdr' | 'rules'].push(kind === 'rules' ? withStateDefaults(normaliseRule(expanded)) : normaliseRule(expanded));
     }
   });
   if (parseOnly) return;
@@ -242,15 +260,16 @@ function childAnchors(pf: Pf, anchor: string): string[] {
   return [...names].sort();
 }
 
-function show(pf: Pf, anchor: string, what: string): string {
+function show(pf: Pf, anchor: string, what: string, numericPorts: boolean): string {
   const target = pf.anchors[anchor];
+  const printed = (rule: string) => `${numericPorts ? rule : withServiceNames(rule)}\n`;
   switch (what) {
     case 'rules':
       if (!target && anchor !== '') fail('DIOCGETRULES: Invalid argument');
-      return (target?.rules ?? []).map((r) => `${r}\n`).join('');
+      return (target?.rules ?? []).map(printed).join('');
     case 'nat':
       if (!target && anchor !== '') fail('DIOCGETRULES: Invalid argument');
-      return [...(target?.nat ?? []), ...(target?.rdr ?? [])].map((r) => `${r}\n`).join('');
+      return [...(target?.nat ?? []), ...(target?.rdr ?? [])].map(printed).join('');
     case 'Anchors':
       return childAnchors(pf, anchor).map((a) => `  ${a}\n`).join('');
     case 'Tables':
@@ -365,7 +384,7 @@ export function pfctl(ctx: ToolContext, argv: string[]): ToolOutput {
     pf.states = pf.states.filter((s) => !killed.includes(s));
     stderr.push(`killed ${killed.length} states from 1 sources and ${to === undefined ? 0 : 1} destinations`);
   }
-  for (const what of o.show) stdout.push(show(pf, o.anchor, modifier(what, SHOW_WORDS, 'show')));
+  for (const what of o.show) stdout.push(show(pf, o.anchor, modifier(what, SHOW_WORDS, 'show'), o.numericPorts));
   if (o.enable) {
     if (pf.enabled) throw new ToolError(stderr.map((l) => `${l}\n`).join('') + 'pfctl: pf already enabled\n', 1);
     pf.enabled = true;
