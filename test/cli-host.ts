@@ -37,3 +37,22 @@ t.test('--host linux lists network namespaces as vnet jails', async (t) => {
   t.equal(linux.code, 0, linux.stderr);
   t.ok((linux.json as Array<{ name: string }>).some((j) => j.name === 'jnt-clihost'));
 });
+
+t.test('--host linux status checks what the Linux driver needs, and nothing of FreeBSD', async (t) => {
+  const missing = missingPrerequisite();
+  if (missing) {
+    t.fail(missing);
+    return;
+  }
+  const status = await jailnet(['--host', 'linux', 'status']);
+  t.equal(status.code, 0, status.stdout + status.stderr);
+  t.match(status.stdout, /^ok {4}nftables usable \(nft list tables\)$/m);
+  t.match(status.stdout, /^ok {4}network namespaces/m);
+  t.match(status.stdout, /^ok {4}bridge driver loaded or loadable$/m);
+  t.notMatch(status.stdout, /pf|kldload|FreeBSD|if_bridge/, 'no FreeBSD advice on Linux');
+  const json = await jailnet(['--json', '--host', 'linux', 'status']);
+  t.ok((json.json as Array<{ ok: boolean }>).every((c) => c.ok), 'every check holds on a ready machine');
+  const noNft = await jailnet(['--host', 'linux', 'status'], { JAILNET_TOOL_PATH: '/nonexistent' });
+  t.equal(noNft.code, 1, 'a machine without the tools is not ready');
+  t.match(noNft.stdout, /^FAIL  nftables usable \(nft list tables\) — fix: apt-get install nftables/m);
+});

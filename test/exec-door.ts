@@ -52,9 +52,9 @@ t.test('the door hands execa a file and an argv array, shell off, whatever the c
   await host.createEpair({}, 'pod');
   await host.setDescription('epair0a', hostile);
   await host.addRoute('default', '10.0.0.1', 'pod');
-  await host.loadAnchor('cni-rdr/x', 'pass all');
+  await host.filter.publishPorts({ owner: { containerId: 'x', ifname: 'eth0' }, forwards: [{ protocol: 'tcp', hostPort: 1, podAddress: '10.0.0.1', podPort: 1 }] });
   await host.sysctlSet('net.inet.ip.forwarding', '1', 'pod');
-  await host.tableAdd('cni-nat', ['10.0.0.5']);
+  await host.filter.masquerade(['10.0.0.5']);
   await host.isModuleLoaded('pf');
   t.ok(calls.length >= 7);
   for (const call of calls) {

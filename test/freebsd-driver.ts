@@ -2,6 +2,7 @@
 // simulator's command log) and the state it leaves, operation by operation.
 import t from 'tap';
 import { createExecDoor } from '../src/hosts/exec.js';
+import { sortedForwards } from '../src/hosts/packet-filter.js';
 import { ChangePlan } from '../src/util/change-plan.js';
 import { FreeBSDHost } from '../src/hosts/freebsd/driver.js';
 import { newSim } from './helpers/sim.js';
@@ -106,29 +107,29 @@ t.test('a pod network, built and torn down through the driver', async (t) => {
   t.notOk(ifaceIn(sim, 'host', 'epair0a'), 'destroying one end destroyed both');
 });
 
-t.test('pf, sysctl and modules through the driver', async (t) => {
+t.test('the packet filter, sysctl and modules through the driver', async (t) => {
   const sim = await newSim(t);
   const { host } = driverFor(sim);
   const since = logCursor(sim);
-  await host.enablePf();
-  await host.enablePf();
-  t.ok(sim.state().vnets[0]?.pf.enabled, 'enabling twice is fine');
-  await host.loadAnchor('cni-rdr/ctr1', 'rdr pass inet proto tcp from any to any port 8080 -> 10.88.0.5 port 80');
-  t.same(await host.showAnchor('cni-rdr/ctr1', 'nat'), ['rdr pass inet proto tcp from any to any port = 8080 -> 10.88.0.5 port 80']);
-  t.same(await host.showAnchor('cni-rdr/none', 'nat'), [], 'an anchor never loaded reads as empty');
-  await host.flushAnchor('cni-rdr/ctr1', 'all');
-  t.same(await host.showAnchor('cni-rdr/ctr1', 'nat'), []);
-  await host.tableAdd('cni-nat', ['10.88.0.5', '10.88.0.6']);
-  await host.tableDelete('cni-nat', ['10.88.0.6']);
-  t.same(await host.tableShow('cni-nat'), ['10.88.0.5']);
-  await host.tableReplace('cni-nat', ['10.88.0.7']);
-  t.same(await host.tableShow('cni-nat'), ['10.88.0.7']);
-  t.same(await host.tableShow('never'), [], 'a missing table reads as empty');
+  const owner = { containerId: 'ctr1', ifname: 'eth0' };
+  const forward = { protocol: 'tcp' as const, hostPort: 8080, podAddress: '10.88.0.5', podPort: 80 };
+  t.same(await host.filter.publishedPorts(owner), [], 'an anchor never loaded reads as no forwards');
+  await host.filter.publishPorts({ owner, forwards: [forward, { ...forward, protocol: 'udp', hostIP: '192.0.2.1' }] });
+  t.same(since(), ['pfctl -P -a cni-rdr/ctr1-eth0 -s nat', 'pfctl -a cni-rdr/ctr1-eth0 -f -', 'sysctl -n net.pf.filter_local'], 'one load of the attachment\'s anchor');
+  t.same(sortedForwards(await host.filter.publishedPorts(owner)), sortedForwards([forward, { ...forward, protocol: 'udp', hostIP: '192.0.2.1' }]), 'the forwards read back as data');
+  t.equal(await host.filter.unpublishPorts(owner), true);
+  t.equal(await host.filter.unpublishPorts(owner), false, 'nothing left to remove');
+  await host.filter.masquerade(['10.88.0.5', '10.88.0.6']);
+  await host.filter.unmasquerade(['10.88.0.6']);
+  t.same(await host.filter.masqueraded(), ['10.88.0.5']);
+  await host.filter.setIsolation({ podSubnets: ['10.1.0.0/24', '10.2.0.0/24'], isolated: ['10.1.0.0/24'] });
+  t.same(await host.filter.isolatedSubnets(), ['10.1.0.0/24']);
+  await host.filter.setIsolation({ podSubnets: [], isolated: [] });
+  t.same(await host.filter.isolatedSubnets(), [], 'an empty policy removes the isolation rules');
   await sim.mutate((s) => {
     s.vnets[0]!.pf.states.push({ proto: 'tcp', src: '192.0.2.9:5555', dst: '10.88.0.7:80' });
   });
-  t.equal(await host.killStates('0.0.0.0/0', '10.88.0.7'), 1);
-  t.same(since().slice(0, 3), ['pfctl -e', 'pfctl -e', 'pfctl -a cni-rdr/ctr1 -f -']);
+  t.equal(await host.filter.killFlowsTo('10.88.0.7'), 1);
 
   await host.createVnetJail('pod');
   await host.sysctlSet('net.inet.ip.forwarding', '1', 'pod');
@@ -169,7 +170,7 @@ t.test('plan mode records every change and runs only reads', async (t) => {
   const { a } = await host.createEpair();
   await host.moveToVnet(a.replace(/a$/, 'b'), 'pod');
   await host.addRoute('default', '10.88.0.1', 'pod');
-  await host.loadAnchor('cni-rdr/x', 'rdr pass inet proto tcp from any to any port 1 -> 10.0.0.1 port 1');
+  await host.filter.publishPorts({ owner: { containerId: 'x', ifname: 'eth0' }, forwards: [{ protocol: 'tcp', hostPort: 1, podAddress: '10.0.0.1', podPort: 1 }] });
   t.same(
     door.changes.steps.map((s) => (s.kind === 'host' ? s.argv : s)),
     [
@@ -177,13 +178,15 @@ t.test('plan mode records every change and runs only reads', async (t) => {
       ['ifconfig', 'epair', 'create'],
       ['ifconfig', 'epair?b', 'vnet', 'pod'],
       ['route', '-j', 'pod', '-n', '-4', 'add', 'default', '10.88.0.1'],
-      ['pfctl', '-a', 'cni-rdr/x', '-f', '-'],
+      ['pfctl', '-a', 'cni-rdr/x-eth0', '-f', '-'],
     ],
   );
-  t.same(sim.log(), [], 'the simulator saw no command that changes anything');
+  t.same(sim.log().map((e) => e.argv.join(' ')), ['sysctl -n net.pf.filter_local'], 'the simulator saw no command that changes anything, only the read of publishPorts');
+  const since = logCursor(sim);
+  since();
   t.same(await host.listInterfaces(), ['lo0', 'vtnet0'], 'a read runs for real and sees the host as it is');
   t.equal(await host.sysctlGet('net.inet.ip.forwarding'), '0');
-  t.same(sim.log().map((e) => e.argv[0]), ['ifconfig', 'sysctl'], 'only the reads reached the simulator');
+  t.same(since().map((l) => l.split(' ')[0]), ['ifconfig', 'sysctl'], 'only the reads reached the simulator');
   t.same(sim.state().jails, before.jails);
   t.same(sim.state().ifaces, before.ifaces);
 });

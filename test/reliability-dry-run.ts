@@ -8,6 +8,7 @@ import { comparable } from './helpers/podnet.js';
 import { podLab, root, type PodLab } from './helpers/pods.js';
 import { snapshotTree } from './helpers/snapshot.js';
 import { setup } from './helpers/sim.js';
+import { shellQuote } from '../src/util/change-plan.js';
 
 t.setTimeout(600_000);
 
@@ -109,4 +110,30 @@ t.test('--dry-run pod restore plans the restart-always pods', async (t) => {
   t.match(plan, /^jail -c name=jailnet-db path=\/ vnet /m, 'the stopped pod would be re-created');
   t.match(plan, /^cni ADD bridge network=net1 netns=jailnet-db ifname=eth0$/m);
   t.match(JSON.parse(await ok(lab, ['pod', 'inspect', 'db'])), { state: 'stopped' }, 'and is still stopped');
+});
+
+t.test('the plan --dry-run prints is the host commands the real run then makes, in order', async (t) => {
+  const lab = await podLab(t);
+  const commandsOf = (from: number) => lab.sim.log().slice(from).map((e) => e.argv.map(shellQuote).join(' '));
+  const dir = root(lab, 'c1');
+  for (const args of [
+    ['pod', 'create', 'q', '--mode', 'none'],
+    ['container', 'add', 'q', 'c1', '--path', dir],
+    ['container', 'rm', 'q', 'c1'],
+    ['pod', 'rm', 'q'],
+  ]) {
+    const start = lab.sim.log().length;
+    const plan = (await ok(lab, ['--dry-run', ...args])).split('\n').filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith('cni '));
+    // What the dry run itself ran were reads; the real run makes the same reads and the changes.
+    const reads = commandsOf(start);
+    const middle = lab.sim.log().length;
+    await ok(lab, args);
+    const changes = commandsOf(middle);
+    for (const read of reads) {
+      const at = changes.indexOf(read);
+      if (at >= 0) changes.splice(at, 1);
+    }
+    t.ok(plan.length > 0, `${args.join(' ')} plans host commands`);
+    t.same(changes, plan, `${args.join(' ')}: the real run made exactly the planned changes`);
+  }
 });

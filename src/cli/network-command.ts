@@ -34,9 +34,7 @@ async function refuseNonBridge(context: CliContext, name: string): Promise<void>
   if (info && !info.groups.includes('bridge')) throw new NetworkError(`interface ${name} exists on this host and is not a bridge`);
 }
 
-export function networkCommand(context: CliContext): Command {
-  const network = new Command('network').description('manage CNI networks (podman-compatible conflists)');
-
+function networkCreate(network: Command, context: CliContext): void {
   network
     .command('create <name>')
     .description('write a conflist: bridge + host-local, portmap, firewall, tuning')
@@ -65,7 +63,9 @@ export function networkCommand(context: CliContext): Command {
       await writeFileAtomic(file, `${JSON.stringify(conflist, null, 2)}\n`, { mode: 0o644, dirMode: 0o755 });
       context.print({ name, file, conflist }, () => `${name}: ${file}`);
     });
+}
 
+function networkList(network: Command, context: CliContext): void {
   network
     .command('ls')
     .description('list networks')
@@ -78,7 +78,9 @@ export function networkCommand(context: CliContext): Command {
       });
       context.print(rows, () => rows.map((r) => `${r.name.padEnd(20)} ${String(r.bridge ?? '-').padEnd(15)} ${r.subnets.join(',')}`).join('\n'));
     });
+}
 
+function networkInspect(network: Command, context: CliContext): void {
   network
     .command('inspect <name>')
     .description('show a network configuration list')
@@ -88,7 +90,9 @@ export function networkCommand(context: CliContext): Command {
       const raw = JSON.parse(list.bytes.toString()) as unknown;
       context.print(raw, () => JSON.stringify(raw, null, 2));
     });
+}
 
+function networkRemove(network: Command, context: CliContext): void {
   network
     .command('rm <name>')
     .description('remove a network (refused while pods use it)')
@@ -110,6 +114,14 @@ export function networkCommand(context: CliContext): Command {
         }
       }
     });
+}
 
+export function networkCommand(context: CliContext): Command {
+  const network = new Command('network').description('manage CNI networks (podman-compatible conflists)');
+
+  networkCreate(network, context);
+  networkList(network, context);
+  networkInspect(network, context);
+  networkRemove(network, context);
   return network;
 }

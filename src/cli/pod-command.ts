@@ -36,9 +36,7 @@ function removalOrder(pods: PodRecord[]): string[] {
   return [...live.filter((p) => p.sharesWith), ...live.filter((p) => !p.sharesWith)].map((p) => p.name);
 }
 
-export function podCommand(context: CliContext): Command {
-  const pod = new Command('pod').description('pods: a parent jail that owns the network, containers as child jails');
-
+function podCreate(pod: Command, context: CliContext): void {
   pod
     .command('create <name>')
     .description('create the pod jail, bring loopback up and attach its networks')
@@ -63,7 +61,9 @@ export function podCommand(context: CliContext): Command {
       // The pod is printed as JSON: it is what callers read back.
       context.io.stdout(`${JSON.stringify(podView(record), null, 2)}\n`);
     });
+}
 
+function podRemove(pod: Command, context: CliContext): void {
   pod
     .command('rm [name]')
     .description('remove a pod: containers (with --force), DEL chains, jail -r, wait, verify')
@@ -83,7 +83,9 @@ export function podCommand(context: CliContext): Command {
         report.flatMap((r) => [`removed ${r.removed}`, ...r.cleaned.map((c) => `cleaned leftover: ${c}`)]).join('\n'),
       );
     });
+}
 
+function podRestore(pod: Command, context: CliContext): void {
   pod
     .command('restore')
     .description('re-create the pods marked --restart always (rc.d start)')
@@ -92,7 +94,9 @@ export function podCommand(context: CliContext): Command {
       if (!context.printPlanIfDry()) context.print(restored.map(podView), () => restored.map((p) => `restored ${p.name}`).join('\n'));
       context.report(errors);
     });
+}
 
+function podList(pod: Command, context: CliContext): void {
   pod
     .command('ls')
     .description('list pods')
@@ -102,7 +106,9 @@ export function podCommand(context: CliContext): Command {
         pods.map((p) => `${p.name.padEnd(20)} ${p.mode.padEnd(9)} ${p.state.padEnd(8)} ${p.jail}  ${podView(p).interfaces.flatMap((i) => i.addresses).join(' ')}`).join('\n'),
       );
     });
+}
 
+function podInspect(pod: Command, context: CliContext): void {
   pod
     .command('inspect <name>')
     .description('show a pod')
@@ -112,7 +118,16 @@ export function podCommand(context: CliContext): Command {
       const view = podView(record);
       context.print(view, () => JSON.stringify(view, null, 2));
     });
+}
 
+export function podCommand(context: CliContext): Command {
+  const pod = new Command('pod').description('pods: a parent jail that owns the network, containers as child jails');
+
+  podCreate(pod, context);
+  podRemove(pod, context);
+  podRestore(pod, context);
+  podList(pod, context);
+  podInspect(pod, context);
   return pod;
 }
 

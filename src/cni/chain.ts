@@ -8,7 +8,7 @@ import { CniError, ErrorCode, asCniError } from './errors.js';
 import { NoAnswerError, type InvokeEnv, type Invoker } from './invoke.js';
 import { formatResult, parseResult } from './result.js';
 import type { Attachment } from './skel.js';
-import { validateContainerId, validateInterfaceName, validateNetworkName } from './validate.js';
+import { validateContainerId, validateCniInterfaceName, validateCniNetworkName } from './validate.js';
 import { compareVersions, requireCommandAllowed, versionAllows, type CniCommand } from './versions.js';
 
 export interface RuntimeConf {
@@ -69,8 +69,8 @@ export class ChainRunner {
 
   private validateAttachment(list: ConfList, rt: RuntimeConf): void {
     validateContainerId(rt.containerId);
-    validateNetworkName(list.name);
-    validateInterfaceName(rt.ifname);
+    validateCniNetworkName(list.name);
+    validateCniInterfaceName(rt.ifname);
   }
 
   /**

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CniError, ErrorCode } from './errors.js';
 import { decodeJson, parseConfig } from './netconf.js';
-import { validateNetworkName } from './validate.js';
+import { validateCniNetworkName } from './validate.js';
 import { compareVersions, isSupported } from './versions.js';
 
 const PluginEntrySchema = z.looseObject({
@@ -53,7 +53,7 @@ function pickVersion(conf: z.infer<typeof ConfListSchema>): string {
 export function parseConfList(bytes: Buffer, source: string): ConfList {
   const raw = decodeJson(bytes, `network configuration list ${source}`);
   const conf = parseConfig(ConfListSchema, raw, `network configuration list ${source}`);
-  validateNetworkName(conf.name);
+  validateCniNetworkName(conf.name);
   return {
     name: conf.name,
     cniVersion: pickVersion(conf),
@@ -115,7 +115,7 @@ export async function listNetworks(dir: string): Promise<{ lists: ConfList[]; er
 }
 
 export async function findNetwork(dir: string, name: string): Promise<ConfList> {
-  validateNetworkName(name);
+  validateCniNetworkName(name);
   const { lists, errors } = await listNetworks(dir);
   const found = lists.find((list) => list.name === name);
   if (!found) {

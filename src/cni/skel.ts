@@ -5,7 +5,7 @@ import { CniError, ErrorCode, asCniError } from './errors.js';
 import { PluginConfSchema, decodeJson, parseConfig, type PluginConf } from './netconf.js';
 import { encodeJson } from './json.js';
 import { formatResult, parseResult, type Result } from './result.js';
-import { validateContainerId, validateInterfaceName, validateNetworkName } from './validate.js';
+import { validateContainerId, validateCniInterfaceName, validateCniNetworkName } from './validate.js';
 import {
   CURRENT_VERSION,
   isSupported,
@@ -109,11 +109,11 @@ async function buildRequest(
   const config = parseConfig(PluginConfSchema, decoded);
   const cniVersion = requireSupported(config.cniVersion);
   requireCommandAllowed(cniVersion, command);
-  validateNetworkName(config.name);
+  validateCniNetworkName(config.name);
   const perAttachment = command === 'ADD' || command === 'DEL' || command === 'CHECK';
   if (perAttachment) {
     validateContainerId(env.CNI_CONTAINERID ?? '');
-    validateInterfaceName(env.CNI_IFNAME ?? '');
+    validateCniInterfaceName(env.CNI_IFNAME ?? '');
   }
   return {
     command,

@@ -1,4 +1,6 @@
-// The identifier rules of libcni's pkg/utils, shared by plugins and the chain runner.
+// The identifier rules of libcni's pkg/utils, shared by plugins and the chain runner: what
+// any CNI runtime may send. Names jailnet itself creates (networks, pods, interfaces it
+// names) follow the stricter rules of src/names.ts.
 import { CniError, ErrorCode } from './errors.js';
 
 const ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -19,7 +21,7 @@ export function validateContainerId(id: string): void {
   if (id.length > MAX_CONTAINER_ID) throw new CniError(ErrorCode.InvalidEnvironment, `containerID is longer than ${MAX_CONTAINER_ID} characters`);
 }
 
-export function validateNetworkName(name: string | undefined): void {
+export function validateCniNetworkName(name: string | undefined): void {
   if (!name) throw new CniError(ErrorCode.InvalidConfig, 'missing network name');
   if (!ID_PATTERN.test(name)) {
     throw new CniError(ErrorCode.InvalidConfig, 'invalid characters found in network name', JSON.stringify(name.slice(0, 80)));
@@ -28,7 +30,7 @@ export function validateNetworkName(name: string | undefined): void {
 }
 
 /** An interface name must fit IFNAMSIZ and be a usable file and device name. */
-export function validateInterfaceName(ifname: string): void {
+export function validateCniInterfaceName(ifname: string): void {
   const fail = (details: string): never => {
     throw new CniError(ErrorCode.InvalidEnvironment, 'invalid network interface name', details);
   };

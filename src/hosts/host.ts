@@ -1,10 +1,14 @@
 import type { CommandResult } from './exec.js';
+import type { PacketFilter, ReadinessCheck } from './packet-filter.js';
 
 // The narrow host interface: every kernel operation plugins, pods and the runtime API
 // need, with one driver per OS. `vnet` names the jail whose network stack is meant;
 // undefined means the host's own.
 
 export type Vnet = string | undefined;
+
+/** A driver's way of running one tool's argv on the host or inside a vnet (its packet filter uses it too). */
+export type RunInVnet = (argv: [string, ...string[]], vnet: Vnet, options?: { input?: string; allowFailure?: boolean; reads?: boolean }) => Promise<CommandResult>;
 
 export interface InterfaceAddress {
   address: string;
@@ -73,8 +77,6 @@ export interface ChildJailOptions {
   childrenMax?: number;
 }
 
-export type PfFlush = 'all' | 'nat' | 'rules';
-
 /** A sandbox with a network stack of its own, one sharing its parent's, or none. */
 export type SandboxState = 'own' | 'shared' | 'missing';
 
@@ -82,6 +84,8 @@ export interface Host {
   readonly kind: 'freebsd' | 'linux';
   /** The loopback interface's name (lo0, lo). */
   readonly loopback: string;
+  /** What a sandbox is called on this host, for error messages ("jail", "network namespace"). */
+  readonly sandboxNoun: string;
 
   // sandboxes: what CNI_NETNS names
   /** Validates a CNI_NETNS value and returns the vnet it names (a jail name; a netns path or name). Throws when invalid. */
@@ -123,6 +127,12 @@ export interface Host {
 
   // jails
   createVnetJail(name: string, options?: VnetJailOptions): Promise<JailInfo>;
+  /**
+   * A container: a child of the pod's jail sharing its network stack, addresses and
+   * localhost. The invariant every driver holds: a container cannot reconfigure its
+   * pod's network (FreeBSD: no vnet of its own and ip4/ip6=inherit, so no interface or
+   * route of the pod is its to change; Linux: CAP_NET_ADMIN dropped from its bounding set).
+   */
   createChildJail(name: string, options: ChildJailOptions): Promise<JailInfo>;
   removeJail(name: string): Promise<void>;
   listJails(options?: { dying?: boolean }): Promise<JailInfo[]>;
@@ -131,19 +141,11 @@ export interface Host {
   /** Runs a command inside a jail (jexec); its failure is returned, not thrown. */
   runInJail(name: string, argv: string[]): Promise<CommandResult>;
 
-  // pf
-  loadAnchor(anchor: string, rules: string, vnet?: Vnet): Promise<void>;
-  flushAnchor(anchor: string, what: PfFlush, vnet?: Vnet): Promise<void>;
-  showAnchor(anchor: string, what: 'rules' | 'nat', vnet?: Vnet): Promise<string[]>;
-  /** The anchors directly below `parent` (full paths). */
-  listAnchors(parent: string, vnet?: Vnet): Promise<string[]>;
-  tableAdd(table: string, addresses: string[], vnet?: Vnet): Promise<void>;
-  tableDelete(table: string, addresses: string[], vnet?: Vnet): Promise<void>;
-  tableReplace(table: string, addresses: string[], vnet?: Vnet): Promise<void>;
-  tableShow(table: string, vnet?: Vnet): Promise<string[]>;
-  killStates(from: string, to?: string, vnet?: Vnet): Promise<number>;
-  enablePf(vnet?: Vnet): Promise<void>;
-  pfEnabled(vnet?: Vnet): Promise<boolean>;
+  // the packet filter and readiness
+  /** Published ports, masquerading and isolation, as intents this driver renders (packet-filter.ts). */
+  readonly filter: PacketFilter;
+  /** What `jailnet status` checks on this kind of host, each with its fix. */
+  readiness(): Promise<ReadinessCheck[]>;
 
   // sysctl and modules
   sysctlGet(name: string, vnet?: Vnet): Promise<string>;

@@ -1,7 +1,8 @@
 // The firewall plugin: ingressPolicy "open" (the default) or "same-bridge". With
 // same-bridge, pods of other jailnet networks cannot reach this network's pods. The
-// rules live in jailnet's own pf anchor `jailnet-fw`, rebuilt from jailnet's records of
-// every attachment under a lock, so a network created later is kept out as well.
+// policy is computed from jailnet's records of every attachment and handed to the host's
+// packet filter as data (FreeBSD: jailnet's own pf anchor; Linux: jailnet's nft table),
+// under one lock, so a network created later is kept out as well.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -10,14 +11,12 @@ import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../cni/skel.js';
 import type { Host } from '../hosts/host.js';
+import type { IsolationPolicy } from '../hosts/packet-filter.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { JsonRecords } from '../util/json-records.js';
 import { AttachmentBase, attachmentKey as key, baseRecord, recordsDir } from './attachment-record.js';
 import { attachmentsDir, pluginHost } from './host-for-plugin.js';
 import { requirePrevResult, subnetsOf } from './passthrough.js';
-
-export const FIREWALL_ANCHOR = 'jailnet-fw';
-const POD_TABLE = 'jailnet-pods';
 
 export const FirewallConfSchema = z.looseObject({
   ingressPolicy: z.enum(['open', 'same-bridge', '']).default('open'),
@@ -35,54 +34,45 @@ async function records(): Promise<JsonRecords<FirewallRecord>> {
   return new JsonRecords(recordsDir(await attachmentsDir(), 'firewall'), RecordSchema);
 }
 
-/** The anchor's text for all recorded attachments: pure, so it is tested as data. */
-export function firewallRules(all: Array<Pick<FirewallRecord, 'subnets' | 'isolated'>>): string {
-  const everySubnet = [...new Set(all.flatMap((r) => r.subnets))].sort();
+/** The isolation policy of all recorded attachments: pure, so it is tested as data. */
+export function isolationPolicy(all: Array<Pick<FirewallRecord, 'subnets' | 'isolated'>>): IsolationPolicy {
   const isolated = [...new Set(all.filter((r) => r.isolated).flatMap((r) => r.subnets))].sort();
-  if (isolated.length === 0) return '';
-  const lines = [`table <${POD_TABLE}> { ${everySubnet.join(', ')} }`];
-  for (const subnet of isolated) {
-    const af = subnet.includes(':') ? 'inet6' : 'inet';
-    lines.push(`pass quick ${af} from ${subnet} to ${subnet}`);
-    lines.push(`block drop quick ${af} from <${POD_TABLE}> to ${subnet}`);
-  }
-  return `${lines.join('\n')}\n`;
+  const podSubnets = isolated.length === 0 ? [] : [...new Set(all.flatMap((r) => r.subnets))].sort();
+  return { podSubnets, isolated };
 }
 
-/** What jailnet last loaded into the anchor, so an unchanged rule set costs no pfctl at all. */
-const LOADED_FILE = 'loaded.pf';
+/** The policy jailnet last handed to the host, so an unchanged policy costs no host command at all. */
+// Not .json: the records of this directory are the .json files in it.
+const APPLIED_FILE = 'applied.policy';
 
-async function lastLoaded(host: Host, store: JsonRecords<FirewallRecord>): Promise<{ text: string; known: boolean }> {
+async function lastApplied(host: Host, store: JsonRecords<FirewallRecord>): Promise<{ policy: string; known: boolean }> {
   try {
-    return { text: await fs.readFile(path.join(store.dir, LOADED_FILE), 'utf8'), known: true };
+    return { policy: await fs.readFile(path.join(store.dir, APPLIED_FILE), 'utf8'), known: true };
   } catch {
-    // Not known yet: what pf holds decides whether there is anything to flush.
-    return { text: (await host.showAnchor(FIREWALL_ANCHOR, 'rules')).length > 0 ? '(unknown)' : '', known: false };
+    // Not known yet: what the host holds decides whether there is anything to remove.
+    return { policy: (await host.filter.isolatedSubnets()).length > 0 ? '(unknown)' : JSON.stringify(isolationPolicy([])), known: false };
   }
 }
 
 /**
- * Brings the anchor in line with the records, under the one lock of the anchor. The
- * records themselves are written outside it: only the rebuild must be serial.
+ * Brings the host's isolation in line with the records, under the one lock of the
+ * policy. The records themselves are written outside it: only the rebuild must be serial.
  */
 async function rebuild(host: Host, store: JsonRecords<FirewallRecord>): Promise<void> {
   await store.locked(async () => {
-    const rules = firewallRules(await store.all());
-    const loaded = await lastLoaded(host, store);
-    if (rules !== loaded.text) {
-      if (rules === '') await host.flushAnchor(FIREWALL_ANCHOR, 'all');
-      else await host.loadAnchor(FIREWALL_ANCHOR, rules);
-    } else if (loaded.known) {
-      return;
-    }
-    await writeFileAtomic(path.join(store.dir, LOADED_FILE), rules);
+    const policy = isolationPolicy(await store.all());
+    const wanted = JSON.stringify(policy);
+    const applied = await lastApplied(host, store);
+    if (wanted !== applied.policy) await host.filter.setIsolation(policy);
+    else if (applied.known) return;
+    await writeFileAtomic(path.join(store.dir, APPLIED_FILE), wanted);
   });
 }
 
 function loadConf(request: PluginRequest) {
   const conf = parseConfig(FirewallConfSchema, request.config);
   if (conf.backend && conf.backend !== 'pf') {
-    throw new CniError(ErrorCode.UnsupportedField, `unsupported field "backend": "${conf.backend}"`, 'jailnet filters with pf');
+    throw new CniError(ErrorCode.UnsupportedField, `unsupported field "backend": "${conf.backend}"`, 'jailnet isolates through its own packet filter driver');
   }
   return conf;
 }
@@ -127,11 +117,9 @@ async function check(request: PluginRequest): Promise<void> {
   const conf = loadConf(request);
   if (conf.ingressPolicy !== 'same-bridge') return;
   const prev = requirePrevResult(request, 'firewall');
-  const rules = await pluginHost().showAnchor(FIREWALL_ANCHOR, 'rules');
+  const isolated = await pluginHost().filter.isolatedSubnets();
   for (const subnet of subnetsOf(prev)) {
-    if (!rules.some((r) => r.includes(`to ${subnet}`) && r.startsWith('block'))) {
-      throw new CniError(ErrorCode.CheckFailed, `no isolation rule for ${subnet} in pf anchor ${FIREWALL_ANCHOR}`);
-    }
+    if (!isolated.includes(subnet)) throw new CniError(ErrorCode.CheckFailed, `the host does not isolate ${subnet}`);
   }
 }
 

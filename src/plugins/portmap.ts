@@ -1,20 +1,20 @@
-// The portmap plugin on FreeBSD: published ports become pf rdr rules in the
-// per-attachment anchor cni-rdr/<id>, which podman's pf.conf.sample already hooks
-// with `rdr-anchor "cni-rdr/*"` and `nat-anchor "cni-rdr/*"`.
+// The portmap plugin: an attachment's published ports, handed to the host's packet
+// filter as data (hosts/packet-filter.ts). The FreeBSD driver puts them in the
+// attachment's own pf anchor, which podman's pf.conf.sample already hooks; the Linux
+// driver in jailnet's nftables table. Records say which host ports are taken.
 import { z } from 'zod';
 import { CniError, ErrorCode } from '../cni/errors.js';
 import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../cni/skel.js';
-import type { Host } from '../hosts/host.js';
 import { parseIP } from '../ipam/ip.js';
+import { familyOf, sortedForwards, type PortForward, type PortPublication, type PublicationOwner } from '../hosts/packet-filter.js';
+import { rdrAnchor } from '../persistent-names.js';
 import { JsonRecords } from '../util/json-records.js';
 import { AttachmentBase, attachmentKey, baseRecord, recordsDir } from './attachment-record.js';
 import { attachmentsDir, pluginHost } from './host-for-plugin.js';
 import { containerAddresses, requirePrevResult, subnetsOf } from './passthrough.js';
 import { whileUndoing } from '../util/deadline.js';
-
-export const RDR_PARENT = 'cni-rdr';
 
 export const MappingSchema = z.object({
   hostPort: z.number().int().min(1).max(65535),
@@ -46,56 +46,36 @@ function loadConf(request: PluginRequest) {
   return { snat: conf.snat, mappings: conf.runtimeConfig?.portMappings ?? [] };
 }
 
-/** One anchor per attachment (container ID cut to 32 characters, as podman's plugins do, plus the ifname). */
-export function anchorFor(containerId: string, ifname: string): string {
-  return `${RDR_PARENT}/${containerId.slice(0, 32)}-${ifname}`;
-}
+const ownerOf = (request: PluginRequest): PublicationOwner => ({ containerId: request.containerId, ifname: request.ifname });
 
-interface Target {
-  bridge?: string;
-  addresses: string[];
-  /** The container's subnets, for hairpin and pod-to-pod NAT. */
-  subnets: string[];
-}
-
-function targetOf(result: Result, ifname: string): Target {
+/** The container's addresses and subnets, from the previous plugin's result. */
+function targetOf(result: Result, ifname: string): { bridge?: string; addresses: string[]; subnets: string[] } {
   const bridge = result.interfaces.find((i) => i.sandbox === undefined)?.name;
-  const addresses = containerAddresses(result, ifname);
-  return { bridge, addresses, subnets: subnetsOf(result) };
+  return { bridge, addresses: containerAddresses(result, ifname), subnets: subnetsOf(result) };
 }
 
-const family = (address: string) => (address.includes(':') ? 'inet6' : 'inet');
-
-/** The anchor's rules: rdr for each mapping and family, and source NAT so that localhost, the pod itself and other pods get replies. */
-export function portmapRules(mappings: PortMapping[], target: Target, snat: boolean): string {
-  const lines: string[] = [];
-  for (const m of mappings) {
-    for (const address of target.addresses) {
-      const af = family(address);
-      if (m.hostIP && family(m.hostIP) !== af) continue;
-      if (snat && target.bridge) {
-        lines.push(`nat on ${target.bridge} ${af} proto ${m.protocol} from (lo0) to ${address} port ${m.containerPort} -> (${target.bridge})`);
-        for (const subnet of target.subnets.filter((s) => family(s) === af)) {
-          lines.push(`nat on ${target.bridge} ${af} proto ${m.protocol} from ${subnet} to ${address} port ${m.containerPort} -> (${target.bridge})`);
-        }
-      }
-    }
-  }
-  for (const m of mappings) {
-    for (const address of target.addresses) {
-      const af = family(address);
-      if (m.hostIP && family(m.hostIP) !== af) continue;
-      lines.push(`rdr pass ${af} proto ${m.protocol} from any to ${m.hostIP ?? 'self'} port ${m.hostPort} -> ${address} port ${m.containerPort}`);
-    }
-  }
-  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+/** Each mapping to each container address of its family (a mapping with a host IP only to that family). */
+export function forwardsFor(mappings: PortMapping[], addresses: string[]): PortForward[] {
+  return mappings.flatMap((m) =>
+    addresses
+      .filter((a) => !m.hostIP || familyOf(m.hostIP) === familyOf(a))
+      .map((podAddress) => ({ protocol: m.protocol, hostPort: m.hostPort, podAddress, podPort: m.containerPort, ...(m.hostIP ? { hostIP: m.hostIP } : {}) })),
+  );
 }
 
-/** An rdr rule as pfctl prints it (`self` has become one rule per local address). */
-const RDR_LINE = /^rdr pass (inet6?) proto (\S+) from any to (\S+) port = (\d+) -> (\S+) port (\d+)/;
+/** The publication as data: with snat, source NAT on the bridge so localhost, the pod itself and its neighbours get replies. */
+export function publicationFor(request: PluginRequest, mappings: PortMapping[], prev: Result, snat: boolean): PortPublication {
+  const target = targetOf(prev, request.ifname);
+  return {
+    owner: ownerOf(request),
+    forwards: forwardsFor(mappings, target.addresses),
+    ...(snat && target.bridge ? { hairpin: { bridge: target.bridge, subnets: target.subnets } } : {}),
+  };
+}
 
 const PortmapRecordSchema = AttachmentBase.extend({
-  anchor: z.string(),
+  /** The pf anchor name, written by earlier versions; the owner is containerId and ifname. */
+  anchor: z.string().optional(),
   mappings: z.array(MappingSchema),
   /** The container's addresses, whose states DEL kills even without prevResult. */
   addresses: z.array(z.string()),
@@ -113,59 +93,53 @@ function clashes(a: PortMapping, b: PortMapping): boolean {
 }
 
 /** A host port another attachment already publishes is refused; jailnet's records say which are taken. */
-function assertPortsFree(records: PortmapRecord[], mappings: PortMapping[], ownAnchor: string): void {
-  for (const record of records.filter((r) => r.anchor !== ownAnchor)) {
+function assertPortsFree(records: PortmapRecord[], mappings: PortMapping[], ownId: string): void {
+  for (const record of records.filter((r) => attachmentKey(r.network, r.containerId, r.ifname) !== ownId)) {
     const clash = mappings.find((m) => record.mappings.some((taken) => clashes(m, taken)));
-    if (clash) throw new CniError(ErrorCode.PortInUse, `host port ${clash.hostPort}/${clash.protocol} is already published`, `by pf anchor ${record.anchor}`);
+    if (clash) {
+      const owner = { containerId: record.containerId, ifname: record.ifname };
+      throw new CniError(ErrorCode.PortInUse, `host port ${clash.hostPort}/${clash.protocol} is already published`, `by ${rdrAnchor(owner)}`);
+    }
   }
 }
 
 /** Checks the ports and records the publication in one critical section, so two ADDs never both take a port. */
-async function claimPorts(request: PluginRequest, mappings: PortMapping[], anchor: string, addresses: string[]): Promise<() => Promise<void>> {
+async function claimPorts(request: PluginRequest, mappings: PortMapping[], addresses: string[]): Promise<() => Promise<void>> {
   const store = await portmapRecords();
   const id = attachmentKey(request.config.name as string, request.containerId, request.ifname);
   await store.locked(async () => {
-    assertPortsFree(await store.all(), mappings, anchor);
-    await store.write(id, { ...baseRecord(request), anchor, mappings, addresses });
+    assertPortsFree(await store.all(), mappings, id);
+    await store.write(id, { ...baseRecord(request), mappings, addresses });
   });
   return () => store.remove(id);
-}
-
-async function warnWithoutFilterLocal(host: Host): Promise<void> {
-  const value = await host.sysctlGet('net.pf.filter_local').catch(() => '0');
-  if (value !== '1') {
-    process.stderr.write(
-      'jailnet portmap: net.pf.filter_local is not 1, so connections from this host to its own addresses skip the published ports; run: sysctl net.pf.filter_local=1\n',
-    );
-  }
 }
 
 async function add(request: PluginRequest): Promise<Result> {
   const prev = requirePrevResult(request, 'portmap');
   const { snat, mappings } = loadConf(request);
   if (mappings.length === 0) return prev;
-  const target = targetOf(prev, request.ifname);
-  if (target.addresses.length === 0) throw new CniError(ErrorCode.InvalidConfig, `prevResult has no address for ${request.ifname}`);
-  const host = pluginHost();
-  const anchor = anchorFor(request.containerId, request.ifname);
-  // Recorded before the anchor is loaded: DEL and gc find it from the record.
-  const release = await claimPorts(request, mappings, anchor, target.addresses);
+  const publication = publicationFor(request, mappings, prev, snat);
+  if (publication.forwards.length === 0) throw new CniError(ErrorCode.InvalidConfig, `prevResult has no address for ${request.ifname}`);
+  // Recorded before the host holds it: DEL and gc find the publication from the record.
+  const release = await claimPorts(request, mappings, [...new Set(publication.forwards.map((f) => f.podAddress))]);
+  let warnings: string[];
   try {
-    await host.loadAnchor(anchor, portmapRules(mappings, target, snat));
+    warnings = await pluginHost().filter.publishPorts(publication);
   } catch (error) {
-    // pfctl loads an anchor in one transaction: a failed load left nothing but the record.
+    // Both drivers apply a publication in one transaction: a failed one left nothing but the record.
     await whileUndoing(release);
     throw error;
   }
-  await warnWithoutFilterLocal(host);
+  for (const warning of warnings) process.stderr.write(`jailnet portmap: ${warning}\n`);
   return prev;
 }
 
-/** Flushes the attachment's anchor and kills the states of its flows. */
-async function unpublish(host: Host, anchor: string, addresses: string[]): Promise<void> {
-  if ((await host.showAnchor(anchor, 'nat')).length > 0) await host.flushAnchor(anchor, 'nat');
+/** Removes the attachment's forwards and ends the flows through them. */
+async function unpublish(owner: PublicationOwner, addresses: string[]): Promise<void> {
+  const filter = pluginHost().filter;
+  await filter.unpublishPorts(owner);
   // Established flows to the container would otherwise keep going until they time out.
-  for (const address of addresses) await host.killStates(address.includes(':') ? '::/0' : '0.0.0.0/0', address);
+  for (const address of addresses) await filter.killFlowsTo(address);
 }
 
 async function del(request: PluginRequest): Promise<void> {
@@ -173,10 +147,10 @@ async function del(request: PluginRequest): Promise<void> {
   const store = await portmapRecords();
   const id = attachmentKey(request.config.name as string, request.containerId, request.ifname);
   const record = await store.read(id);
-  // No record: this attachment never published a port (the record comes before the anchor).
+  // No record: this attachment never published a port (the record comes before the host's rules).
   if (!record) return;
   const fromResult = request.prevResult ? containerAddresses(request.prevResult, request.ifname) : [];
-  await unpublish(pluginHost(), record.anchor, [...new Set([...record.addresses, ...fromResult])]);
+  await unpublish(ownerOf(request), [...new Set([...record.addresses, ...fromResult])]);
   await store.remove(id);
 }
 
@@ -186,26 +160,25 @@ async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
   const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
   const store = await portmapRecords();
   for (const record of (await store.all()).filter((r) => r.network === network && !keep.has(`${r.containerId}\n${r.ifname}`))) {
-    await unpublish(pluginHost(), record.anchor, record.addresses);
+    await unpublish({ containerId: record.containerId, ifname: record.ifname }, record.addresses);
     await store.remove(attachmentKey(network, record.containerId, record.ifname));
   }
 }
 
+/** A forward the host holds for it: same ports and pod address, and the same host address where one was asked for. */
+function held(wanted: PortForward, published: PortForward[]): boolean {
+  return published.some(
+    (p) => p.protocol === wanted.protocol && p.hostPort === wanted.hostPort && p.podAddress === wanted.podAddress && p.podPort === wanted.podPort && (!wanted.hostIP || p.hostIP === wanted.hostIP),
+  );
+}
+
 async function check(request: PluginRequest): Promise<void> {
   const prev = requirePrevResult(request, 'portmap');
-  const { mappings } = loadConf(request);
-  const target = targetOf(prev, request.ifname);
-  const loaded = (await pluginHost().showAnchor(anchorFor(request.containerId, request.ifname), 'nat'))
-    .map((line) => RDR_LINE.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map(([, , proto, to, port, dest, destPort]) => ({ proto, to, port: Number(port), dest, destPort: Number(destPort) }));
-  for (const m of mappings) {
-    for (const address of target.addresses.filter((a) => !m.hostIP || family(a) === family(m.hostIP))) {
-      const found = loaded.some(
-        (r) => r.proto === m.protocol && r.port === m.hostPort && r.dest === address && r.destPort === m.containerPort && (!m.hostIP || r.to === m.hostIP),
-      );
-      if (!found) throw new CniError(ErrorCode.CheckFailed, `no rdr rule publishes ${m.hostPort}/${m.protocol} to ${address}:${m.containerPort}`);
-    }
+  const { snat, mappings } = loadConf(request);
+  const wanted = publicationFor(request, mappings, prev, snat).forwards;
+  const published = await pluginHost().filter.publishedPorts(ownerOf(request));
+  for (const f of sortedForwards(wanted)) {
+    if (!held(f, published)) throw new CniError(ErrorCode.CheckFailed, `no rule publishes ${f.hostPort}/${f.protocol} to ${f.podAddress}:${f.podPort}`);
   }
 }
 

@@ -10,7 +10,7 @@ import type { ChainRunner, RuntimeConf } from '../cni/chain.js';
 import type { CacheEntry } from '../cni/cache.js';
 import { findNetwork, parseConfList, type ConfList } from '../cni/conflist.js';
 import { recordedAttachments, type RecordedAttachment } from '../plugins/attachment-record.js';
-import { parseHostInterfaceDescription } from '../plugins/bridge/config.js';
+import { parseHostInterfaceDescription } from '../persistent-names.js';
 import { Teardown } from '../util/teardown.js';
 import { cleanLeftovers } from './leftovers.js';
 import { podAlive, podContainerId, save, type PodContext } from './pods.js';

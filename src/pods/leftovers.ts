@@ -1,12 +1,11 @@
 // After a pod's DEL chains and `jail -r`, nothing of it may remain: its host epair ends,
-// leases, portmap anchors, <cni-nat> entries and result-cache files are looked for,
+// leases, published ports, masqueraded addresses and result-cache files are looked for,
 // removed if found, and reported.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LeaseStore } from '../ipam/store.js';
 import { defaultIpamDataDir } from '../platform.js';
-import { hostInterfaceName } from '../plugins/bridge/config.js';
-import { anchorFor } from '../plugins/portmap.js';
+import { hostInterfaceName } from '../persistent-names.js';
 import type { PodContext } from './pods.js';
 import type { PodRecord } from './store.js';
 
@@ -27,19 +26,13 @@ export async function cleanLeftovers(ctx: PodContext, record: PodRecord): Promis
       await ctx.host.destroyInterface(hostEnd);
       return true;
     });
-    const anchor = anchorFor(record.containerId, network.ifname);
-    await attempt(`pf anchor ${anchor}`, async () => {
-      if ((await ctx.host.showAnchor(anchor, 'nat')).length === 0) return false;
-      await ctx.host.flushAnchor(anchor, 'nat');
-      return true;
-    });
+    await attempt(`published ports of ${network.ifname}`, () => ctx.host.filter.unpublishPorts({ containerId: record.containerId, ifname: network.ifname }));
     const result = network.result as { ips?: Array<{ address: string }> } | undefined;
     const addresses = (result?.ips ?? []).map((ip) => ip.address.split('/')[0] as string);
-    await attempt(`<cni-nat> entries ${addresses.join(' ')}`, async () => {
-      const present = (await ctx.host.tableShow('cni-nat')).filter((a) => addresses.includes(a));
-      if (present.length === 0) return false;
-      await ctx.host.tableDelete('cni-nat', present);
-      return true;
+    await attempt(`masquerading of ${addresses.join(' ')}`, async () => {
+      const present = (await ctx.host.filter.masqueraded()).filter((a) => addresses.includes(a));
+      await ctx.host.filter.unmasquerade(present);
+      return present.length > 0;
     });
     const ipam = (list?.plugins.find((p) => p.type === 'bridge') as { ipam?: { dataDir?: string } } | undefined)?.ipam;
     await attempt(`leases of ${network.name}/${network.ifname}`, async () => {

@@ -7,6 +7,7 @@ import type { ConfList } from '../cni/conflist.js';
 import type { Host, JailInfo } from '../hosts/host.js';
 import { processAlive } from '../util/process.js';
 import type { PodRecord, PodStore } from './store.js';
+export { podContainerId, podJailName } from '../persistent-names.js';
 
 export class PodError extends Error {}
 
@@ -30,13 +31,6 @@ export interface PodContext {
   cniConfigDir: string;
 }
 
-export function podContainerId(pod: string): string {
-  return `jailnet-${pod}`;
-}
-
-export function podJailName(pod: string): string {
-  return `jailnet-${pod}`;
-}
 
 export function runtimeConf(record: PodRecord, netns: string, ifname: string): RuntimeConf {
   const args: Array<[string, string]> = [

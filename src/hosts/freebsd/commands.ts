@@ -1,7 +1,7 @@
 // Argv for each FreeBSD operation, as plain data: no process is run here. The tool
 // comes first; the driver decides how to reach a vnet (`-j` or jexec).
 import { validateInterfaceName } from '../../names.js';
-import type { ChildJailOptions, EpairOptions, PfFlush, VnetJailOptions, VxlanOptions } from '../host.js';
+import type { ChildJailOptions, EpairOptions, VnetJailOptions, VxlanOptions } from '../host.js';
 import { JLS_PARAMS } from './parse.js';
 
 export type Argv = [tool: string, ...args: string[]];
@@ -85,8 +85,9 @@ export const jls = {
 
 export const pfctl = {
   load: (anchor: string): Argv => ['pfctl', '-a', anchor, '-f', '-'],
-  flush: (anchor: string, what: PfFlush): Argv => ['pfctl', '-a', anchor, '-F', what],
-  show: (anchor: string, what: 'rules' | 'nat' | 'Anchors'): Argv => ['pfctl', ...(anchor ? ['-a', anchor] : []), '-s', what],
+  flush: (anchor: string, what: 'all' | 'nat' | 'rules'): Argv => ['pfctl', '-a', anchor, '-F', what],
+  // -P: ports as numbers, never /etc/services names (pfctl.8), so what is read back parses one way.
+  show: (anchor: string, what: 'rules' | 'nat'): Argv => ['pfctl', '-P', ...(anchor ? ['-a', anchor] : []), '-s', what],
   table: (table: string, op: 'add' | 'delete' | 'replace' | 'show', addresses: string[] = []): Argv => [
     'pfctl', '-t', table, '-T', op, ...addresses,
   ],

@@ -10,15 +10,17 @@ import type {
   Host,
   InterfaceInfo,
   JailInfo,
-  PfFlush,
   RouteInfo,
   SandboxState,
   Vnet,
   VnetJailOptions,
   VxlanOptions,
 } from '../host.js';
-import { ifconfig, jail, jls, kld, netstat, pfctl, route, sysctl, type Argv } from './commands.js';
-import { parseIfconfig, parseIfconfigList, parseJls, parseKilledStates, parseNetstatRoutes, parsePfLines } from './parse.js';
+import type { ReadinessCheck } from '../packet-filter.js';
+import { ifconfig, jail, jls, kld, netstat, route, sysctl, type Argv } from './commands.js';
+import { PfPacketFilter } from './packet-filter.js';
+import { parseIfconfig, parseIfconfigList, parseJls, parseNetstatRoutes } from './parse.js';
+import { freebsdReadiness } from './readiness.js';
 
 const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** if_clone's IF_MAXUNIT (sys/net/if_clone.h): the largest unit a cloner hands out. */
@@ -40,9 +42,17 @@ function refusesJailFlag(result: CommandResult): boolean {
 export class FreeBSDHost implements Host {
   readonly kind = 'freebsd' as const;
   readonly loopback = 'lo0';
+  readonly sandboxNoun = 'jail';
+  readonly filter: PfPacketFilter;
   private jailFlagSupported: boolean | undefined;
 
-  constructor(private readonly door: ExecDoor) {}
+  constructor(private readonly door: ExecDoor) {
+    this.filter = new PfPacketFilter((argv, vnet, options) => this.run(argv, vnet, options), this);
+  }
+
+  async readiness(): Promise<ReadinessCheck[]> {
+    return freebsdReadiness(this);
+  }
 
   // sandboxes
 
@@ -243,6 +253,7 @@ export class FreeBSDHost implements Host {
     return this.created(name);
   }
 
+  /** The container invariant holds by jail(8) itself: no `vnet`, and ip4/ip6=inherit (commands.ts jail.createChild). */
   async createChildJail(name: string, options: ChildJailOptions): Promise<JailInfo> {
     await this.run(jail.createChild(name, options), undefined);
     return this.created(name);
@@ -270,64 +281,6 @@ export class FreeBSDHost implements Host {
       await sleep(pause);
       pause = Math.min(pause * 2, 500);
     }
-  }
-
-  // pf
-
-  async loadAnchor(anchor: string, rules: string, vnet?: Vnet): Promise<void> {
-    await this.run(pfctl.load(anchor), vnet, { input: rules.endsWith('\n') ? rules : `${rules}\n` });
-  }
-
-  async flushAnchor(anchor: string, what: PfFlush, vnet?: Vnet): Promise<void> {
-    await this.run(pfctl.flush(anchor, what), vnet);
-  }
-
-  async showAnchor(anchor: string, what: 'rules' | 'nat', vnet?: Vnet): Promise<string[]> {
-    const result = await this.run(pfctl.show(anchor, what), vnet, { allowFailure: true, reads: true });
-    // An anchor that was never loaded reads as empty.
-    if (result.exitCode !== 0 && /DIOCGETRULES: Invalid argument/.test(result.stderr)) return [];
-    if (result.exitCode !== 0) throw new HostCommandError(result);
-    return parsePfLines(result.stdout);
-  }
-
-  async listAnchors(parent: string, vnet?: Vnet): Promise<string[]> {
-    const result = await this.run(pfctl.show(parent, 'Anchors'), vnet, { allowFailure: true, reads: true });
-    if (result.exitCode !== 0 && /DIOCGETRULES: Invalid argument|Anchor does not exist/.test(result.stderr)) return [];
-    if (result.exitCode !== 0) throw new HostCommandError(result);
-    return parsePfLines(result.stdout);
-  }
-
-  async tableAdd(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
-    await this.run(pfctl.table(table, 'add', addresses), vnet);
-  }
-
-  async tableDelete(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
-    await this.run(pfctl.table(table, 'delete', addresses), vnet);
-  }
-
-  async tableReplace(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
-    await this.run(pfctl.table(table, 'replace', addresses), vnet);
-  }
-
-  async tableShow(table: string, vnet?: Vnet): Promise<string[]> {
-    const result = await this.run(pfctl.table(table, 'show'), vnet, { allowFailure: true, reads: true });
-    if (result.exitCode !== 0 && /Table does not exist/.test(result.stderr)) return [];
-    if (result.exitCode !== 0) throw new HostCommandError(result);
-    return parsePfLines(result.stdout);
-  }
-
-  async killStates(from: string, to?: string, vnet?: Vnet): Promise<number> {
-    return parseKilledStates((await this.run(pfctl.kill(from, to), vnet)).stderr);
-  }
-
-  async enablePf(vnet?: Vnet): Promise<void> {
-    const result = await this.run(pfctl.enable(), vnet, { allowFailure: true });
-    if (result.exitCode !== 0 && !/pf already enabled/.test(result.stderr)) throw new HostCommandError(result);
-  }
-
-  async pfEnabled(vnet?: Vnet): Promise<boolean> {
-    const result = await this.run(pfctl.info(), vnet, { allowFailure: true, reads: true });
-    return result.exitCode === 0 && /^Status: Enabled/m.test(result.stdout);
   }
 
   // sysctl and modules

@@ -3,80 +3,61 @@
 // plugins and pods against a real kernel. Work inside a namespace goes through
 // `nsenter --net=PATH`, which takes any netns path (/run/netns/X, /proc/PID/fd/N).
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { withLock } from '../../util/file-lock.js';
+import { TEMPORARY_VETH_STEM } from '../../persistent-names.js';
 import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
+import type { ReadinessCheck } from '../packet-filter.js';
 import type {
   ChildJailOptions,
   EpairOptions,
   Host,
   InterfaceInfo,
   JailInfo,
-  PfFlush,
   RouteInfo,
   SandboxState,
   Vnet,
   VnetJailOptions,
   VxlanOptions,
 } from '../host.js';
-import { conntrack, ifn, ip, nft, sysctl, vethBatchLine, type Argv } from './commands.js';
+import { ifn, ip, sysctl, vethBatchLine, type Argv } from './commands.js';
 import { HolderRegistry, initOf, netnsPathOf, NETNS_DIR, runDir } from './jails.js';
-import {
-  anchorLines,
-  anchorsOf,
-  emptyState,
-  flushAnchorScript,
-  loadAnchorScript,
-  NFT_TABLE,
-  parseNftTable,
-  tableEntries,
-  tableScript,
-  type NftState,
-} from './nft-table.js';
-import { translateAnchor } from './pf-rules.js';
-import { parseDeletedFlows, parseLink, parseLinkNames, parseNetnsNames, parseRoutes } from './parse.js';
+import { NftPacketFilter } from './nft-filter.js';
+import { linuxReadiness } from './readiness.js';
+import { parseLink, parseLinkNames, parseNetnsNames, parseRoutes } from './parse.js';
 
 /** FreeBSD sysctls jailnet itself uses, by their Linux names. */
 const SYSCTL_NAMES: Record<string, string> = {
   'net.inet.ip.forwarding': 'net.ipv4.ip_forward',
   'net.inet6.ip6.forwarding': 'net.ipv6.conf.all.forwarding',
 };
-/** pf applies rdr to the host's own connections only with filter_local; nftables' output hook always does. */
-const ALWAYS_ON_SYSCTLS = new Set(['net.pf.filter_local']);
-
-/** FreeBSD kernel modules jailnet asks about, by the Linux module that does the same job. */
-const MODULES: Record<string, string> = { pf: 'nf_tables', if_bridge: 'bridge', if_epair: 'veth' };
 
 const DROPPED_CAPABILITIES = '-net_admin,-sys_admin,-sys_module,-sys_rawio';
 /** Queries: they run even with --dry-run. */
 const READS = { reads: true } as const;
 
-const ANCHOR = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
-const TABLE = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
 const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 // ip -batch splits on whitespace and honours double quotes: a description must not carry its own.
 const BATCH_SAFE = /^[^"\\\n\r]*$/;
 
-function checkAnchor(anchor: string): void {
-  if (!ANCHOR.test(anchor) || anchor.length > 200) throw new Error(`invalid anchor name ${JSON.stringify(anchor)}`);
-}
-
-function checkTable(table: string): void {
-  if (!TABLE.test(table)) throw new Error(`invalid table name ${JSON.stringify(table)}`);
-}
-
 export class LinuxHost implements Host {
   readonly kind = 'linux' as const;
   readonly loopback = 'lo';
+  readonly sandboxNoun = 'network namespace';
+  readonly filter: NftPacketFilter;
   private readonly holders: HolderRegistry;
 
   constructor(
     private readonly door: ExecDoor,
-    private readonly runDirectory: string = runDir(),
+    runDirectory: string = runDir(),
   ) {
     this.holders = new HolderRegistry(path.join(runDirectory, 'jails'));
+    this.filter = new NftPacketFilter((argv, vnet, options) => this.run(argv, vnet, options), door, runDirectory, (name, value, vnet) => this.sysctlSet(name, value, vnet));
+  }
+
+  async readiness(): Promise<ReadinessCheck[]> {
+    return linuxReadiness(this, this.door);
   }
 
   /** Runs argv on the host or, with a vnet, inside its network namespace. */
@@ -107,7 +88,7 @@ export class LinuxHost implements Host {
   // interfaces
 
   async createEpair(options: EpairOptions = {}, vnet?: Vnet): Promise<{ a: string; b: string }> {
-    const stem = `jnt${randomBytes(4).toString('hex')}`;
+    const stem = `${TEMPORARY_VETH_STEM}${randomBytes(4).toString('hex')}`;
     // The host end gets its name in the creating line itself, as on FreeBSD.
     const pair = { a: options.name ?? `${stem}a`, b: `${stem}b` };
     const lines = [vethBatchLine(pair.a, pair.b, options.mtu)];
@@ -242,6 +223,7 @@ export class LinuxHost implements Host {
     return { jid: 0, name, parent: 0, path: '/', hostname: options.hostname ?? name, vnet: 'new', dying: false };
   }
 
+  /** The container invariant holds by a bounding set without CAP_NET_ADMIN (DROPPED_CAPABILITIES), applied to every process entering it. */
   async createChildJail(name: string, options: ChildJailOptions): Promise<JailInfo> {
     const parent = name.slice(0, name.lastIndexOf('.'));
     if (!name.includes('.') || parent === '') throw new Error(`jail "${name}" is not below a parent jail`);
@@ -325,113 +307,23 @@ export class LinuxHost implements Host {
     }
   }
 
-  // pf, as jailnet's nftables table
-
-  private async readTable(vnet: Vnet): Promise<NftState> {
-    const result = await this.run(nft.listTable(NFT_TABLE), vnet, { allowFailure: true, reads: true });
-    if (result.exitCode !== 0 || result.stdout.trim() === '') {
-      if (result.exitCode !== 0 && !/No such file or directory/.test(result.stderr)) throw new HostCommandError(result);
-      return emptyState();
-    }
-    return parseNftTable(result.stdout);
-  }
-
-  /** Reads, changes and writes the table under one lock, so concurrent plugins never lose each other's rules. */
-  private async changeTable(vnet: Vnet, change: (state: NftState) => string): Promise<void> {
-    const work = async () => {
-      const script = change(await this.readTable(vnet));
-      if (script !== '') await this.run(nft.apply(), vnet, { input: script });
-    };
-    if (this.door.planning) return work();
-    await fs.mkdir(this.runDirectory, { recursive: true, mode: 0o700 });
-    const lockName = vnet === undefined ? 'nft.lock' : `nft-${netnsPathOf(vnet).replace(/[^A-Za-z0-9_-]/g, '_')}.lock`;
-    await withLock(path.join(this.runDirectory, lockName), work);
-  }
-
-  async loadAnchor(anchor: string, rules: string, vnet?: Vnet): Promise<void> {
-    checkAnchor(anchor);
-    const translated = translateAnchor(rules, `${anchor}/`);
-    // DNAT of 127.0.0.1 towards a bridge needs the bridge to route loopback sources.
-    for (const ifname of translated.localnetInterfaces) {
-      await this.sysctlSet(`net.ipv4.conf.${ifname}.route_localnet`, '1', vnet);
-    }
-    await this.changeTable(vnet, (state) => loadAnchorScript(state, anchor, translated));
-  }
-
-  async flushAnchor(anchor: string, what: PfFlush, vnet?: Vnet): Promise<void> {
-    checkAnchor(anchor);
-    await this.changeTable(vnet, (state) => flushAnchorScript(state, anchor, what));
-  }
-
-  async showAnchor(anchor: string, what: 'rules' | 'nat', vnet?: Vnet): Promise<string[]> {
-    checkAnchor(anchor);
-    return anchorLines(await this.readTable(vnet), anchor, what);
-  }
-
-  async listAnchors(parent: string, vnet?: Vnet): Promise<string[]> {
-    checkAnchor(parent);
-    const prefix = `${parent}/`;
-    return anchorsOf(await this.readTable(vnet)).filter((a) => a.startsWith(prefix) && !a.slice(prefix.length).includes('/'));
-  }
-
-  async tableAdd(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
-    checkTable(table);
-    await this.changeTable(vnet, (state) => tableScript(state, table, 'add', addresses));
-  }
-
-  async tableDelete(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
-    checkTable(table);
-    await this.changeTable(vnet, (state) => tableScript(state, table, 'delete', addresses));
-  }
-
-  async tableReplace(table: string, addresses: string[], vnet?: Vnet): Promise<void> {
-    checkTable(table);
-    await this.changeTable(vnet, (state) => tableScript(state, table, 'replace', addresses));
-  }
-
-  async tableShow(table: string, vnet?: Vnet): Promise<string[]> {
-    checkTable(table);
-    return tableEntries(await this.readTable(vnet), table);
-  }
-
-  async killStates(_from: string, to?: string, vnet?: Vnet): Promise<number> {
-    if (to === undefined) return 0;
-    // conntrack(8) is optional on Linux: without it, flows to a removed pod simply time out.
-    try {
-      this.door.which('conntrack');
-    } catch {
-      return 0;
-    }
-    return parseDeletedFlows((await this.run(conntrack.deleteTo(to), vnet, { allowFailure: true })).stderr);
-  }
-
-  /** Netfilter is always on; there is nothing to enable. */
-  async enablePf(_vnet?: Vnet): Promise<void> {}
-
-  async pfEnabled(vnet?: Vnet): Promise<boolean> {
-    return (await this.run(nft.probe(), vnet, { allowFailure: true, reads: true })).exitCode === 0;
-  }
-
   // sysctl and modules
 
   async sysctlGet(name: string, vnet?: Vnet): Promise<string> {
-    if (ALWAYS_ON_SYSCTLS.has(name)) return '1';
     return (await this.run(sysctl.get(SYSCTL_NAMES[name] ?? name), vnet, READS)).stdout.trim();
   }
 
   async sysctlSet(name: string, value: string, vnet?: Vnet): Promise<void> {
-    if (ALWAYS_ON_SYSCTLS.has(name)) return;
     await this.run(sysctl.set(SYSCTL_NAMES[name] ?? name, value), vnet);
   }
 
   async isModuleLoaded(name: string): Promise<boolean> {
-    const module = MODULES[name] ?? name;
     // A kernel without loadable modules has built in whatever it has.
     if (!existsSync('/proc/modules')) return true;
-    return existsSync(path.join('/sys/module', module));
+    return existsSync(path.join('/sys/module', name));
   }
 
   async loadModule(name: string): Promise<void> {
-    await this.door.run('modprobe', [MODULES[name] ?? name]);
+    await this.door.run('modprobe', [name]);
   }
 }

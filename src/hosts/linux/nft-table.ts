@@ -1,20 +1,23 @@
-// jailnet's own nftables table, `inet jailnet`, which stands in for pf on Linux. pf
-// anchors become chains (`rdr/<anchor>`, `nat/<anchor>`, `filter/<anchor>`) jumped to
-// from four base chains; pf tables become typed sets. Every change is one `nft -f -`
-// transaction that also rebuilds the base chains' jumps, so a half-applied state never
-// exists. No other table is ever touched. When nothing of jailnet's is left, the table
-// itself goes. Pure: state in, script out.
+// The Linux driver's one renderer of jailnet's packet-filter intents: jailnet's own
+// nftables table, `inet jailnet`. Each attachment's published ports are two chains
+// (`rdr/<key>` for DNAT, `nat/<key>` for the hairpin and localhost source NAT), isolation
+// is the `isolation` chain, masquerading is a pair of typed sets. Every change is one
+// `nft -f -` transaction that also rebuilds the base chains' jumps, so a half-applied
+// state never exists; no other table is ever touched, and when nothing of jailnet's is
+// left the table itself goes. Reads are structural: rules come back as nft's JSON
+// expressions, never as text. Pure: state in, script or data out.
 import { bitLength, networkAddress, parseIP, parsePrefix, prefixContains, type Prefix } from '../../ipam/ip.js';
-import { setNames, type RuleHook, type TranslatedAnchor } from './pf-rules.js';
+import { MASQUERADE_TABLE, NFT_TABLE, POD_SUBNETS_TABLE } from '../../persistent-names.js';
+import { familyOf, isProtocol, type IsolationPolicy, type PortForward, type PortPublication } from '../packet-filter.js';
 
-export const NFT_TABLE = 'jailnet';
 const T = `inet ${NFT_TABLE}`;
-export const NAT_TABLE_NAME = 'cni-nat';
-const HOOKS: RuleHook[] = ['rdr', 'nat', 'filter'];
+const ISOLATION_CHAIN = 'isolation';
+const BASE_CHAINS = ['prerouting', 'output', 'postrouting', 'forward', 'masq'];
 
 export interface NftRule {
   chain: string;
-  comment: string;
+  /** The rule's statements as `nft -j` prints them. */
+  expr: unknown[];
 }
 
 export interface NftState {
@@ -33,7 +36,7 @@ interface JsonElem {
 }
 
 function elementText(elem: unknown): string {
-  if (typeof elem === 'string') return elem;
+  if (typeof elem === 'string' || typeof elem === 'number') return String(elem);
   const e = elem as JsonElem;
   if (e.prefix) return `${e.prefix.addr}/${e.prefix.len}`;
   if (e.range) return `${e.range[0]}-${e.range[1]}`;
@@ -47,41 +50,24 @@ export function parseNftTable(json: string): NftState {
   const items = (JSON.parse(json) as { nftables: Array<Record<string, Record<string, unknown>>> }).nftables;
   for (const item of items) {
     if (item.chain) state.chains.push(item.chain.name as string);
-    if (item.rule) state.rules.push({ chain: item.rule.chain as string, comment: (item.rule.comment as string | undefined) ?? '' });
+    if (item.rule) state.rules.push({ chain: item.rule.chain as string, expr: (item.rule.expr as unknown[] | undefined) ?? [] });
     if (item.set) state.sets.set(item.set.name as string, ((item.set.elem as unknown[] | undefined) ?? []).map(elementText));
   }
   return state;
 }
 
-export const chainOf = (hook: RuleHook, anchor: string): string => `${hook}/${anchor}`;
-
-/** The anchors that have chains, in a stable order. */
-export function anchorsOf(state: NftState): string[] {
-  const anchors = new Set<string>();
-  for (const chain of state.chains) {
-    const m = /^(rdr|nat|filter)\/(.+)$/.exec(chain);
-    if (m) anchors.add(m[2] as string);
-  }
-  return [...anchors].sort();
+/** The two typed sets that hold one address list. */
+export function setNames(list: string): { v4: string; v6: string } {
+  return { v4: `${list}-v4`, v6: `${list}-v6` };
 }
 
-/** pf lines of an anchor, as pfctl -s nat (nat then rdr) or -s rules shows them. */
-export function anchorLines(state: NftState, anchor: string, what: 'nat' | 'rules'): string[] {
-  const chains = what === 'nat' ? [chainOf('nat', anchor), chainOf('rdr', anchor)] : [chainOf('filter', anchor)];
-  return chains.flatMap((chain) => state.rules.filter((r) => r.chain === chain).map((r) => r.comment));
-}
+export const rdrChain = (key: string): string => `rdr/${key}`;
+export const natChain = (key: string): string => `nat/${key}`;
 
-const SKELETON = [
-  `table ${T} {`,
-  '  chain prerouting { type nat hook prerouting priority dstnat; policy accept; }',
-  '  chain output { type nat hook output priority -100; policy accept; }',
-  '  chain postrouting { type nat hook postrouting priority srcnat; policy accept; }',
-  '  chain forward { type filter hook forward priority filter; policy accept; }',
-  '  chain masq { }',
-  `  set ${setNames(NAT_TABLE_NAME).v4} { type ipv4_addr; flags interval; }`,
-  `  set ${setNames(NAT_TABLE_NAME).v6} { type ipv6_addr; flags interval; }`,
-  '}',
-];
+/** The publication keys that have chains, in a stable order. */
+export function publicationKeys(state: NftState): string[] {
+  return [...new Set(state.chains.map((c) => /^(?:rdr|nat)\/(.+)$/.exec(c)?.[1]).filter((k): k is string => k !== undefined))].sort();
+}
 
 function asPrefix(entry: string): Prefix | null {
   if (entry.includes('/')) return parsePrefix(entry);
@@ -92,7 +78,7 @@ function asPrefix(entry: string): Prefix | null {
 /**
  * An interval set refuses overlapping elements where a pf table takes them; an entry
  * inside a broader one adds nothing, so it is left out. Without auto-merge, the set
- * keeps every address as it was added, so `tableShow` lists what `tableAdd` put there.
+ * keeps every address as it was added, so a read lists what was put there.
  */
 export function withoutCovered(entries: string[]): string[] {
   const unique = [...new Set(entries)];
@@ -106,133 +92,214 @@ export function withoutCovered(entries: string[]): string[] {
   });
 }
 
-function setLines(name: string, entries: string[]): string[] {
-  const sets = setNames(name);
+function setEntries(state: NftState, list: string): string[] {
+  const sets = setNames(list);
+  return [...(state.sets.get(sets.v4) ?? []), ...(state.sets.get(sets.v6) ?? [])];
+}
+
+function setLines(list: string, entries: string[]): string[] {
+  const sets = setNames(list);
   const lines: string[] = [];
-  for (const [set, type, family] of [[sets.v4, 'ipv4_addr', 4], [sets.v6, 'ipv6_addr', 6]] as const) {
-    const own = withoutCovered(entries.filter((e) => (e.includes(':') ? 6 : 4) === family));
-    lines.push(`add set ${T} ${set} { type ${type}; flags interval; }`, `flush set ${T} ${set}`);
+  for (const [set, family] of [[sets.v4, 4], [sets.v6, 6]] as const) {
+    const own = withoutCovered(entries.filter((e) => familyOf(e) === family));
+    lines.push(`flush set ${T} ${set}`);
     if (own.length > 0) lines.push(`add element ${T} ${set} { ${own.join(', ')} }`);
   }
   return lines;
 }
 
-/** The transaction's tail: base chains re-pointed at the anchors that remain, and the masquerade for <cni-nat>. */
-function baseLines(anchors: Map<string, Set<RuleHook>>): string[] {
-  const lines = ['prerouting', 'output', 'postrouting', 'forward', 'masq'].map((c) => `flush chain ${T} ${c}`);
-  const nat = setNames(NAT_TABLE_NAME);
-  for (const [anchor, hooks] of [...anchors].sort(([a], [b]) => a.localeCompare(b))) {
-    if (hooks.has('rdr')) lines.push(`add rule ${T} prerouting jump ${chainOf('rdr', anchor)}`, `add rule ${T} output jump ${chainOf('rdr', anchor)}`);
-    if (hooks.has('nat')) lines.push(`add rule ${T} postrouting jump ${chainOf('nat', anchor)}`);
-    if (hooks.has('filter')) lines.push(`add rule ${T} forward jump ${chainOf('filter', anchor)}`);
+const SKELETON = [
+  `table ${T} {`,
+  '  chain prerouting { type nat hook prerouting priority dstnat; policy accept; }',
+  '  chain output { type nat hook output priority -100; policy accept; }',
+  '  chain postrouting { type nat hook postrouting priority srcnat; policy accept; }',
+  '  chain forward { type filter hook forward priority filter; policy accept; }',
+  '  chain masq { }',
+  `  chain ${ISOLATION_CHAIN} { }`,
+  ...[MASQUERADE_TABLE, POD_SUBNETS_TABLE].flatMap((list) => [
+    `  set ${setNames(list).v4} { type ipv4_addr; flags interval; }`,
+    `  set ${setNames(list).v6} { type ipv6_addr; flags interval; }`,
+  ]),
+  '}',
+];
+
+const payload = (address: string): 'ip' | 'ip6' => (familyOf(address) === 6 ? 'ip6' : 'ip');
+const nfproto = (address: string): string => `meta nfproto ${familyOf(address) === 6 ? 'ipv6' : 'ipv4'}`;
+
+/** DNAT for each forward; `fib daddr type local` is pf's `self`: any of the host's own addresses. */
+export function rdrRules(forwards: PortForward[]): string[] {
+  return forwards
+    .filter((f) => !f.hostIP || familyOf(f.hostIP) === familyOf(f.podAddress))
+    .map((f) => {
+      const to = f.hostIP ? `${payload(f.hostIP)} daddr ${f.hostIP}` : 'fib daddr type local';
+      const target = familyOf(f.podAddress) === 6 ? `[${f.podAddress}]:${f.podPort}` : `${f.podAddress}:${f.podPort}`;
+      return `${nfproto(f.podAddress)} ${to} ${f.protocol} dport ${f.hostPort} dnat ${payload(f.podAddress)} to ${target}`;
+    });
+}
+
+/** Source NAT on the bridge for the host's loopback and the hairpin subnets, as the FreeBSD driver's `nat on`. */
+export function natRules(publication: PortPublication): string[] {
+  const hairpin = publication.hairpin;
+  if (!hairpin) return [];
+  const rules: string[] = [];
+  for (const f of publication.forwards) {
+    const loopback = familyOf(f.podAddress) === 6 ? '::1' : '127.0.0.0/8';
+    for (const from of [loopback, ...hairpin.subnets.filter((s) => familyOf(s) === familyOf(f.podAddress))]) {
+      rules.push(`oifname "${hairpin.bridge}" ${nfproto(f.podAddress)} ${payload(f.podAddress)} saddr ${from} ${payload(f.podAddress)} daddr ${f.podAddress} ${f.protocol} dport ${f.podPort} masquerade`);
+    }
   }
+  return rules;
+}
+
+/** Pods of an isolated subnet reach each other; the rest of jailnet's pods are dropped on their way to it. */
+export function isolationRules(policy: IsolationPolicy): string[] {
+  const pods = setNames(POD_SUBNETS_TABLE);
+  return [...new Set(policy.isolated)].sort().flatMap((subnet) => {
+    const p = payload(subnet);
+    return [
+      `${nfproto(subnet)} ${p} saddr ${subnet} ${p} daddr ${subnet} accept`,
+      `${nfproto(subnet)} ${p} saddr @${p === 'ip6' ? pods.v6 : pods.v4} ${p} daddr ${subnet} drop`,
+    ];
+  });
+}
+
+/** One transaction's edits: chains given new rules (null: removed) and address lists given new entries. */
+export interface TableEdits {
+  chains: Map<string, string[] | null>;
+  lists: Map<string, string[]>;
+}
+
+function chainsAfter(state: NftState, edits: TableEdits): Set<string> {
+  const chains = new Set(state.chains);
+  for (const [chain, rules] of edits.chains) {
+    if (rules === null) chains.delete(chain);
+    else chains.add(chain);
+  }
+  return chains;
+}
+
+/** Whether anything of jailnet's remains after the edits: a publication, an isolation rule, a masqueraded address. */
+function anythingLeft(state: NftState, edits: TableEdits, chains: Set<string>): boolean {
+  const isolation = edits.chains.get(ISOLATION_CHAIN) ?? state.rules.filter((r) => r.chain === ISOLATION_CHAIN);
+  const masqueraded = edits.lists.get(MASQUERADE_TABLE) ?? setEntries(state, MASQUERADE_TABLE);
+  return [...chains].some((c) => /^(rdr|nat)\//.test(c)) || isolation.length > 0 || masqueraded.length > 0;
+}
+
+/** The base chains re-pointed at the chains that remain, and the masquerade of pods' traffic to elsewhere. */
+function jumpLines(chains: Set<string>): string[] {
+  const lines: string[] = [];
+  for (const key of publicationKeys({ ...emptyState(), chains: [...chains] })) {
+    if (chains.has(rdrChain(key))) lines.push(`add rule ${T} prerouting jump ${rdrChain(key)}`, `add rule ${T} output jump ${rdrChain(key)}`);
+    if (chains.has(natChain(key))) lines.push(`add rule ${T} postrouting jump ${natChain(key)}`);
+  }
+  const masq = setNames(MASQUERADE_TABLE);
   lines.push(
+    `add rule ${T} forward jump ${ISOLATION_CHAIN}`,
     `add rule ${T} postrouting jump masq`,
     // pf.conf's `nat on $ext_if from <cni-nat> to any`: pods' traffic leaving for elsewhere.
-    `add rule ${T} masq ip saddr @${nat.v4} ip daddr != @${nat.v4} ip daddr != 224.0.0.0/4 masquerade`,
-    `add rule ${T} masq ip6 saddr @${nat.v6} ip6 daddr != @${nat.v6} ip6 daddr != ff00::/8 masquerade`,
+    `add rule ${T} masq ip saddr @${masq.v4} ip daddr != @${masq.v4} ip daddr != 224.0.0.0/4 masquerade`,
+    `add rule ${T} masq ip6 saddr @${masq.v6} ip6 daddr != @${masq.v6} ip6 daddr != ff00::/8 masquerade`,
   );
   return lines;
 }
 
-function hooksByAnchor(state: NftState): Map<string, Set<RuleHook>> {
-  const map = new Map<string, Set<RuleHook>>();
-  for (const chain of state.chains) {
-    const m = /^(rdr|nat|filter)\/(.+)$/.exec(chain);
-    if (!m) continue;
-    const anchor = m[2] as string;
-    if (!map.has(anchor)) map.set(anchor, new Set());
-    map.get(anchor)?.add(m[1] as RuleHook);
-  }
-  return map;
-}
-
-function scopeOf(anchor: string): string {
-  return `${anchor}/`;
-}
-
-function anchorSets(state: NftState, anchor: string): string[] {
-  return [...state.sets.keys()].filter((s) => s.startsWith(scopeOf(anchor)));
-}
-
-const quote = (comment: string): string => `"${comment.slice(0, 127)}"`;
-
-/** Entries of the top-level tables (<cni-nat>): anchor tables go with their anchors. */
-function topLevelEntries(sets: Map<string, string[]>): number {
-  return [...sets].filter(([name]) => !name.includes('/')).reduce((n, [, entries]) => n + entries.length, 0);
-}
-
-/** Loads an anchor's translated rules, replacing what it had. */
-export function loadAnchorScript(state: NftState, anchor: string, translated: TranslatedAnchor): string {
-  const anchors = hooksByAnchor(state);
-  const hooks = new Set(translated.rules.map((r) => r.hook));
+/** The whole transaction for the edits; or the table's removal once nothing of jailnet's is left; '' when nothing changes. */
+export function transaction(state: NftState, edits: TableEdits): string {
+  const chains = chainsAfter(state, edits);
+  if (!anythingLeft(state, edits, chains)) return state.exists ? `delete table ${T}\n` : '';
   const body: string[] = [];
   const removals: string[] = [];
-  for (const hook of HOOKS) {
-    const chain = chainOf(hook, anchor);
-    const existed = state.chains.includes(chain);
-    if (hooks.has(hook)) {
-      body.push(`add chain ${T} ${chain}`);
-      if (existed) body.push(`flush chain ${T} ${chain}`);
-      for (const rule of translated.rules.filter((r) => r.hook === hook)) body.push(`add rule ${T} ${chain} ${rule.nft} comment ${quote(rule.pf)}`);
-    } else if (existed) {
-      removals.push(`delete chain ${T} ${chain}`);
+  for (const [chain, rules] of edits.chains) {
+    if (rules === null) {
+      if (state.chains.includes(chain)) removals.push(`flush chain ${T} ${chain}`, `delete chain ${T} ${chain}`);
+      continue;
     }
+    body.push(`add chain ${T} ${chain}`, `flush chain ${T} ${chain}`, ...rules.map((rule) => `add rule ${T} ${chain} ${rule}`));
   }
-  for (const [name, entries] of translated.tables) body.push(...setLines(name, entries));
-  for (const set of anchorSets(state, anchor).filter((s) => !translated.tables.has(s.replace(/-v[46]$/, '')))) removals.push(`delete set ${T} ${set}`);
-  if (hooks.size > 0) anchors.set(anchor, hooks);
-  else anchors.delete(anchor);
-  return finishWithRemovals(state, anchors, topLevelEntries(state.sets), body, removals);
+  for (const [list, entries] of edits.lists) body.push(...setLines(list, entries));
+  // Base chains are flushed before anything they jump to is deleted, and re-pointed last.
+  const flushes = BASE_CHAINS.map((c) => `flush chain ${T} ${c}`);
+  return `${[...SKELETON, ...flushes, ...body, ...removals, ...jumpLines(chains)].join('\n')}\n`;
 }
 
-/** The whole transaction; or the table's removal once no anchor and no table entry is left. */
-function finishWithRemovals(state: NftState, anchors: Map<string, Set<RuleHook>>, topEntries: number, body: string[], removals: string[]): string {
-  if (anchors.size === 0 && topEntries === 0) return state.exists ? `delete table ${T}\n` : '';
-  const declarations = body.filter((l) => l.startsWith('add set') || l.startsWith('add chain'));
-  const rest = body.filter((l) => !declarations.includes(l));
-  // Base chains are flushed before anything they jump to is deleted.
-  const base = baseLines(anchors);
-  const flushes = base.filter((l) => l.startsWith('flush chain'));
-  const jumps = base.filter((l) => !l.startsWith('flush chain'));
-  return `${[...SKELETON, ...declarations, ...flushes, ...rest, ...removals, ...jumps].join('\n')}\n`;
+export function publishEdits(key: string, publication: PortPublication): TableEdits {
+  const rdr = rdrRules(publication.forwards);
+  const nat = natRules(publication);
+  return {
+    chains: new Map([
+      [rdrChain(key), rdr.length > 0 ? rdr : null],
+      [natChain(key), nat.length > 0 ? nat : null],
+    ]),
+    lists: new Map(),
+  };
 }
 
-/** Flushes an anchor (`pfctl -a A -F nat|rules|all`): its chains go, and with `all` its tables. */
-export function flushAnchorScript(state: NftState, anchor: string, what: 'nat' | 'rules' | 'all'): string {
-  const anchors = hooksByAnchor(state);
-  const hooks: RuleHook[] = what === 'nat' ? ['rdr', 'nat'] : what === 'rules' ? ['filter'] : HOOKS;
-  const removals: string[] = [];
-  const remaining = new Set(anchors.get(anchor) ?? []);
-  for (const hook of hooks) {
-    const chain = chainOf(hook, anchor);
-    if (!state.chains.includes(chain)) continue;
-    removals.push(`flush chain ${T} ${chain}`, `delete chain ${T} ${chain}`);
-    remaining.delete(hook);
+export function unpublishEdits(key: string): TableEdits {
+  return { chains: new Map([[rdrChain(key), null], [natChain(key), null]]), lists: new Map() };
+}
+
+export function isolationEdits(policy: IsolationPolicy): TableEdits {
+  const rules = isolationRules(policy);
+  return {
+    chains: new Map([[ISOLATION_CHAIN, rules]]),
+    lists: new Map([[POD_SUBNETS_TABLE, rules.length > 0 ? [...new Set([...policy.podSubnets, ...policy.isolated])] : []]]),
+  };
+}
+
+export function masqueradeEdits(state: NftState, add: string[], remove: string[]): TableEdits {
+  const entries = [...new Set([...setEntries(state, MASQUERADE_TABLE), ...add])].filter((a) => !remove.includes(a));
+  return { chains: new Map(), lists: new Map([[MASQUERADE_TABLE, entries]]) };
+}
+
+// Structural reads of nft's JSON expressions.
+
+type Expr = Record<string, Record<string, unknown>>;
+
+interface PayloadMatch {
+  protocol: string;
+  field: string;
+  /** The right-hand side as text (a prefix reads as A/L). */
+  value: string;
+}
+
+/** The rule's `==` matches on packet fields, in order. */
+function payloadMatches(expr: Expr[]): PayloadMatch[] {
+  const found: PayloadMatch[] = [];
+  for (const statement of expr) {
+    const match = statement.match as { op?: string; left?: { payload?: { protocol: string; field: string } }; right?: unknown } | undefined;
+    const p = match?.left?.payload;
+    if (match && (match.op ?? '==') === '==' && p) found.push({ protocol: p.protocol, field: p.field, value: elementText(match.right) });
   }
-  if (what === 'all') for (const set of anchorSets(state, anchor)) removals.push(`delete set ${T} ${set}`);
-  if (remaining.size > 0) anchors.set(anchor, remaining);
-  else anchors.delete(anchor);
-  if (removals.length === 0) return '';
-  return finishWithRemovals(state, anchors, topLevelEntries(state.sets), [], removals);
+  return found;
 }
 
-/** `pfctl -t T -T add|delete|replace` on a top-level table. */
-export function tableScript(state: NftState, table: string, op: 'add' | 'delete' | 'replace', addresses: string[]): string {
-  const sets = setNames(table);
-  const current = [...(state.sets.get(sets.v4) ?? []), ...(state.sets.get(sets.v6) ?? [])];
-  let next: string[];
-  if (op === 'add') next = [...new Set([...current, ...addresses])];
-  else if (op === 'delete') next = current.filter((a) => !addresses.includes(a));
-  else next = [...new Set(addresses)];
-  const after: NftState = { ...state, sets: new Map(state.sets) };
-  after.sets.set(sets.v4, next.filter((a) => !a.includes(':')));
-  after.sets.set(sets.v6, next.filter((a) => a.includes(':')));
-  return finishWithRemovals(state, hooksByAnchor(state), topLevelEntries(after.sets), setLines(table, next), []);
+const isAddressMatch = (m: PayloadMatch, field: string): boolean => (m.protocol === 'ip' || m.protocol === 'ip6') && m.field === field;
+
+function forwardOf(expr: Expr[]): PortForward | undefined {
+  const dnat = expr.find((s) => s.dnat)?.dnat as { addr?: unknown; port?: unknown } | undefined;
+  const matches = payloadMatches(expr);
+  const port = matches.find((m) => m.field === 'dport' && isProtocol(m.protocol));
+  if (!dnat || !port || !isProtocol(port.protocol) || typeof dnat.addr !== 'string') return undefined;
+  const hostIP = matches.find((m) => isAddressMatch(m, 'daddr'))?.value;
+  return { protocol: port.protocol, hostPort: Number(port.value), podAddress: dnat.addr, podPort: Number(dnat.port), ...(hostIP ? { hostIP } : {}) };
 }
 
-/** The entries of a top-level table, as `pfctl -t T -T show` lists them. */
-export function tableEntries(state: NftState, table: string): string[] {
-  const sets = setNames(table);
-  return [...(state.sets.get(sets.v4) ?? []), ...(state.sets.get(sets.v6) ?? [])];
+/** The forwards a publication's DNAT chain holds. */
+export function forwardsOf(state: NftState, key: string): PortForward[] {
+  return state.rules
+    .filter((r) => r.chain === rdrChain(key))
+    .map((r) => forwardOf(r.expr as Expr[]))
+    .filter((f): f is PortForward => f !== undefined);
+}
+
+/** The subnets the isolation chain drops other pods on their way to. */
+export function isolatedOf(state: NftState): string[] {
+  return state.rules
+    .filter((r) => r.chain === ISOLATION_CHAIN && (r.expr as Expr[]).some((s) => 'drop' in s))
+    .map((r) => payloadMatches(r.expr as Expr[]).find((m) => isAddressMatch(m, 'daddr'))?.value)
+    .filter((s): s is string => s !== undefined);
+}
+
+export function masqueradedOf(state: NftState): string[] {
+  return setEntries(state, MASQUERADE_TABLE);
 }

@@ -1,5 +1,4 @@
 // The bridge plugin's configuration: every field of the reference bridge config.
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { pickCniArgs } from '../../cni/args.js';
 import { checkIpamType } from '../../cni/delegate.js';
@@ -46,24 +45,4 @@ export function loadBridgeConf(request: PluginRequest): BridgeConf {
     conf.mac = mac.toLowerCase();
   }
   return conf;
-}
-
-/**
- * The host end's name: `jn` and 12 hex digits of a hash of network, container and
- * ifname — 14 characters, stable across ADD and DEL, so DEL finds it without records.
- */
-export function hostInterfaceName(network: string, containerId: string, ifname: string): string {
-  const digest = createHash('sha256').update(`${network}\0${containerId}\0${ifname}`).digest('hex');
-  return `jn${digest.slice(0, 12)}`;
-}
-
-/** The host end's description: the mark by which gc finds an attachment nothing else records. */
-export function hostInterfaceDescription(jail: string, ifname: string, network: string): string {
-  return `jailnet: pod ${jail} ifname ${ifname} network ${network}`;
-}
-
-/** The inverse of hostInterfaceDescription, for any description (undefined when it is not jailnet's). */
-export function parseHostInterfaceDescription(description: string | undefined): { jail: string; ifname: string; network: string } | undefined {
-  const match = /^jailnet: pod (\S+) ifname (\S+) network (\S+)$/.exec(description ?? '');
-  return match ? { jail: match[1] as string, ifname: match[2] as string, network: match[3] as string } : undefined;
 }

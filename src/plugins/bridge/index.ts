@@ -1,6 +1,6 @@
 // The bridge plugin on FreeBSD: an epair per attachment, one end on an if_bridge on the
 // host, the other moved into the pod's vnet jail and renamed; addresses from IPAM,
-// the gateway on the bridge, <cni-nat> for ipMasq. The attachment is recorded before
+// the gateway on the bridge, masquerading for ipMasq. The attachment is recorded before
 // the first change, and every ADD step is undone on failure.
 import { ipamAdd, ipamRun } from '../../cni/delegate.js';
 import { loadHostLocalConfig, type HostLocalConfig } from '../../ipam/config.js';
@@ -12,15 +12,14 @@ import type { Host, InterfaceInfo } from '../../hosts/host.js';
 import { attachmentKey, baseRecord, bridgeRecords, type AttachmentRecord } from '../attachment-record.js';
 import { attachmentsDir, pluginHost, podInterfaceName, sandboxOf } from '../host-for-plugin.js';
 import { Rollback } from '../rollback.js';
-import { hostInterfaceDescription, hostInterfaceName, loadBridgeConf, type BridgeConf } from './config.js';
+import { hostInterfaceDescription, hostInterfaceName } from '../../persistent-names.js';
+import { loadBridgeConf, type BridgeConf } from './config.js';
 import { planAttachment, type AttachmentPlan } from './plan.js';
 import { enableForwarding, readyBridge, requireBridge } from './setup.js';
 
-const NAT_TABLE = 'cni-nat';
-
 async function requireSandbox(host: Host, vnet: string): Promise<void> {
   const state = await host.sandboxState(vnet);
-  const what = host.kind === 'freebsd' ? 'jail' : 'network namespace';
+  const what = host.sandboxNoun;
   if (state === 'missing') throw new CniError(ErrorCode.UnknownContainer, `${what} "${vnet}" not found`);
   if (state === 'shared') throw new CniError(ErrorCode.InvalidEnvironment, `${what} "${vnet}" has no network stack of its own`);
 }
@@ -44,8 +43,8 @@ async function preflight(host: Host, request: PluginRequest, conf: BridgeConf, j
   // jailnet's own host-local is checked here too: a bad ipam section must not cost a lease file.
   if (conf.ipam?.type === 'host-local') checkGateways(conf, loadHostLocalConfig(request.config, request.args));
   await requireSandbox(host, jail);
-  if (conf.ipMasq && !(await host.isModuleLoaded('pf'))) {
-    throw new CniError(ErrorCode.HostNotReady, 'the pf kernel module must be loaded for ipMasq networks', 'kldload pf, or set pf_enable="YES" in rc.conf');
+  if (conf.ipMasq && !(await host.filter.available())) {
+    throw new CniError(ErrorCode.HostNotReady, 'the packet filter must be available for ipMasq networks', 'jailnet status says how to make it so');
   }
   if ((await host.listInterfaces(jail)).includes(request.ifname)) {
     throw new CniError(ErrorCode.InterfaceExists, `container interface ${request.ifname} already exists in jail ${jail}`);
@@ -116,7 +115,7 @@ async function add(request: PluginRequest): Promise<Result> {
     // The epair takes the bridge's MTU (FreeBSD 14 refuses a member of another MTU).
     await plugEpair(host, rollback, request, conf, jail, hostName, conf.mtu || bridge.mtu);
     if (plan.masqueraded.length > 0) {
-      await rollback.step('cni-nat', () => host.tableAdd(NAT_TABLE, plan.masqueraded), () => host.tableDelete(NAT_TABLE, plan.masqueraded));
+      await rollback.step('masquerade', () => host.filter.masquerade(plan.masqueraded), () => host.filter.unmasquerade(plan.masqueraded));
     }
     await configurePodSide(host, request, jail, plan);
     return resultOf(host, request, bridge, jail, hostName, plan, ipam);
@@ -134,12 +133,12 @@ export async function teardown(host: Host, hostInterface: string, masqueraded: s
   }
   if (masqueraded.length > 0) {
     const ours = async () => {
-      const present = await host.tableShow(NAT_TABLE);
+      const present = await host.filter.masqueraded();
       return masqueraded.filter((a) => present.includes(a));
     };
     try {
       const present = await ours();
-      if (present.length > 0) await host.tableDelete(NAT_TABLE, present);
+      await host.filter.unmasquerade(present);
     } catch (error) {
       if ((await ours().catch(() => masqueraded)).length > 0) errors.push((error as Error).message);
     }
@@ -191,10 +190,10 @@ async function check(request: PluginRequest): Promise<void> {
   const bridge = await host.inspectInterface(conf.bridge);
   if (!bridge?.members.includes(hostName)) fail(`host interface ${hostName} is not a member of ${conf.bridge}`);
   if (conf.ipMasq) {
-    const table = await host.tableShow(NAT_TABLE);
+    const masqueraded = await host.filter.masqueraded();
     for (const ip of prev.ips) {
       const address = ip.address.split('/')[0] as string;
-      if (!table.includes(address)) fail(`${address} is missing from <${NAT_TABLE}>`);
+      if (!masqueraded.includes(address)) fail(`${address} is not masqueraded`);
     }
   }
   await ipamRun('CHECK', request);
@@ -224,12 +223,8 @@ async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
 async function status(request: PluginRequest): Promise<void> {
   const conf = loadBridgeConf(request);
   const host = pluginHost();
-  if (conf.ipMasq && !(await host.isModuleLoaded('pf'))) {
-    throw new CniError(ErrorCode.NotAvailable, 'the pf kernel module is not loaded', 'ipMasq needs it');
-  }
-  if (!(await host.isModuleLoaded('if_bridge')) || !(await host.isModuleLoaded('if_epair'))) {
-    // ifconfig loads cloners on demand, so this is only a warning-level condition.
-    process.stderr.write('jailnet bridge: if_bridge or if_epair is not loaded yet; ifconfig will load it\n');
+  if (conf.ipMasq && !(await host.filter.available())) {
+    throw new CniError(ErrorCode.NotAvailable, 'the packet filter is not available', 'ipMasq needs it; jailnet status says how to make it so');
   }
   await ipamRun('STATUS', request);
 }

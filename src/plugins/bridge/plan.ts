@@ -11,7 +11,7 @@ export interface AttachmentPlan {
   /** "ip/prefix" for the container interface. */
   containerAddresses: string[];
   routes: Route[];
-  /** Bare container addresses for <cni-nat>. */
+  /** Bare container addresses to masquerade. */
   masqueraded: string[];
   forwarding: Array<4 | 6>;
   /** The IPAM result's ips, each pointing at the container interface (index 2). */

@@ -1,0 +1,96 @@
+// jailnet's packet-filter intents on FreeBSD: published ports as rdr/nat rules in one
+// cni-rdr/<key> anchor per attachment, isolation in jailnet's own anchor, masquerading
+// through the <cni-nat> table that pf.conf translates. pfctl has no `-j`: work in a vnet
+// goes through jexec (the driver's run).
+import { HostCommandError } from '../exec.js';
+import type { RunInVnet, Vnet } from '../host.js';
+import type { IsolationPolicy, PacketFilter, PortForward, PortPublication, PublicationOwner } from '../packet-filter.js';
+import { ISOLATION_ANCHOR, MASQUERADE_TABLE, rdrAnchor } from '../../persistent-names.js';
+import { pfctl } from './commands.js';
+import { parseKilledStates, parsePfLines } from './parse.js';
+import { parseForwards, parseIsolated, renderIsolation, renderPublication } from './pf-text.js';
+
+/** What pfctl prints for an anchor that was never loaded (DIOCGETRULES on a missing ruleset). */
+const MISSING_ANCHOR = /DIOCGETRULES: Invalid argument|Anchor does not exist/;
+
+export class PfPacketFilter implements PacketFilter {
+  constructor(
+    private readonly run: RunInVnet,
+    private readonly host: { sysctlGet(name: string, vnet?: Vnet): Promise<string>; isModuleLoaded(name: string): Promise<boolean> },
+  ) {}
+
+  private async load(anchor: string, text: string, vnet: Vnet): Promise<void> {
+    await this.run(pfctl.load(anchor), vnet, { input: text });
+  }
+
+  private async show(anchor: string, what: 'rules' | 'nat', vnet: Vnet): Promise<string[]> {
+    const result = await this.run(pfctl.show(anchor, what), vnet, { allowFailure: true, reads: true });
+    if (result.exitCode !== 0 && MISSING_ANCHOR.test(result.stderr)) return [];
+    if (result.exitCode !== 0) throw new HostCommandError(result);
+    return parsePfLines(result.stdout);
+  }
+
+  async publishPorts(publication: PortPublication, vnet?: Vnet): Promise<string[]> {
+    await this.load(rdrAnchor(publication.owner), renderPublication(publication), vnet);
+    // pf leaves the host's own connections alone unless filter_local is set.
+    const filterLocal = await this.host.sysctlGet('net.pf.filter_local', vnet).catch(() => '0');
+    return filterLocal === '1'
+      ? []
+      : ['net.pf.filter_local is not 1, so connections from this host to its own addresses skip the published ports; run: sysctl net.pf.filter_local=1'];
+  }
+
+  async unpublishPorts(owner: PublicationOwner, vnet?: Vnet): Promise<boolean> {
+    const anchor = rdrAnchor(owner);
+    if ((await this.show(anchor, 'nat', vnet)).length === 0) return false;
+    await this.run(pfctl.flush(anchor, 'nat'), vnet);
+    return true;
+  }
+
+  async publishedPorts(owner: PublicationOwner, vnet?: Vnet): Promise<PortForward[]> {
+    return parseForwards(await this.show(rdrAnchor(owner), 'nat', vnet));
+  }
+
+  async setIsolation(policy: IsolationPolicy, vnet?: Vnet): Promise<void> {
+    const text = renderIsolation(policy);
+    if (text !== '') return this.load(ISOLATION_ANCHOR, text, vnet);
+    if ((await this.show(ISOLATION_ANCHOR, 'rules', vnet)).length > 0) await this.run(pfctl.flush(ISOLATION_ANCHOR, 'all'), vnet);
+  }
+
+  async isolatedSubnets(vnet?: Vnet): Promise<string[]> {
+    return parseIsolated(await this.show(ISOLATION_ANCHOR, 'rules', vnet));
+  }
+
+  async masquerade(addresses: string[], vnet?: Vnet): Promise<void> {
+    if (addresses.length > 0) await this.run(pfctl.table(MASQUERADE_TABLE, 'add', addresses), vnet);
+  }
+
+  async unmasquerade(addresses: string[], vnet?: Vnet): Promise<void> {
+    if (addresses.length > 0) await this.run(pfctl.table(MASQUERADE_TABLE, 'delete', addresses), vnet);
+  }
+
+  async masqueraded(vnet?: Vnet): Promise<string[]> {
+    const result = await this.run(pfctl.table(MASQUERADE_TABLE, 'show'), vnet, { allowFailure: true, reads: true });
+    if (result.exitCode !== 0 && /Table does not exist/.test(result.stderr)) return [];
+    if (result.exitCode !== 0) throw new HostCommandError(result);
+    return parsePfLines(result.stdout);
+  }
+
+  async killFlowsTo(address: string, vnet?: Vnet): Promise<number> {
+    const any = address.includes(':') ? '::/0' : '0.0.0.0/0';
+    return parseKilledStates((await this.run(pfctl.kill(any, address), vnet)).stderr);
+  }
+
+  async available(): Promise<boolean> {
+    return this.host.isModuleLoaded('pf');
+  }
+
+  /** The main ruleset's translation lines (`pfctl -s nat`): what status checks pf.conf's hooks against. */
+  async mainNatLines(): Promise<string[]> {
+    return this.show('', 'nat', undefined);
+  }
+
+  async enabled(): Promise<boolean> {
+    const result = await this.run(pfctl.info(), undefined, { allowFailure: true, reads: true });
+    return result.exitCode === 0 && /^Status: Enabled/m.test(result.stdout);
+  }
+}

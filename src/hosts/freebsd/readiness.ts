@@ -1,0 +1,42 @@
+// `jailnet status` on FreeBSD: the kernel modules, pf enabled, the pf.conf lines that hook
+// jailnet's anchors and masquerade <cni-nat>, and the sysctls pods need — each with the
+// line that fixes it.
+import type { ReadinessCheck } from '../packet-filter.js';
+import { MASQUERADE_TABLE, RDR_ANCHOR_PARENT } from '../../persistent-names.js';
+import type { FreeBSDHost } from './driver.js';
+
+function check(name: string, ok: boolean, fix: string): ReadinessCheck {
+  return { name, ok, ...(ok ? {} : { fix }) };
+}
+
+export async function freebsdReadiness(host: FreeBSDHost): Promise<ReadinessCheck[]> {
+  const checks: ReadinessCheck[] = [];
+  for (const module of ['if_bridge', 'if_epair', 'pf']) {
+    checks.push(check(`${module} loaded`, await host.isModuleLoaded(module), `kldload ${module} (and kld_list+="${module}" in rc.conf)`));
+  }
+  const pfLoaded = checks[2]?.ok ?? false;
+  checks.push(check('pf enabled', pfLoaded && (await host.filter.enabled()), 'pfctl -e (and pf_enable="YES" in rc.conf)'));
+  const nat = pfLoaded ? await host.filter.mainNatLines() : [];
+  const hooks = [`rdr-anchor "${RDR_ANCHOR_PARENT}/*"`, `nat-anchor "${RDR_ANCHOR_PARENT}/*"`];
+  checks.push(
+    check(
+      `pf.conf hooks the ${RDR_ANCHOR_PARENT}/* anchors`,
+      hooks.every((hook) => nat.some((line) => line.startsWith(hook))),
+      `add ${hooks.join(' and ')} to /etc/pf.conf, then pfctl -f /etc/pf.conf`,
+    ),
+  );
+  checks.push(
+    check(
+      `pf.conf masquerades <${MASQUERADE_TABLE}>`,
+      nat.some((line) => line.startsWith('nat on ') && line.includes(`from <${MASQUERADE_TABLE}>`)),
+      `add nat on $ext_if inet from <${MASQUERADE_TABLE}> to any -> ($ext_if) and table <${MASQUERADE_TABLE}> to /etc/pf.conf`,
+    ),
+  );
+  for (const [key, fix] of [
+    ['net.inet.ip.forwarding', 'sysctl net.inet.ip.forwarding=1 (gateway_enable="YES" in rc.conf)'],
+    ['net.pf.filter_local', 'sysctl net.pf.filter_local=1 (in /etc/sysctl.conf) so the host reaches published ports'],
+  ] as const) {
+    checks.push(check(`${key}=1`, (await host.sysctlGet(key).catch(() => '')) === '1', fix));
+  }
+  return checks;
+}

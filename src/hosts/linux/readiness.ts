@@ -1,0 +1,42 @@
+// `jailnet status` on Linux: what the Linux driver itself needs — nftables, network
+// namespaces, the bridge and veth drivers, the util-linux tools that build containers —
+// each with the fix a Debian admin would run. FreeBSD's pf.conf and kldload advice has no
+// place here.
+import { existsSync } from 'node:fs';
+import type { ExecDoor } from '../exec.js';
+import type { ReadinessCheck } from '../packet-filter.js';
+import type { LinuxHost } from './driver.js';
+
+function check(name: string, ok: boolean, fix: string): ReadinessCheck {
+  return { name, ok, ...(ok ? {} : { fix }) };
+}
+
+function hasTool(door: ExecDoor, tool: string): boolean {
+  try {
+    door.which(tool);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Loaded, or loadable on demand (the kernel loads bridge and veth when the first one is created). */
+async function moduleAvailable(host: LinuxHost, door: ExecDoor, module: string): Promise<boolean> {
+  if (await host.isModuleLoaded(module)) return true;
+  if (!hasTool(door, 'modprobe')) return false;
+  return (await door.run('modprobe', ['--dry-run', '--quiet', module], { allowFailure: true, reads: true })).exitCode === 0;
+}
+
+export async function linuxReadiness(host: LinuxHost, door: ExecDoor): Promise<ReadinessCheck[]> {
+  const checks: ReadinessCheck[] = [];
+  const nft = hasTool(door, 'nft');
+  checks.push(check('nftables usable (nft list tables)', nft && (await host.filter.available()), 'apt-get install nftables, and run as root'));
+  checks.push(check('network namespaces (/proc/self/ns/net)', existsSync('/proc/self/ns/net'), 'a kernel with CONFIG_NET_NS'));
+  for (const tool of ['ip', 'nsenter', 'unshare', 'setpriv']) {
+    checks.push(check(`${tool} installed`, hasTool(door, tool), tool === 'ip' ? 'apt-get install iproute2' : 'apt-get install util-linux'));
+  }
+  for (const module of ['bridge', 'veth']) {
+    checks.push(check(`${module} driver loaded or loadable`, await moduleAvailable(host, door, module), `modprobe ${module}`));
+  }
+  return checks;
+}
