@@ -22,6 +22,12 @@ const CASES: Case[] = [
   { name: 'child of a missing parent', run: ['jail', '-c', 'name=pod.c1', 'path=/', 'ip4=inherit', 'persist'], stderr: 'jail: jail "pod" not found\n', code: 1 },
   { name: 'vnet with ip4', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'ip4=inherit', 'persist'], stderr: 'jail: vnet jails cannot have IP address restrictions\n', code: 1 },
   { name: 'vnet=inherit with ip6=inherit', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet=inherit', 'ip6=inherit', 'persist'], stderr: 'jail: vnet jails cannot have IP address restrictions\n', code: 1 },
+  // jailparam_import (lib/libjail/jail.c): jailsys, boolean and integer values are checked
+  // before jail_set, with these texts; enum names in any case and integers are accepted.
+  { name: 'vnet=bogus', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet=bogus', 'persist'], stderr: 'jail: vnet: unknown jailsys value "bogus"\n', code: 1 },
+  { name: 'persist=maybe', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist=maybe'], stderr: 'jail: persist: unknown boolean value "maybe"\n', code: 1 },
+  { name: 'children.max=abc', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist', 'children.max=abc'], stderr: 'jail: children.max: non-integer value "abc"\n', code: 1 },
+  { name: 'vnet=NEW persist=1', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet=NEW', 'persist=1'], stdout: '', stderr: '', code: 0 },
   { name: 'remove unknown', run: ['jail', '-r', 'pod'], stderr: 'jail: "pod" not found\n', code: 1 },
   { name: 'jls -j unknown', run: ['jls', '-j', 'pod'], stderr: 'jls: jail "pod" not found\n', code: 1 },
   { name: 'jexec unknown', run: ['jexec', 'pod', '/bin/true'], stderr: 'jexec: jail "pod" not found\n', code: 1 },

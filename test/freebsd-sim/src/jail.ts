@@ -44,14 +44,49 @@ function parseParams(args: string[]): Map<string, string> {
 }
 
 const INTEGER_PARAMS = ['jid', 'children.max', 'enforce_statfs', 'devfs_ruleset', 'securelevel'];
+/** Parameters of type jailsys (sys/kern/kern_jail.c) and boolean ones jail(8) can be given. */
+const JAILSYS_PARAMS = ['vnet', 'host', 'ip4', 'ip6'];
+const JAILSYS_VALUES = ['disable', 'new', 'inherit'];
+const BOOLEAN_VALUES = ['false', 'true'];
+const BOOLEAN_PARAMS = ['persist', 'mount.devfs'];
+
+/**
+ * jailparam_import_enum (lib/libjail/jail.c): a name of the enum, any case, or an integer
+ * (which stands for the name at that index).
+ */
+function importEnum(names: string[], value: string): string | undefined {
+  const named = names.find((n) => n === value.toLowerCase());
+  if (named) return named;
+  if (!/^-?\d+$/.test(value)) return undefined;
+  return names[Number(value)] ?? value;
+}
+
+/**
+ * The value checks of jailparam_import (lib/libjail/jail.c), whose texts jail(8) prints:
+ * `P: unknown jailsys value "V"`, `P: unknown boolean value "V"`, `P: non-integer value "V"`.
+ * Values come back normalised to the enum's names.
+ */
+function importValues(params: Map<string, string>): void {
+  for (const [key, value] of params) {
+    if (JAILSYS_PARAMS.includes(key)) {
+      // An empty jailsys value means "new" (jailparam_import's booleanesque form).
+      const imported = value === '' ? 'new' : importEnum(JAILSYS_VALUES, value);
+      if (imported === undefined) jailFail(`${key}: unknown jailsys value "${value}"`);
+      params.set(key, imported as string);
+    } else if (BOOLEAN_PARAMS.includes(key) || key.startsWith('allow.')) {
+      const imported = importEnum(BOOLEAN_VALUES, value);
+      if (imported === undefined) jailFail(`${key}: unknown boolean value "${value}"`);
+      params.set(key, imported === '0' ? 'false' : imported === 'false' ? 'false' : 'true');
+    } else if (INTEGER_PARAMS.includes(key) && !/^-?\d+$/.test(value)) {
+      jailFail(`${key}: non-integer value "${value}"`);
+    }
+  }
+}
 
 function create(ctx: ToolContext, args: string[]): ToolOutput {
   const { state } = ctx;
   const params = parseParams(args);
-  for (const key of INTEGER_PARAMS) {
-    const value = params.get(key);
-    if (value !== undefined && !/^-?\d+$/.test(value)) jailFail(`${key}: invalid integer`);
-  }
+  importValues(params);
   const statfs = params.get('enforce_statfs');
   if (statfs !== undefined && !['0', '1', '2'].includes(statfs)) jailFail('jail_set: Invalid argument');
   const vnetParam = params.get('vnet');
