@@ -2,7 +2,9 @@
 // namespaces, the bridge and veth drivers, the util-linux tools that build containers —
 // each with the fix a Debian admin would run. FreeBSD's pf.conf and kldload advice has no
 // place here.
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { ExecDoor } from '../exec.js';
 import type { ReadinessCheck } from '../packet-filter.js';
 import type { LinuxHost } from './driver.js';
@@ -20,11 +22,19 @@ function hasTool(door: ExecDoor, tool: string): boolean {
   }
 }
 
-/** Loaded, or loadable on demand (the kernel loads bridge and veth when the first one is created). */
-async function moduleAvailable(host: LinuxHost, door: ExecDoor, module: string): Promise<boolean> {
+/**
+ * Loaded, built in, or loadable on demand (the kernel loads bridge and veth when the
+ * first one is created): /sys/module, then the kernel's own lists in /lib/modules.
+ */
+async function moduleAvailable(host: LinuxHost, module: string): Promise<boolean> {
   if (await host.isModuleLoaded(module)) return true;
-  if (!hasTool(door, 'modprobe')) return false;
-  return (await door.run('modprobe', ['--dry-run', '--quiet', module], { allowFailure: true, reads: true })).exitCode === 0;
+  const dir = path.join('/lib/modules', os.release());
+  const named = new RegExp(`(^|/)${module}\\.ko(\\.[a-z]+)?:?(\\s|$)`, 'm');
+  for (const list of ['modules.builtin', 'modules.dep']) {
+    const text = await fs.readFile(path.join(dir, list), 'utf8').catch(() => '');
+    if (named.test(text)) return true;
+  }
+  return false;
 }
 
 export async function linuxReadiness(host: LinuxHost, door: ExecDoor): Promise<ReadinessCheck[]> {
@@ -36,7 +46,7 @@ export async function linuxReadiness(host: LinuxHost, door: ExecDoor): Promise<R
     checks.push(check(`${tool} installed`, hasTool(door, tool), tool === 'ip' ? 'apt-get install iproute2' : 'apt-get install util-linux'));
   }
   for (const module of ['bridge', 'veth']) {
-    checks.push(check(`${module} driver loaded or loadable`, await moduleAvailable(host, door, module), `modprobe ${module}`));
+    checks.push(check(`${module} driver loaded or loadable`, await moduleAvailable(host, module), `modprobe ${module}`));
   }
   return checks;
 }
