@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # the shellcheck test keeps rc.d/jailnet clean; iproute2, nftables, procps (sysctl),
 # util-linux (nsenter, unshare, setpriv) and conntrack: what the Linux driver runs;
 # podman, buildah, runc, catatonit, uidmap: the real CNI clients of the Linux tests;
-# busybox-static: httpd and ping inside test namespaces; iptables: the reference portmap.
+# busybox-static: httpd and ping inside test namespaces; iptables: the reference portmap;
+# mandoc: the manual pages' lint test.
 APT_PACKAGES=(containernetworking-plugins shellcheck iproute2 nftables procps util-linux conntrack
-  podman buildah runc catatonit uidmap busybox-static iptables)
+  podman buildah runc catatonit uidmap busybox-static iptables mandoc)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -55,6 +55,11 @@ const SECTIONS = {
 
 type SectionName = keyof typeof SECTIONS;
 
+/** Every section and key jailnet.conf knows, for the manual page's drift test. */
+export function configKeys(): Array<{ section: string; key: string }> {
+  return Object.entries(SECTIONS).flatMap(([section, schema]) => Object.keys(schema.shape).map((key) => ({ section, key })));
+}
+
 export interface RuntimeConfig {
   stateDir: string;
   cniConfigDir: string;
