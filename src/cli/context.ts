@@ -21,6 +21,8 @@ export interface GlobalOptions {
   logLevel: string;
   json: boolean;
   dryRun: boolean;
+  /** A file the changes a real run made are appended to, in the plan's format. */
+  journal?: string;
 }
 
 export interface CliIO {
@@ -50,12 +52,16 @@ export interface CliContext {
   report(errors: string[]): void;
 }
 
-/** In plan mode plugins are not run: each call is one step of the plan. */
-function planningInvoker(plan: ChangePlan): Invoker {
+/**
+ * Each plugin call is one step of the plan; in plan mode (`inner` absent) the plugin is
+ * not run and ADD answers with an empty result of the list's version.
+ */
+function recordingInvoker(plan: ChangePlan, inner?: Invoker): Invoker {
   return {
     async invoke(type, env, stdin) {
       const conf = stdin as { name?: string; cniVersion?: string };
       plan.cni({ command: env.command, plugin: type, network: conf.name ?? '', netns: env.netns ?? '', ifname: env.ifname ?? '' });
+      if (inner) return inner.invoke(type, env, stdin);
       return env.command === 'ADD' ? { cniVersion: conf.cniVersion ?? '1.0.0' } : undefined;
     },
   };
@@ -118,7 +124,7 @@ export function createContext(globals: () => GlobalOptions, io: CliIO): CliConte
       return new ChainRunner({
         pluginDirs: runtime.cniPluginDirs,
         cache: new ResultCache(runtime.cniCacheDir, changes()),
-        invoker: globals().dryRun ? planningInvoker(changes()) : execInvoker(pluginEnvironment(globals()), { timeoutMs: runtime.pluginTimeoutMs }),
+        invoker: recordingInvoker(changes(), globals().dryRun ? undefined : execInvoker(pluginEnvironment(globals()), { timeoutMs: runtime.pluginTimeoutMs })),
       });
     },
     async pods() {

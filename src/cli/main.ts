@@ -1,9 +1,11 @@
 // The jailnet CLI. main() returns the exit code; only bin/jailnet.js sets it.
 import { readFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { CniError } from '../cni/errors.js';
 import { ConfigError } from '../config/jailnet-conf.js';
 import { configureLogger, LOG_LEVELS, type LogLevel } from '../log.js';
+import { formatPlan } from '../util/change-plan.js';
 import { oneLine, TeardownError } from '../util/teardown.js';
 import { cniCommand } from './cni-command.js';
 import { gcCommand } from './gc-command.js';
@@ -58,6 +60,7 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(LOG_LEVELS).default('warn'))
     .option('--json', 'machine-readable output', false)
     .option('--dry-run', 'print what would change (host commands, plugin calls, files) and change nothing', false)
+    .option('--journal <file>', 'append the changes this command made (host commands, plugin calls, files) to file, as --dry-run prints them')
     .addOption(new Option('--host <driver>', 'host driver (default: $JAILNET_HOST, else the OS)').choices(['freebsd', 'linux']))
     .enablePositionalOptions()
     .exitOverride()
@@ -80,13 +83,22 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
   return { program, context };
 }
 
+/** --journal: what a real run changed, also when it failed part way (the undo is part of it). */
+async function writeJournal(program: Command, context: CliContext): Promise<void> {
+  const { journal, dryRun } = program.opts<GlobalOptions>();
+  if (!journal || dryRun || context.plan.steps.length === 0) return;
+  await appendFile(journal, `${formatPlan(context.plan.steps)}\n`, { mode: 0o600 });
+}
+
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const { program, context } = buildProgram(io);
   try {
     await program.parseAsync(argv);
+    await writeJournal(program, context);
     // A command that ran to its end with a non-zero answer (status: a check failed) set it.
     return context.exitCode;
   } catch (error) {
+    await writeJournal(program, context).catch(() => undefined);
     if (error instanceof CommanderError) {
       // Help and version end with code 0; usage errors were already printed by commander.
       return error.exitCode === 0 ? 0 : 2;

@@ -8,6 +8,7 @@ import { validateNetworkName } from '../names.js';
 import { JAILNET_MARK, NetworkError, networkConflist } from '../networks/create.js';
 import { PodStore } from '../pods/store.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { formatPlan, unlessPlanning } from '../util/change-plan.js';
 import type { InterfaceInfo } from '../hosts/host.js';
 import type { CliContext } from './context.js';
 
@@ -56,11 +57,12 @@ function networkCreate(network: Command, context: CliContext): void {
       const conflist = networkConflist({ name, dataDir: path.join(runtime.stateDir, 'networks'), subnets: options.subnet, gateway: options.gateway, ipRange: options.ipRange, ipv6: options.ipv6, bridge: options.bridge, internal: options.internal, mtu: options.mtu, isolate: options.isolate }, used, existing.map(bridgeOf).filter((b): b is string => b !== undefined));
       if (options.bridge) await refuseNonBridge(context, options.bridge);
       const file = path.join(runtime.cniConfigDir, `${name}.conflist`);
+      await unlessPlanning(context.plan, 'write', file, () => writeFileAtomic(file, `${JSON.stringify(conflist, null, 2)}\n`, { mode: 0o644, dirMode: 0o755 }));
       if (context.dryRun()) {
-        context.print({ file, conflist }, () => `would write ${file}:\n${JSON.stringify(conflist, null, 2)}`);
+        const steps = context.plan.steps;
+        context.print({ plan: steps, file, conflist }, () => `${formatPlan(steps)}\n${JSON.stringify(conflist, null, 2)}`);
         return;
       }
-      await writeFileAtomic(file, `${JSON.stringify(conflist, null, 2)}\n`, { mode: 0o644, dirMode: 0o755 });
       context.print({ name, file, conflist }, () => `${name}: ${file}`);
     });
 }
@@ -108,8 +110,8 @@ function networkRemove(network: Command, context: CliContext): void {
       for (const file of files) {
         const text = await fs.readFile(file).catch(() => undefined);
         if (text && text.equals(list.bytes)) {
-          if (!context.dryRun()) await fs.rm(file);
-          context.print({ removed: name, file }, () => `${context.dryRun() ? 'would remove' : 'removed'} ${name} (${file})`);
+          await unlessPlanning(context.plan, 'remove', file, () => fs.rm(file));
+          if (!context.printPlanIfDry()) context.print({ removed: name, file }, () => `removed ${name} (${file})`);
           return;
         }
       }

@@ -83,7 +83,8 @@ export class ResultCache {
 
   async remove(key: AttachmentKey): Promise<void> {
     const file = this.file(key);
-    if (this.plan?.planning && !existsSync(file)) return;
+    // Removing what is not there changes nothing, so neither a plan nor a journal shows it.
+    if (!existsSync(file)) return;
     await unlessPlanning(this.plan, 'remove', file, () => fs.rm(file, { force: true }));
   }
 

@@ -175,12 +175,10 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
   const changes = options.plan ?? new ChangePlan(false);
   const planning = changes.planning;
   const resolveTool = toolResolver(toolPath);
-  /** In plan mode a command that changes something is recorded; one that only reads runs. */
+  /** A command that changes something is recorded, and in plan mode not run; one that only reads runs. */
   const runOrPlan = async (file: string, shownArgv: string[], args: string[], runOptions: RunOptions): Promise<CommandResult> => {
-    if (planning && !runOptions.reads) {
-      changes.host(shownArgv);
-      return { argv: shownArgv, exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
-    }
+    if (!runOptions.reads) changes.host(shownArgv);
+    if (planning && !runOptions.reads) return { argv: shownArgv, exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
     return execute(file, shownArgv, args, runOptions, env, timeoutFor());
   };
 
@@ -203,8 +201,8 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
     },
     async spawnDetached(tool, args) {
       assertArgv(args);
-      if (!planning) return startDetached(resolveTool(tool), [tool, ...args], [...args], env);
       changes.host([tool, ...args]);
+      if (!planning) return startDetached(resolveTool(tool), [tool, ...args], [...args], env);
       return 0;
     },
     async runFile(file, args, runOptions = {}) {

@@ -1,7 +1,9 @@
-// What a command would change, in order: host commands, CNI plugin calls and file
-// writes. With --dry-run every writer (the exec door, the record stores, the result
-// cache) puts its change here instead of making it; reads still happen for real,
-// since they change nothing and the plan depends on what is there.
+// What a command changes, in order: host commands, CNI plugin calls and file writes.
+// Every writer (the exec door, the record stores, the result cache, the plugin invoker)
+// puts its change here; with --dry-run it stops there and does not make it. So the plan
+// --dry-run prints and the journal of a real run (--journal) are one record, made the
+// same way. Reads happen for real in both, since they change nothing and the plan
+// depends on what is there.
 export type PlanStep =
   | { kind: 'host'; argv: string[] }
   | { kind: 'cni'; command: string; plugin: string; network: string; netns: string; ifname: string }
@@ -10,7 +12,7 @@ export type PlanStep =
 export class ChangePlan {
   readonly steps: PlanStep[] = [];
 
-  /** planning: changes are recorded, not made (--dry-run). */
+  /** planning: changes are recorded, not made (--dry-run); otherwise recorded and made. */
   constructor(readonly planning = false) {}
 
   host(argv: string[]): void {
@@ -26,12 +28,10 @@ export class ChangePlan {
   }
 }
 
-/** A changer that makes its change only outside plan mode, recording it otherwise. */
+/** A changer that records its change, and makes it outside plan mode. */
 export async function unlessPlanning(plan: ChangePlan | undefined, op: 'write' | 'remove', path: string, change: () => Promise<void>): Promise<void> {
-  if (plan?.planning) {
-    plan.file(op, path);
-    return;
-  }
+  plan?.file(op, path);
+  if (plan?.planning) return;
   await change();
 }
 

@@ -55,8 +55,8 @@ export class JsonRecords<T> {
 
   async remove(id: string): Promise<void> {
     const file = this.file(id);
-    // Removing what is not there changes nothing, so a plan does not show it.
-    if (this.plan?.planning && !existsSync(file)) return;
+    // Removing what is not there changes nothing, so neither a plan nor a journal shows it.
+    if (!existsSync(file)) return;
     await unlessPlanning(this.plan, 'remove', file, () => fs.rm(file, { force: true }));
   }
 
