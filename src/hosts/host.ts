@@ -147,6 +147,9 @@ export interface Host {
   /** What `jailnet status` checks on this kind of host, each with its fix. */
   readiness(): Promise<ReadinessCheck[]>;
 
+  /** IP forwarding of one family on the host, so a gateway's pods reach beyond their bridge; a no-op when on. */
+  enableForwarding(family: 4 | 6): Promise<void>;
+
   // sysctl and modules
   sysctlGet(name: string, vnet?: Vnet): Promise<string>;
   sysctlSet(name: string, value: string, vnet?: Vnet): Promise<void>;

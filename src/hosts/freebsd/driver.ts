@@ -283,6 +283,11 @@ export class FreeBSDHost implements Host {
     }
   }
 
+  async enableForwarding(family: 4 | 6): Promise<void> {
+    const key = family === 4 ? 'net.inet.ip.forwarding' : 'net.inet6.ip6.forwarding';
+    if ((await this.sysctlGet(key)) !== '1') await this.sysctlSet(key, '1');
+  }
+
   // sysctl and modules
 
   async sysctlGet(name: string, vnet?: Vnet): Promise<string> {

@@ -64,3 +64,31 @@ export const sysctl = {
 export const conntrack = {
   deleteTo: (address: string): Argv => ['conntrack', '-D', '-d', address],
 };
+
+/**
+ * What a container (a child jail) may not do, as in a FreeBSD child jail without a vnet:
+ * reconfigure the pod's network, mount, load modules or poke at raw devices.
+ */
+export const DROPPED_CAPABILITIES = '-net_admin,-sys_admin,-sys_module,-sys_rawio';
+
+/** Resolves a tool that another tool (nsenter) runs: from the tool path, never PATH. */
+export type Which = (tool: string) => string;
+
+/** The child-jail emulation: a holder process in its own pid and uts namespaces inside the pod's netns. */
+export const holder = {
+  start: (netns: string, which: Which): Argv => [
+    'nsenter', `--net=${netns}`, '--', which('unshare'), '--pid', '--uts', '--fork', '--kill-child', '--', which('sleep'), 'infinity',
+  ],
+  setHostname: (init: number, hostname: string, which: Which): Argv => ['nsenter', `--target=${init}`, '--uts', '--', which('hostname'), hostname],
+  /** A command in the container: its namespaces and root, with the capabilities above dropped from the bounding set. */
+  enter: (init: number, root: string, command: string[], which: Which): Argv => [
+    'nsenter', `--target=${init}`, '--net', '--uts', '--pid', '--',
+    which('setpriv'), `--bounding-set=${DROPPED_CAPABILITIES}`, '--',
+    ...(root === '/' ? [] : [which('chroot'), root]),
+    ...command,
+  ],
+  kill: (pid: number): Argv => ['kill', '-KILL', String(pid)],
+};
+
+/** A command in a vnet jail's (a netns's) network stack. */
+export const inNetns = (netns: string, command: string[]): Argv => ['nsenter', `--net=${netns}`, '--', ...command];

@@ -21,19 +21,12 @@ import type {
   VnetJailOptions,
   VxlanOptions,
 } from '../host.js';
-import { ifn, ip, sysctl, vethBatchLine, type Argv } from './commands.js';
+import { holder, ifn, inNetns, ip, sysctl, vethBatchLine, type Argv } from './commands.js';
 import { HolderRegistry, initOf, netnsPathOf, NETNS_DIR, runDir } from './jails.js';
 import { NftPacketFilter } from './nft-filter.js';
 import { linuxReadiness } from './readiness.js';
 import { parseLink, parseLinkNames, parseNetnsNames, parseRoutes } from './parse.js';
 
-/** FreeBSD sysctls jailnet itself uses, by their Linux names. */
-const SYSCTL_NAMES: Record<string, string> = {
-  'net.inet.ip.forwarding': 'net.ipv4.ip_forward',
-  'net.inet6.ip6.forwarding': 'net.ipv6.conf.all.forwarding',
-};
-
-const DROPPED_CAPABILITIES = '-net_admin,-sys_admin,-sys_module,-sys_rawio';
 /** Queries: they run even with --dry-run. */
 const READS = { reads: true } as const;
 
@@ -64,7 +57,8 @@ export class LinuxHost implements Host {
   private async run(argv: Argv, vnet: Vnet, options: { input?: string; allowFailure?: boolean; reads?: boolean } = {}): Promise<CommandResult> {
     const [tool, ...args] = argv;
     if (vnet === undefined) return this.door.run(tool, args, options);
-    return this.door.run('nsenter', [`--net=${netnsPathOf(vnet)}`, '--', this.door.which(tool), ...args], options);
+    const [nsenter, ...nsArgs] = inNetns(netnsPathOf(vnet), [this.door.which(tool), ...args]);
+    return this.door.run(nsenter, nsArgs, options);
   }
 
   // sandboxes
@@ -223,7 +217,7 @@ export class LinuxHost implements Host {
     return { jid: 0, name, parent: 0, path: '/', hostname: options.hostname ?? name, vnet: 'new', dying: false };
   }
 
-  /** The container invariant holds by a bounding set without CAP_NET_ADMIN (DROPPED_CAPABILITIES), applied to every process entering it. */
+  /** The container invariant holds by a bounding set without CAP_NET_ADMIN (commands.ts DROPPED_CAPABILITIES), applied to every process entering it. */
   async createChildJail(name: string, options: ChildJailOptions): Promise<JailInfo> {
     const parent = name.slice(0, name.lastIndexOf('.'));
     if (!name.includes('.') || parent === '') throw new Error(`jail "${name}" is not below a parent jail`);
@@ -232,18 +226,9 @@ export class LinuxHost implements Host {
       if (await this.holders.find(name)) throw new Error(`jail "${name}" already exists`);
     }
     const hostname = options.hostname ?? name;
-    const pid = await this.door.spawnDetached('nsenter', [
-      `--net=${netnsPathOf(name)}`,
-      '--',
-      this.door.which('unshare'),
-      '--pid',
-      '--uts',
-      '--fork',
-      '--kill-child',
-      '--',
-      this.door.which('sleep'),
-      'infinity',
-    ]);
+    const which = (tool: string) => this.door.which(tool);
+    const [starter, ...startArgs] = holder.start(netnsPathOf(name), which);
+    const pid = await this.door.spawnDetached(starter, startArgs);
     let init = this.door.planning ? 0 : undefined;
     for (let waited = 0; init === undefined && waited < 5000; waited += 10) {
       init = await initOf(pid);
@@ -253,7 +238,7 @@ export class LinuxHost implements Host {
       process.kill(pid, 'SIGKILL');
       throw new Error(`jail "${name}": its holder process did not start`);
     }
-    await this.run(['nsenter', `--target=${init}`, '--uts', '--', this.door.which('hostname'), hostname], undefined);
+    await this.run(holder.setHostname(init, hostname, which), undefined);
     if (!this.door.planning) await this.holders.write({ name, pid, init, path: options.path, hostname });
     return { jid: pid, name, parent: 0, path: options.path, hostname, vnet: 'inherit', dying: false };
   }
@@ -262,23 +247,21 @@ export class LinuxHost implements Host {
   async runInJail(name: string, argv: string[]): Promise<CommandResult> {
     const [command, ...args] = argv;
     if (command === undefined) throw new Error('runInJail needs a command');
-    const holder = await this.holders.find(name);
-    if (holder) {
-      const root = holder.path === '/' ? [] : [this.door.which('chroot'), holder.path];
-      // A child jail may not reconfigure the pod's network, mount or load modules, as in a FreeBSD child jail.
-      const unprivileged = [this.door.which('setpriv'), `--bounding-set=${DROPPED_CAPABILITIES}`, '--'];
-      return this.door.run('nsenter', [`--target=${holder.init}`, '--net', '--uts', '--pid', '--', ...unprivileged, ...root, command, ...args], { allowFailure: true });
-    }
-    if (!existsSync(netnsPathOf(name)) && !this.door.planning) throw new Error(`jail "${name}" not found`);
-    return this.door.run('nsenter', [`--net=${netnsPathOf(name)}`, '--', command, ...args], { allowFailure: true });
+    const child = await this.holders.find(name);
+    const [tool, ...toolArgs] = child
+      ? holder.enter(child.init, child.path, [command, ...args], (t) => this.door.which(t))
+      : inNetns(netnsPathOf(name), [command, ...args]);
+    if (!child && !existsSync(netnsPathOf(name)) && !this.door.planning) throw new Error(`jail "${name}" not found`);
+    return this.door.run(tool, toolArgs, { allowFailure: true });
   }
 
   async removeJail(name: string): Promise<void> {
     // Children go first and deepest first, as `jail -r` takes a jail's children with it.
     const below = (await this.holders.live()).filter((h) => h.name === name || h.name.startsWith(`${name}.`));
-    for (const holder of below.sort((a, b) => b.name.length - a.name.length)) {
-      await this.door.run('kill', ['-KILL', String(holder.pid)], { allowFailure: true });
-      if (!this.door.planning) await this.holders.remove(holder.name);
+    for (const child of below.sort((a, b) => b.name.length - a.name.length)) {
+      const [kill, ...killArgs] = holder.kill(child.pid);
+      await this.door.run(kill, killArgs, { allowFailure: true });
+      if (!this.door.planning) await this.holders.remove(child.name);
     }
     if (name.includes('.')) {
       if (below.length === 0 && !this.door.planning) throw new Error(`jail "${name}" not found`);
@@ -290,8 +273,8 @@ export class LinuxHost implements Host {
   async listJails(_options: { dying?: boolean } = {}): Promise<JailInfo[]> {
     const names = parseNetnsNames((await this.run(ip.netnsList(), undefined, READS)).stdout);
     const jails: JailInfo[] = names.map((name) => ({ jid: 0, name, parent: 0, path: '/', hostname: name, vnet: 'new', dying: false }));
-    for (const holder of await this.holders.live()) {
-      jails.push({ jid: holder.pid, name: holder.name, parent: 0, path: holder.path, hostname: holder.hostname, vnet: 'inherit', dying: false });
+    for (const child of await this.holders.live()) {
+      jails.push({ jid: child.pid, name: child.name, parent: 0, path: child.path, hostname: child.hostname, vnet: 'inherit', dying: false });
     }
     return jails;
   }
@@ -307,14 +290,19 @@ export class LinuxHost implements Host {
     }
   }
 
+  async enableForwarding(family: 4 | 6): Promise<void> {
+    const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding';
+    if ((await this.sysctlGet(key)) !== '1') await this.sysctlSet(key, '1');
+  }
+
   // sysctl and modules
 
   async sysctlGet(name: string, vnet?: Vnet): Promise<string> {
-    return (await this.run(sysctl.get(SYSCTL_NAMES[name] ?? name), vnet, READS)).stdout.trim();
+    return (await this.run(sysctl.get(name), vnet, READS)).stdout.trim();
   }
 
   async sysctlSet(name: string, value: string, vnet?: Vnet): Promise<void> {
-    await this.run(sysctl.set(SYSCTL_NAMES[name] ?? name, value), vnet);
+    await this.run(sysctl.set(name, value), vnet);
   }
 
   async isModuleLoaded(name: string): Promise<boolean> {

@@ -126,8 +126,5 @@ export async function readyBridge(host: Host, rollback: Rollback, conf: BridgeCo
 
 /** IP forwarding for the families the gateway serves: idempotent, so no lock. */
 export async function enableForwarding(host: Host, plan: AttachmentPlan): Promise<void> {
-  for (const fam of plan.forwarding) {
-    const key = fam === 4 ? 'net.inet.ip.forwarding' : 'net.inet6.ip6.forwarding';
-    if ((await host.sysctlGet(key)) !== '1') await host.sysctlSet(key, '1');
-  }
+  for (const family of plan.forwarding) await host.enableForwarding(family);
 }
