@@ -11,10 +11,10 @@ import {
   isolationRules,
   masqueradedOf,
   masqueradeEdits,
-  natRules,
+  snatRules,
   parseNftTable,
   publishEdits,
-  rdrRules,
+  dnatRules,
   transaction,
   unpublishEdits,
   withoutCovered,
@@ -34,17 +34,17 @@ const publication: PortPublication = {
 };
 
 t.test('a publication renders as DNAT rules and the bridge\'s source NAT', async (t) => {
-  t.same(rdrRules(publication.forwards), [
+  t.same(dnatRules(publication.forwards), [
     'meta nfproto ipv4 fib daddr type local tcp dport 8080 dnat ip to 10.88.0.2:80',
     'meta nfproto ipv6 fib daddr type local tcp dport 8080 dnat ip6 to [fd00::2]:80',
     'meta nfproto ipv4 ip daddr 192.0.2.2 udp dport 5353 dnat ip to 10.88.0.2:53',
   ]);
-  const nat = natRules(publication);
+  const nat = snatRules(publication);
   t.ok(nat.includes('oifname "cni-podman0" meta nfproto ipv4 ip saddr 127.0.0.0/8 ip daddr 10.88.0.2 tcp dport 80 masquerade'), 'localhost NAT');
   t.ok(nat.includes('oifname "cni-podman0" meta nfproto ipv4 ip saddr 10.88.0.0/16 ip daddr 10.88.0.2 tcp dport 80 masquerade'), 'hairpin NAT');
   t.ok(nat.includes('oifname "cni-podman0" meta nfproto ipv6 ip6 saddr ::1 ip6 daddr fd00::2 tcp dport 80 masquerade'), 'IPv6 localhost NAT');
-  t.same(natRules({ ...publication, hairpin: undefined }), [], 'no source NAT without hairpin (snat: false)');
-  t.same(rdrRules([{ protocol: 'tcp', hostPort: 1, hostIP: '192.0.2.2', podAddress: 'fd00::2', podPort: 1 }]), [], 'a host address of the other family publishes nothing');
+  t.same(snatRules({ ...publication, hairpin: undefined }), [], 'no source NAT without hairpin (snat: false)');
+  t.same(dnatRules([{ protocol: 'tcp', hostPort: 1, hostIP: '192.0.2.2', podAddress: 'fd00::2', podPort: 1 }]), [], 'a host address of the other family publishes nothing');
 });
 
 t.test('isolation renders as accept within a subnet and drop from the other pods', async (t) => {
@@ -59,8 +59,8 @@ t.test('transactions: the table goes with the last of jailnet\'s state, and noth
   t.same(withoutCovered(['10.88.0.0/16', '10.88.1.0/24', '10.89.0.0/24', '10.89.0.0/24']), ['10.88.0.0/16', '10.89.0.0/24']);
   t.equal(transaction(emptyState(), unpublishEdits('x-eth0')), '', 'removing what does not exist changes nothing');
   const script = transaction(emptyState(), publishEdits('ctr1-eth0', publication));
-  t.match(script, 'add rule inet jailnet prerouting jump rdr/ctr1-eth0');
-  t.match(script, 'add rule inet jailnet postrouting jump nat/ctr1-eth0');
+  t.match(script, 'add rule inet jailnet prerouting jump dnat/ctr1-eth0');
+  t.match(script, 'add rule inet jailnet postrouting jump snat/ctr1-eth0');
   const added = transaction(emptyState(), masqueradeEdits(emptyState(), ['10.88.0.2', '10.88.0.3', 'fd00::2'], []));
   t.match(added, 'add element inet jailnet cni-nat-v4 { 10.88.0.2, 10.88.0.3 }');
   t.match(added, 'add element inet jailnet cni-nat-v6 { fd00::2 }');

@@ -5,9 +5,9 @@
 import { z } from 'zod';
 import { CniError, ErrorCode } from '../cni/errors.js';
 import { parseConfig } from '../cni/netconf.js';
+import { MappingSchema, type PortMapping } from '../cni/port-mapping.js';
 import type { Result } from '../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../cni/skel.js';
-import { parseIP } from '../ipam/ip.js';
 import { familyOf, sortedForwards, type PortForward, type PortPublication, type PublicationOwner } from '../hosts/packet-filter.js';
 import { rdrAnchor } from '../persistent-names.js';
 import { JsonRecords } from '../util/json-records.js';
@@ -16,15 +16,8 @@ import { attachmentsDir, pluginHost } from './host-for-plugin.js';
 import { containerAddresses, requirePrevResult, subnetsOf } from './passthrough.js';
 import { whileUndoing } from '../util/deadline.js';
 
-export const MappingSchema = z.object({
-  hostPort: z.number().int().min(1).max(65535),
-  containerPort: z.number().int().min(1).max(65535),
-  protocol: z.enum(['tcp', 'udp', 'sctp']).default('tcp'),
-  hostIP: z
-    .string()
-    .optional()
-    .refine((ip) => !ip || parseIP(ip) !== null, { message: 'hostIP must be an IP address' }),
-});
+
+export { MappingSchema };
 
 export const PortmapConfSchema = z.looseObject({
   snat: z.boolean().default(true),
@@ -35,7 +28,6 @@ export const PortmapConfSchema = z.looseObject({
   runtimeConfig: z.looseObject({ portMappings: z.array(MappingSchema).optional() }).optional(),
 });
 
-export type PortMapping = z.infer<typeof MappingSchema>;
 
 function loadConf(request: PluginRequest) {
   const conf = parseConfig(PortmapConfSchema, request.config);

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { ChangePlan } from '../util/change-plan.js';
 import { JsonRecords } from '../util/json-records.js';
+import { MappingSchema, type PortMapping } from '../cni/port-mapping.js';
 
-const PortSchema = z.object({ hostIP: z.string().optional(), hostPort: z.number(), containerPort: z.number(), protocol: z.enum(['tcp', 'udp', 'sctp']) });
 
 const PodSchema = z.object({
   name: z.string(),
@@ -24,7 +24,7 @@ const PodSchema = z.object({
   removerPid: z.number().optional(),
   containerId: z.string(),
   networks: z.array(z.object({ name: z.string(), ifname: z.string(), result: z.unknown().optional() })),
-  ports: z.array(PortSchema),
+  ports: z.array(MappingSchema),
   ip: z.string().optional(),
   mac: z.string().optional(),
   restart: z.enum(['no', 'always']).default('no'),
@@ -32,7 +32,7 @@ const PodSchema = z.object({
 });
 
 export type PodRecord = z.infer<typeof PodSchema>;
-export type PortMapping = z.infer<typeof PortSchema>;
+export type { PortMapping };
 
 /** Pod records, one JSON file per pod, each with its own lock. */
 export class PodStore {

@@ -1,6 +1,6 @@
 // The Linux driver: network namespaces stand in for vnet jails, veth pairs for epairs,
-// Linux bridges for if_bridge, jailnet's nftables table for pf. It lets CI run the same
-// plugins and pods against a real kernel. Work inside a namespace goes through
+// Linux bridges for if_bridge, jailnet's nftables table for the packet filter. It lets
+// CI run the same plugins and pods against a real kernel. Work inside a namespace goes through
 // `nsenter --net=PATH`, which takes any netns path (/run/netns/X, /proc/PID/fd/N).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // The Linux driver's one renderer of jailnet's packet-filter intents: jailnet's own
 // nftables table, `inet jailnet`. Each attachment's published ports are two chains
-// (`rdr/<key>` for DNAT, `nat/<key>` for the hairpin and localhost source NAT), isolation
+// (`dnat/<key>` for the forwards, `snat/<key>` for the hairpin and localhost source NAT), isolation
 // is the `isolation` chain, masquerading is a pair of typed sets. Every change is one
 // `nft -f -` transaction that also rebuilds the base chains' jumps, so a half-applied
 // state never exists; no other table is ever touched, and when nothing of jailnet's is
@@ -61,12 +61,12 @@ export function setNames(list: string): { v4: string; v6: string } {
   return { v4: `${list}-v4`, v6: `${list}-v6` };
 }
 
-export const rdrChain = (key: string): string => `rdr/${key}`;
-export const natChain = (key: string): string => `nat/${key}`;
+export const dnatChain = (key: string): string => `dnat/${key}`;
+export const snatChain = (key: string): string => `snat/${key}`;
 
 /** The publication keys that have chains, in a stable order. */
 export function publicationKeys(state: NftState): string[] {
-  return [...new Set(state.chains.map((c) => /^(?:rdr|nat)\/(.+)$/.exec(c)?.[1]).filter((k): k is string => k !== undefined))].sort();
+  return [...new Set(state.chains.map((c) => /^(?:dnat|snat)\/(.+)$/.exec(c)?.[1]).filter((k): k is string => k !== undefined))].sort();
 }
 
 function asPrefix(entry: string): Prefix | null {
@@ -127,7 +127,7 @@ const payload = (address: string): 'ip' | 'ip6' => (familyOf(address) === 6 ? 'i
 const nfproto = (address: string): string => `meta nfproto ${familyOf(address) === 6 ? 'ipv6' : 'ipv4'}`;
 
 /** DNAT for each forward; `fib daddr type local` is pf's `self`: any of the host's own addresses. */
-export function rdrRules(forwards: PortForward[]): string[] {
+export function dnatRules(forwards: PortForward[]): string[] {
   return forwards
     .filter((f) => !f.hostIP || familyOf(f.hostIP) === familyOf(f.podAddress))
     .map((f) => {
@@ -137,8 +137,8 @@ export function rdrRules(forwards: PortForward[]): string[] {
     });
 }
 
-/** Source NAT on the bridge for the host's loopback and the hairpin subnets, as the FreeBSD driver's `nat on`. */
-export function natRules(publication: PortPublication): string[] {
+/** Source NAT on the bridge for the host's loopback and the hairpin subnets, so their replies come back through the DNAT. */
+export function snatRules(publication: PortPublication): string[] {
   const hairpin = publication.hairpin;
   if (!hairpin) return [];
   const rules: string[] = [];
@@ -182,21 +182,21 @@ function chainsAfter(state: NftState, edits: TableEdits): Set<string> {
 function anythingLeft(state: NftState, edits: TableEdits, chains: Set<string>): boolean {
   const isolation = edits.chains.get(ISOLATION_CHAIN) ?? state.rules.filter((r) => r.chain === ISOLATION_CHAIN);
   const masqueraded = edits.lists.get(MASQUERADE_TABLE) ?? setEntries(state, MASQUERADE_TABLE);
-  return [...chains].some((c) => /^(rdr|nat)\//.test(c)) || isolation.length > 0 || masqueraded.length > 0;
+  return [...chains].some((c) => /^(dnat|snat)\//.test(c)) || isolation.length > 0 || masqueraded.length > 0;
 }
 
 /** The base chains re-pointed at the chains that remain, and the masquerade of pods' traffic to elsewhere. */
 function jumpLines(chains: Set<string>): string[] {
   const lines: string[] = [];
   for (const key of publicationKeys({ ...emptyState(), chains: [...chains] })) {
-    if (chains.has(rdrChain(key))) lines.push(`add rule ${T} prerouting jump ${rdrChain(key)}`, `add rule ${T} output jump ${rdrChain(key)}`);
-    if (chains.has(natChain(key))) lines.push(`add rule ${T} postrouting jump ${natChain(key)}`);
+    if (chains.has(dnatChain(key))) lines.push(`add rule ${T} prerouting jump ${dnatChain(key)}`, `add rule ${T} output jump ${dnatChain(key)}`);
+    if (chains.has(snatChain(key))) lines.push(`add rule ${T} postrouting jump ${snatChain(key)}`);
   }
   const masq = setNames(MASQUERADE_TABLE);
   lines.push(
     `add rule ${T} forward jump ${ISOLATION_CHAIN}`,
     `add rule ${T} postrouting jump masq`,
-    // pf.conf's `nat on $ext_if from <cni-nat> to any`: pods' traffic leaving for elsewhere.
+    // Pods' traffic leaving for elsewhere goes out with the host's address.
     `add rule ${T} masq ip saddr @${masq.v4} ip daddr != @${masq.v4} ip daddr != 224.0.0.0/4 masquerade`,
     `add rule ${T} masq ip6 saddr @${masq.v6} ip6 daddr != @${masq.v6} ip6 daddr != ff00::/8 masquerade`,
   );
@@ -223,19 +223,19 @@ export function transaction(state: NftState, edits: TableEdits): string {
 }
 
 export function publishEdits(key: string, publication: PortPublication): TableEdits {
-  const rdr = rdrRules(publication.forwards);
-  const nat = natRules(publication);
+  const dnat = dnatRules(publication.forwards);
+  const snat = snatRules(publication);
   return {
     chains: new Map([
-      [rdrChain(key), rdr.length > 0 ? rdr : null],
-      [natChain(key), nat.length > 0 ? nat : null],
+      [dnatChain(key), dnat.length > 0 ? dnat : null],
+      [snatChain(key), snat.length > 0 ? snat : null],
     ]),
     lists: new Map(),
   };
 }
 
 export function unpublishEdits(key: string): TableEdits {
-  return { chains: new Map([[rdrChain(key), null], [natChain(key), null]]), lists: new Map() };
+  return { chains: new Map([[dnatChain(key), null], [snatChain(key), null]]), lists: new Map() };
 }
 
 export function isolationEdits(policy: IsolationPolicy): TableEdits {
@@ -287,7 +287,7 @@ function forwardOf(expr: Expr[]): PortForward | undefined {
 /** The forwards a publication's DNAT chain holds. */
 export function forwardsOf(state: NftState, key: string): PortForward[] {
   return state.rules
-    .filter((r) => r.chain === rdrChain(key))
+    .filter((r) => r.chain === dnatChain(key))
     .map((r) => forwardOf(r.expr as Expr[]))
     .filter((f): f is PortForward => f !== undefined);
 }
