@@ -120,7 +120,7 @@ t.test('the packet filter, sysctl and modules through the driver', async (t) => 
   t.equal(await host.filter.unpublishPorts(owner), true);
   t.equal(await host.filter.unpublishPorts(owner), false, 'nothing left to remove');
   await host.filter.masquerade(['10.88.0.5', '10.88.0.6']);
-  await host.filter.unmasquerade(['10.88.0.6']);
+  t.same(await host.filter.unmasquerade(['10.88.0.6', '10.88.0.9']), ['10.88.0.6'], 'only what was masqueraded is removed, and said so');
   t.same(await host.filter.masqueraded(), ['10.88.0.5']);
   await host.filter.setIsolation({ podSubnets: ['10.1.0.0/24', '10.2.0.0/24'], isolated: ['10.1.0.0/24'] });
   t.same(await host.filter.isolatedSubnets(), ['10.1.0.0/24']);

@@ -27,6 +27,10 @@ const CASES: Case[] = [
   { name: 'vnet=bogus', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet=bogus', 'persist'], stderr: 'jail: vnet: unknown jailsys value "bogus"\n', code: 1 },
   { name: 'persist=maybe', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist=maybe'], stderr: 'jail: persist: unknown boolean value "maybe"\n', code: 1 },
   { name: 'children.max=abc', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist', 'children.max=abc'], stderr: 'jail: children.max: non-integer value "abc"\n', code: 1 },
+  // kern_jail_set: vnet has no "disable" flag in pr_flag_jailsys, and a jailsys integer
+  // outside disable/new/inherit is EINVAL (libjail: "jail_set: Invalid argument").
+  { name: 'vnet=disable', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet=disable', 'persist'], stderr: 'jail: jail_set: Invalid argument\n', code: 1 },
+  { name: 'vnet=7', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet=7', 'persist'], stderr: 'jail: jail_set: Invalid argument\n', code: 1 },
   { name: 'vnet=NEW persist=1', run: ['jail', '-c', 'name=pod', 'path=/', 'vnet=NEW', 'persist=1'], stdout: '', stderr: '', code: 0 },
   { name: 'remove unknown', run: ['jail', '-r', 'pod'], stderr: 'jail: "pod" not found\n', code: 1 },
   { name: 'jls -j unknown', run: ['jls', '-j', 'pod'], stderr: 'jls: jail "pod" not found\n', code: 1 },

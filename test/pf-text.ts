@@ -2,7 +2,7 @@
 // as data: what pf is given, and what comes back from what pfctl prints.
 import t from 'tap';
 import { parseForwards, parseIsolated, renderIsolation, renderPublication } from '../src/hosts/freebsd/pf-text.js';
-import { sortedForwards, type PortPublication } from '../src/hosts/packet-filter.js';
+import { IntentError, sortedForwards, validateAddresses, validatePolicy, validatePublication, type PortPublication } from '../src/hosts/packet-filter.js';
 
 const publication: PortPublication = {
   owner: { containerId: 'c1', ifname: 'eth0' },
@@ -49,4 +49,20 @@ t.test('isolation renders its table and rules and reads back its subnets', async
   );
   t.same(parseIsolated(['pass quick inet from 10.1.0.0/24 to 10.1.0.0/24 flags S/SA keep state', 'block drop quick inet from <jailnet-pods> to 10.1.0.0/24']), ['10.1.0.0/24']);
   t.equal(renderIsolation({ podSubnets: ['10.2.0.0/24'], isolated: [] }), '', 'no isolated subnet, no rules');
+});
+
+t.test('intents are checked before any driver renders them: nothing but what they claim reaches pf or nft text', async (t) => {
+  const forward = publication.forwards[0]!;
+  const bad: Array<[string, PortPublication]> = [
+    ['a rule smuggled in an address', { ...publication, forwards: [{ ...forward, podAddress: '10.88.0.2 port 80\npass all' }] }],
+    ['a host address of the other family', { ...publication, forwards: [{ ...forward, hostIP: '2001:db8::1' }] }],
+    ['a port out of range', { ...publication, forwards: [{ ...forward, hostPort: 70000 }] }],
+    ['an unknown protocol', { ...publication, forwards: [{ ...forward, protocol: 'icmp' as never }] }],
+    ['a bridge name that closes a quote', { ...publication, hairpin: { bridge: 'br0"; flush ruleset', subnets: [] } }],
+    ['a subnet that is not one', { ...publication, hairpin: { bridge: 'br0', subnets: ['10.0.0.0/33'] } }],
+  ];
+  for (const [what, p] of bad) t.throws(() => validatePublication(p), IntentError, what);
+  t.doesNotThrow(() => validatePublication(publication), 'a sound publication passes');
+  t.throws(() => validatePolicy({ podSubnets: ['any'], isolated: [] }), IntentError, 'a policy with a word for a subnet');
+  t.throws(() => validateAddresses(['10.0.0.1', '-F']), IntentError, 'an option for an address');
 });

@@ -165,6 +165,16 @@ async function startDetached(file: string, shownArgv: string[], args: string[], 
   return pid;
 }
 
+/** Whether the door's tool path has `tool` (optional tools: conntrack, modprobe, …). */
+export function hasTool(door: Pick<ExecDoor, 'which'>, tool: string): boolean {
+  try {
+    door.which(tool);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function createExecDoor(options: ExecOptions = {}): ExecDoor {
   const toolPath = options.toolPath ?? toolPathFromEnv(options.env);
   const env = options.env ?? process.env;

@@ -1,11 +1,22 @@
 import type { CommandResult } from './exec.js';
-import type { PacketFilter, ReadinessCheck } from './packet-filter.js';
+import type { PacketFilter } from './packet-filter.js';
 
 // The narrow host interface: every kernel operation plugins, pods and the runtime API
 // need, with one driver per OS. `vnet` names the jail whose network stack is meant;
 // undefined means the host's own.
 
 export type Vnet = string | undefined;
+
+/** One line of `jailnet status`: what is checked, whether it holds, and the fix when not. */
+export interface ReadinessCheck {
+  name: string;
+  ok: boolean;
+  fix?: string;
+}
+
+export function readinessCheck(name: string, ok: boolean, fix: string): ReadinessCheck {
+  return { name, ok, ...(ok ? {} : { fix }) };
+}
 
 /** A driver's way of running one tool's argv on the host or inside a vnet (its packet filter uses it too). */
 export type RunInVnet = (argv: [string, ...string[]], vnet: Vnet, options?: { input?: string; allowFailure?: boolean; reads?: boolean }) => Promise<CommandResult>;

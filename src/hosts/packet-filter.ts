@@ -4,6 +4,8 @@
 // Linux: one nft transaction, linux/nft-table.ts) and reads it back structurally. No rule
 // text crosses this interface, the way the reference portmap's PortMapper and netavark's
 // FirewallDriver keep iptables and nftables behind one set of operations.
+import { familyOf, parseIP, parsePrefix } from '../ipam/ip.js';
+import { isInterfaceName } from '../names.js';
 import type { Vnet } from './host.js';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
@@ -41,13 +43,6 @@ export interface IsolationPolicy {
   isolated: string[];
 }
 
-/** One line of `jailnet status`: what is checked, whether it holds, and the fix when not. */
-export interface ReadinessCheck {
-  name: string;
-  ok: boolean;
-  fix?: string;
-}
-
 export interface PacketFilter {
   /** Installs an attachment's forwards, replacing what it published before; returns warnings for the user. */
   publishPorts(publication: PortPublication, vnet?: Vnet): Promise<string[]>;
@@ -61,7 +56,8 @@ export interface PacketFilter {
   isolatedSubnets(vnet?: Vnet): Promise<string[]>;
   /** Pod addresses whose traffic to other hosts leaves with the host's address. */
   masquerade(addresses: string[], vnet?: Vnet): Promise<void>;
-  unmasquerade(addresses: string[], vnet?: Vnet): Promise<void>;
+  /** Stops masquerading those of `addresses` that are; returns them (an address that is not is no error). */
+  unmasquerade(addresses: string[], vnet?: Vnet): Promise<string[]>;
   masqueraded(vnet?: Vnet): Promise<string[]>;
   /** Ends the tracked flows to an address; returns how many. */
   killFlowsTo(address: string, vnet?: Vnet): Promise<number>;
@@ -75,9 +71,47 @@ export function isProtocol(text: string): text is Protocol {
   return PROTOCOLS.has(text);
 }
 
-/** The address family of an address or prefix. */
-export function familyOf(address: string): 4 | 6 {
-  return address.includes(':') ? 6 : 4;
+export class IntentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IntentError';
+  }
+}
+
+const isAddress = (text: string) => parseIP(text) !== null;
+const isSubnet = (text: string) => parsePrefix(text) !== null;
+const isPort = (port: number) => Number.isInteger(port) && port >= 1 && port <= 65535;
+
+function validateForward(f: PortForward): void {
+  if (!isProtocol(f.protocol)) throw new IntentError(`unknown protocol ${JSON.stringify(f.protocol)}`);
+  if (!isPort(f.hostPort) || !isPort(f.podPort)) throw new IntentError(`ports must be 1 to 65535: ${f.hostPort} -> ${f.podPort}`);
+  if (!isAddress(f.podAddress)) throw new IntentError(`not a pod address: ${JSON.stringify(f.podAddress)}`);
+  if (f.hostIP !== undefined && !isAddress(f.hostIP)) throw new IntentError(`not a host address: ${JSON.stringify(f.hostIP)}`);
+  if (f.hostIP !== undefined && familyOf(f.hostIP) !== familyOf(f.podAddress)) {
+    throw new IntentError(`host address ${f.hostIP} and pod address ${f.podAddress} are of different families`);
+  }
+}
+
+/**
+ * What every driver checks before it renders a publication into rule text: the text
+ * reaches pfctl or nft, so nothing in it may be other than what it claims to be.
+ */
+export function validatePublication(publication: PortPublication): void {
+  publication.forwards.forEach(validateForward);
+  const { hairpin } = publication;
+  if (hairpin && !isInterfaceName(hairpin.bridge)) throw new IntentError(`not an interface name: ${JSON.stringify(hairpin.bridge)}`);
+  const badSubnet = hairpin?.subnets.find((s) => !isSubnet(s));
+  if (badSubnet !== undefined) throw new IntentError(`not a subnet: ${JSON.stringify(badSubnet)}`);
+}
+
+export function validatePolicy(policy: IsolationPolicy): void {
+  const bad = [...policy.podSubnets, ...policy.isolated].find((s) => !isSubnet(s));
+  if (bad !== undefined) throw new IntentError(`not a subnet: ${JSON.stringify(bad)}`);
+}
+
+export function validateAddresses(addresses: string[]): void {
+  const bad = addresses.find((a) => !isAddress(a));
+  if (bad !== undefined) throw new IntentError(`not an address: ${JSON.stringify(bad)}`);
 }
 
 /** Forwards listed in one canonical order, so two lists compare as data. */

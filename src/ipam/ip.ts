@@ -14,6 +14,11 @@ export interface Prefix {
   readonly bits: number;
 }
 
+/** The family of an address or prefix as text (a colon means IPv6), without parsing it. */
+export function familyOf(text: string): Family {
+  return text.includes(':') ? 6 : 4;
+}
+
 export function bitLength(family: Family): number {
   return family === 4 ? 32 : 128;
 }

@@ -29,11 +29,7 @@ export async function cleanLeftovers(ctx: PodContext, record: PodRecord): Promis
     await attempt(`published ports of ${network.ifname}`, () => ctx.host.filter.unpublishPorts({ containerId: record.containerId, ifname: network.ifname }));
     const result = network.result as { ips?: Array<{ address: string }> } | undefined;
     const addresses = (result?.ips ?? []).map((ip) => ip.address.split('/')[0] as string);
-    await attempt(`masquerading of ${addresses.join(' ')}`, async () => {
-      const present = (await ctx.host.filter.masqueraded()).filter((a) => addresses.includes(a));
-      await ctx.host.filter.unmasquerade(present);
-      return present.length > 0;
-    });
+    await attempt(`masquerading of ${addresses.join(' ')}`, async () => (await ctx.host.filter.unmasquerade(addresses)).length > 0);
     const ipam = (list?.plugins.find((p) => p.type === 'bridge') as { ipam?: { dataDir?: string } } | undefined)?.ipam;
     await attempt(`leases of ${network.name}/${network.ifname}`, async () => {
       const store = await LeaseStore.open(ipam?.dataDir ?? defaultIpamDataDir(), network.name);

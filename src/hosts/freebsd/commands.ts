@@ -88,11 +88,10 @@ export const pfctl = {
   flush: (anchor: string, what: 'all' | 'nat' | 'rules'): Argv => ['pfctl', '-a', anchor, '-F', what],
   // -P: ports as numbers, never /etc/services names (pfctl.8), so what is read back parses one way.
   show: (anchor: string, what: 'rules' | 'nat'): Argv => ['pfctl', '-P', ...(anchor ? ['-a', anchor] : []), '-s', what],
-  table: (table: string, op: 'add' | 'delete' | 'replace' | 'show', addresses: string[] = []): Argv => [
+  table: (table: string, op: 'add' | 'delete' | 'show', addresses: string[] = []): Argv => [
     'pfctl', '-t', table, '-T', op, ...addresses,
   ],
   kill: (from: string, to?: string): Argv => ['pfctl', '-k', from, ...(to ? ['-k', to] : [])],
-  enable: (): Argv => ['pfctl', '-e'],
   info: (): Argv => ['pfctl', '-s', 'info'],
 };
 

@@ -8,6 +8,7 @@ import type {
   ChildJailOptions,
   EpairOptions,
   Host,
+  ReadinessCheck,
   InterfaceInfo,
   JailInfo,
   RouteInfo,
@@ -16,7 +17,6 @@ import type {
   VnetJailOptions,
   VxlanOptions,
 } from '../host.js';
-import type { ReadinessCheck } from '../packet-filter.js';
 import { ifconfig, jail, jls, kld, netstat, route, sysctl, type Argv } from './commands.js';
 import { PfPacketFilter } from './packet-filter.js';
 import { parseIfconfig, parseIfconfigList, parseJls, parseNetstatRoutes } from './parse.js';

@@ -4,14 +4,23 @@
 // goes through jexec (the driver's run).
 import { HostCommandError } from '../exec.js';
 import type { RunInVnet, Vnet } from '../host.js';
-import type { IsolationPolicy, PacketFilter, PortForward, PortPublication, PublicationOwner } from '../packet-filter.js';
+import {
+  validateAddresses,
+  validatePolicy,
+  validatePublication,
+  type IsolationPolicy,
+  type PacketFilter,
+  type PortForward,
+  type PortPublication,
+  type PublicationOwner,
+} from '../packet-filter.js';
 import { ISOLATION_ANCHOR, MASQUERADE_TABLE, rdrAnchor } from '../../persistent-names.js';
 import { pfctl } from './commands.js';
 import { parseKilledStates, parsePfLines } from './parse.js';
 import { parseForwards, parseIsolated, renderIsolation, renderPublication } from './pf-text.js';
 
 /** What pfctl prints for an anchor that was never loaded (DIOCGETRULES on a missing ruleset). */
-const MISSING_ANCHOR = /DIOCGETRULES: Invalid argument|Anchor does not exist/;
+const MISSING_ANCHOR = /DIOCGETRULES: Invalid argument/;
 
 export class PfPacketFilter implements PacketFilter {
   constructor(
@@ -31,6 +40,7 @@ export class PfPacketFilter implements PacketFilter {
   }
 
   async publishPorts(publication: PortPublication, vnet?: Vnet): Promise<string[]> {
+    validatePublication(publication);
     await this.load(rdrAnchor(publication.owner), renderPublication(publication), vnet);
     // pf leaves the host's own connections alone unless filter_local is set.
     const filterLocal = await this.host.sysctlGet('net.pf.filter_local', vnet).catch(() => '0');
@@ -51,6 +61,7 @@ export class PfPacketFilter implements PacketFilter {
   }
 
   async setIsolation(policy: IsolationPolicy, vnet?: Vnet): Promise<void> {
+    validatePolicy(policy);
     const text = renderIsolation(policy);
     if (text !== '') return this.load(ISOLATION_ANCHOR, text, vnet);
     if ((await this.show(ISOLATION_ANCHOR, 'rules', vnet)).length > 0) await this.run(pfctl.flush(ISOLATION_ANCHOR, 'all'), vnet);
@@ -61,11 +72,16 @@ export class PfPacketFilter implements PacketFilter {
   }
 
   async masquerade(addresses: string[], vnet?: Vnet): Promise<void> {
+    validateAddresses(addresses);
     if (addresses.length > 0) await this.run(pfctl.table(MASQUERADE_TABLE, 'add', addresses), vnet);
   }
 
-  async unmasquerade(addresses: string[], vnet?: Vnet): Promise<void> {
-    if (addresses.length > 0) await this.run(pfctl.table(MASQUERADE_TABLE, 'delete', addresses), vnet);
+  async unmasquerade(addresses: string[], vnet?: Vnet): Promise<string[]> {
+    validateAddresses(addresses);
+    if (addresses.length === 0) return [];
+    const present = (await this.masqueraded(vnet)).filter((a) => addresses.includes(a));
+    if (present.length > 0) await this.run(pfctl.table(MASQUERADE_TABLE, 'delete', present), vnet);
+    return present;
   }
 
   async masqueraded(vnet?: Vnet): Promise<string[]> {

@@ -1,15 +1,11 @@
 // The FreeBSD driver's one renderer of jailnet's packet-filter intents into pf.conf(5)
 // text, and its one parser of what pfctl(8) prints back. Nothing else in jailnet writes
 // or reads pf rules.
-import { familyOf, isProtocol, type IsolationPolicy, type PortForward, type PortPublication } from '../packet-filter.js';
+import { familyOf } from '../../ipam/ip.js';
+import { isProtocol, type IsolationPolicy, type PortForward, type PortPublication } from '../packet-filter.js';
 import { POD_SUBNETS_TABLE } from '../../persistent-names.js';
 
 const af = (address: string): 'inet' | 'inet6' => (familyOf(address) === 6 ? 'inet6' : 'inet');
-
-/** A forward applies to its pod address's family only; a host address of the other family drops it. */
-function applies(forward: PortForward): boolean {
-  return !forward.hostIP || familyOf(forward.hostIP) === familyOf(forward.podAddress);
-}
 
 /**
  * Source NAT first (nat rules), then the redirections: pfctl loads translation rules in
@@ -18,7 +14,7 @@ function applies(forward: PortForward): boolean {
  * itself and its neighbours, whose replies would otherwise skip the rdr's reverse.
  */
 export function renderPublication(publication: PortPublication): string {
-  const forwards = publication.forwards.filter(applies);
+  const { forwards } = publication;
   const lines: string[] = [];
   const hairpin = publication.hairpin;
   if (hairpin) {

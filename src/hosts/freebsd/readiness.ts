@@ -1,13 +1,9 @@
 // `jailnet status` on FreeBSD: the kernel modules, pf enabled, the pf.conf lines that hook
 // jailnet's anchors and masquerade <cni-nat>, and the sysctls pods need — each with the
 // line that fixes it.
-import type { ReadinessCheck } from '../packet-filter.js';
+import { readinessCheck as check, type ReadinessCheck } from '../host.js';
 import { MASQUERADE_TABLE, RDR_ANCHOR_PARENT } from '../../persistent-names.js';
 import type { FreeBSDHost } from './driver.js';
-
-function check(name: string, ok: boolean, fix: string): ReadinessCheck {
-  return { name, ok, ...(ok ? {} : { fix }) };
-}
 
 export async function freebsdReadiness(host: FreeBSDHost): Promise<ReadinessCheck[]> {
   const checks: ReadinessCheck[] = [];

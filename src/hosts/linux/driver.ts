@@ -8,11 +8,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TEMPORARY_VETH_STEM } from '../../persistent-names.js';
 import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
-import type { ReadinessCheck } from '../packet-filter.js';
 import type {
   ChildJailOptions,
   EpairOptions,
   Host,
+  ReadinessCheck,
   InterfaceInfo,
   JailInfo,
   RouteInfo,

@@ -5,9 +5,19 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { withLock } from '../../util/file-lock.js';
 import { publicationKey, NFT_TABLE } from '../../persistent-names.js';
-import { HostCommandError, type ExecDoor } from '../exec.js';
+import { hasTool, HostCommandError, type ExecDoor } from '../exec.js';
 import type { RunInVnet, Vnet } from '../host.js';
-import { familyOf, type IsolationPolicy, type PacketFilter, type PortForward, type PortPublication, type PublicationOwner } from '../packet-filter.js';
+import { familyOf } from '../../ipam/ip.js';
+import {
+  validateAddresses,
+  validatePolicy,
+  validatePublication,
+  type IsolationPolicy,
+  type PacketFilter,
+  type PortForward,
+  type PortPublication,
+  type PublicationOwner,
+} from '../packet-filter.js';
 import { conntrack, nft } from './commands.js';
 import { netnsPathOf } from './jails.js';
 import {
@@ -17,6 +27,7 @@ import {
   isolationEdits,
   masqueradedOf,
   masqueradeEdits,
+  NO_EDITS,
   parseNftTable,
   publicationKeys,
   publishEdits,
@@ -58,6 +69,7 @@ export class NftPacketFilter implements PacketFilter {
   }
 
   async publishPorts(publication: PortPublication, vnet?: Vnet): Promise<string[]> {
+    validatePublication(publication);
     const bridge = publication.hairpin?.bridge;
     // DNAT of 127.0.0.1 towards a bridge needs the bridge to route loopback sources.
     if (bridge && publication.forwards.some((f) => familyOf(f.podAddress) === 4)) {
@@ -69,9 +81,12 @@ export class NftPacketFilter implements PacketFilter {
 
   async unpublishPorts(owner: PublicationOwner, vnet?: Vnet): Promise<boolean> {
     const key = publicationKey(owner);
-    if (!publicationKeys(await this.read(vnet)).includes(key)) return false;
-    await this.change(vnet, () => unpublishEdits(key));
-    return true;
+    let published = false;
+    await this.change(vnet, (state) => {
+      published = publicationKeys(state).includes(key);
+      return published ? unpublishEdits(key) : NO_EDITS;
+    });
+    return published;
   }
 
   async publishedPorts(owner: PublicationOwner, vnet?: Vnet): Promise<PortForward[]> {
@@ -79,6 +94,7 @@ export class NftPacketFilter implements PacketFilter {
   }
 
   async setIsolation(policy: IsolationPolicy, vnet?: Vnet): Promise<void> {
+    validatePolicy(policy);
     await this.change(vnet, () => isolationEdits(policy));
   }
 
@@ -87,11 +103,18 @@ export class NftPacketFilter implements PacketFilter {
   }
 
   async masquerade(addresses: string[], vnet?: Vnet): Promise<void> {
+    validateAddresses(addresses);
     if (addresses.length > 0) await this.change(vnet, (state) => masqueradeEdits(state, addresses, []));
   }
 
-  async unmasquerade(addresses: string[], vnet?: Vnet): Promise<void> {
-    if (addresses.length > 0) await this.change(vnet, (state) => masqueradeEdits(state, [], addresses));
+  async unmasquerade(addresses: string[], vnet?: Vnet): Promise<string[]> {
+    validateAddresses(addresses);
+    let present: string[] = [];
+    await this.change(vnet, (state) => {
+      present = masqueradedOf(state).filter((a) => addresses.includes(a));
+      return present.length > 0 ? masqueradeEdits(state, [], present) : NO_EDITS;
+    });
+    return present;
   }
 
   async masqueraded(vnet?: Vnet): Promise<string[]> {
@@ -100,11 +123,7 @@ export class NftPacketFilter implements PacketFilter {
 
   async killFlowsTo(address: string, vnet?: Vnet): Promise<number> {
     // conntrack(8) is optional on Linux: without it, flows to a removed pod simply time out.
-    try {
-      this.door.which('conntrack');
-    } catch {
-      return 0;
-    }
+    if (!hasTool(this.door, 'conntrack')) return 0;
     return parseDeletedFlows((await this.run(conntrack.deleteTo(address), vnet, { allowFailure: true })).stderr);
   }
 

@@ -6,9 +6,9 @@
 // state never exists; no other table is ever touched, and when nothing of jailnet's is
 // left the table itself goes. Reads are structural: rules come back as nft's JSON
 // expressions, never as text. Pure: state in, script or data out.
-import { bitLength, networkAddress, parseIP, parsePrefix, prefixContains, type Prefix } from '../../ipam/ip.js';
+import { bitLength, familyOf, networkAddress, parseIP, parsePrefix, prefixContains, type Prefix } from '../../ipam/ip.js';
 import { MASQUERADE_TABLE, NFT_TABLE, POD_SUBNETS_TABLE } from '../../persistent-names.js';
-import { familyOf, isProtocol, type IsolationPolicy, type PortForward, type PortPublication } from '../packet-filter.js';
+import { isProtocol, type IsolationPolicy, type PortForward, type PortPublication } from '../packet-filter.js';
 
 const T = `inet ${NFT_TABLE}`;
 const ISOLATION_CHAIN = 'isolation';
@@ -128,13 +128,11 @@ const nfproto = (address: string): string => `meta nfproto ${familyOf(address) =
 
 /** DNAT for each forward; `fib daddr type local` is pf's `self`: any of the host's own addresses. */
 export function dnatRules(forwards: PortForward[]): string[] {
-  return forwards
-    .filter((f) => !f.hostIP || familyOf(f.hostIP) === familyOf(f.podAddress))
-    .map((f) => {
-      const to = f.hostIP ? `${payload(f.hostIP)} daddr ${f.hostIP}` : 'fib daddr type local';
-      const target = familyOf(f.podAddress) === 6 ? `[${f.podAddress}]:${f.podPort}` : `${f.podAddress}:${f.podPort}`;
-      return `${nfproto(f.podAddress)} ${to} ${f.protocol} dport ${f.hostPort} dnat ${payload(f.podAddress)} to ${target}`;
-    });
+  return forwards.map((f) => {
+    const to = f.hostIP ? `${payload(f.hostIP)} daddr ${f.hostIP}` : 'fib daddr type local';
+    const target = familyOf(f.podAddress) === 6 ? `[${f.podAddress}]:${f.podPort}` : `${f.podAddress}:${f.podPort}`;
+    return `${nfproto(f.podAddress)} ${to} ${f.protocol} dport ${f.hostPort} dnat ${payload(f.podAddress)} to ${target}`;
+  });
 }
 
 /** Source NAT on the bridge for the host's loopback and the hairpin subnets, so their replies come back through the DNAT. */
@@ -203,8 +201,12 @@ function jumpLines(chains: Set<string>): string[] {
   return lines;
 }
 
+/** No change at all: the transaction is empty. */
+export const NO_EDITS: TableEdits = { chains: new Map(), lists: new Map() };
+
 /** The whole transaction for the edits; or the table's removal once nothing of jailnet's is left; '' when nothing changes. */
 export function transaction(state: NftState, edits: TableEdits): string {
+  if (edits.chains.size === 0 && edits.lists.size === 0) return '';
   const chains = chainsAfter(state, edits);
   if (!anythingLeft(state, edits, chains)) return state.exists ? `delete table ${T}\n` : '';
   const body: string[] = [];

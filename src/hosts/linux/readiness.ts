@@ -5,22 +5,9 @@
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ExecDoor } from '../exec.js';
-import type { ReadinessCheck } from '../packet-filter.js';
+import { hasTool, type ExecDoor } from '../exec.js';
+import { readinessCheck as check, type ReadinessCheck } from '../host.js';
 import type { LinuxHost } from './driver.js';
-
-function check(name: string, ok: boolean, fix: string): ReadinessCheck {
-  return { name, ok, ...(ok ? {} : { fix }) };
-}
-
-function hasTool(door: ExecDoor, tool: string): boolean {
-  try {
-    door.which(tool);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Loaded, built in, or loadable on demand (the kernel loads bridge and veth when the

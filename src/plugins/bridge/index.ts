@@ -131,17 +131,12 @@ export async function teardown(host: Host, hostInterface: string, masqueraded: s
     // A runtime may run two DELs of one attachment at once (podman's rm and its cleanup): gone is gone.
     if (await host.inspectInterface(hostInterface).catch(() => true)) errors.push((error as Error).message);
   }
-  if (masqueraded.length > 0) {
-    const ours = async () => {
-      const present = await host.filter.masqueraded();
-      return masqueraded.filter((a) => present.includes(a));
-    };
-    try {
-      const present = await ours();
-      await host.filter.unmasquerade(present);
-    } catch (error) {
-      if ((await ours().catch(() => masqueraded)).length > 0) errors.push((error as Error).message);
-    }
+  try {
+    await host.filter.unmasquerade(masqueraded);
+  } catch (error) {
+    // A concurrent DEL of the same attachment may have taken the addresses first.
+    const left = await host.filter.masqueraded().catch(() => masqueraded);
+    if (masqueraded.some((a) => left.includes(a))) errors.push((error as Error).message);
   }
 }
 

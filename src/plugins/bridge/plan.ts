@@ -2,7 +2,7 @@
 // host command: gateway addresses for the bridge, container addresses and routes,
 // masqueraded addresses, forwarding families.
 import type { IPConfig, Result, Route } from '../../cni/result.js';
-import { formatIP, networkAddress, parsePrefix } from '../../ipam/ip.js';
+import { familyOf, formatIP, networkAddress, parsePrefix } from '../../ipam/ip.js';
 import type { BridgeConf } from './config.js';
 
 export interface AttachmentPlan {
@@ -16,10 +16,6 @@ export interface AttachmentPlan {
   forwarding: Array<4 | 6>;
   /** The IPAM result's ips, each pointing at the container interface (index 2). */
   ips: IPConfig[];
-}
-
-function family(address: string): 4 | 6 {
-  return address.includes(':') ? 6 : 4;
 }
 
 /** The first usable address of the subnet, the gateway the reference picks when none is given. */
@@ -40,26 +36,26 @@ export function planAttachment(conf: BridgeConf, ipam: Result): AttachmentPlan {
     for (const ip of ips) {
       const bits = ip.address.split('/')[1];
       const entry = `${ip.gateway}/${bits}`;
-      if (ip.gateway && !gatewayAddresses.some((g) => family(g) === family(entry))) gatewayAddresses.push(entry);
+      if (ip.gateway && !gatewayAddresses.some((g) => familyOf(g) === familyOf(entry))) gatewayAddresses.push(entry);
     }
   }
   const routes = ipam.routes.map((r) => ({ ...r }));
   if (conf.isDefaultGateway) {
     for (const ip of ips) {
-      const dst = family(ip.address) === 4 ? '0.0.0.0/0' : '::/0';
+      const dst = familyOf(ip.address) === 4 ? '0.0.0.0/0' : '::/0';
       if (ip.gateway && !routes.some((r) => r.dst === dst)) routes.push({ dst, gw: ip.gateway });
     }
   }
   // A route without gw goes via the gateway of its family, as the reference's ConfigureIface does.
   for (const route of routes) {
-    route.gw ??= ips.find((ip) => family(ip.address) === family(route.dst))?.gateway;
+    route.gw ??= ips.find((ip) => familyOf(ip.address) === familyOf(route.dst))?.gateway;
   }
   return {
     gatewayAddresses,
     containerAddresses: ips.map((ip) => ip.address),
     routes: routes.filter((r) => r.gw !== undefined),
     masqueraded: conf.ipMasq ? ips.map((ip) => ip.address.split('/')[0] as string) : [],
-    forwarding: conf.isGateway ? [...new Set(ips.map((ip) => family(ip.address)))] : [],
+    forwarding: conf.isGateway ? [...new Set(ips.map((ip) => familyOf(ip.address)))] : [],
     ips,
   };
 }

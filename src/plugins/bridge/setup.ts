@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors.js';
 import type { Host, InterfaceInfo } from '../../hosts/host.js';
+import { familyOf } from '../../ipam/ip.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitBudget } from '../../util/deadline.js';
 import { DEFAULT_LOCK_WAIT_MS, lockHeld, LockTimeoutError, tryLock } from '../../util/file-lock.js';
@@ -13,10 +14,6 @@ import { attachmentsDir } from '../host-for-plugin.js';
 import type { Rollback } from '../rollback.js';
 import type { BridgeConf } from './config.js';
 import type { AttachmentPlan } from './plan.js';
-
-function family(address: string): 4 | 6 {
-  return address.includes(':') ? 6 : 4;
-}
 
 async function bridgeLock(bridge: string): Promise<string> {
   const dir = path.join(await attachmentsDir(), 'locks');
@@ -60,7 +57,7 @@ async function gatewayOnBridge(host: Host, rollback: Rollback, conf: BridgeConf,
   const present = addressesOf(bridge);
   for (const gateway of plan.gatewayAddresses) {
     if (present.includes(gateway)) continue;
-    const other = family(gateway) === 4 ? bridge.inet[0] : undefined;
+    const other = familyOf(gateway) === 4 ? bridge.inet[0] : undefined;
     if (other) {
       const old = `${other.address}/${other.prefixLength}`;
       if (!conf.forceAddress) {

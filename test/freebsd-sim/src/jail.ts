@@ -46,6 +46,8 @@ function parseParams(args: string[]): Map<string, string> {
 const INTEGER_PARAMS = ['jid', 'children.max', 'enforce_statfs', 'devfs_ruleset', 'securelevel'];
 /** Parameters of type jailsys (sys/kern/kern_jail.c) and boolean ones jail(8) can be given. */
 const JAILSYS_PARAMS = ['vnet', 'host', 'ip4', 'ip6'];
+/** pr_flag_jailsys in kern_jail.c: only ip4 and ip6 have a "disable" flag. */
+const DISABLEABLE = ['ip4', 'ip6'];
 const JAILSYS_VALUES = ['disable', 'new', 'inherit'];
 const BOOLEAN_VALUES = ['false', 'true'];
 const BOOLEAN_PARAMS = ['persist', 'mount.devfs'];
@@ -76,10 +78,24 @@ function importValues(params: Map<string, string>): void {
     } else if (BOOLEAN_PARAMS.includes(key) || key.startsWith('allow.')) {
       const imported = importEnum(BOOLEAN_VALUES, value);
       if (imported === undefined) jailFail(`${key}: unknown boolean value "${value}"`);
-      params.set(key, imported === '0' ? 'false' : imported === 'false' ? 'false' : 'true');
+      // Any integer but 0 is true, as the kernel's vfs_flagopt takes it.
+      params.set(key, imported === 'false' ? 'false' : 'true');
     } else if (INTEGER_PARAMS.includes(key) && !/^-?\d+$/.test(value)) {
       jailFail(`${key}: non-integer value "${value}"`);
     }
+  }
+}
+
+/**
+ * kern_jail_set (sys/kern/kern_jail.c) after the import: a jailsys value other than
+ * disable/new/inherit, or `disable` for a parameter without a disable flag (vnet, host),
+ * is EINVAL with no message of its own, which libjail words as `jail_set: <strerror>`.
+ */
+function checkJailsys(params: Map<string, string>): void {
+  for (const key of JAILSYS_PARAMS) {
+    const value = params.get(key);
+    if (value === undefined) continue;
+    if (!JAILSYS_VALUES.includes(value) || (value === 'disable' && !DISABLEABLE.includes(key))) jailFail('jail_set: Invalid argument');
   }
 }
 
@@ -87,6 +103,7 @@ function create(ctx: ToolContext, args: string[]): ToolOutput {
   const { state } = ctx;
   const params = parseParams(args);
   importValues(params);
+  checkJailsys(params);
   const statfs = params.get('enforce_statfs');
   if (statfs !== undefined && !['0', '1', '2'].includes(statfs)) jailFail('jail_set: Invalid argument');
   const vnetParam = params.get('vnet');
