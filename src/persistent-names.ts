@@ -64,3 +64,6 @@ export const POD_SUBNETS_TABLE = 'jailnet-pods';
 
 /** jailnet's own nftables table (`inet jailnet`), which stands in for pf on Linux. */
 export const NFT_TABLE = 'jailnet';
+
+/** jailnetd's socket, where the plugin shims (libexec/cni/*) look for it unless JAILNET_SOCKET says otherwise. */
+export const DAEMON_SOCKET = '/var/run/jailnet/jailnetd.sock';

@@ -39,6 +39,8 @@ export interface CliContext {
   /** What the command changes; with --dry-run, what it would change. */
   readonly plan: ChangePlan;
   runner(): Promise<ChainRunner>;
+  /** The environment jailnet's plugins get from this command: its --config and --host. */
+  pluginEnv(): NodeJS.ProcessEnv;
   pods(): Promise<PodContext>;
   dryRun(): boolean;
   readonly io: CliIO;
@@ -113,6 +115,7 @@ export function createContext(globals: () => GlobalOptions, io: CliIO): CliConte
       return loaded;
     },
     dryRun: () => globals().dryRun,
+    pluginEnv: () => pluginEnvironment(globals()),
     async host() {
       return (await selected()).host;
     },

@@ -8,6 +8,7 @@ import { configureLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { formatPlan } from '../util/change-plan.js';
 import { oneLine, TeardownError } from '../util/teardown.js';
 import { cniCommand } from './cni-command.js';
+import { daemonCommand } from './daemon-command.js';
 import { gcCommand } from './gc-command.js';
 import { hostCommand } from './host-command.js';
 import { networkCommand } from './network-command.js';
@@ -75,6 +76,7 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
   program.addCommand(containerCommand(context));
   program.addCommand(gcCommand(context));
   program.addCommand(statusCommand(context));
+  program.addCommand(daemonCommand(context));
   const configure = (command: Command): void => {
     command.exitOverride().configureOutput(output(io));
     command.commands.forEach(configure);

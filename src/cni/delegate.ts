@@ -2,6 +2,7 @@
 // plugin's environment and its complete stdin, found in CNI_PATH, as the spec says.
 import { formatCniArgs } from './args.js';
 import { CniError, ErrorCode } from './errors.js';
+import { callEnv } from '../util/call-env.js';
 import { execInvoker } from './invoke.js';
 import { parseResult, type Result } from './result.js';
 import type { PluginRequest } from './skel.js';
@@ -23,10 +24,11 @@ export function checkIpamType(type: string | undefined, own: string): string {
 
 function runDelegate(command: Exclude<CniCommand, 'VERSION'>, request: PluginRequest): Promise<unknown> {
   const type = checkIpamType(request.config.ipam?.type, String(request.config.type ?? ''));
-  if (process.env[DELEGATED_ENV]) {
-    throw new CniError(ErrorCode.InvalidConfig, `ipam.type "${type}" would delegate again from ${process.env[DELEGATED_ENV]}`, 'an IPAM plugin cannot have an ipam section of its own');
+  const env = callEnv();
+  if (env[DELEGATED_ENV]) {
+    throw new CniError(ErrorCode.InvalidConfig, `ipam.type "${type}" would delegate again from ${env[DELEGATED_ENV]}`, 'an IPAM plugin cannot have an ipam section of its own');
   }
-  return execInvoker({ ...process.env, [DELEGATED_ENV]: String(request.config.type ?? 'a plugin') }).invoke(
+  return execInvoker({ ...env, [DELEGATED_ENV]: String(request.config.type ?? 'a plugin') }).invoke(
     type,
     {
       command,

@@ -1,5 +1,6 @@
 // The host driver and jailnet state a plugin process works with: the driver picked by
-// JAILNET_HOST or the OS, the state directory from jailnet.conf (JAILNET_CONFIG or the default).
+// JAILNET_HOST or the OS, the state directory from jailnet.conf (JAILNET_CONFIG or the default),
+// as the call's environment gives them (the process's, or the forwarded call's in jailnetd).
 import path from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors.js';
 import { ConfigError, loadConfig } from '../config/jailnet-conf.js';
@@ -7,10 +8,11 @@ import type { Host } from '../hosts/host.js';
 import { hostFromOptions } from '../hosts/select.js';
 import { validateInterfaceName } from '../names.js';
 import { defaultConfigFile } from '../platform.js';
+import { callEnv } from '../util/call-env.js';
 
 export function pluginHost(): Host {
   try {
-    return hostFromOptions(undefined).host;
+    return hostFromOptions(undefined, { env: callEnv() }).host;
   } catch (error) {
     throw new CniError(ErrorCode.NotAvailable, 'no host driver for this system', (error as Error).message);
   }
@@ -39,7 +41,7 @@ export function podInterfaceName(request: { ifname: string }): string {
 
 export async function attachmentsDir(): Promise<string> {
   try {
-    const config = await loadConfig(process.env.JAILNET_CONFIG, defaultConfigFile());
+    const config = await loadConfig(callEnv().JAILNET_CONFIG, defaultConfigFile());
     return path.join(config.runtime.stateDir, 'attachments');
   } catch (error) {
     // The plugin's own configuration, jailnet.conf: invalid configuration, as a network config would be.

@@ -1,22 +1,11 @@
-// The entry point behind libexec/cni/*: picks the plugin by the launcher's name.
-// VERSION is answered before anything heavy loads: podman sends it to every plugin
-// of a list several times per container start and stop.
+// The plugin process behind the shims in libexec/cni/ when jailnetd does not serve the
+// call: picks the plugin by the shim's name and runs it in this process.
 import { encodeJson } from '../cni/json.js';
 import { versionInfo } from '../cni/versions.js';
-import type { Plugin } from '../cni/skel.js';
-
-const PLUGINS: Record<string, () => Promise<Plugin>> = {
-  'host-local': async () => (await import('./host-local.js')).hostLocal,
-  bridge: async () => (await import('./bridge/index.js')).bridge,
-  portmap: async () => (await import('./portmap.js')).portmap,
-  loopback: async () => (await import('./loopback.js')).loopback,
-  firewall: async () => (await import('./firewall.js')).firewall,
-  tuning: async () => (await import('./tuning.js')).tuning,
-};
+import { isPluginName, pluginNamed } from './registry.js';
 
 export async function runNamedPlugin(name: string): Promise<void> {
-  const load = PLUGINS[name];
-  if (!load) {
+  if (!isPluginName(name)) {
     process.stderr.write(`jailnet: no CNI plugin named ${JSON.stringify(name)}\n`);
     process.exitCode = 1;
     return;
@@ -25,6 +14,6 @@ export async function runNamedPlugin(name: string): Promise<void> {
     process.stdout.write(`${encodeJson(versionInfo())}\n`);
     return;
   }
-  const [{ pluginMain }, plugin] = await Promise.all([import('../cni/skel.js'), load()]);
+  const [{ pluginMain }, plugin] = await Promise.all([import('../cni/skel.js'), pluginNamed(name)]);
   pluginMain(plugin);
 }

@@ -3,6 +3,7 @@
 // lock waits end early enough that the call can still undo its work and answer with a
 // clean error before that. The undo itself may use the reserve.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { callEnv } from './call-env.js';
 
 export const DEADLINE_ENV = 'JAILNET_DEADLINE';
 
@@ -15,7 +16,7 @@ export const ROLLBACK_RESERVE_MS = 10_000;
 const undoing = new AsyncLocalStorage<boolean>();
 
 /** The epoch-ms deadline of this call, if its caller set one. */
-export function callDeadline(env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function callDeadline(env: NodeJS.ProcessEnv = callEnv()): number | undefined {
   const value = Number(env[DEADLINE_ENV]);
   return Number.isFinite(value) && value > 0 ? value : undefined;
 }
@@ -33,7 +34,7 @@ export function isUndoing(): boolean {
  * How long a wait may still last: with a deadline, until it (while undoing) or until
  * the reserve before it (otherwise), at least 0; without one, `fallbackMs`.
  */
-export function waitBudget(fallbackMs: number, env: NodeJS.ProcessEnv = process.env): number {
+export function waitBudget(fallbackMs: number, env: NodeJS.ProcessEnv = callEnv()): number {
   const deadline = callDeadline(env);
   if (deadline === undefined) return fallbackMs;
   const end = isUndoing() ? deadline : deadline - ROLLBACK_RESERVE_MS;

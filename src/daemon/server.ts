@@ -1,0 +1,147 @@
+// jailnetd's socket: root only, every request bounded in size and time, each connection
+// on its own so a malformed, hostile or slow one affects nobody else. Calls for
+// different containers run concurrently; the plugins' own per-bridge and state locks
+// order what must be ordered, as they do between separate plugin processes.
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { DEFAULT_PLUGIN_TIMEOUT_MS, callDeadline } from '../util/deadline.js';
+import { PROTOCOL, ProtocolError, parseRequest, type CniCall } from './protocol.js';
+import { SERVED_PLUGINS, serveCniCall } from './cni-service.js';
+
+/** A client has this long to send its whole request. */
+export const REQUEST_READ_MS = 10_000;
+/** Connections served at once; more wait in the kernel's listen queue. */
+export const MAX_CONNECTIONS = 256;
+
+export class DaemonSetupError extends Error {}
+
+export interface DaemonOptions {
+  socket: string;
+  /** The daemon's environment, the context calls are compared against. */
+  env?: NodeJS.ProcessEnv;
+  onError?: (message: string) => void;
+}
+
+export interface RunningDaemon {
+  socket: string;
+  /** Stops accepting, waits (bounded) for calls in progress, removes the socket. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** The socket's directory must be root's alone: anyone who can write it could replace the socket. */
+async function checkSocketDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const stat = await fs.lstat(dir);
+  if (!stat.isDirectory()) throw new DaemonSetupError(`${dir} is not a directory`);
+  const uid = process.getuid?.() ?? 0;
+  if (stat.uid !== uid) throw new DaemonSetupError(`${dir} is owned by uid ${stat.uid}, not ${uid}`);
+  if ((stat.mode & 0o077) !== 0) throw new DaemonSetupError(`${dir} is accessible to others (mode ${(stat.mode & 0o777).toString(8)}); it must be 0700`);
+}
+
+function answers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(socket);
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/** Removes a socket a dead daemon left; refuses when a live one answers or the path is something else. */
+async function claimSocketPath(socket: string): Promise<void> {
+  const stat = await fs.lstat(socket).catch(() => undefined);
+  if (!stat) return;
+  if (!stat.isSocket()) throw new DaemonSetupError(`${socket} exists and is not a socket`);
+  if (await answers(socket)) throw new DaemonSetupError(`jailnetd is already running on ${socket}`);
+  await fs.unlink(socket);
+}
+
+async function listen(server: net.Server, socket: string): Promise<void> {
+  // Created 0600 from the start: no moment in which another user could connect.
+  const previous = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socket, () => (server.off('error', reject), resolve()));
+    });
+  } finally {
+    process.umask(previous);
+  }
+  await fs.chmod(socket, 0o600);
+}
+
+/** The call's answer, or a CNI error once its deadline (its own, else the plugin timeout) has passed. */
+async function answerWithin(call: CniCall, env: NodeJS.ProcessEnv): Promise<string> {
+  const deadline = callDeadline(call.env) ?? Date.now() + DEFAULT_PLUGIN_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`${PROTOCOL} 1\n${JSON.stringify({ cniVersion: '1.0.0', code: 11, msg: 'jailnetd: the call did not finish in time', details: `deadline ${new Date(deadline).toISOString()}` })}\n`), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([serveCniCall(call, env), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function serveConnection(connection: net.Socket, env: NodeJS.ProcessEnv, track: (work: Promise<unknown>) => void, onError: (message: string) => void): void {
+  let received = Buffer.alloc(0);
+  const refuse = (reason: string) => {
+    connection.end(`${PROTOCOL} refused\n${reason}\n`);
+    connection.destroySoon();
+  };
+  connection.on('error', (error) => onError(`connection: ${error.message}`));
+  connection.setTimeout(REQUEST_READ_MS, () => refuse(`request not complete within ${REQUEST_READ_MS} ms`));
+  const onData = (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    let parsed;
+    try {
+      parsed = parseRequest(received, SERVED_PLUGINS);
+    } catch (error) {
+      connection.off('data', onData);
+      return refuse(error instanceof ProtocolError ? error.message : String(error));
+    }
+    if (!parsed.complete) return;
+    connection.off('data', onData);
+    connection.setTimeout(0);
+    const work = answerWithin(parsed.call, env).then(
+      (answer) => connection.end(answer),
+      (error: unknown) => refuse(`internal error: ${(error as Error).message}`),
+    );
+    track(work);
+  };
+  connection.on('data', onData);
+  connection.on('end', () => {
+    // The client stopped sending before its request was whole: nothing runs.
+    if (connection.listenerCount('data') > 0) refuse('request truncated');
+  });
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const socket = path.resolve(options.socket);
+  const env = { ...(options.env ?? process.env), JAILNET_SOCKET: socket };
+  const onError = options.onError ?? (() => undefined);
+  await checkSocketDir(path.dirname(socket));
+  await claimSocketPath(socket);
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  };
+  const server = net.createServer({ allowHalfOpen: true }, (connection) => serveConnection(connection, env, track, onError));
+  server.maxConnections = MAX_CONNECTIONS;
+  server.on('error', (error) => onError(`server: ${error.message}`));
+  await listen(server, socket);
+  return {
+    socket,
+    async close(graceMs = 30_000) {
+      // No new connections; the ones in progress finish (bounded by the grace) and close.
+      server.close();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([Promise.allSettled([...inFlight]), grace]);
+      clearTimeout(timer);
+      await fs.rm(socket, { force: true });
+    },
+  };
+}

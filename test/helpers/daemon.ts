@@ -1,0 +1,86 @@
+// jailnetd as its own process for tests: `jailnet daemon --socket` in a private
+// directory, with the environment the test's plugin calls have.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { JAILNET } from './run.js';
+
+export interface DaemonProcess {
+  socket: string;
+  child: ChildProcess;
+  stderr(): string;
+  /** SIGKILL: the socket file stays behind, as after a crash. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<number | null>;
+}
+
+/** Sends raw bytes and returns everything the daemon answers before it closes. */
+export function rawRequest(socket: string, bytes: Buffer | string, options: { halfClose?: boolean } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const client = net.connect(socket);
+    let answer = '';
+    client.on('data', (chunk) => (answer += chunk));
+    client.on('error', reject);
+    client.on('close', () => resolve(answer));
+    client.write(bytes, () => {
+      if (options.halfClose) client.end();
+    });
+  });
+}
+
+export function answers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(socket);
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/** A socket path short enough for sun_path (104 bytes on FreeBSD, 108 on Linux). */
+export async function socketDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'jnd-'));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+export async function startDaemonProcess(
+  t: { teardown(fn: () => unknown): void },
+  env: Record<string, string | undefined>,
+  socket: string,
+): Promise<DaemonProcess> {
+  const clean = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([key, value]) => value !== undefined && !/^(NODE_OPTIONS|NODE_EXTRA_CA_CERTS|TAP|_TAPJS)/.test(key)));
+  const assignments = Object.entries(clean).map(([key, value]) => `${key}=${value}`);
+  const child = spawn('/usr/bin/env', ['-i', ...assignments, process.execPath, JAILNET, 'daemon', '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  // Bounded: 20 s for a Node start on a loaded two-core machine.
+  for (let i = 0; i < 200 && !(await answers(socket)); i++) {
+    if (child.exitCode !== null) throw new Error(`jailnet daemon exited ${child.exitCode}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!(await answers(socket))) throw new Error(`jailnet daemon did not answer on ${socket}: ${stderr}`);
+  return {
+    socket,
+    child,
+    stderr: () => stderr,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited(child);
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      return exited(child);
+    },
+  };
+}
