@@ -49,6 +49,8 @@ export interface PodHost {
   leaseDir: string;
   cacheDir: string;
   recordsDir: string;
+  /** The environment of `cli` and of the plugins it runs. */
+  env: Record<string, string>;
   /** Runs `jailnet …` with the plugins pointed at the simulator. */
   cli(args: string[]): Promise<Run>;
   writeList(name: string, list: unknown): Promise<string>;
@@ -57,7 +59,7 @@ export interface PodHost {
   jail(name: string): Promise<void>;
 }
 
-export async function podHost(t: TestDir, options: { filterLocal?: boolean; runtime?: string[] } = {}): Promise<PodHost> {
+export async function podHost(t: TestDir, options: { filterLocal?: boolean; runtime?: string[]; env?: Record<string, string> } = {}): Promise<PodHost> {
   const sim = await newSim(t);
   const dir = path.dirname(sim.dir);
   const leaseDir = path.join(dir, 'networks');
@@ -74,10 +76,11 @@ export async function podHost(t: TestDir, options: { filterLocal?: boolean; runt
   ]);
   const loaded = await tool(sim, 'pfctl', ['-f', '-'], PODMAN_PF_CONF);
   if (loaded.code !== 0) throw new Error(`pf.conf: ${loaded.stderr}`);
-  const env = { ...sim.env, JAILNET_HOST: 'freebsd', JAILNET_CONFIG: conf };
+  const env = { ...sim.env, JAILNET_HOST: 'freebsd', JAILNET_CONFIG: conf, ...options.env };
   const cli = (args: string[]) => jailnet(['--config', conf, ...args], env);
   return {
     sim,
+    env,
     dir,
     stateDir,
     netDir,
