@@ -7,7 +7,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 let logger: Logger | undefined;
 
 export function configureLogger(level: LogLevel): Logger {
-  logger = pino({ level, base: { name: 'jailnet' } }, pino.destination(2));
+  // Written at once: a daemon's lines must not wait in a buffer, nor be lost with a crash.
+  logger = pino({ level, base: { name: 'jailnet' } }, pino.destination({ dest: 2, sync: true }));
   return logger;
 }
 

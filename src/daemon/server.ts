@@ -5,6 +5,7 @@
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { log } from '../log.js';
 import { DEFAULT_PLUGIN_TIMEOUT_MS, callDeadline } from '../util/deadline.js';
 import { PROTOCOL, ProtocolError, parseRequest, type CniCall } from './protocol.js';
 import { SERVED_PLUGINS, serveCniCall } from './cni-service.js';
@@ -72,13 +73,17 @@ async function listen(server: net.Server, socket: string): Promise<void> {
 
 /** The call's answer, or a CNI error once its deadline (its own, else the plugin timeout) has passed. */
 async function answerWithin(call: CniCall, env: NodeJS.ProcessEnv): Promise<string> {
+  const started = performance.now();
   const deadline = callDeadline(call.env) ?? Date.now() + DEFAULT_PLUGIN_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<string>((resolve) => {
     timer = setTimeout(() => resolve(`${PROTOCOL} 1\n${JSON.stringify({ cniVersion: '1.0.0', code: 11, msg: 'jailnetd: the call did not finish in time', details: `deadline ${new Date(deadline).toISOString()}` })}\n`), Math.max(0, deadline - Date.now()));
   });
   try {
-    return await Promise.race([serveCniCall(call, env), late]);
+    const answer = await Promise.race([serveCniCall(call, env), late]);
+    const code = /^\S+ (\S+)/.exec(answer)?.[1];
+    log().info({ plugin: call.plugin, command: call.env.CNI_COMMAND, container: call.env.CNI_CONTAINERID, code, ms: Math.round(performance.now() - started) }, 'served');
+    return answer;
   } finally {
     clearTimeout(timer);
   }
@@ -90,7 +95,10 @@ function serveConnection(connection: net.Socket, env: NodeJS.ProcessEnv, track: 
     connection.end(`${PROTOCOL} refused\n${reason}\n`);
     connection.destroySoon();
   };
-  connection.on('error', (error) => onError(`connection: ${error.message}`));
+  // A client that went away (a liveness probe, a killed shim) is not the daemon's error.
+  connection.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') onError(`connection: ${error.message}`);
+  });
   connection.setTimeout(REQUEST_READ_MS, () => refuse(`request not complete within ${REQUEST_READ_MS} ms`));
   const onData = (chunk: Buffer) => {
     received = Buffer.concat([received, chunk]);

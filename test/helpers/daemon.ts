@@ -55,10 +55,11 @@ export async function startDaemonProcess(
   t: { teardown(fn: () => unknown): void },
   env: Record<string, string | undefined>,
   socket: string,
+  globalOptions: string[] = [],
 ): Promise<DaemonProcess> {
   const clean = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([key, value]) => value !== undefined && !/^(NODE_OPTIONS|NODE_EXTRA_CA_CERTS|TAP|_TAPJS)/.test(key)));
   const assignments = Object.entries(clean).map(([key, value]) => `${key}=${value}`);
-  const child = spawn('/usr/bin/env', ['-i', ...assignments, process.execPath, JAILNET, 'daemon', '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('/usr/bin/env', ['-i', ...assignments, process.execPath, JAILNET, ...globalOptions, 'daemon', '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += d));
   t.teardown(() => {
