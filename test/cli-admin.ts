@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { DAEMON_SOCKET } from '../dist/persistent-names.js';
 import { podLab } from './helpers/pods.js';
 import { ROOT } from './helpers/run.js';
 import { tool } from './helpers/sim.js';
@@ -122,6 +123,21 @@ t.test('rc.d/jailnet follows rc.subr and is shellcheck-clean', async (t) => {
   const check = spawnSync('shellcheck', ['-s', 'sh', path.join(ROOT, 'rc.d', 'jailnet')], { encoding: 'utf8' });
   t.equal(check.error, undefined, 'shellcheck runs (scripts/install.sh installs it)');
   t.equal(check.status, 0, check.stdout);
+});
+
+t.test('rc.d/jailnetd runs jailnet daemon under daemon(8) and is shellcheck-clean', async (t) => {
+  const script = await fs.readFile(path.join(ROOT, 'rc.d', 'jailnetd'), 'utf8');
+  for (const line of ['# PROVIDE: jailnetd', '# BEFORE: jailnet jail', '# KEYWORD: shutdown', 'rcvar="jailnetd_enable"', 'command="/usr/sbin/daemon"', 'procname="/usr/sbin/daemon"', 'run_rc_command "$1"']) {
+    t.ok(script.includes(line), line);
+  }
+  t.match(script, /command_args="-P \$\{pidfile\} -r .* daemon --socket \$\{jailnetd_socket\}"/, 'supervised, restarted, with its pidfile');
+  t.match(script, `jailnetd_socket:=${DAEMON_SOCKET}`, 'the socket the shims look for');
+  const check = spawnSync('shellcheck', ['-s', 'sh', path.join(ROOT, 'rc.d', 'jailnetd')], { encoding: 'utf8' });
+  t.equal(check.status, 0, check.stdout);
+  const unit = await fs.readFile(path.join(ROOT, 'systemd', 'jailnetd.service'), 'utf8');
+  t.match(unit, /^ExecStart=\/usr\/local\/bin\/jailnet daemon$/m, 'the systemd unit runs the same command');
+  const verify = spawnSync('systemd-analyze', ['verify', path.join(ROOT, 'systemd', 'jailnetd.service')], { encoding: 'utf8' });
+  if (verify.error === undefined) t.notMatch(verify.stderr, /jailnetd\.service:\d+/, `systemd-analyze finds nothing in the unit: ${verify.stderr}`);
 });
 
 t.test('[network] disable_new_netns: pods use the host network', async (t) => {
