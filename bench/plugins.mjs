@@ -1,0 +1,278 @@
+#!/usr/bin/env node
+// jailnet's CNI plugins beside the reference plugins (Debian's containernetworking-plugins),
+// side by side in one run, every call a cold process as a runtime makes it:
+//   1. each plugin's VERSION, and host-local's ADD and DEL, through the shim with jailnetd up
+//      and down, vs the reference plugin of the same name;
+//   2. podman's default chain (bridge+host-local, portmap, firewall, tuning; 0.4.0) ADD+DEL
+//      for one netns, both implementations driven by the runner below;
+//   3. real podman: `podman run --rm --network N` of a trivial container, two containers.conf
+//      that differ only in cni_plugin_dirs;
+//   4. FreeBSD host commands for a second container's ADD and DEL, counted in the simulator's log;
+//   5. peak RSS of a shim call and of the daemon after the run.
+// Usage (root, Linux, after `npm run build`): node bench/plugins.mjs [iterations] [--write]
+// --write replaces the results section of bench/README.md. Medians; ratio = jailnet / reference.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const iterations = Number(args.find((a) => /^\d+$/.test(a)) ?? 15);
+const write = args.includes('--write');
+const JAILNET_DIR = path.join(root, 'libexec', 'cni');
+const { DAEMON_SOCKET } = await import(path.join(root, 'dist', 'persistent-names.js'));
+const REFERENCE_DIR = '/usr/lib/cni';
+const PLUGINS = ['bridge', 'host-local', 'portmap', 'firewall', 'tuning', 'loopback'];
+// The CA bundle variable of some machines adds ~140 ms to every Node start.
+const { NODE_EXTRA_CA_CERTS: _slow, NODE_OPTIONS: _hooks, JAILNET_SOCKET: _socket, ...baseEnv } = process.env;
+const scratch = mkdtempSync(path.join(tmpdir(), 'jnbench-'));
+const report = [];
+const goals = [];
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const ms = (started) => Number(process.hrtime.bigint() - started) / 1e6;
+
+/** One cold plugin process; wall-clock ms, peak RSS (KiB, from /usr/bin/time), stdout. */
+function call(file, env, input) {
+  const started = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', file], { input, encoding: 'utf8', env: { ...baseEnv, ...env } });
+  const elapsed = ms(started);
+  if (r.status !== 0) throw new Error(`${file} ${env.CNI_COMMAND}: ${r.stdout}${r.stderr}`);
+  return { ms: elapsed, rssKb: Number(r.stderr.trim().split('\n').at(-1)), stdout: r.stdout };
+}
+
+function answers(socket) {
+  return new Promise((resolve) => {
+    const probe = net.connect(socket);
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
+}
+
+async function startDaemon(socket) {
+  if (await answers(socket)) throw new Error(`a jailnetd already answers on ${socket}: stop it first`);
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'jailnet.js'), 'daemon', '--socket', socket], { env: baseEnv, stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (await answers(socket)) return child;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error('jailnetd did not start');
+}
+
+function daemonPeakRssMiB(child) {
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]) / 1024;
+}
+
+function row(what, jailnetUp, jailnetDown, reference, unit = 'ms') {
+  report.push({ what, up: jailnetUp, down: jailnetDown, reference, unit });
+}
+
+function goal(text, figure, met) {
+  goals.push({ text, figure, met });
+}
+
+/** Part 1: VERSION of every plugin; host-local ADD and DEL. */
+function singlePlugins(socket) {
+  const modes = { up: { JAILNET_SOCKET: socket }, down: { JAILNET_SOCKET: path.join(scratch, 'none.sock') } };
+  const version = { CNI_COMMAND: 'VERSION' };
+  for (const plugin of PLUGINS) {
+    const times = { up: [], down: [], reference: [] };
+    for (let i = 0; i < iterations; i++) {
+      times.up.push(call(path.join(JAILNET_DIR, plugin), { ...version, ...modes.up }, '{}').ms);
+      times.down.push(call(path.join(JAILNET_DIR, plugin), { ...version, ...modes.down }, '{}').ms);
+      times.reference.push(call(path.join(REFERENCE_DIR, plugin), version, '{}').ms);
+    }
+    row(`${plugin} VERSION`, median(times.up), median(times.down), median(times.reference));
+    if (plugin === 'bridge') goal('VERSION through the shim ≤ 5 ms median', `${median(times.up).toFixed(1)} ms`, median(times.up) <= 5);
+  }
+  const results = { ADD: { up: [], down: [], reference: [] }, DEL: { up: [], down: [], reference: [] }, rss: { up: [], down: [], reference: [] } };
+  for (const [mode, file, extra] of [['up', path.join(JAILNET_DIR, 'host-local'), modes.up], ['down', path.join(JAILNET_DIR, 'host-local'), modes.down], ['reference', path.join(REFERENCE_DIR, 'host-local'), {}]]) {
+    const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'bench', ipam: { type: 'host-local', dataDir: path.join(scratch, `leases-${mode}`), ranges: [[{ subnet: '10.250.0.0/16' }]] } });
+    for (let i = 0; i < iterations; i++) {
+      const env = { ...extra, CNI_CONTAINERID: `c${i}`, CNI_NETNS: '/x', CNI_IFNAME: 'eth0', CNI_PATH: path.dirname(file) };
+      const add = call(file, { ...env, CNI_COMMAND: 'ADD' }, conf);
+      results.ADD[mode].push(add.ms);
+      results.rss[mode].push(add.rssKb / 1024);
+      results.DEL[mode].push(call(file, { ...env, CNI_COMMAND: 'DEL' }, conf).ms);
+    }
+  }
+  for (const op of ['ADD', 'DEL']) row(`host-local ${op}`, median(results[op].up), median(results[op].down), median(results[op].reference));
+  row('host-local ADD peak RSS', median(results.rss.up), median(results.rss.down), median(results.rss.reference), 'MiB');
+  goal('an ADD through the daemon within 2× of the reference plugin\'s cold ADD', `${(median(results.ADD.up) / median(results.ADD.reference)).toFixed(2)}×`, median(results.ADD.up) <= 2 * median(results.ADD.reference));
+  goal('shim RSS ≤ 10 MB', `${median(results.rss.up).toFixed(1)} MiB`, median(results.rss.up) <= 10);
+}
+
+
+/** Runs a conflist's plugins the way libcni does: ADD in order with prevResult, DEL in reverse. */
+function runChain(dir, list, command, env, prevResult) {
+  const plugins = command === 'ADD' ? list.plugins : [...list.plugins].reverse();
+  let result = prevResult;
+  const started = process.hrtime.bigint();
+  for (const plugin of plugins) {
+    const runtimeConfig = plugin.capabilities?.portMappings ? { portMappings: [{ hostPort: 18990, containerPort: 80, protocol: 'tcp' }] } : undefined;
+    const conf = { ...plugin, cniVersion: list.cniVersion, name: list.name, ...(runtimeConfig ? { runtimeConfig } : {}), ...(result ? { prevResult: result } : {}) };
+    const out = call(path.join(dir, plugin.type), { ...env, CNI_COMMAND: command, CNI_PATH: dir }, JSON.stringify(conf)).stdout;
+    if (command === 'ADD') result = JSON.parse(out);
+  }
+  return { ms: ms(started), result };
+}
+
+function defaultChain(name, bridge, subnet) {
+  return {
+    cniVersion: '0.4.0',
+    name,
+    plugins: [
+      { type: 'bridge', bridge, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', dataDir: path.join(scratch, `chain-${name}`), routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet, gateway: subnet.replace(/0\/24$/, '1') }]] } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+      { type: 'firewall' },
+      { type: 'tuning' },
+    ],
+  };
+}
+
+/** Part 2: podman's default chain, ADD then DEL in one netns, per implementation. */
+function chains(socket) {
+  const ns = `jnbench${process.pid}`;
+  spawnSync('ip', ['netns', 'add', ns]);
+  const times = { up: { ADD: [], DEL: [] }, down: { ADD: [], DEL: [] }, reference: { ADD: [], DEL: [] } };
+  const setups = [
+    ['up', JAILNET_DIR, defaultChain('jnbenchup', 'jnbup0', '10.252.1.0/24'), { JAILNET_SOCKET: socket }],
+    ['down', JAILNET_DIR, defaultChain('jnbenchdown', 'jnbdown0', '10.252.2.0/24'), { JAILNET_SOCKET: path.join(scratch, 'none.sock') }],
+    ['reference', REFERENCE_DIR, defaultChain('jnbenchref', 'jnbref0', '10.252.3.0/24'), {}],
+  ];
+  try {
+    for (let i = 0; i < Math.max(3, Math.ceil(iterations / 2)); i++) {
+      for (const [mode, dir, list, extra] of setups) {
+        const env = { ...extra, CNI_CONTAINERID: `bench${mode}${i}`, CNI_NETNS: `/var/run/netns/${ns}`, CNI_IFNAME: 'eth0' };
+        const add = runChain(dir, list, 'ADD', env);
+        times[mode].ADD.push(add.ms);
+        times[mode].DEL.push(runChain(dir, list, 'DEL', env, add.result).ms);
+      }
+    }
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+    for (const [, , list] of setups) spawnSync('ip', ['link', 'del', list.plugins[0].bridge]);
+  }
+  for (const op of ['ADD', 'DEL']) row(`podman chain ${op}`, median(times.up[op]), median(times.down[op]), median(times.reference[op]));
+  const total = (mode) => median(times[mode].ADD) + median(times[mode].DEL);
+  goal('podman chain ADD+DEL ≤ 0.8× the reference plugins', `${(total('up') / total('reference')).toFixed(2)}×`, total('up') <= 0.8 * total('reference'));
+}
+
+/** Part 3: podman run --rm with jailnet's plugin dir vs the reference dir. */
+function podmanRuns(socket) {
+  const rootfs = path.join(scratch, 'rootfs');
+  mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
+  copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
+  chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
+  symlinkSync('busybox', path.join(rootfs, 'bin', 'true'));
+  const nofile = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim();
+  const podman = {};
+  for (const [mode, dir, subnet] of [['jailnet', JAILNET_DIR, '10.253.1.0/24'], ['reference', REFERENCE_DIR, '10.253.2.0/24']]) {
+    const netd = path.join(scratch, `netd-${mode}`);
+    mkdirSync(netd);
+    const conf = path.join(scratch, `containers-${mode}.conf`);
+    writeFileSync(conf, `[containers]\ndefault_ulimits = ["nofile=${nofile}:${nofile}", "nproc=32768:32768"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["${dir}"]\nnetwork_config_dir = "${netd}"\n`);
+    const env = { ...baseEnv, CONTAINERS_CONF: conf, JAILNET_SOCKET: socket };
+    podman[mode] = (...a) => spawnSync('podman', a, { env, encoding: 'utf8' });
+    podman[mode]('network', 'create', '--subnet', subnet, `jnbench${mode}`);
+    // Each config dir would pick the same free bridge name: one per implementation instead.
+    const listFile = path.join(netd, `jnbench${mode}.conflist`);
+    writeFileSync(listFile, readFileSync(listFile, 'utf8').replace(/"bridge": "cni-podman\d+"/, `"bridge": "jnbpod${mode.slice(0, 3)}0"`));
+  }
+  const times = { jailnet: [], reference: [], none: [] };
+  try {
+    for (let i = 0; i < Math.max(3, Math.ceil(iterations / 3)); i++) {
+      for (const mode of ['jailnet', 'reference', 'none']) {
+        const network = mode === 'none' ? 'none' : `jnbench${mode}`;
+        const started = process.hrtime.bigint();
+        const r = podman[mode === 'none' ? 'reference' : mode]('run', '--rm', '--network', network, '--rootfs', rootfs, '/bin/true');
+        if (r.status !== 0) throw new Error(`podman run (${mode}): ${r.stderr}`);
+        times[mode].push(ms(started));
+      }
+    }
+  } finally {
+    for (const mode of ['jailnet', 'reference']) {
+      podman[mode]('network', 'rm', '-f', `jnbench${mode}`);
+      spawnSync('ip', ['link', 'del', `jnbpod${mode.slice(0, 3)}0`]);
+    }
+  }
+  row('podman run --rm (network none)', median(times.none), undefined, median(times.none));
+  row('podman run --rm --network N', median(times.jailnet), undefined, median(times.reference));
+  const cost = (mode) => median(times[mode]) - median(times.none);
+  goal('podman run network cost ≤ 0.8× the reference plugins', `${cost('jailnet').toFixed(0)} ms vs ${cost('reference').toFixed(0)} ms (${(cost('jailnet') / cost('reference')).toFixed(2)}×)`, cost('jailnet') <= 0.8 * cost('reference'));
+}
+
+/** Part 4: host commands of a second container's ADD and DEL on the simulated FreeBSD host. */
+async function freebsdCommands() {
+  const { createSimulator, SIM_BIN } = await import(path.join(root, 'test', 'freebsd-sim', 'dist', 'index.js'));
+  const dir = path.join(scratch, 'freebsd');
+  const sim = await createSimulator(path.join(dir, 'sim'));
+  const env = { ...baseEnv, ...sim.env, JAILNET_HOST: 'freebsd' };
+  const tool = (name, a, input = '') => spawnSync(path.join(SIM_BIN, name), a, { env, input, encoding: 'utf8' });
+  tool('sysctl', ['net.inet.ip.forwarding=1']);
+  tool('sysctl', ['net.pf.filter_local=1']);
+  tool('pfctl', ['-e']);
+  tool('pfctl', ['-f', '-'], 'nat on vtnet0 inet from <cni-nat> to any -> (vtnet0)\nrdr-anchor "cni-rdr/*"\nnat-anchor "cni-rdr/*"\nanchor "jailnet-fw"\ntable <cni-nat>\n');
+  const list = defaultChain('podman', 'cni-podman0', '10.88.0.0/24');
+  const file = path.join(dir, 'podman.conflist');
+  writeFileSync(file, JSON.stringify(list));
+  writeFileSync(path.join(dir, 'jailnet.conf'), `[runtime]\nstate_dir = ${dir}/state\ncni_plugin_dirs = ${JAILNET_DIR}\n`);
+  const cli = (a) => spawnSync(process.execPath, [path.join(root, 'bin', 'jailnet.js'), '--config', path.join(dir, 'jailnet.conf'), ...a], { env: { ...env, JAILNET_SOCKET: path.join(scratch, 'none.sock') }, encoding: 'utf8' });
+  const counts = {};
+  for (const ctr of ['ctr0', 'ctr1']) {
+    tool('jail', ['-c', `name=${ctr}`, 'path=/', 'vnet', 'persist']);
+    const before = sim.log().length;
+    const r = cli(['cni', 'add', '--conflist', file, '--container-id', `${ctr}${'a'.repeat(60)}`, '--netns', ctr, '--runtime-config', JSON.stringify({ portMappings: [{ hostPort: 8080 + Number(ctr.at(-1)), containerPort: 80, protocol: 'tcp' }] })]);
+    if (r.status !== 0) throw new Error(`simulated ADD: ${r.stdout}${r.stderr}`);
+    counts.ADD = sim.log().length - before;
+  }
+  const before = sim.log().length;
+  const del = cli(['cni', 'del', '--conflist', file, '--container-id', `ctr1${'a'.repeat(60)}`, '--netns', 'ctr1']);
+  if (del.status !== 0) throw new Error(`simulated DEL: ${del.stdout}${del.stderr}`);
+  counts.DEL = sim.log().length - before;
+  report.push({ what: 'FreeBSD host commands, 2nd container ADD (dfr: 16)', up: counts.ADD, down: counts.ADD, reference: 16, unit: 'commands' });
+  report.push({ what: 'FreeBSD host commands, 2nd container DEL (dfr: 3)', up: counts.DEL, down: counts.DEL, reference: 3, unit: 'commands' });
+  goal('FreeBSD host commands, second container with a published port: ADD ≤ 12, DEL ≤ 3', `ADD ${counts.ADD}, DEL ${counts.DEL}`, counts.ADD <= 12 && counts.DEL <= 3);
+}
+
+function table() {
+  const fmt = (v, unit) => (v === undefined ? '—' : unit === 'commands' ? String(v) : v.toFixed(1));
+  const lines = ['| what | unit | jailnet, daemon up | jailnet, daemon down | reference | ratio (up / reference) |', '|---|---|---|---|---|---|'];
+  for (const r of report) lines.push(`| ${r.what} | ${r.unit} | ${fmt(r.up, r.unit)} | ${fmt(r.down, r.unit)} | ${fmt(r.reference, r.unit)} | ${r.up !== undefined && r.reference ? (r.up / r.reference).toFixed(2) : '—'} |`);
+  lines.push('', '| goal | measured | met |', '|---|---|---|');
+  for (const g of goals) lines.push(`| ${g.text} | ${g.figure} | ${g.met ? 'yes' : 'no'} |`);
+  return lines.join('\n');
+}
+
+async function main() {
+  if (process.getuid?.() !== 0) throw new Error('bench/plugins.mjs needs root (netns, bridges, podman)');
+  // The default socket: podman's cleanup process (conmon) does not inherit JAILNET_SOCKET.
+  const socket = DAEMON_SOCKET;
+  const daemon = await startDaemon(socket);
+  try {
+    singlePlugins(socket);
+    chains(socket);
+    podmanRuns(socket);
+    await freebsdCommands();
+    goal('daemon RSS ≤ 100 MB (after this run; 1,000 pods not measured yet)', `${daemonPeakRssMiB(daemon).toFixed(1)} MiB`, daemonPeakRssMiB(daemon) <= 100);
+  } finally {
+    daemon.kill('SIGTERM');
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const text = table();
+  console.log(text);
+  if (write) {
+    const readme = path.join(root, 'bench', 'README.md');
+    const head = readFileSync(readme, 'utf8').split('<!-- results -->')[0];
+    const when = `Run on ${new Date().toISOString().slice(0, 10)}: ${iterations} iterations, Node ${process.version}, medians in ms unless the unit says otherwise.`;
+    writeFileSync(readme, `${head}<!-- results -->\n${when}\n\n${text}\n`);
+  }
+}
+
+if (existsSync(REFERENCE_DIR)) await main();
+else throw new Error(`the reference plugins are not installed in ${REFERENCE_DIR} (apt install containernetworking-plugins)`);
