@@ -1,9 +1,18 @@
-// Delegated plugins (IPAM): run like any plugin (src/cni/invoke.ts), with the calling
-// plugin's environment and its complete stdin, found in CNI_PATH, as the spec says.
+// Delegated plugins (IPAM): found in CNI_PATH and given the calling plugin's environment
+// and its complete stdin, as the spec says. When what CNI_PATH finds is jailnet's own shim
+// for that plugin, its code runs in this process: the same plugin, without a second process
+// (a Node start, ~0.3 s) or a second round trip to jailnetd.
 import { formatCniArgs } from './args.js';
 import { CniError, ErrorCode } from './errors.js';
 import { callEnv } from '../util/call-env.js';
-import { execInvoker } from './invoke.js';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { bundledPluginDir } from '../platform.js';
+import { isPluginName, pluginNamed } from '../plugins/registry.js';
+import { withCallEnv } from '../util/call-env.js';
+import { cniEnvironment, execInvoker, findPlugin, pluginError, type InvokeEnv } from './invoke.js';
+import { decodeJson } from './netconf.js';
+import { runPlugin } from './skel.js';
 import { parseResult, type Result } from './result.js';
 import type { PluginRequest } from './skel.js';
 import type { CniCommand } from './versions.js';
@@ -22,24 +31,40 @@ export function checkIpamType(type: string | undefined, own: string): string {
   return type;
 }
 
-function runDelegate(command: Exclude<CniCommand, 'VERSION'>, request: PluginRequest): Promise<unknown> {
+async function runDelegate(command: Exclude<CniCommand, 'VERSION'>, request: PluginRequest): Promise<unknown> {
   const type = checkIpamType(request.config.ipam?.type, String(request.config.type ?? ''));
   const env = callEnv();
   if (env[DELEGATED_ENV]) {
     throw new CniError(ErrorCode.InvalidConfig, `ipam.type "${type}" would delegate again from ${env[DELEGATED_ENV]}`, 'an IPAM plugin cannot have an ipam section of its own');
   }
-  return execInvoker({ ...env, [DELEGATED_ENV]: String(request.config.type ?? 'a plugin') }).invoke(
-    type,
-    {
-      command,
-      containerId: request.containerId,
-      netns: request.netns,
-      ifname: request.ifname,
-      args: formatCniArgs(request.args),
-      path: request.path,
-    },
-    request.config,
-  );
+  const delegateEnv = { ...env, [DELEGATED_ENV]: String(request.config.type ?? 'a plugin') };
+  const invocation: InvokeEnv = {
+    command,
+    containerId: request.containerId,
+    netns: request.netns,
+    ifname: request.ifname,
+    args: formatCniArgs(request.args),
+    path: request.path,
+  };
+  if (await isOwnPlugin(type, request.path)) return runInProcess(type, invocation, { ...delegateEnv, ...cniEnvironment(invocation) }, request.config);
+  return execInvoker(delegateEnv).invoke(type, invocation, request.config);
+}
+
+/** Whether CNI_PATH finds jailnet's own shim for `type` (by real path: a symlinked plugin dir counts). */
+async function isOwnPlugin(type: string, dirs: string[]): Promise<boolean> {
+  if (!isPluginName(type)) return false;
+  const found = await findPlugin(type, dirs);
+  const [real, ours] = await Promise.all([fs.realpath(found), fs.realpath(path.join(bundledPluginDir(), type)).catch(() => '')]);
+  return real === ours;
+}
+
+async function runInProcess(type: string, invocation: InvokeEnv, env: NodeJS.ProcessEnv, config: unknown): Promise<unknown> {
+  const plugin = await pluginNamed(type);
+  let stdout = '';
+  const stdin = [Buffer.from(JSON.stringify(config))];
+  const code = await withCallEnv(env, () => runPlugin(plugin, { env, stdin, writeStdout: (text) => void (stdout += text) }));
+  if (code !== 0) throw pluginError(type, invocation.command, stdout, '', code);
+  return stdout.trim() === '' ? undefined : decodeJson(stdout, `output of plugin ${type}`);
 }
 
 export async function ipamAdd(request: PluginRequest): Promise<Result> {

@@ -40,7 +40,7 @@ export async function findPlugin(type: string, dirs: string[]): Promise<string> 
   throw new CniError(ErrorCode.PluginNotFound, `failed to find plugin "${type}" in path [${dirs.join(' ')}]`);
 }
 
-function cniEnvironment(env: InvokeEnv): Record<string, string> {
+export function cniEnvironment(env: InvokeEnv): Record<string, string> {
   return {
     CNI_COMMAND: env.command,
     CNI_CONTAINERID: env.containerId ?? '',
@@ -57,7 +57,7 @@ function cniEnvironment(env: InvokeEnv): Record<string, string> {
  */
 export class NoAnswerError extends CniError {}
 
-function pluginError(type: string, command: CniCommand, stdout: string, stderr: string, exitCode: number): CniError {
+export function pluginError(type: string, command: CniCommand, stdout: string, stderr: string, exitCode: number): CniError {
   const what = `plugin type="${type}" failed (${command.toLowerCase()})`;
   if (stdout.trim() === '') return new NoAnswerError(ErrorCode.PluginFailed, what, stderr.trim() || `exit code ${exitCode}`);
   let parsed: unknown;
