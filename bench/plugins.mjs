@@ -32,6 +32,8 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'jnbench-'));
 const report = [];
 const goals = [];
 
+/** Untimed calls before each series: every implementation is measured warm (page cache, and jailnetd's JIT). */
+const WARMUP = 3;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const ms = (started) => Number(process.hrtime.bigint() - started) / 1e6;
 
@@ -93,12 +95,14 @@ function singlePlugins(socket) {
   const results = { ADD: { up: [], down: [], reference: [] }, DEL: { up: [], down: [], reference: [] }, rss: { up: [], down: [], reference: [] } };
   for (const [mode, file, extra] of [['up', path.join(JAILNET_DIR, 'host-local'), modes.up], ['down', path.join(JAILNET_DIR, 'host-local'), modes.down], ['reference', path.join(REFERENCE_DIR, 'host-local'), {}]]) {
     const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'bench', ipam: { type: 'host-local', dataDir: path.join(scratch, `leases-${mode}`), ranges: [[{ subnet: '10.250.0.0/16' }]] } });
-    for (let i = 0; i < iterations; i++) {
+    for (let i = -WARMUP; i < iterations; i++) {
       const env = { ...extra, CNI_CONTAINERID: `c${i}`, CNI_NETNS: '/x', CNI_IFNAME: 'eth0', CNI_PATH: path.dirname(file) };
       const add = call(file, { ...env, CNI_COMMAND: 'ADD' }, conf);
+      const del = call(file, { ...env, CNI_COMMAND: 'DEL' }, conf);
+      if (i < 0) continue;
       results.ADD[mode].push(add.ms);
       results.rss[mode].push(add.rssKb / 1024);
-      results.DEL[mode].push(call(file, { ...env, CNI_COMMAND: 'DEL' }, conf).ms);
+      results.DEL[mode].push(del.ms);
     }
   }
   for (const op of ['ADD', 'DEL']) row(`host-local ${op}`, median(results[op].up), median(results[op].down), median(results[op].reference));
@@ -146,12 +150,14 @@ function chains(socket) {
     ['reference', REFERENCE_DIR, defaultChain('jnbenchref', 'jnbref0', '10.252.3.0/24'), {}],
   ];
   try {
-    for (let i = 0; i < Math.max(3, Math.ceil(iterations / 2)); i++) {
+    for (let i = -WARMUP; i < Math.max(3, Math.ceil(iterations / 2)); i++) {
       for (const [mode, dir, list, extra] of setups) {
         const env = { ...extra, CNI_CONTAINERID: `bench${mode}${i}`, CNI_NETNS: `/var/run/netns/${ns}`, CNI_IFNAME: 'eth0' };
         const add = runChain(dir, list, 'ADD', env);
+        const del = runChain(dir, list, 'DEL', env, add.result);
+        if (i < 0) continue;
         times[mode].ADD.push(add.ms);
-        times[mode].DEL.push(runChain(dir, list, 'DEL', env, add.result).ms);
+        times[mode].DEL.push(del.ms);
       }
     }
   } finally {

@@ -4,7 +4,8 @@
 // after DEL: no veth, no nft rule, no lease, no cache file.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { socketDir, startDaemonProcess, type DaemonProcess } from './helpers/daemon.js';
 import { jailnet } from './helpers/run.js';
 import {
   fetchFrom,
@@ -25,15 +26,37 @@ const missing = missingPrerequisite();
 if (missing) {
   t.fail(`cannot run the Linux driver tests: ${missing}`);
 } else {
-  const BRIDGE = 'jnt-plug0';
-  const SUBNET = '10.241.0';
-  const PORT = 18441;
-  const { conf, leases, state } = linuxLab('linux-plugins', 'plug', BRIDGE, SUBNET);
-  const a = 'jnt-plug-a';
-  const b = 'jnt-plug-b';
-  const cli = (...args: string[]) => jailnet(['--config', conf, ...args]);
+  t.test('without jailnetd: every plugin call is a process of its own', async (t) =>
+    suite(t, { NETWORK: 'plug', BRIDGE: 'jnt-plug0', SUBNET: '10.241.0', PORT: 18441, a: 'jnt-plug-a', b: 'jnt-plug-b', daemon: false }));
+  t.test('with jailnetd: the calls are served by the daemon', async (t) =>
+    suite(t, { NETWORK: 'plugd', BRIDGE: 'jnt-plugd0', SUBNET: '10.241.1', PORT: 18442, a: 'jnt-plugd-a', b: 'jnt-plugd-b', daemon: true }));
+}
+
+interface Pass {
+  NETWORK: string;
+  BRIDGE: string;
+  SUBNET: string;
+  PORT: number;
+  a: string;
+  b: string;
+  daemon: boolean;
+}
+
+function suite(t: Test, pass: Pass): void {
+  const { NETWORK, BRIDGE, SUBNET, PORT, a, b } = pass;
+  const { conf, leases, state } = linuxLab('linux-plugins', NETWORK, BRIDGE, SUBNET);
+  const env: Record<string, string> = {};
+  const cli = (...args: string[]) => jailnet(['--config', conf, ...args], env);
   const ports = JSON.stringify({ portMappings: [{ hostPort: PORT, containerPort: 80, protocol: 'tcp' }] });
 
+  if (pass.daemon) {
+    t.before(async () => {
+      const socket = path.join(await socketDir(t), 'd.sock');
+      env.JAILNET_SOCKET = socket;
+      daemon = await startDaemonProcess(t, { JAILNET_CONFIG: path.resolve(conf) }, socket, ['--log-level', 'info']);
+    });
+  }
+  let daemon: DaemonProcess | undefined;
   t.teardown(() => {
     netnsRemove(a);
     netnsRemove(b);
@@ -43,9 +66,9 @@ if (missing) {
   t.test('two pods on a bridge: ping, a published port from everywhere, CHECK, then DEL leaves nothing', async (t) => {
     const pathA = netnsAdd(a);
     const pathB = netnsAdd(b);
-    const addA = await cli('cni', 'add', '--network', 'plug', '--container-id', 'plug-a', '--netns', pathA, '--runtime-config', ports);
+    const addA = await cli('cni', 'add', '--network', NETWORK, '--container-id', 'plug-a', '--netns', pathA, '--runtime-config', ports);
     t.equal(addA.code, 0, addA.stderr);
-    const addB = await cli('cni', 'add', '--network', 'plug', '--container-id', 'plug-b', '--netns', pathB);
+    const addB = await cli('cni', 'add', '--network', NETWORK, '--container-id', 'plug-b', '--netns', pathB);
     t.equal(addB.code, 0, addB.stderr);
     const ipA = addA.json.ips[0].address.split('/')[0];
     const ipB = addB.json.ips[0].address.split('/')[0];
@@ -66,27 +89,27 @@ if (missing) {
     t.same(fetchFrom(pathA, url(host)), { ok: true, body: 'hello from pod a\n' }, 'from its own pod (hairpin)');
     t.same(fetchFrom(pathA, url(`${SUBNET}.1`)), { ok: true, body: 'hello from pod a\n' }, "from its own pod through the gateway's address");
 
-    const check = await cli('cni', 'check', '--network', 'plug', '--container-id', 'plug-a', '--netns', pathA);
+    const check = await cli('cni', 'check', '--network', NETWORK, '--container-id', 'plug-a', '--netns', pathA);
     t.equal(check.code, 0, `CHECK passes: ${check.stderr}`);
     t.match(jailnetNft().text, `dnat ip to ${ipA}:80`, 'the DNAT rule is in jailnet\'s table');
 
     for (const [id, netns] of [['plug-a', pathA], ['plug-b', pathB]] as const) {
-      const del = await cli('cni', 'del', '--network', 'plug', '--container-id', id, '--netns', netns);
+      const del = await cli('cni', 'del', '--network', NETWORK, '--container-id', id, '--netns', netns);
       t.equal(del.code, 0, del.stderr);
     }
     t.same(
-      hostLinks().filter((l) => l.master === BRIDGE || (l.ifalias ?? '').includes('network plug')),
+      hostLinks().filter((l) => l.master === BRIDGE || (l.ifalias ?? '').includes(`network ${NETWORK}`)),
       [],
       'no veth of the pods is left on the host',
     );
     const nft = jailnetNft();
     t.notMatch(nft.text, ipA, 'no nft rule or set entry names pod a');
     t.notMatch(nft.text, ipB, 'no nft rule or set entry names pod b');
-    t.same(readdirSync(path.join(leases, 'plug')).sort(), ['last_reserved_ip.0', 'lock'], 'no lease is left');
+    t.same(readdirSync(path.join(leases, NETWORK)).sort(), ['last_reserved_ip.0', 'lock'], 'no lease is left');
     t.same(readdirSync(path.join(state, 'cni', 'results')), [], 'no cache file is left');
     t.notOk(fetchFrom(undefined, url('127.0.0.1')).ok, 'the published port is gone');
 
-    const again = await cli('cni', 'del', '--network', 'plug', '--container-id', 'plug-a', '--netns', pathA);
+    const again = await cli('cni', 'del', '--network', NETWORK, '--container-id', 'plug-a', '--netns', pathA);
     t.equal(again.code, 0, 'DEL again succeeds');
   });
 
@@ -101,26 +124,38 @@ if (missing) {
       else await new Promise((r) => setTimeout(r, 20));
     }
     t.not(netns, '', 'the holder has its own netns');
-    const add = await cli('cni', 'add', '--network', 'plug', '--container-id', 'plug-proc', '--netns', netns);
+    const add = await cli('cni', 'add', '--network', NETWORK, '--container-id', 'plug-proc', '--netns', netns);
     t.equal(add.code, 0, add.stderr);
     t.equal(add.json.interfaces[2].sandbox, netns);
     t.ok(ping(netns, `${SUBNET}.1`), 'the process netns reaches the gateway');
-    const del = await cli('cni', 'del', '--network', 'plug', '--container-id', 'plug-proc', '--netns', netns);
+    const del = await cli('cni', 'del', '--network', NETWORK, '--container-id', 'plug-proc', '--netns', netns);
     t.equal(del.code, 0, del.stderr);
-    t.same(readdirSync(path.join(leases, 'plug')).sort(), ['last_reserved_ip.0', 'lock'], 'no lease is left');
+    t.same(readdirSync(path.join(leases, NETWORK)).sort(), ['last_reserved_ip.0', 'lock'], 'no lease is left');
   });
 
   t.test('bad sandboxes are refused before anything changes', async (t) => {
     const before = hostLinks().map((l) => l.ifname).sort();
-    const missingNs = await cli('cni', 'add', '--network', 'plug', '--container-id', 'plug-x', '--netns', '/run/netns/jnt-does-not-exist');
+    const missingNs = await cli('cni', 'add', '--network', NETWORK, '--container-id', 'plug-x', '--netns', '/run/netns/jnt-does-not-exist');
     t.not(missingNs.code, 0);
     t.match(missingNs.stderr, /network namespace "\/run\/netns\/jnt-does-not-exist" not found/);
     for (const bad of ['../etc/passwd', '/run/netns/../x', '/run/netns/a b', '-n']) {
-      const res = await cli('cni', 'add', '--network', 'plug', '--container-id', 'plug-x', '--netns', bad);
+      const res = await cli('cni', 'add', '--network', NETWORK, '--container-id', 'plug-x', '--netns', bad);
       t.not(res.code, 0, `refused: ${bad}`);
       t.match(res.stderr, /CNI_NETNS must be a network namespace path or name/, bad);
     }
     t.same(hostLinks().map((l) => l.ifname).sort(), before, 'no interface appeared');
-    t.same(readdirSync(path.join(leases, 'plug')).sort(), ['last_reserved_ip.0', 'lock'], 'no lease was taken');
+    t.same(readdirSync(path.join(leases, NETWORK)).sort(), ['last_reserved_ip.0', 'lock'], 'no lease was taken');
   });
+
+  if (pass.daemon) {
+    t.test('jailnetd served every plugin of the chain', async (t) => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const served = (daemon?.stderr() ?? '').split('\n').filter((line) => line.includes('"msg":"served"') && line.includes('"code":"0"'));
+      for (const plugin of ['bridge', 'portmap', 'firewall', 'tuning']) {
+        for (const command of ['ADD', 'CHECK', 'DEL']) {
+          t.ok(served.some((line) => line.includes(`"plugin":"${plugin}"`) && line.includes(`"command":"${command}"`)), `${plugin} ${command}`);
+        }
+      }
+    });
+  }
 }
