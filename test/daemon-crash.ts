@@ -4,13 +4,12 @@
 import path from 'node:path';
 import t from 'tap';
 import { comparable, podHost, podmanDefaultNetwork } from './helpers/podnet.js';
-import { filesMatching, snapshotTree } from './helpers/snapshot.js';
+import { cniLeftovers } from './helpers/snapshot.js';
 import { answers, socketDir, startDaemonProcess } from './helpers/daemon.js';
 
 t.setTimeout(900_000);
 
 const ADDS = 20;
-const LEASE = /(^|\/)\d+\.\d+\.\d+\.\d+$/;
 
 t.test(`SIGKILL to jailnetd in the middle of ${ADDS} concurrent ADDs`, async (t) => {
   const socket = path.join(await socketDir(t), 'd.sock');
@@ -45,13 +44,7 @@ t.test(`SIGKILL to jailnetd in the middle of ${ADDS} concurrent ADDs`, async (t)
 
   const dels = await Promise.all(names.map((jail, i) => h.del(list, id(i), jail)));
   t.same(dels.filter((r) => r.code !== 0).map((r) => r.stdout + r.stderr), [], 'every DEL succeeded (in plugin processes: the daemon is gone)');
-  const tree = await snapshotTree(h.dir);
-  const leaks = [
-    ...filesMatching(tree, LEASE),
-    ...filesMatching(tree, /^state\/attachments\/\w+\/.*\.json$/),
-    ...filesMatching(tree, /^state\/cni\/results\//),
-    ...filesMatching(tree, /\.(lock|q)(\/|$)|lock\.owner/),
-  ];
+  const leaks = await cniLeftovers(h.dir);
   t.same(leaks, [], 'no lease, record, cache entry or lock is left');
   t.same(comparable(h.sim.state(), ['cni-podman0']), before, 'the host is as before, apart from the bridge');
   t.comment(`daemon killed during ${ADDS} ADDs: ${inFlight} in flight, ${ok.length} succeeded, ${ADDS - ok.length} failed cleanly, ${leaks.length} leaks`);

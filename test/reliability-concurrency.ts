@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { comparable, podHost, podmanDefaultNetwork } from './helpers/podnet.js';
 import { podLab } from './helpers/pods.js';
-import { filesMatching, snapshotTree } from './helpers/snapshot.js';
+import { cniLeftovers, filesMatching, LEASE_FILE, snapshotTree } from './helpers/snapshot.js';
 import { setup } from './helpers/sim.js';
 import type { Run } from './helpers/run.js';
 
@@ -14,8 +14,6 @@ t.setTimeout(1_800_000);
 
 const ADDS = 100;
 const PODS = 50;
-/** Lease files are named by the address they hold. */
-const LEASE = /(^|\/)\d+\.\d+\.\d+\.\d+$/;
 
 /**
  * A simulated command costs ~50 ms of CPU (a Node process), a FreeBSD tool ~1 ms: with a
@@ -57,13 +55,7 @@ t.test(`${ADDS} concurrent ADDs of podman's chain on one network, then ${ADDS} c
   const dels = await Promise.all(names.map((jail, i) => h.del(list, id(i), jail)));
   const delFailures = failuresOf(dels);
   t.same(delFailures, [], 'every DEL succeeded');
-  const tree = await snapshotTree(h.dir);
-  const leaks = [
-    ...filesMatching(tree, LEASE),
-    ...filesMatching(tree, /^state\/attachments\/\w+\/.*\.json$/),
-    ...filesMatching(tree, /^state\/cni\/results\//),
-    ...filesMatching(tree, /\.(lock|q)(\/|$)|lock\.owner/),
-  ];
+  const leaks = await cniLeftovers(h.dir);
   t.same(leaks, [], 'no lease, record, cache entry or lock is left');
   t.same(comparable(h.sim.state(), ['cni-podman0']), before, 'the host is as before, apart from the bridge');
   figures.push(`concurrent CNI: ${ADDS} ADDs, ${addFailures.length} failed, ${duplicates} duplicate addresses; ${ADDS} DELs, ${delFailures.length} failed; ${leaks.length} leaks`);
@@ -86,7 +78,7 @@ t.test(`${PODS} concurrent pod create, then ${PODS} concurrent pod rm`, async (t
   const removeFailures = failuresOf(removes);
   t.same(removeFailures, [], 'every pod rm succeeded');
   const tree = await snapshotTree(lab.stateDir);
-  const leaks = [...filesMatching(tree, LEASE), ...filesMatching(tree, /\.json$/), ...filesMatching(tree, /^cni\/results\//)];
+  const leaks = [...filesMatching(tree, LEASE_FILE), ...filesMatching(tree, /\.json$/), ...filesMatching(tree, /^cni\/results\//)];
   t.same(leaks, [], 'no lease, record or cache entry is left');
   t.same(comparable(lab.sim.state(), ['jailnet0']), before, 'the host is as before, apart from the bridge');
   t.same(await fs.readdir(path.join(lab.stateDir, 'pods')).then((f) => f.filter((n) => !n.startsWith('.')), () => []), [], 'no pod file at all');

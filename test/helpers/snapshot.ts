@@ -35,3 +35,17 @@ export async function snapshotTree(root: string): Promise<TreeSnapshot> {
 export function filesMatching(tree: TreeSnapshot, pattern: RegExp): string[] {
   return Object.keys(tree).filter((name) => !name.endsWith('/') && pattern.test(name));
 }
+
+/** Lease files are named by the address they hold. */
+export const LEASE_FILE = /(^|\/)\d+\.\d+\.\d+\.\d+$/;
+
+/** What a podHost's DELs must not leave under its directory: leases, attachment records, cached results, locks. */
+export async function cniLeftovers(dir: string): Promise<string[]> {
+  const tree = await snapshotTree(dir);
+  return [
+    ...filesMatching(tree, LEASE_FILE),
+    ...filesMatching(tree, /^state\/attachments\/\w+\/.*\.json$/),
+    ...filesMatching(tree, /^state\/cni\/results\//),
+    ...filesMatching(tree, /\.(lock|q)(\/|$)|lock\.owner/),
+  ];
+}
