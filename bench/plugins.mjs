@@ -13,7 +13,6 @@
 // --write replaces the results section of bench/README.md. Medians; ratio = jailnet / reference.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +23,7 @@ const iterations = Number(args.find((a) => /^\d+$/.test(a)) ?? 15);
 const write = args.includes('--write');
 const JAILNET_DIR = path.join(root, 'libexec', 'cni');
 const { DAEMON_SOCKET } = await import(path.join(root, 'dist', 'persistent-names.js'));
+const { socketAnswers: answers } = await import(path.join(root, 'dist', 'daemon', 'server.js'));
 const REFERENCE_DIR = '/usr/lib/cni';
 const PLUGINS = ['bridge', 'host-local', 'portmap', 'firewall', 'tuning', 'loopback'];
 // The CA bundle variable of some machines adds ~140 ms to every Node start.
@@ -44,14 +44,6 @@ function call(file, env, input) {
   const elapsed = ms(started);
   if (r.status !== 0) throw new Error(`${file} ${env.CNI_COMMAND}: ${r.stdout}${r.stderr}`);
   return { ms: elapsed, rssKb: Number(r.stderr.trim().split('\n').at(-1)), stdout: r.stdout };
-}
-
-function answers(socket) {
-  return new Promise((resolve) => {
-    const probe = net.connect(socket);
-    probe.once('connect', () => (probe.destroy(), resolve(true)));
-    probe.once('error', () => resolve(false));
-  });
 }
 
 async function startDaemon(socket) {

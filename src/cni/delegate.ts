@@ -2,17 +2,16 @@
 // and its complete stdin, as the spec says. When what CNI_PATH finds is jailnet's own shim
 // for that plugin, its code runs in this process: the same plugin, without a second process
 // (a Node start, ~0.3 s) or a second round trip to jailnetd.
-import { formatCniArgs } from './args.js';
-import { CniError, ErrorCode } from './errors.js';
-import { callEnv } from '../util/call-env.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { bundledPluginDir } from '../platform.js';
-import { isPluginName, pluginNamed } from '../plugins/registry.js';
-import { withCallEnv } from '../util/call-env.js';
+import { runPluginInProcess } from '../plugins/in-process.js';
+import { isPluginName } from '../plugins/registry.js';
+import { callEnv } from '../util/call-env.js';
+import { formatCniArgs } from './args.js';
+import { CniError, ErrorCode } from './errors.js';
 import { cniEnvironment, execInvoker, findPlugin, pluginError, type InvokeEnv } from './invoke.js';
 import { decodeJson } from './netconf.js';
-import { runPlugin } from './skel.js';
 import { parseResult, type Result } from './result.js';
 import type { PluginRequest } from './skel.js';
 import type { CniCommand } from './versions.js';
@@ -59,10 +58,7 @@ async function isOwnPlugin(type: string, dirs: string[]): Promise<boolean> {
 }
 
 async function runInProcess(type: string, invocation: InvokeEnv, env: NodeJS.ProcessEnv, config: unknown): Promise<unknown> {
-  const plugin = await pluginNamed(type);
-  let stdout = '';
-  const stdin = [Buffer.from(JSON.stringify(config))];
-  const code = await withCallEnv(env, () => runPlugin(plugin, { env, stdin, writeStdout: (text) => void (stdout += text) }));
+  const { code, stdout } = await runPluginInProcess(type, env, Buffer.from(JSON.stringify(config)));
   if (code !== 0) throw pluginError(type, invocation.command, stdout, '', code);
   return stdout.trim() === '' ? undefined : decodeJson(stdout, `output of plugin ${type}`);
 }

@@ -1,13 +1,9 @@
 // Serves one forwarded CNI call inside jailnetd: the plugin the shim is named after runs
 // here with the caller's CNI_* variables, exactly as it would in its own process.
 import path from 'node:path';
-import { pluginNamed, PLUGIN_NAMES } from '../plugins/registry.js';
 import { defaultConfigFile, hostKind } from '../platform.js';
-import { runPlugin } from '../cni/skel.js';
-import { withCallEnv } from '../util/call-env.js';
-import { CONTEXT_VARIABLES, exitAnswer, fallbackAnswer, type CniCall } from './protocol.js';
-
-export const SERVED_PLUGINS: ReadonlySet<string> = new Set(PLUGIN_NAMES);
+import { runPluginInProcess, type InProcessRun } from '../plugins/in-process.js';
+import { CONTEXT_VARIABLES, type CniCall } from './protocol.js';
 
 /**
  * What a context variable means once defaults are applied: a call that names the
@@ -20,19 +16,15 @@ function effective(name: (typeof CONTEXT_VARIABLES)[number], value: string | und
 }
 
 /** The first context variable in which the call differs from the daemon, if any. */
-export function contextMismatch(call: Record<string, string>, daemon: NodeJS.ProcessEnv): string | undefined {
+function contextMismatch(call: Record<string, string>, daemon: NodeJS.ProcessEnv): string | undefined {
   return CONTEXT_VARIABLES.find((name) => effective(name, call[name]) !== effective(name, daemon[name]));
 }
 
-/** Runs the call and returns the answer to send: the exit code and the plugin's stdout. */
-export async function serveCniCall(call: CniCall, daemonEnv: NodeJS.ProcessEnv): Promise<string> {
+/** The plugin's exit code and stdout, or why the call is sent back to the shim. */
+export type Served = InProcessRun | { sentBack: string };
+
+export async function serveCniCall(call: CniCall, daemonEnv: NodeJS.ProcessEnv): Promise<Served> {
   const differs = contextMismatch(call.env, daemonEnv);
-  if (differs) return fallbackAnswer(`${differs} differs from the daemon's`);
-  const plugin = await pluginNamed(call.plugin);
-  const env: NodeJS.ProcessEnv = { ...daemonEnv, ...call.env };
-  let stdout = '';
-  const code = await withCallEnv(env, () =>
-    runPlugin(plugin, { env, stdin: [call.stdin], writeStdout: (text) => void (stdout += text) }),
-  );
-  return exitAnswer(code, stdout);
+  if (differs) return { sentBack: `${differs} differs from the daemon's` };
+  return runPluginInProcess(call.plugin, { ...daemonEnv, ...call.env }, call.stdin);
 }

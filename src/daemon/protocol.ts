@@ -12,7 +12,6 @@ import { MAX_STDIN_BYTES } from '../cni/skel.js';
 export const PROTOCOL = 'jailnetd/1';
 /** The request line and the environment lines together. */
 export const MAX_HEAD_BYTES = 64 * 1024;
-export const MAX_REQUEST_BYTES = MAX_HEAD_BYTES + MAX_STDIN_BYTES;
 
 /**
  * The variables a shim forwards: the call's own (CNI_*, its deadline, a delegating
@@ -78,16 +77,7 @@ export function parseRequest(buffer: Buffer, plugins: ReadonlySet<string>): Pars
   return { complete: true, call: { plugin, env, stdin } };
 }
 
-export function exitAnswer(code: number, stdout: string): string {
-  return `${PROTOCOL} ${code}\n${stdout}`;
-}
-
-/** The shim runs the plugin itself (a context the daemon does not serve). */
-export function fallbackAnswer(reason: string): string {
-  return `${PROTOCOL} fallback\n${reason}\n`;
-}
-
-/** Splits the values a call's context depends on from the rest, as the daemon compares them. */
-export function contextOf(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(CONTEXT_VARIABLES.map((name) => [name, env[name] ?? '']));
+/** The answer's bytes: the exit code and stdout, or "fallback" and why (the shim runs the plugin itself). */
+export function encodeAnswer(served: { code: number; stdout: string } | { sentBack: string }): string {
+  return 'sentBack' in served ? `${PROTOCOL} fallback\n${served.sentBack}\n` : `${PROTOCOL} ${served.code}\n${served.stdout}`;
 }

@@ -7,8 +7,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { log } from '../log.js';
 import { DEFAULT_PLUGIN_TIMEOUT_MS, callDeadline } from '../util/deadline.js';
-import { PROTOCOL, ProtocolError, parseRequest, type CniCall } from './protocol.js';
-import { SERVED_PLUGINS, serveCniCall } from './cni-service.js';
+import { CniError, ErrorCode } from '../cni/errors.js';
+import { encodeJson } from '../cni/json.js';
+import { CURRENT_VERSION } from '../cni/versions.js';
+import { PLUGIN_NAMES } from '../plugins/registry.js';
+import { PROTOCOL, ProtocolError, encodeAnswer, parseRequest, type CniCall } from './protocol.js';
+import { serveCniCall, type Served } from './cni-service.js';
+
+const SERVED_PLUGINS: ReadonlySet<string> = new Set(PLUGIN_NAMES);
 
 /** A client has this long to send its whole request. */
 export const REQUEST_READ_MS = 10_000;
@@ -40,7 +46,8 @@ async function checkSocketDir(dir: string): Promise<void> {
   if ((stat.mode & 0o077) !== 0) throw new DaemonSetupError(`${dir} is accessible to others (mode ${(stat.mode & 0o777).toString(8)}); it must be 0700`);
 }
 
-function answers(socket: string): Promise<boolean> {
+/** Whether something accepts connections on the socket (a live daemon). */
+export function socketAnswers(socket: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = net.connect(socket);
     probe.once('connect', () => (probe.destroy(), resolve(true)));
@@ -53,7 +60,7 @@ async function claimSocketPath(socket: string): Promise<void> {
   const stat = await fs.lstat(socket).catch(() => undefined);
   if (!stat) return;
   if (!stat.isSocket()) throw new DaemonSetupError(`${socket} exists and is not a socket`);
-  if (await answers(socket)) throw new DaemonSetupError(`jailnetd is already running on ${socket}`);
+  if (await socketAnswers(socket)) throw new DaemonSetupError(`jailnetd is already running on ${socket}`);
   await fs.unlink(socket);
 }
 
@@ -71,19 +78,23 @@ async function listen(server: net.Server, socket: string): Promise<void> {
   await fs.chmod(socket, 0o600);
 }
 
+/** A call still running at its deadline: the caller gets "try again later" (the work itself is not cancelled). */
+function lateAnswer(deadline: number): Served {
+  const error = new CniError(ErrorCode.TryAgainLater, 'jailnetd: the call did not finish in time', `deadline ${new Date(deadline).toISOString()}`);
+  return { code: 1, stdout: `${encodeJson(error.toJSON(CURRENT_VERSION))}\n` };
+}
+
 /** The call's answer, or a CNI error once its deadline (its own, else the plugin timeout) has passed. */
 async function answerWithin(call: CniCall, env: NodeJS.ProcessEnv): Promise<string> {
   const started = performance.now();
   const deadline = callDeadline(call.env) ?? Date.now() + DEFAULT_PLUGIN_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(`${PROTOCOL} 1\n${JSON.stringify({ cniVersion: '1.0.0', code: 11, msg: 'jailnetd: the call did not finish in time', details: `deadline ${new Date(deadline).toISOString()}` })}\n`), Math.max(0, deadline - Date.now()));
-  });
+  const late = new Promise<Served>((resolve) => (timer = setTimeout(() => resolve(lateAnswer(deadline)), Math.max(0, deadline - Date.now()))));
   try {
-    const answer = await Promise.race([serveCniCall(call, env), late]);
-    const code = /^\S+ (\S+)/.exec(answer)?.[1];
+    const served = await Promise.race([serveCniCall(call, env), late]);
+    const code = 'sentBack' in served ? 'fallback' : String(served.code);
     log().info({ plugin: call.plugin, command: call.env.CNI_COMMAND, container: call.env.CNI_CONTAINERID, code, ms: Math.round(performance.now() - started) }, 'served');
-    return answer;
+    return encodeAnswer(served);
   } finally {
     clearTimeout(timer);
   }

@@ -5,7 +5,8 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { JAILNET } from './run.js';
+import { socketAnswers } from '../../dist/daemon/server.js';
+import { envAssignments, JAILNET } from './run.js';
 
 export interface DaemonProcess {
   socket: string;
@@ -31,13 +32,7 @@ export function rawRequest(socket: string, bytes: Buffer | string, options: { ha
   });
 }
 
-export function answers(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect(socket);
-    probe.once('connect', () => (probe.destroy(), resolve(true)));
-    probe.once('error', () => resolve(false));
-  });
-}
+export { socketAnswers as answers } from '../../dist/daemon/server.js';
 
 /** A socket path short enough for sun_path (104 bytes on FreeBSD, 108 on Linux). */
 export async function socketDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
@@ -57,8 +52,7 @@ export async function startDaemonProcess(
   socket: string,
   globalOptions: string[] = [],
 ): Promise<DaemonProcess> {
-  const clean = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([key, value]) => value !== undefined && !/^(NODE_OPTIONS|NODE_EXTRA_CA_CERTS|TAP|_TAPJS)/.test(key)));
-  const assignments = Object.entries(clean).map(([key, value]) => `${key}=${value}`);
+  const assignments = envAssignments(env);
   const child = spawn('/usr/bin/env', ['-i', ...assignments, process.execPath, JAILNET, ...globalOptions, 'daemon', '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += d));
@@ -66,11 +60,11 @@ export async function startDaemonProcess(
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   // Bounded: 20 s for a Node start on a loaded two-core machine.
-  for (let i = 0; i < 200 && !(await answers(socket)); i++) {
+  for (let i = 0; i < 200 && !(await socketAnswers(socket)); i++) {
     if (child.exitCode !== null) throw new Error(`jailnet daemon exited ${child.exitCode}: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  if (!(await answers(socket))) throw new Error(`jailnet daemon did not answer on ${socket}: ${stderr}`);
+  if (!(await socketAnswers(socket))) throw new Error(`jailnet daemon did not answer on ${socket}: ${stderr}`);
   return {
     socket,
     child,

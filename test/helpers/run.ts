@@ -22,6 +22,13 @@ const baseEnv = Object.fromEntries(
   Object.entries(process.env).filter(([key]) => !/^(NODE_OPTIONS|NODE_EXTRA_CA_CERTS|TAP|_TAPJS)/.test(key)),
 );
 
+/** `env -i` assignments for a child that gets this environment as a runtime would give it (undefined removes a variable). */
+export function envAssignments(env: Record<string, string | undefined>): string[] {
+  return Object.entries({ ...baseEnv, ...env })
+    .filter(([key, value]) => value !== undefined && !/^(NODE_OPTIONS|_TAPJS)/.test(key))
+    .map(([key, value]) => `${key}=${value}`);
+}
+
 export interface RunOptions {
   /** The command leads a process group of its own, which a test may kill as a whole. */
   detached?: boolean;
@@ -33,10 +40,7 @@ export function run(file: string, args: string[], env: Record<string, string | u
   return new Promise((resolve, reject) => {
     // tap's processinfo re-injects its loader hooks into any environment we pass, so the
     // child gets exactly this environment through env -i, as a runtime would give it.
-    const merged = { ...baseEnv, ...env };
-    const assignments = Object.entries(merged)
-      .filter(([key, value]) => value !== undefined && !/^(NODE_OPTIONS|_TAPJS)/.test(key))
-      .map(([key, value]) => `${key}=${value}`);
+    const assignments = envAssignments(env);
     // detached: the command leads a process group of its own (env execs it, same pid).
     const child = spawn('/usr/bin/env', ['-i', ...assignments, file, ...args], { detached: options.detached ?? false });
     if (child.pid !== undefined) options.onSpawn?.(child.pid);
