@@ -8,59 +8,26 @@
 //   3. real podman: `podman run --rm --network N` of a trivial container, two containers.conf
 //      that differ only in cni_plugin_dirs;
 //   4. FreeBSD host commands for a second container's ADD and DEL, counted in the simulator's log;
-//   5. peak RSS of a shim call and of the daemon after the run.
-// Usage (root, Linux, after `npm run build`): node bench/plugins.mjs [iterations] [--write]
+//   5. ADD and DEL of pod #10, #100, #1000 on one network (simulator and Linux; bench/scale.mjs);
+//   6. peak RSS of a shim call, and of the daemons holding those pods.
+// Usage (root, Linux, after `npm run build`): [BENCH_PODS=N] node bench/plugins.mjs [iterations] [--write]
 // --write replaces the results section of bench/README.md. Medians; ratio = jailnet / reference.
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { JAILNET_DIR, REFERENCE_DIR, WARMUP, baseEnv, call, defaultChain, median, ms, peakRssMiB, root, runChain, scratch, startDaemon } from './common.mjs';
+import { CHECKPOINTS, scaleLinux, scaleSimulator, simulatedHost } from './scale.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const iterations = Number(args.find((a) => /^\d+$/.test(a)) ?? 15);
 const write = args.includes('--write');
-const JAILNET_DIR = path.join(root, 'libexec', 'cni');
+/** Pods on one network for part 5 (BENCH_PODS lowers it for a quick run). */
+const scalePods = Number(process.env.BENCH_PODS ?? 1000);
 const { DAEMON_SOCKET } = await import(path.join(root, 'dist', 'persistent-names.js'));
-const { socketAnswers: answers } = await import(path.join(root, 'dist', 'daemon', 'server.js'));
-const REFERENCE_DIR = '/usr/lib/cni';
 const PLUGINS = ['bridge', 'host-local', 'portmap', 'firewall', 'tuning', 'loopback'];
-// The CA bundle variable of some machines adds ~140 ms to every Node start.
-const { NODE_EXTRA_CA_CERTS: _slow, NODE_OPTIONS: _hooks, JAILNET_SOCKET: _socket, ...baseEnv } = process.env;
-const scratch = mkdtempSync(path.join(tmpdir(), 'jnbench-'));
 const report = [];
+const scaleReport = [];
 const goals = [];
-
-/** Untimed calls before each series: every implementation is measured warm (page cache, and jailnetd's JIT). */
-const WARMUP = 3;
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const ms = (started) => Number(process.hrtime.bigint() - started) / 1e6;
-
-/** One cold plugin process; wall-clock ms, peak RSS (KiB, from /usr/bin/time), stdout. */
-function call(file, env, input) {
-  const started = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', file], { input, encoding: 'utf8', env: { ...baseEnv, ...env } });
-  const elapsed = ms(started);
-  if (r.status !== 0) throw new Error(`${file} ${env.CNI_COMMAND}: ${r.stdout}${r.stderr}`);
-  return { ms: elapsed, rssKb: Number(r.stderr.trim().split('\n').at(-1)), stdout: r.stdout };
-}
-
-async function startDaemon(socket) {
-  if (await answers(socket)) throw new Error(`a jailnetd already answers on ${socket}: stop it first`);
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'jailnet.js'), 'daemon', '--socket', socket], { env: baseEnv, stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    if (await answers(socket)) return child;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error('jailnetd did not start');
-}
-
-function daemonPeakRssMiB(child) {
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]) / 1024;
-}
 
 function row(what, jailnetUp, jailnetDown, reference, unit = 'ms') {
   report.push({ what, up: jailnetUp, down: jailnetDown, reference, unit });
@@ -104,49 +71,23 @@ function singlePlugins(socket) {
 }
 
 
-/** Runs a conflist's plugins the way libcni does: ADD in order with prevResult, DEL in reverse. */
-function runChain(dir, list, command, env, prevResult) {
-  const plugins = command === 'ADD' ? list.plugins : [...list.plugins].reverse();
-  let result = prevResult;
-  const started = process.hrtime.bigint();
-  for (const plugin of plugins) {
-    const runtimeConfig = plugin.capabilities?.portMappings ? { portMappings: [{ hostPort: 18990, containerPort: 80, protocol: 'tcp' }] } : undefined;
-    const conf = { ...plugin, cniVersion: list.cniVersion, name: list.name, ...(runtimeConfig ? { runtimeConfig } : {}), ...(result ? { prevResult: result } : {}) };
-    const out = call(path.join(dir, plugin.type), { ...env, CNI_COMMAND: command, CNI_PATH: dir }, JSON.stringify(conf)).stdout;
-    if (command === 'ADD') result = JSON.parse(out);
-  }
-  return { ms: ms(started), result };
-}
-
-function defaultChain(name, bridge, subnet) {
-  return {
-    cniVersion: '0.4.0',
-    name,
-    plugins: [
-      { type: 'bridge', bridge, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', dataDir: path.join(scratch, `chain-${name}`), routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet, gateway: subnet.replace(/0\/24$/, '1') }]] } },
-      { type: 'portmap', capabilities: { portMappings: true } },
-      { type: 'firewall' },
-      { type: 'tuning' },
-    ],
-  };
-}
-
 /** Part 2: podman's default chain, ADD then DEL in one netns, per implementation. */
-function chains(socket) {
+async function chains(socket) {
   const ns = `jnbench${process.pid}`;
   spawnSync('ip', ['netns', 'add', ns]);
   const times = { up: { ADD: [], DEL: [] }, down: { ADD: [], DEL: [] }, reference: { ADD: [], DEL: [] } };
   const setups = [
-    ['up', JAILNET_DIR, defaultChain('jnbenchup', 'jnbup0', '10.252.1.0/24'), { JAILNET_SOCKET: socket }],
-    ['down', JAILNET_DIR, defaultChain('jnbenchdown', 'jnbdown0', '10.252.2.0/24'), { JAILNET_SOCKET: path.join(scratch, 'none.sock') }],
-    ['reference', REFERENCE_DIR, defaultChain('jnbenchref', 'jnbref0', '10.252.3.0/24'), {}],
+    ['up', JAILNET_DIR, defaultChain('jnbenchup', 'jnbup0', '10.252.1.0/24', path.join(scratch, 'chain-jnbenchup')), { JAILNET_SOCKET: socket }],
+    ['down', JAILNET_DIR, defaultChain('jnbenchdown', 'jnbdown0', '10.252.2.0/24', path.join(scratch, 'chain-jnbenchdown')), { JAILNET_SOCKET: path.join(scratch, 'none.sock') }],
+    ['reference', REFERENCE_DIR, defaultChain('jnbenchref', 'jnbref0', '10.252.3.0/24', path.join(scratch, 'chain-jnbenchref')), {}],
   ];
   try {
     for (let i = -WARMUP; i < Math.max(3, Math.ceil(iterations / 2)); i++) {
       for (const [mode, dir, list, extra] of setups) {
         const env = { ...extra, CNI_CONTAINERID: `bench${mode}${i}`, CNI_NETNS: `/var/run/netns/${ns}`, CNI_IFNAME: 'eth0' };
-        const add = runChain(dir, list, 'ADD', env);
-        const del = runChain(dir, list, 'DEL', env, add.result);
+        const portMappings = [{ hostPort: 18990, containerPort: 80, protocol: 'tcp' }];
+        const add = await runChain(dir, list, 'ADD', env, { portMappings });
+        const del = await runChain(dir, list, 'DEL', env, { prevResult: add.result, portMappings });
         if (i < 0) continue;
         times[mode].ADD.push(add.ms);
         times[mode].DEL.push(del.ms);
@@ -207,20 +148,12 @@ function podmanRuns(socket) {
 
 /** Part 4: host commands of a second container's ADD and DEL on the simulated FreeBSD host. */
 async function freebsdCommands() {
-  const { createSimulator, SIM_BIN } = await import(path.join(root, 'test', 'freebsd-sim', 'dist', 'index.js'));
   const dir = path.join(scratch, 'freebsd');
-  const sim = await createSimulator(path.join(dir, 'sim'));
-  const env = { ...baseEnv, ...sim.env, JAILNET_HOST: 'freebsd' };
-  const tool = (name, a, input = '') => spawnSync(path.join(SIM_BIN, name), a, { env, input, encoding: 'utf8' });
-  tool('sysctl', ['net.inet.ip.forwarding=1']);
-  tool('sysctl', ['net.pf.filter_local=1']);
-  tool('pfctl', ['-e']);
-  tool('pfctl', ['-f', '-'], 'nat on vtnet0 inet from <cni-nat> to any -> (vtnet0)\nrdr-anchor "cni-rdr/*"\nnat-anchor "cni-rdr/*"\nanchor "jailnet-fw"\ntable <cni-nat>\n');
-  const list = defaultChain('podman', 'cni-podman0', '10.88.0.0/24');
+  mkdirSync(dir);
+  const { sim, env, config, tool } = await simulatedHost(dir);
   const file = path.join(dir, 'podman.conflist');
-  writeFileSync(file, JSON.stringify(list));
-  writeFileSync(path.join(dir, 'jailnet.conf'), `[runtime]\nstate_dir = ${dir}/state\ncni_plugin_dirs = ${JAILNET_DIR}\n`);
-  const cli = (a) => spawnSync(process.execPath, [path.join(root, 'bin', 'jailnet.js'), '--config', path.join(dir, 'jailnet.conf'), ...a], { env: { ...env, JAILNET_SOCKET: path.join(scratch, 'none.sock') }, encoding: 'utf8' });
+  writeFileSync(file, JSON.stringify(defaultChain('podman', 'cni-podman0', '10.88.0.0/24', path.join(dir, 'leases'))));
+  const cli = (a) => spawnSync(process.execPath, [path.join(root, 'bin', 'jailnet.js'), '--config', config, ...a], { env: { ...env, JAILNET_SOCKET: path.join(scratch, 'none.sock') }, encoding: 'utf8' });
   const counts = {};
   for (const ctr of ['ctr0', 'ctr1']) {
     tool('jail', ['-c', `name=${ctr}`, 'path=/', 'vnet', 'persist']);
@@ -238,11 +171,37 @@ async function freebsdCommands() {
   goal('FreeBSD host commands, second container with a published port: ADD ≤ 12, DEL ≤ 3', `ADD ${counts.ADD}, DEL ${counts.DEL}`, counts.ADD <= 12 && counts.DEL <= 3);
 }
 
+/** Parts 5 and 6: pod #10, #100, #1000 on one network, and the daemons' RSS holding them. */
+async function scale(socket, daemon) {
+  const simulated = await scaleSimulator(scalePods);
+  const linux = await scaleLinux(scalePods, socket);
+  const ratios = [];
+  for (const [where, rows] of [['FreeBSD simulator', simulated.rows], ['Linux', linux]]) {
+    for (const r of rows) scaleReport.push({ where, ...r, first: rows[0] });
+    const last = rows.at(-1);
+    ratios.push(last?.pod === 1000 ? `${where} ${(last.ADD / rows[0].ADD).toFixed(2)}×` : `${where}: pod #1000 not reached (BENCH_PODS=${scalePods})`);
+  }
+  const met = [simulated.rows, linux].every((rows) => rows.at(-1)?.pod === 1000 && rows.at(-1).ADD <= 1.2 * rows[0].ADD);
+  goal('pod #1000 ADD ≤ 1.2× pod #10 ADD', ratios.join('; '), met);
+  const holding = scalePods >= 1000 ? '1,000' : String(scalePods);
+  const linuxRss = peakRssMiB(daemon);
+  goal(`daemon RSS ≤ 100 MB with 1,000 pods (peak, daemon holding ${holding})`, `simulator's daemon ${simulated.daemonRssMiB.toFixed(1)} MiB; this run's Linux daemon ${linuxRss.toFixed(1)} MiB`, scalePods >= 1000 && Math.max(simulated.daemonRssMiB, linuxRss) <= 100);
+}
+
+function scaleTable() {
+  const lines = ['| host | pod # | ADD ms | DEL ms | ADD / pod #10 | DEL / pod #10 | host commands ADD, DEL |', '|---|---|---|---|---|---|---|'];
+  for (const r of scaleReport) {
+    const commands = r.commands ? `${r.commands.ADD}, ${r.commands.DEL}` : '—';
+    lines.push(`| ${r.where} | ${r.pod} | ${r.ADD.toFixed(1)} | ${r.DEL.toFixed(1)} | ${(r.ADD / r.first.ADD).toFixed(2)} | ${(r.DEL / r.first.DEL).toFixed(2)} | ${commands} |`);
+  }
+  return lines.join('\n');
+}
+
 function table() {
   const fmt = (v, unit) => (v === undefined ? '—' : unit === 'commands' ? String(v) : v.toFixed(1));
   const lines = ['| what | unit | jailnet, daemon up | jailnet, daemon down | reference | ratio (up / reference) |', '|---|---|---|---|---|---|'];
   for (const r of report) lines.push(`| ${r.what} | ${r.unit} | ${fmt(r.up, r.unit)} | ${fmt(r.down, r.unit)} | ${fmt(r.reference, r.unit)} | ${r.up !== undefined && r.reference ? (r.up / r.reference).toFixed(2) : '—'} |`);
-  lines.push('', '| goal | measured | met |', '|---|---|---|');
+  lines.push('', scaleTable(), '', '| goal | measured | met |', '|---|---|---|');
   for (const g of goals) lines.push(`| ${g.text} | ${g.figure} | ${g.met ? 'yes' : 'no'} |`);
   return lines.join('\n');
 }
@@ -254,10 +213,10 @@ async function main() {
   const daemon = await startDaemon(socket);
   try {
     singlePlugins(socket);
-    chains(socket);
+    await chains(socket);
     podmanRuns(socket);
     await freebsdCommands();
-    goal('daemon RSS ≤ 100 MB (after this run; 1,000 pods not measured yet)', `${daemonPeakRssMiB(daemon).toFixed(1)} MiB`, daemonPeakRssMiB(daemon) <= 100);
+    await scale(socket, daemon);
   } finally {
     daemon.kill('SIGTERM');
     rmSync(scratch, { recursive: true, force: true });

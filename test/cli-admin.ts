@@ -136,6 +136,11 @@ t.test('rc.d/jailnetd runs jailnet daemon under daemon(8) and is shellcheck-clea
   t.equal(check.status, 0, check.stdout);
   const unit = await fs.readFile(path.join(ROOT, 'systemd', 'jailnetd.service'), 'utf8');
   t.match(unit, /^ExecStart=\/usr\/local\/bin\/jailnet daemon$/m, 'the systemd unit runs the same command');
+  const unitHeap = /^Environment="NODE_OPTIONS=(.+)"$/m.exec(unit)?.[1];
+  const rcHeap = /jailnetd_node_options:=(.+)\}"$/m.exec(script)?.[1];
+  t.ok(unitHeap?.includes('--max-semi-space-size='), `the unit bounds the daemon's heap: ${unitHeap}`);
+  t.equal(rcHeap, unitHeap, 'rc.d/jailnetd gives the daemon the same heap bounds');
+  t.match(script, /\/usr\/bin\/env NODE_OPTIONS=\\"\$\{jailnetd_node_options\}\\" \$\{jailnetd_program\}/, 'rc.d passes them through env(1)');
   const verify = spawnSync('systemd-analyze', ['verify', path.join(ROOT, 'systemd', 'jailnetd.service')], { encoding: 'utf8' });
   if (verify.error === undefined) t.notMatch(verify.stderr, /jailnetd\.service:\d+/, `systemd-analyze finds nothing in the unit: ${verify.stderr}`);
 });
