@@ -117,10 +117,18 @@ t.test('the packet filter, sysctl and modules through the driver', async (t) => 
   await host.filter.publishPorts({ owner, forwards: [forward, { ...forward, protocol: 'udp', hostIP: '192.0.2.1' }] });
   t.same(since(), ['pfctl -P -a cni-rdr/ctr1-eth0 -s nat', 'pfctl -a cni-rdr/ctr1-eth0 -f -', 'sysctl -n net.pf.filter_local'], 'one load of the attachment\'s anchor');
   t.same(sortedForwards(await host.filter.publishedPorts(owner)), sortedForwards([forward, { ...forward, protocol: 'udp', hostIP: '192.0.2.1' }]), 'the forwards read back as data');
-  t.equal(await host.filter.unpublishPorts(owner), true);
-  t.equal(await host.filter.unpublishPorts(owner), false, 'nothing left to remove');
+  await sim.mutate((s) => {
+    s.vnets[0]!.pf.states.push({ proto: 'tcp', src: '192.0.2.9:5555', dst: '10.88.0.5:80' }, { proto: 'tcp', src: '192.0.2.9:5556', dst: '10.88.0.8:80' });
+  });
+  since();
+  await host.filter.unpublishPorts(owner, ['10.88.0.5']);
+  t.same(since(), ['pfctl -a cni-rdr/ctr1-eth0 -F nat -k 0.0.0.0/0 -k 10.88.0.5'], 'the flush and the end of the flows to the pod: one pfctl');
+  t.same(sim.state().vnets[0]!.pf.states.map((st) => st.dst), ['10.88.0.8:80'], 'only the flows to the pod ended');
+  t.same(await host.filter.publishedPorts(owner), [], 'the forwards are gone');
+  await host.filter.unpublishPorts(owner, []);
+  t.pass('unpublishing what is not published is no error');
   await host.filter.masquerade(['10.88.0.5', '10.88.0.6']);
-  t.same(await host.filter.unmasquerade(['10.88.0.6', '10.88.0.9']), ['10.88.0.6'], 'only what was masqueraded is removed, and said so');
+  t.equal(await host.filter.unmasquerade(['10.88.0.6', '10.88.0.9']), 1, 'only what was masqueraded is removed, and said so');
   t.same(await host.filter.masqueraded(), ['10.88.0.5']);
   await host.filter.setIsolation({ podSubnets: ['10.1.0.0/24', '10.2.0.0/24'], isolated: ['10.1.0.0/24'] });
   t.same(await host.filter.isolatedSubnets(), ['10.1.0.0/24']);

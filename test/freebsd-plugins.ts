@@ -245,3 +245,32 @@ t.test('an ipam.type that is a path is refused, never run', async (t) => {
   t.match(result.json?.error?.msg, /invalid plugin type "\.\.\/\.\.\/\.\.\/\.\.\/bin\/true"/);
   await h.del(list, 'c1', 'pod-a');
 });
+
+t.test('a taken interface name, or no pf for ipMasq: a clear error, and everything undone', async (t) => {
+  const h = await podHost(t);
+  await h.jail('pod-a');
+  const list = await h.writeList('podman', podmanDefaultNetwork(h.leaseDir));
+  // An eth0 the pod already has, made as an admin would.
+  await tool(h.sim, 'ifconfig', ['epair', 'create']);
+  await tool(h.sim, 'ifconfig', ['epair0b', 'vnet', 'pod-a']);
+  await tool(h.sim, 'ifconfig', ['-j', 'pod-a', 'epair0b', 'name', 'eth0']);
+  const before = comparable(h.sim.state());
+  const taken = await h.cli(['--json', 'cni', 'add', '--conflist', list, '--container-id', ID_A, '--netns', 'pod-a', ...PUBLISH]);
+  t.equal(taken.json?.error?.code, 121, `refused as an interface that exists: ${taken.stdout}`);
+  t.match(taken.json?.error?.msg, /container interface eth0 already exists in jail pod-a/);
+  const after = comparable(h.sim.state());
+  t.same(after.interfaces, before.interfaces, 'no epair, no bridge is left; the pod keeps its own eth0');
+  t.same(after.vnets.map((v) => v.pf), before.vnets.map((v) => v.pf), 'no pf table entry or anchor is left');
+  t.same(Object.keys(await snapshotDir(path.join(h.leaseDir, 'podman'))).filter((f) => /^\d/.test(f)), [], 'no lease is left');
+
+  await tool(h.sim, 'ifconfig', ['-j', 'pod-a', 'eth0', 'destroy']);
+  await h.sim.mutate((s) => {
+    s.modules = s.modules.filter((m) => m !== 'pf');
+  });
+  const bare = comparable(h.sim.state());
+  const noPf = await h.cli(['--json', 'cni', 'add', '--conflist', list, '--container-id', ID_A, '--netns', 'pod-a']);
+  t.equal(noPf.json?.error?.code, 120, `refused as a host that is not ready: ${noPf.stdout}`);
+  t.match(noPf.json?.error?.msg, /packet filter must be available for ipMasq/);
+  t.same(comparable(h.sim.state()).interfaces, bare.interfaces, 'no epair, no bridge is left');
+  t.same(Object.keys(await snapshotDir(path.join(h.leaseDir, 'podman'))).filter((f) => /^\d/.test(f)), [], 'no lease is left');
+});

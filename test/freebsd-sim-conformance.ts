@@ -13,6 +13,12 @@ interface Case {
   code?: number;
 }
 
+// pfctl.c usage() (FreeBSD 14).
+const PFCTL_USAGE =
+  'usage: pfctl [-AdeghMmNnOPqRSrvz] [-a anchor] [-D macro=value] [-F modifier]\n' +
+  '\t[-f file] [-i interface] [-K host | network]\n' +
+  '\t[-k host | network | gateway | label | id] [-o level] [-p device]\n' +
+  '\t[-s modifier] [-t table -T command [address ...]] [-x level]\n';
 const POD = ['jail', '-c', 'name=pod', 'path=/', 'vnet', 'persist', 'children.max=8', 'host.hostname=pod'];
 
 const CASES: Case[] = [
@@ -240,6 +246,17 @@ const CASES: Case[] = [
     stderr: 'rules cleared\nnat cleared\n1 tables deleted.\n0 states cleared\nsource tracking entries cleared\npf: statistics cleared\npf: interface flags reset\n',
   },
   { name: 'flush nat', run: ['pfctl', '-a', 'podnet/pod1', '-F', 'nat'], stderr: 'nat cleared\n' },
+  // sbin/pfctl/pfctl.c main: one invocation flushes (-F) before it kills states (-k) and
+  // before its table command (-T), whatever the order of the flags.
+  { name: 'flush nat and kill states in one run', run: ['pfctl', '-k', '0.0.0.0/0', '-a', 'cni-rdr/p1', '-k', '10.88.0.5', '-F', 'nat'], stderr: 'nat cleared\nkilled 0 states from 1 sources and 1 destinations\n' },
+  {
+    name: 'kill states before the table command',
+    given: [['pfctl', '-t', 'cni-nat', '-T', 'add', '10.88.0.5']],
+    run: ['pfctl', '-t', 'cni-nat', '-T', 'delete', '-k', '0.0.0.0/0', '-k', '10.88.0.5', '10.88.0.5'],
+    stderr: 'killed 0 states from 1 sources and 1 destinations\n1/1 addresses deleted.\n',
+  },
+  // pfctl.c main: warnx("can only specify -k twice"), then usage().
+  { name: 'a third -k', run: ['pfctl', '-k', '0.0.0.0/0', '-k', '10.88.0.5', '-k', '10.88.0.6'], stderr: `pfctl: can only specify -k twice\n${PFCTL_USAGE}`, code: 1 },
   {
     name: 'rules out of order',
     run: ['pfctl', '-a', 'x', '-f', '-'],

@@ -121,6 +121,13 @@ export interface Host {
   setUp(name: string, up: boolean, vnet?: Vnet): Promise<void>;
   setPromisc(name: string, on: boolean, vnet?: Vnet): Promise<void>;
   addAddress(name: string, cidr: string, vnet?: Vnet): Promise<void>;
+  /**
+   * The address an epair's a end was created with, known from the b end's where the kernel
+   * derives one from the other; undefined where it has to be read.
+   */
+  epairPeerMac(bEndMac: string): string | undefined;
+  /** Gives the interface these addresses and brings it up, in as few commands as the host takes. */
+  addAddressesAndUp(name: string, cidrs: string[], vnet?: Vnet): Promise<void>;
   removeAddress(name: string, address: string, vnet?: Vnet): Promise<void>;
   /**
    * `hairpin`: frames may leave by the port they came in on (a pod reaching its own

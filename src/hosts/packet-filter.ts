@@ -46,8 +46,11 @@ export interface IsolationPolicy {
 export interface PacketFilter {
   /** Installs an attachment's forwards, replacing what it published before; returns warnings for the user. */
   publishPorts(publication: PortPublication, vnet?: Vnet): Promise<string[]>;
-  /** Removes an attachment's forwards; false when it had none. */
-  unpublishPorts(owner: PublicationOwner, vnet?: Vnet): Promise<boolean>;
+  /**
+   * Removes an attachment's forwards (having none is no error) and ends the tracked flows to
+   * `flowsTo`, which would otherwise keep going through them until they time out.
+   */
+  unpublishPorts(owner: PublicationOwner, flowsTo: string[], vnet?: Vnet): Promise<void>;
   /** The forwards the host holds for an attachment, read back from the filter itself. */
   publishedPorts(owner: PublicationOwner, vnet?: Vnet): Promise<PortForward[]>;
   /** Makes the host's isolation match the policy; an empty `isolated` removes every isolation rule. */
@@ -56,8 +59,8 @@ export interface PacketFilter {
   isolatedSubnets(vnet?: Vnet): Promise<string[]>;
   /** Pod addresses whose traffic to other hosts leaves with the host's address. */
   masquerade(addresses: string[], vnet?: Vnet): Promise<void>;
-  /** Stops masquerading those of `addresses` that are; returns them (an address that is not is no error). */
-  unmasquerade(addresses: string[], vnet?: Vnet): Promise<string[]>;
+  /** Stops masquerading those of `addresses` that are; returns how many were (an address that is not is no error). */
+  unmasquerade(addresses: string[], vnet?: Vnet): Promise<number>;
   masqueraded(vnet?: Vnet): Promise<string[]>;
   /** Ends the tracked flows to an address; returns how many. */
   killFlowsTo(address: string, vnet?: Vnet): Promise<number>;

@@ -127,14 +127,6 @@ async function add(request: PluginRequest): Promise<Result> {
   return prev;
 }
 
-/** Removes the attachment's forwards and ends the flows through them. */
-async function unpublish(owner: PublicationOwner, addresses: string[]): Promise<void> {
-  const filter = pluginHost().filter;
-  await filter.unpublishPorts(owner);
-  // Established flows to the container would otherwise keep going until they time out.
-  for (const address of addresses) await filter.killFlowsTo(address);
-}
-
 async function del(request: PluginRequest): Promise<void> {
   loadConf(request);
   const store = await portmapRecords();
@@ -143,7 +135,7 @@ async function del(request: PluginRequest): Promise<void> {
   // No record: this attachment never published a port (the record comes before the host's rules).
   if (!record) return;
   const fromResult = request.prevResult ? containerAddresses(request.prevResult, request.ifname) : [];
-  await unpublish(ownerOf(request), [...new Set([...record.addresses, ...fromResult])]);
+  await pluginHost().filter.unpublishPorts(ownerOf(request), [...new Set([...record.addresses, ...fromResult])]);
   await store.remove(id);
 }
 
@@ -153,7 +145,7 @@ async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
   const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
   const store = await portmapRecords();
   for (const record of (await store.all()).filter((r) => r.network === network && !keep.has(`${r.containerId}\n${r.ifname}`))) {
-    await unpublish({ containerId: record.containerId, ifname: record.ifname }, record.addresses);
+    await pluginHost().filter.unpublishPorts({ containerId: record.containerId, ifname: record.ifname }, record.addresses);
     await store.remove(attachmentKey(network, record.containerId, record.ifname));
   }
 }

@@ -26,10 +26,19 @@ export async function cleanLeftovers(ctx: PodContext, record: PodRecord): Promis
       await ctx.host.destroyInterface(hostEnd);
       return true;
     });
-    await attempt(`published ports of ${network.ifname}`, () => ctx.host.filter.unpublishPorts({ containerId: record.containerId, ifname: network.ifname }));
+    await attempt(`published ports of ${network.ifname}`, async () => {
+      const owner = { containerId: record.containerId, ifname: network.ifname };
+      if ((await ctx.host.filter.publishedPorts(owner)).length === 0) return false;
+      await ctx.host.filter.unpublishPorts(owner, []);
+      return true;
+    });
     const result = network.result as { ips?: Array<{ address: string }> } | undefined;
     const addresses = (result?.ips ?? []).map((ip) => ip.address.split('/')[0] as string);
-    await attempt(`masquerading of ${addresses.join(' ')}`, async () => (await ctx.host.filter.unmasquerade(addresses)).length > 0);
+    // Leftovers are looked for before anything is removed: a clean pod costs reads only.
+    await attempt(`masquerading of ${addresses.join(' ')}`, async () => {
+      const left = (await ctx.host.filter.masqueraded()).filter((a) => addresses.includes(a));
+      return left.length > 0 && (await ctx.host.filter.unmasquerade(left)) > 0;
+    });
     const ipam = (list?.plugins.find((p) => p.type === 'bridge') as { ipam?: { dataDir?: string } } | undefined)?.ipam;
     await attempt(`leases of ${network.name}/${network.ifname}`, async () => {
       const store = await LeaseStore.open(ipam?.dataDir ?? defaultIpamDataDir(), network.name);

@@ -44,6 +44,9 @@ export const ifconfig = {
   updown: (name: string, up: boolean): Argv => ['ifconfig', ifn(name), up ? 'up' : 'down'],
   promisc: (name: string, on: boolean): Argv => ['ifconfig', ifn(name), on ? 'promisc' : '-promisc'],
   addAddress: (name: string, cidr: string): Argv => ['ifconfig', ifn(name), cidr.includes(':') ? 'inet6' : 'inet', cidr, 'alias'],
+  // ifconfig.8: parameters apply in order in one run; `up` sets IFF_UP (setifflags) and the
+  // address is added once the line is read (the af's SIOCAIFADDR in ifconfig.c).
+  addAddressAndUp: (name: string, cidr: string): Argv => [...ifconfig.addAddress(name, cidr), 'up'],
   removeAddress: (name: string, address: string): Argv => [
     'ifconfig', ifn(name), address.includes(':') ? 'inet6' : 'inet', address.replace(/\/\d+$/, ''), '-alias',
   ],
@@ -83,15 +86,20 @@ export const jls = {
   one: (name: string, dying: boolean): Argv => ['jls', ...(dying ? ['-d'] : []), '-j', name, '-h', '-q', ...JLS_PARAMS],
 };
 
+/** pfctl's -k takes a source host and, optionally, a destination: at most two. */
+const killers = (from: string, to?: string): string[] => [from, ...(to ? [to] : [])];
+
 export const pfctl = {
   load: (anchor: string): Argv => ['pfctl', '-a', anchor, '-f', '-'],
-  flush: (anchor: string, what: 'all' | 'nat' | 'rules'): Argv => ['pfctl', '-a', anchor, '-F', what],
+  // pfctl's main() flushes (-F) before it kills states (-k), in one invocation (sbin/pfctl/pfctl.c);
+  // -k is not bound to the anchor.
+  flush: (anchor: string, what: 'all' | 'nat' | 'rules', kill: string[] = []): Argv => ['pfctl', '-a', anchor, '-F', what, ...kill.flatMap((k) => ['-k', k])],
   // -P: ports as numbers, never /etc/services names (pfctl.8), so what is read back parses one way.
   show: (anchor: string, what: 'rules' | 'nat'): Argv => ['pfctl', '-P', ...(anchor ? ['-a', anchor] : []), '-s', what],
   table: (table: string, op: 'add' | 'delete' | 'show', addresses: string[] = []): Argv => [
     'pfctl', '-t', table, '-T', op, ...addresses,
   ],
-  kill: (from: string, to?: string): Argv => ['pfctl', '-k', from, ...(to ? ['-k', to] : [])],
+  kill: (from: string, to?: string): Argv => ['pfctl', ...killers(from, to).flatMap((k) => ['-k', k])],
   info: (): Argv => ['pfctl', '-s', 'info'],
 };
 

@@ -193,6 +193,19 @@ export class FreeBSDHost implements Host {
     await this.run(ifconfig.addAddress(name, cidr), vnet);
   }
 
+  /** sys/net/if_epair.c: the b end gets the a end's address with the last byte 0x0b (epair_clone_add); the a end's ends in 0x0a (epair_generate_mac). */
+  epairPeerMac(bEndMac: string): string | undefined {
+    return /^([0-9a-f]{2}:){5}0b$/i.test(bEndMac) ? `${bEndMac.slice(0, -2)}0a` : undefined;
+  }
+
+  /** One ifconfig per address; the last one also brings the interface up. */
+  async addAddressesAndUp(name: string, cidrs: string[], vnet?: Vnet): Promise<void> {
+    if (cidrs.length === 0) return this.setUp(name, true, vnet);
+    for (const [i, cidr] of cidrs.entries()) {
+      await this.run(i === cidrs.length - 1 ? ifconfig.addAddressAndUp(name, cidr) : ifconfig.addAddress(name, cidr), vnet);
+    }
+  }
+
   async removeAddress(name: string, address: string, vnet?: Vnet): Promise<void> {
     await this.run(ifconfig.removeAddress(name, address), vnet);
   }

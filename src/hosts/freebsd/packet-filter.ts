@@ -16,8 +16,11 @@ import {
 } from '../packet-filter.js';
 import { ISOLATION_ANCHOR, MASQUERADE_TABLE, rdrAnchor } from '../../persistent-names.js';
 import { pfctl } from './commands.js';
-import { parseKilledStates, parsePfLines } from './parse.js';
+import { parseDeletedAddresses, parseKilledStates, parsePfLines } from './parse.js';
 import { parseForwards, parseIsolated, renderIsolation, renderPublication } from './pf-text.js';
+
+/** pfctl -k's two hosts for the states from anywhere to `address`. */
+const statesTo = (address: string): string[] => [address.includes(':') ? '::/0' : '0.0.0.0/0', address];
 
 /** What pfctl prints for an anchor that was never loaded (DIOCGETRULES on a missing ruleset). */
 const MISSING_ANCHOR = /DIOCGETRULES: Invalid argument/;
@@ -49,11 +52,16 @@ export class PfPacketFilter implements PacketFilter {
       : ['net.pf.filter_local is not 1, so connections from this host to its own addresses skip the published ports; run: sysctl net.pf.filter_local=1'];
   }
 
-  async unpublishPorts(owner: PublicationOwner, vnet?: Vnet): Promise<boolean> {
-    const anchor = rdrAnchor(owner);
-    if ((await this.show(anchor, 'nat', vnet)).length === 0) return false;
-    await this.run(pfctl.flush(anchor, 'nat'), vnet);
-    return true;
+  /**
+   * One pfctl for the flush and the first address's states. Flushing an anchor that holds
+   * nothing is no error: DIOCXBEGIN finds or creates the ruleset and the commit removes it
+   * again when empty (pf_begin_rules, pf_commit_rules in sys/netpfil/pf/pf_ioctl.c).
+   */
+  async unpublishPorts(owner: PublicationOwner, flowsTo: string[], vnet?: Vnet): Promise<void> {
+    validateAddresses(flowsTo);
+    const [first, ...rest] = flowsTo;
+    await this.run(pfctl.flush(rdrAnchor(owner), 'nat', first === undefined ? [] : statesTo(first)), vnet);
+    for (const address of rest) await this.killFlowsTo(address, vnet);
   }
 
   async publishedPorts(owner: PublicationOwner, vnet?: Vnet): Promise<PortForward[]> {
@@ -76,12 +84,14 @@ export class PfPacketFilter implements PacketFilter {
     if (addresses.length > 0) await this.run(pfctl.table(MASQUERADE_TABLE, 'add', addresses), vnet);
   }
 
-  async unmasquerade(addresses: string[], vnet?: Vnet): Promise<string[]> {
+  /** `-T delete` of addresses the table lacks is no error; pfctl says how many it deleted (pfctl_table.c). */
+  async unmasquerade(addresses: string[], vnet?: Vnet): Promise<number> {
     validateAddresses(addresses);
-    if (addresses.length === 0) return [];
-    const present = (await this.masqueraded(vnet)).filter((a) => addresses.includes(a));
-    if (present.length > 0) await this.run(pfctl.table(MASQUERADE_TABLE, 'delete', present), vnet);
-    return present;
+    if (addresses.length === 0) return 0;
+    const result = await this.run(pfctl.table(MASQUERADE_TABLE, 'delete', addresses), vnet, { allowFailure: true });
+    if (result.exitCode !== 0 && /Table does not exist/.test(result.stderr)) return 0;
+    if (result.exitCode !== 0) throw new HostCommandError(result);
+    return parseDeletedAddresses(result.stderr);
   }
 
   async masqueraded(vnet?: Vnet): Promise<string[]> {
@@ -92,8 +102,8 @@ export class PfPacketFilter implements PacketFilter {
   }
 
   async killFlowsTo(address: string, vnet?: Vnet): Promise<number> {
-    const any = address.includes(':') ? '::/0' : '0.0.0.0/0';
-    return parseKilledStates((await this.run(pfctl.kill(any, address), vnet)).stderr);
+    const [from, to] = statesTo(address) as [string, string];
+    return parseKilledStates((await this.run(pfctl.kill(from, to), vnet)).stderr);
   }
 
   async available(): Promise<boolean> {

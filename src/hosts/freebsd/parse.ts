@@ -105,6 +105,12 @@ export function parsePfLines(stdout: string): string[] {
 }
 
 /** `pfctl -k` reports "killed N states from …". */
+/** `pfctl -T delete`'s "N/M addresses deleted." (pfctl_table.c). */
+export function parseDeletedAddresses(stderr: string): number {
+  const match = /(\d+)\/\d+ addresses deleted/.exec(stderr);
+  return match ? Number(match[1]) : 0;
+}
+
 export function parseKilledStates(stderr: string): number {
   const match = /killed (\d+) states/.exec(stderr);
   return match ? Number(match[1]) : 0;

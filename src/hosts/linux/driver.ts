@@ -165,6 +165,19 @@ export class LinuxHost implements Host {
     await this.run(ip.addAddress(name, cidr), vnet);
   }
 
+  /** A veth's two ends get unrelated random addresses. */
+  epairPeerMac(): string | undefined {
+    return undefined;
+  }
+
+  /** One `ip -batch` for the addresses and the link's state. */
+  async addAddressesAndUp(name: string, cidrs: string[], vnet?: Vnet): Promise<void> {
+    const bad = cidrs.find((c) => !/^[0-9A-Fa-f.:]+\/\d{1,3}$/.test(c));
+    if (bad !== undefined) throw new Error(`invalid address ${JSON.stringify(bad)}`);
+    const lines = [...cidrs.map((c) => ip.addAddress(name, c).slice(1).join(' ')), ip.set(name, 'up').slice(1).join(' ')];
+    await this.run(ip.batch(), vnet, { input: `${lines.join('\n')}\n` });
+  }
+
   async removeAddress(name: string, address: string, vnet?: Vnet): Promise<void> {
     await this.run(ip.removeAddress(name, address), vnet);
   }

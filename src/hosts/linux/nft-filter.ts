@@ -79,14 +79,11 @@ export class NftPacketFilter implements PacketFilter {
     return [];
   }
 
-  async unpublishPorts(owner: PublicationOwner, vnet?: Vnet): Promise<boolean> {
+  async unpublishPorts(owner: PublicationOwner, flowsTo: string[], vnet?: Vnet): Promise<void> {
+    validateAddresses(flowsTo);
     const key = publicationKey(owner);
-    let published = false;
-    await this.change(vnet, (state) => {
-      published = publicationKeys(state).includes(key);
-      return published ? unpublishEdits(key) : NO_EDITS;
-    });
-    return published;
+    await this.change(vnet, (state) => (publicationKeys(state).includes(key) ? unpublishEdits(key) : NO_EDITS));
+    for (const address of flowsTo) await this.killFlowsTo(address, vnet);
   }
 
   async publishedPorts(owner: PublicationOwner, vnet?: Vnet): Promise<PortForward[]> {
@@ -107,14 +104,14 @@ export class NftPacketFilter implements PacketFilter {
     if (addresses.length > 0) await this.change(vnet, (state) => masqueradeEdits(state, addresses, []));
   }
 
-  async unmasquerade(addresses: string[], vnet?: Vnet): Promise<string[]> {
+  async unmasquerade(addresses: string[], vnet?: Vnet): Promise<number> {
     validateAddresses(addresses);
     let present: string[] = [];
     await this.change(vnet, (state) => {
       present = masqueradedOf(state).filter((a) => addresses.includes(a));
       return present.length > 0 ? masqueradeEdits(state, [], present) : NO_EDITS;
     });
-    return present;
+    return present.length;
   }
 
   async masqueraded(vnet?: Vnet): Promise<string[]> {

@@ -43,12 +43,8 @@ async function preflight(host: Host, request: PluginRequest, conf: BridgeConf, j
   // jailnet's own host-local is checked here too: a bad ipam section must not cost a lease file.
   if (conf.ipam?.type === 'host-local') checkGateways(conf, loadHostLocalConfig(request.config, request.args));
   await requireSandbox(host, jail);
-  if (conf.ipMasq && !(await host.filter.available())) {
-    throw new CniError(ErrorCode.HostNotReady, 'the packet filter must be available for ipMasq networks', 'jailnet status says how to make it so');
-  }
-  if ((await host.listInterfaces(jail)).includes(request.ifname)) {
-    throw new CniError(ErrorCode.InterfaceExists, `container interface ${request.ifname} already exists in jail ${jail}`);
-  }
+  // The host end's name is looked for first: an epair created under a taken name would be
+  // left behind by ifconfig, and its rollback would destroy the other attachment's.
   if (await host.inspectInterface(hostName)) {
     throw new CniError(ErrorCode.HostInterfaceTaken, `host interface ${hostName} already exists`, 'an earlier attachment of this container was not deleted');
   }
@@ -65,24 +61,45 @@ async function plugEpair(host: Host, rollback: Rollback, request: PluginRequest,
   if (conf.mac) await host.setMac(pair.b, conf.mac);
   await host.addBridgeMember(conf.bridge, hostName, { hairpin: conf.hairpinMode });
   await host.moveToVnet(pair.b, jail);
-  await host.renameInterface(pair.b, request.ifname, jail);
+  // A taken CNI_IFNAME is found by the rename failing (the rollback then takes the epair
+  // away), not by a look before: a look on every ADD costs a host command.
+  await host.renameInterface(pair.b, request.ifname, jail).catch(async (error: unknown) => {
+    if ((await host.listInterfaces(jail).catch((): string[] => [])).includes(request.ifname)) {
+      throw new CniError(ErrorCode.InterfaceExists, `container interface ${request.ifname} already exists in jail ${jail}`);
+    }
+    throw error;
+  });
+}
+
+/** The pod's addresses masqueraded; a packet filter that is not there is said so (looked at only then). */
+async function masquerade(host: Host, addresses: string[]): Promise<void> {
+  try {
+    await host.filter.masquerade(addresses);
+  } catch (error) {
+    if (!(await host.filter.available().catch(() => false))) {
+      throw new CniError(ErrorCode.HostNotReady, 'the packet filter must be available for ipMasq networks', 'jailnet status says how to make it so');
+    }
+    throw error;
+  }
 }
 
 /** Addresses, link and routes of the interface inside the jail. */
 async function configurePodSide(host: Host, request: PluginRequest, jail: string, plan: AttachmentPlan): Promise<void> {
-  for (const address of plan.containerAddresses) await host.addAddress(request.ifname, address, jail);
-  await host.setUp(request.ifname, true, jail);
+  await host.addAddressesAndUp(request.ifname, plan.containerAddresses, jail);
   for (const route of plan.routes) {
     const dst = route.dst === '0.0.0.0/0' || route.dst === '::/0' ? 'default' : route.dst;
     await host.addRoute(dst, route.gw as string, jail);
   }
 }
 
-async function resultOf(host: Host, request: PluginRequest, bridge: InterfaceInfo, jail: string, hostName: string, plan: AttachmentPlan, ipam: Result): Promise<Result> {
-  const [hostInfo, podInfo] = await Promise.all([host.inspectInterface(hostName), host.inspectInterface(request.ifname, jail)]);
+async function resultOf(host: Host, request: PluginRequest, conf: BridgeConf, bridge: InterfaceInfo, jail: string, hostName: string, plan: AttachmentPlan, ipam: Result): Promise<Result> {
+  const podInfo = await host.inspectInterface(request.ifname, jail);
+  // The host end's address follows from the pod end's on FreeBSD, unless `mac` replaced that one.
+  const derived = podInfo?.mac && !conf.mac ? host.epairPeerMac(podInfo.mac) : undefined;
+  const hostMac = derived ?? (await host.inspectInterface(hostName))?.mac;
   const interfaces: Interface[] = [
     { name: bridge.name, mac: bridge.mac },
-    { name: hostName, mac: hostInfo?.mac },
+    { name: hostName, mac: hostMac },
     { name: request.ifname, mac: podInfo?.mac, sandbox: jail },
   ];
   const dns = ipam.dns && Object.keys(ipam.dns).length > 0 ? ipam.dns : ((request.config.dns as Result['dns']) ?? {});
@@ -115,20 +132,21 @@ async function add(request: PluginRequest): Promise<Result> {
     // The epair takes the bridge's MTU (FreeBSD 14 refuses a member of another MTU).
     await plugEpair(host, rollback, request, conf, jail, hostName, conf.mtu || bridge.mtu);
     if (plan.masqueraded.length > 0) {
-      await rollback.step('masquerade', () => host.filter.masquerade(plan.masqueraded), () => host.filter.unmasquerade(plan.masqueraded));
+      await rollback.step('masquerade', () => masquerade(host, plan.masqueraded), () => host.filter.unmasquerade(plan.masqueraded));
     }
     await configurePodSide(host, request, jail, plan);
-    return resultOf(host, request, bridge, jail, hostName, plan, ipam);
+    return resultOf(host, request, conf, bridge, jail, hostName, plan, ipam);
   });
 }
 
 /** Takes an attachment's host state away; each part is attempted even if another fails. */
 export async function teardown(host: Host, hostInterface: string, masqueraded: string[], errors: string[]): Promise<void> {
   try {
-    // Destroying the host end destroys the jail end too, wherever it is.
-    if (await host.inspectInterface(hostInterface)) await host.destroyInterface(hostInterface);
+    // Destroying the host end destroys the jail end too, wherever it is. No look first: a
+    // failed destroy is checked instead (a second DEL, or two at once from podman's rm and
+    // its cleanup, finds it gone, and gone is gone).
+    await host.destroyInterface(hostInterface);
   } catch (error) {
-    // A runtime may run two DELs of one attachment at once (podman's rm and its cleanup): gone is gone.
     if (await host.inspectInterface(hostInterface).catch(() => true)) errors.push((error as Error).message);
   }
   try {

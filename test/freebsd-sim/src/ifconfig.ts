@@ -363,6 +363,8 @@ function createClone(state: SimState, vnet: string, spec: string, stdout: string
   if (names.some((n) => findIface(state, vnet, n))) fail(`interface ${spec} already exists`);
   if (cloner === 'epair') {
     const a = addIface(state, vnet, names[0] as string, 'epair', { unit });
+    // sys/net/if_epair.c: epair_generate_mac ends the a end's address in 0x0a, and
+    // epair_clone_add gives the b end a copy of it with the last byte 0x0b.
     const b = addIface(state, vnet, names[1] as string, 'epair', { unit, mac: a.mac.replace(/0a$/, '0b'), hwaddr: a.mac.replace(/0a$/, '0b') });
     a.peer = b.id;
     b.peer = a.id;

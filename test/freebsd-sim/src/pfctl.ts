@@ -48,7 +48,11 @@ function parseOptions(argv: string[]): Options {
       case '-s': o.show.push(value()); break;
       case '-t': o.table = value(); break;
       case '-T': o.tableCommand = value(); break;
-      case '-k': o.kill.push(value()); break;
+      // pfctl.c main: "can only specify -k twice" (a source host and a destination).
+      case '-k':
+        if (o.kill.length >= 2) throw new ToolError(`pfctl: can only specify -k twice\n${USAGE}`, 1);
+        o.kill.push(value());
+        break;
       case '-e': o.enable = true; break;
       case '-d': o.disable = true; break;
       case '-n': o.parseOnly = true; break;
@@ -347,6 +351,14 @@ function table(pf: Pf, anchor: string, name: string, command: string, addresses:
   }
 }
 
+/** -k host [-k host]: the states from the first to the second (pfctl_net_kill_states). */
+function killStates(pf: Pf, hosts: string[], stderr: string[]): void {
+  const [from, to] = hosts as [string, string | undefined];
+  const killed = pf.states.filter((s) => matchesHost(hostPart(s.src), from) && (to === undefined || matchesHost(hostPart(s.dst), to)));
+  pf.states = pf.states.filter((s) => !killed.includes(s));
+  stderr.push(`killed ${killed.length} states from 1 sources and ${to === undefined ? 0 : 1} destinations`);
+}
+
 function matchesHost(address: string, spec: string): boolean {
   const ip = parseIP(address.replace(/:\d+$|\[|\]/g, ''));
   const prefix = spec.includes('/') ? parsePrefix(spec) : null;
@@ -361,39 +373,41 @@ function hostPart(endpoint: string): string {
 
 export function pfctl(ctx: ToolContext, argv: string[]): ToolOutput {
   const { state } = ctx;
+  // The command line is checked before /dev/pf is opened (pfctl.c main).
+  const o = parseOptions(argv);
+  if (o.rest.length > 0 && !o.tableCommand) throw new ToolError(USAGE, 1);
+  // Every -s and -F is checked as it is parsed; only the last of each is done (one showopt,
+  // one clearopt in pfctl.c main).
+  const showWhat = o.show.map((w) => modifier(w, SHOW_WORDS, 'show')).at(-1);
+  const flushWhat = o.flush.map((w) => modifier(w, FLUSH_WORDS, 'flush')).at(-1);
   // Without pf, and in jails without a vnet of their own (devfs hides /dev/pf), there is no device.
   if (!state.modules.includes('pf') || !mayConfigureNetwork(state, ctx.callerJid)) throw new ToolError('pfctl: /dev/pf: No such file or directory\n', 1);
   const vnet = vnetOf(state, contextVnet(state, ctx.callerJid));
   const pf = vnet.pf;
-  const o = parseOptions(argv);
-  if (o.rest.length > 0 && !o.tableCommand) throw new ToolError(USAGE, 1);
   const stdout: string[] = [];
   const stderr: string[] = [];
-  for (const what of o.flush) flush(pf, o.anchor, modifier(what, FLUSH_WORDS, 'flush'), stderr);
-  if (o.file !== undefined) {
-    const text = o.file === '-' ? ctx.stdin : fail(`${o.file}: No such file or directory`);
-    load(pf, o.anchor, text as string, o.parseOnly, (af) => selfAddresses(state, vnet.id, af));
+  // One invocation does its operations in main()'s order, whatever the order of the flags
+  // (sbin/pfctl/pfctl.c main): -d, -s, -F, -k, -T, -f, -e.
+  if (o.disable) {
+    if (!pf.enabled) throw new ToolError('pfctl: pf not enabled\n', 1);
+    pf.enabled = false;
+    stderr.push('pf disabled');
   }
+  if (showWhat !== undefined) stdout.push(show(pf, o.anchor, showWhat, o.numericPorts));
+  if (flushWhat !== undefined) flush(pf, o.anchor, flushWhat, stderr);
+  if (o.kill.length > 0) killStates(pf, o.kill, stderr);
   if (o.table !== undefined) {
     if (!o.tableCommand) throw new ToolError(USAGE, 1);
     stdout.push(table(pf, o.anchor, o.table, o.tableCommand, o.rest, stderr));
   }
-  if (o.kill.length > 0) {
-    const [from, to] = o.kill as [string, string | undefined];
-    const killed = pf.states.filter((s) => matchesHost(hostPart(s.src), from) && (to === undefined || matchesHost(hostPart(s.dst), to)));
-    pf.states = pf.states.filter((s) => !killed.includes(s));
-    stderr.push(`killed ${killed.length} states from 1 sources and ${to === undefined ? 0 : 1} destinations`);
+  if (o.file !== undefined) {
+    const text = o.file === '-' ? ctx.stdin : fail(`${o.file}: No such file or directory`);
+    load(pf, o.anchor, text as string, o.parseOnly, (af) => selfAddresses(state, vnet.id, af));
   }
-  for (const what of o.show) stdout.push(show(pf, o.anchor, modifier(what, SHOW_WORDS, 'show'), o.numericPorts));
   if (o.enable) {
     if (pf.enabled) throw new ToolError(stderr.map((l) => `${l}\n`).join('') + 'pfctl: pf already enabled\n', 1);
     pf.enabled = true;
     stderr.push('pf enabled');
-  }
-  if (o.disable) {
-    if (!pf.enabled) throw new ToolError(stderr.map((l) => `${l}\n`).join('') + 'pfctl: pf not enabled\n', 1);
-    pf.enabled = false;
-    stderr.push('pf disabled');
   }
   return ok(stdout.join(''), stderr.map((l) => `${l}\n`).join(''));
 }
