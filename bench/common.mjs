@@ -92,8 +92,9 @@ export async function startDaemon(socket, env = baseEnv) {
   throw new Error('jailnetd did not start');
 }
 
-/** The daemon's peak resident set so far (VmHWM), MiB. */
+/** The daemon's peak resident set so far (VmHWM), MiB; NaN when it is no longer running (the shims fell back). */
 export function peakRssMiB(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return NaN;
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]) / 1024;
 }
