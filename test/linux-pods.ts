@@ -4,20 +4,13 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { jailnet, type Run } from './helpers/run.js';
-import { fetchFrom, hostAddress, hostLinks, jailnetNft, linkRemove, missingPrerequisite, netnsRemove, ping, scratchDir } from './helpers/linux.js';
+import { cliLab, fetchFrom, hostAddress, hostLinks, jailnetNft, linkRemove, missingPrerequisite, netnsRemove, ping } from './helpers/linux.js';
 
 const missing = missingPrerequisite(['setpriv', 'hostname']);
 if (missing) {
   t.fail(`cannot run the Linux pod tests: ${missing}`);
 } else {
-  const dir = scratchDir('linux-pods');
-  const netd = path.join(dir, 'net.d');
-  const state = path.join(dir, 'state');
-  mkdirSync(netd, { recursive: true });
-  const conf = path.join(dir, 'jailnet.conf');
-  writeFileSync(conf, `[runtime]\nstate_dir = ${state}\ncni_config_dir = ${netd}\nteardown_timeout = 10\n`);
-  const cli = (...args: string[]): Promise<Run> => jailnet(['--config', conf, ...args]);
+  const { dir, state, cli } = cliLab('linux-pods');
   const leftovers = (network: string, bridge: string) => ({
     leases: readdirSync(path.join(state, 'networks', network)).filter((n) => !/^(lock|last_reserved_ip\.\d+)$/.test(n)),
     veths: hostLinks().filter((l) => l.master === bridge).map((l) => l.ifname),

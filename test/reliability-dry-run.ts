@@ -38,8 +38,23 @@ async function busyHost(t: Parameters<typeof podLab>[0]): Promise<PodLab> {
   await ok(lab, ['pod', 'create', 'db2', '--network', 'net1', '--restart', 'always']);
   await setup(lab.sim, [['jail', '-c', 'name=ctr1', 'path=/', 'vnet', 'persist']]);
   await ok(lab, ['cni', 'add', '--network', 'net1', '--container-id', 'c1c1c1', '--netns', 'ctr1']);
+  // The runtime API's inputs, and an epair it plugged into p1.
+  const inputs: Record<string, unknown> = {
+    tap: { device: 'jnrt-t1', name: 'eth5', hwAddr: '02:00:00:00:05:01', mtu: 1500, IPAddresses: [{ address: '172.16.5.2', mask: '24' }] },
+    pair: { device: 'jnrt-p1', name: 'eth6', linkType: 'epair', hwAddr: '02:00:00:00:06:01', mtu: 1500 },
+    route: { dest: '10.9.0.0/24', gateway: '10.89.40.1', device: 'eth0' },
+    routes: [{ dest: '10.9.1.0/24', gateway: '10.89.40.1', device: 'eth0' }],
+    eth5: { name: 'eth5' },
+  };
+  for (const [name, value] of Object.entries(inputs)) await fs.writeFile(input(lab, name), JSON.stringify(value));
+  await ok(lab, ['kata-network', 'add-iface', 'p1', input(lab, 'pair')]);
   return lab;
 }
+
+/** The runtime API input `name` written by busyHost. */
+const input = (lab: PodLab, name: string): string => path.join(lab.dir, `runtime-${name}.json`);
+/** `@name` in a command stands for that input. */
+const withInputs = (lab: PodLab, args: string[]): string[] => args.map((a) => (a.startsWith('@') ? input(lab, a.slice(1)) : a));
 
 const DRY_RUNS: string[][] = [
   ['network', 'create', 'n2', '--subnet', '10.89.42.0/24'],
@@ -65,13 +80,19 @@ const DRY_RUNS: string[][] = [
   ['cni', 'gc', '--network', 'net1'],
   ['host', 'interfaces'],
   ['host', 'jails'],
+  ['kata-network', 'add-iface', 'p1', '@tap'],
+  ['kata-network', 'del-iface', 'p1', '@pair'],
+  ['kata-network', 'add-route', 'p1', '@route'],
+  ['kata-network', 'update-routes', 'p1', '@routes'],
+  ['kata-network', 'list-ifaces', 'p1'],
+  ['kata-network', 'list-routes', 'p1'],
 ];
 
 t.test('every command with --dry-run leaves state, config and host byte-identical', async (t) => {
   const lab = await busyHost(t);
   const before = await snapshot(lab);
   let changes = 0;
-  for (const args of DRY_RUNS) {
+  for (const args of DRY_RUNS.map((a) => withInputs(lab, a))) {
     const run = await lab.jailnet(['--dry-run', ...args]);
     t.equal(run.code, 0, `--dry-run ${args.join(' ')} runs: ${run.stderr}`);
     const after = await snapshot(lab);
@@ -137,13 +158,17 @@ t.test('for every command, the plan --dry-run prints is the journal of the real 
     ['cni', 'add', '--network', 'net1', '--container-id', 'c2c2c2', '--netns', 'ctr2'],
     ['cni', 'check', '--network', 'net1', '--container-id', 'c1c1c1', '--netns', 'ctr1'],
     ['cni', 'del', '--network', 'net1', '--container-id', 'c1c1c1', '--netns', 'ctr1'],
+    ['kata-network', 'add-iface', 'p1', '@tap'],
+    ['kata-network', 'add-route', 'p1', '@route'],
+    ['kata-network', 'update-routes', 'p1', '@routes'],
+    ['kata-network', 'del-iface', 'p1', '@eth5'],
     ['pod', 'rm', 'quiet'],
     ['pod', 'rm', 'p1', '--force'],
     ['gc'],
     ['pod', 'rm', '--all'],
     ['pod', 'restore'],
   ];
-  for (const [i, args] of sequence.entries()) {
+  for (const [i, args] of sequence.map((a) => withInputs(lab, a)).entries()) {
     // gc gets something to collect: a pod create killed part way.
     if (args[0] === 'gc') await crashAfter(lab.sim, 4, lab.launch(['pod', 'create', 'dead', '--mode', 'none']));
     const dry = JSON.parse(await ok(lab, ['--json', '--dry-run', ...args])) as { plan: PlanStep[] };

@@ -43,6 +43,8 @@ export interface CliContext {
   pluginEnv(): NodeJS.ProcessEnv;
   pods(): Promise<PodContext>;
   dryRun(): boolean;
+  /** --json: output and errors are JSON. */
+  json(): boolean;
   readonly io: CliIO;
   /** Prints `data` as JSON with --json, otherwise the text `human()` returns (nothing when empty). */
   print(data: unknown, human: () => string): void;
@@ -115,6 +117,7 @@ export function createContext(globals: () => GlobalOptions, io: CliIO): CliConte
       return loaded;
     },
     dryRun: () => globals().dryRun,
+    json: () => globals().json,
     pluginEnv: () => pluginEnvironment(globals()),
     async host() {
       return (await selected()).host;

@@ -11,6 +11,7 @@ import { cniCommand } from './cni-command.js';
 import { daemonCommand } from './daemon-command.js';
 import { gcCommand } from './gc-command.js';
 import { hostCommand } from './host-command.js';
+import { kataNetworkCommand } from './kata-network-command.js';
 import { networkCommand } from './network-command.js';
 import { containerCommand, podCommand } from './pod-command.js';
 import { statusCommand } from './status-command.js';
@@ -74,6 +75,7 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
   program.addCommand(networkCommand(context));
   program.addCommand(podCommand(context));
   program.addCommand(containerCommand(context));
+  program.addCommand(kataNetworkCommand(context));
   program.addCommand(gcCommand(context));
   program.addCommand(statusCommand(context));
   program.addCommand(daemonCommand(context));

@@ -48,6 +48,15 @@ export interface RouteInfo {
   netif: string;
 }
 
+/** A route through one interface: via a gateway on it, or on the link itself when there is none. */
+export interface DeviceRoute {
+  /** `default`, or a prefix `A/L`. */
+  destination: string;
+  gateway?: string;
+  device: string;
+  family: 4 | 6;
+}
+
 export interface JailInfo {
   jid: number;
   name: string;
@@ -109,7 +118,8 @@ export interface Host {
   /** One command creates the pair with the a end's name, description and MTU, so a crash never leaves an unmarked pair. */
   createEpair(options?: EpairOptions, vnet?: Vnet): Promise<{ a: string; b: string }>;
   createBridge(name?: string): Promise<string>;
-  createTap(vnet?: Vnet): Promise<string>;
+  /** A tap; with `name`, the one command that creates it names it. */
+  createTap(vnet?: Vnet, name?: string): Promise<string>;
   createVxlan(options: VxlanOptions, vnet?: Vnet): Promise<string>;
   renameInterface(name: string, newName: string, vnet?: Vnet): Promise<void>;
   destroyInterface(name: string, vnet?: Vnet): Promise<void>;
@@ -142,6 +152,9 @@ export interface Host {
   addRoute(destination: string, gateway: string, vnet?: Vnet): Promise<void>;
   deleteRoute(destination: string, family: 4 | 6, vnet?: Vnet): Promise<void>;
   listRoutes(vnet?: Vnet): Promise<RouteInfo[]>;
+  addDeviceRoute(route: DeviceRoute, vnet?: Vnet): Promise<void>;
+  /** Removes the route of that destination through that gateway (any gateway when none is given). */
+  deleteDeviceRoute(route: DeviceRoute, vnet?: Vnet): Promise<void>;
 
   // jails
   createVnetJail(name: string, options?: VnetJailOptions): Promise<JailInfo>;

@@ -88,6 +88,7 @@ async function prepare(ctx: PodContext, options: CreateOptions, restoring: boole
     ...(options.mac ? { mac: options.mac } : {}),
     restart: options.restart ?? 'no',
     containers: [],
+    runtime: { interfaces: [], routes: [] },
   };
   return { record, lists };
 }

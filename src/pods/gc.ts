@@ -16,6 +16,8 @@ import { cleanLeftovers } from './leftovers.js';
 import { podAlive, podContainerId, save, type PodContext } from './pods.js';
 import { forget, teardownPod } from './remove.js';
 import { sweepStaleLocks } from './stale-locks.js';
+import type { PodRecord } from './store.js';
+import { unplug } from '../runtime-net/interfaces.js';
 
 export interface GcReport {
   removed: string[];
@@ -29,7 +31,7 @@ async function collectPod(ctx: PodContext, name: string, report: GcReport): Prom
   const record = await ctx.store.read(name);
   if (!record) return;
   const jails = await ctx.host.listJails({ dying: true });
-  if (podAlive(record, jails)) return;
+  if (podAlive(record, jails)) return collectHalfAdded(ctx, record, report);
   const jailThere = jails.some((j) => j.name === record.jail);
   if (record.state === 'stopped' && !jailThere) return;
   const was = record.state;
@@ -45,6 +47,25 @@ async function collectPod(ctx: PodContext, name: string, report: GcReport): Prom
   const cleaned = ctx.planning ? [] : await cleanLeftovers(ctx, record);
   await forget(ctx, record, true);
   report.removed.push(`pod ${name} (${was}${jailThere ? `, jail ${record.jail}` : ''})`, ...cleaned.map((c) => `pod ${name}: ${c}`));
+}
+
+/**
+ * A live pod's runtime interfaces still "adding" under the pod's lock were left by an
+ * add-iface that died (it holds the lock while it works): they are taken away.
+ */
+async function collectHalfAdded(ctx: PodContext, record: PodRecord, report: GcReport): Promise<void> {
+  const stale = record.runtime.interfaces.filter((i) => i.state === 'adding');
+  if (record.state !== 'ready' || stale.length === 0) return;
+  for (const entry of stale) {
+    try {
+      await unplug(ctx.host, record.jail, entry);
+      record.runtime.interfaces = record.runtime.interfaces.filter((i) => i !== entry);
+      report.removed.push(`pod ${record.name}: runtime interface ${entry.name} (device ${entry.device}) half added`);
+    } catch (error) {
+      report.errors.push(`pod ${record.name}: runtime interface ${entry.name}: ${(error as Error).message}`);
+    }
+  }
+  await save(ctx, record);
 }
 
 async function collectPods(ctx: PodContext, report: GcReport): Promise<void> {

@@ -4,6 +4,7 @@
 // a later `pod rm` or `jailnet gc` finishes the job.
 import type { JailInfo } from '../hosts/host.js';
 import { validatePodName } from '../names.js';
+import { unplug } from '../runtime-net/interfaces.js';
 import { Teardown } from '../util/teardown.js';
 import { cleanLeftovers } from './leftovers.js';
 import { busyWith, PodError, runtimeConf, save, stopped, type PodContext } from './pods.js';
@@ -20,12 +21,25 @@ export async function teardownPod(ctx: PodContext, record: PodRecord, teardown: 
     if (!gone) remaining.push(container);
   }
   record.containers = remaining;
+  await unplugRuntimeInterfaces(ctx, record, teardown);
   for (const network of [...record.networks].reverse()) {
     await teardown.step(`DEL ${network.name}/${network.ifname}`, async () => {
       await ctx.runner.del(await ctx.network(network.name), runtimeConf(record, ctx.host.netnsOf(record.jail), network.ifname));
     });
   }
   await teardown.step(`jail ${record.jail}`, () => removeJailAndWait(ctx, record.jail, present(jails, record.jail)));
+}
+
+/**
+ * What the runtime API plugged in goes before the networks and the jail: a tap left in a
+ * vnet would come back to the host under its in-pod name when the jail goes.
+ */
+async function unplugRuntimeInterfaces(ctx: PodContext, record: PodRecord, teardown: Teardown): Promise<void> {
+  const remaining = [];
+  for (const entry of [...record.runtime.interfaces].reverse()) {
+    if (!(await teardown.step(`runtime interface ${entry.name}`, () => unplug(ctx.host, record.jail, entry)))) remaining.unshift(entry);
+  }
+  record.runtime = { interfaces: remaining, routes: [] };
 }
 
 /** `jail -r` (when the jail is there) and the bounded wait until it is gone, dying state included. */

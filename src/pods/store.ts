@@ -7,6 +7,29 @@ import { JsonRecords } from '../util/json-records.js';
 import { MappingSchema, type PortMapping } from '../cni/port-mapping.js';
 
 
+/** An interface added to a running pod through the runtime API (kata-network add-iface). */
+const RuntimeInterfaceSchema = z.object({
+  /** The host-side name (a tap, or the host end of a pair). */
+  device: z.string(),
+  /** Its name inside the pod. */
+  name: z.string(),
+  linkType: z.enum(['tap', 'pair']),
+  /** jailnet created the device (destroyed at del-iface), or found it (a tap given back to the host). */
+  created: z.boolean(),
+  mtu: z.number(),
+  hwAddr: z.string(),
+  addresses: z.array(z.object({ address: z.string(), mask: z.string() })),
+  /** "adding" until every step succeeded: a crash leaves it for pod rm and gc to take away. */
+  state: z.enum(['adding', 'ready']),
+});
+
+const RuntimeRouteSchema = z.object({
+  dest: z.string(),
+  gateway: z.string().optional(),
+  device: z.string(),
+  family: z.union([z.literal(4), z.literal(6)]),
+});
+
 const PodSchema = z.object({
   name: z.string(),
   /** The jail whose vnet the pod's containers share (for host mode: a jail without vnet). */
@@ -29,9 +52,15 @@ const PodSchema = z.object({
   mac: z.string().optional(),
   restart: z.enum(['no', 'always']).default('no'),
   containers: z.array(z.object({ name: z.string(), jail: z.string(), path: z.string(), hostname: z.string() })),
+  /** What the runtime API added to the running pod. */
+  runtime: z
+    .object({ interfaces: z.array(RuntimeInterfaceSchema).default([]), routes: z.array(RuntimeRouteSchema).default([]) })
+    .default({ interfaces: [], routes: [] }),
 });
 
 export type PodRecord = z.infer<typeof PodSchema>;
+export type RuntimeInterface = z.infer<typeof RuntimeInterfaceSchema>;
+export type RuntimeRoute = z.infer<typeof RuntimeRouteSchema>;
 export type { PortMapping };
 
 /** Pod records, one JSON file per pod, each with its own lock. */

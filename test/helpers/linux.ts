@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT } from './run.js';
+import { jailnet, ROOT, type Run } from './run.js';
 
 export const FETCH = path.join(ROOT, 'test', 'fixtures', 'fetch.mjs');
 const TOOLS = ['ip', 'nft', 'nsenter', 'unshare', 'sysctl', 'busybox'];
@@ -100,6 +100,24 @@ export function scratchDir(label: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), `jailnet-${label}-`));
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+export interface CliLab {
+  dir: string;
+  netd: string;
+  state: string;
+  conf: string;
+  /** `jailnet --config <the lab's conf> …` */
+  cli(...args: string[]): Promise<Run>;
+}
+
+/** A scratch jailnet.conf (state, CNI config dir, a 10 s teardown bound) and the CLI bound to it. */
+export function cliLab(label: string): CliLab {
+  const dir = scratchDir(label);
+  const lab = { dir, netd: path.join(dir, 'net.d'), state: path.join(dir, 'state'), conf: path.join(dir, 'jailnet.conf') };
+  mkdirSync(lab.netd, { recursive: true });
+  writeFileSync(lab.conf, `[runtime]\nstate_dir = ${lab.state}\ncni_config_dir = ${lab.netd}\nteardown_timeout = 10\n`);
+  return { ...lab, cli: (...args: string[]) => jailnet(['--config', lab.conf, ...args]) };
 }
 
 export interface LinuxLab {

@@ -1,7 +1,7 @@
 // Argv for each FreeBSD operation, as plain data: no process is run here. The tool
 // comes first; the driver decides how to reach a vnet (`-j` or jexec).
 import { validateInterfaceName } from '../../names.js';
-import type { ChildJailOptions, EpairOptions, VnetJailOptions, VxlanOptions } from '../host.js';
+import type { ChildJailOptions, DeviceRoute, EpairOptions, VnetJailOptions, VxlanOptions } from '../host.js';
 import { JLS_PARAMS } from './parse.js';
 
 export type Argv = [tool: string, ...args: string[]];
@@ -26,7 +26,7 @@ export const ifconfig = {
     ...(o.up ? ['up'] : []),
   ],
   createBridge: (name?: string): Argv => ['ifconfig', 'bridge', 'create', ...(name ? ['name', ifn(name)] : [])],
-  createTap: (): Argv => ['ifconfig', 'tap', 'create'],
+  createTap: (name?: string): Argv => ['ifconfig', 'tap', 'create', ...(name ? ['name', ifn(name)] : [])],
   createVxlan: (o: VxlanOptions): Argv => [
     'ifconfig', 'vxlan', 'create', 'vxlanid', String(o.vni), 'vxlanlocal', o.local,
     ...(o.remote ? ['vxlanremote', o.remote] : []),
@@ -64,6 +64,21 @@ export const route = {
     'route', '-n', family === 6 ? '-6' : '-4', 'delete',
     ...(destination === 'default' ? ['default'] : [destination.includes('/') ? '-net' : '-host', destination]),
   ],
+};
+
+const routeTarget = (destination: string): string[] =>
+  destination === 'default' ? ['default'] : [destination.includes('/') ? '-net' : '-host', destination];
+
+/**
+ * route.8: a gateway, or `-interface` for a route on the link; `-ifp` names the interface
+ * a gateway route leaves by (route.c, K_IFP: getaddr of an interface name).
+ */
+export const deviceRoute = {
+  add: (r: DeviceRoute): Argv => [
+    'route', '-n', r.family === 6 ? '-6' : '-4', 'add', ...routeTarget(r.destination),
+    ...(r.gateway ? [r.gateway, '-ifp', ifn(r.device)] : ['-interface', ifn(r.device)]),
+  ],
+  delete: (r: DeviceRoute): Argv => ['route', '-n', r.family === 6 ? '-6' : '-4', 'delete', ...routeTarget(r.destination), ...(r.gateway ? [r.gateway] : [])],
 };
 
 export const netstat = { routes: (): Argv => ['netstat', '-rn'] };

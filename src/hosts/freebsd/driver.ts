@@ -11,13 +11,14 @@ import type {
   ReadinessCheck,
   InterfaceInfo,
   JailInfo,
+  DeviceRoute,
   RouteInfo,
   SandboxState,
   Vnet,
   VnetJailOptions,
   VxlanOptions,
 } from '../host.js';
-import { ifconfig, jail, jls, kld, netstat, route, sysctl, type Argv } from './commands.js';
+import { deviceRoute, ifconfig, jail, jls, kld, netstat, route, sysctl, type Argv } from './commands.js';
 import { PfPacketFilter } from './packet-filter.js';
 import { parseIfconfig, parseIfconfigList, parseJls, parseNetstatRoutes } from './parse.js';
 import { freebsdReadiness } from './readiness.js';
@@ -145,8 +146,8 @@ export class FreeBSDHost implements Host {
     return this.clone(ifconfig.createBridge(name), undefined, name ?? 'bridge?');
   }
 
-  async createTap(vnet?: Vnet): Promise<string> {
-    return (await this.run(ifconfig.createTap(), vnet)).stdout.trim() || 'tap?';
+  async createTap(vnet?: Vnet, name?: string): Promise<string> {
+    return this.clone(ifconfig.createTap(name), vnet, name ?? 'tap?');
   }
 
   async createVxlan(options: VxlanOptions, vnet?: Vnet): Promise<string> {
@@ -239,6 +240,14 @@ export class FreeBSDHost implements Host {
 
   async deleteRoute(destination: string, family: 4 | 6, vnet?: Vnet): Promise<void> {
     await this.run(route.delete(destination, family), vnet);
+  }
+
+  async addDeviceRoute(r: DeviceRoute, vnet?: Vnet): Promise<void> {
+    await this.run(deviceRoute.add(r), vnet);
+  }
+
+  async deleteDeviceRoute(r: DeviceRoute, vnet?: Vnet): Promise<void> {
+    await this.run(deviceRoute.delete(r), vnet);
   }
 
   async listRoutes(vnet?: Vnet): Promise<RouteInfo[]> {

@@ -1,6 +1,6 @@
 // argv builders for the Linux tools the driver runs: iproute2's `ip`, `nft`, `sysctl`,
 // util-linux's `nsenter`/`unshare`, `conntrack`. Pure, so plans are testable as data.
-import type { VxlanOptions } from '../host.js';
+import type { DeviceRoute, VxlanOptions } from '../host.js';
 
 export type Argv = [string, ...string[]];
 
@@ -38,6 +38,9 @@ export const ip = {
   removeAddress: (name: string, address: string): Argv => ['ip', 'addr', 'del', address, 'dev', ifn(name)],
   addRoute: (destination: string, gateway: string): Argv => ['ip', family(gateway), 'route', 'add', destination, 'via', gateway],
   deleteRoute: (destination: string, fam: 4 | 6): Argv => ['ip', fam === 4 ? '-4' : '-6', 'route', 'del', destination],
+  deviceRoute: (change: 'add' | 'del', r: DeviceRoute): Argv => [
+    'ip', r.family === 6 ? '-6' : '-4', 'route', change, r.destination, ...(r.gateway ? ['via', r.gateway] : []), 'dev', ifn(r.device),
+  ],
   routes: (fam: 4 | 6): Argv => ['ip', '-j', fam === 4 ? '-4' : '-6', 'route', 'show'],
   netnsList: (): Argv => ['ip', '-j', 'netns', 'list'],
   netnsAdd: (name: string): Argv => ['ip', 'netns', 'add', name],

@@ -15,6 +15,7 @@ import type {
   ReadinessCheck,
   InterfaceInfo,
   JailInfo,
+  DeviceRoute,
   RouteInfo,
   SandboxState,
   Vnet,
@@ -112,8 +113,8 @@ export class LinuxHost implements Host {
     return `${prefix}${unit}`;
   }
 
-  async createTap(vnet?: Vnet): Promise<string> {
-    const name = await this.freeName('tap', vnet);
+  async createTap(vnet?: Vnet, named?: string): Promise<string> {
+    const name = named ?? (await this.freeName('tap', vnet));
     await this.run(ip.createTap(name), vnet);
     return name;
   }
@@ -215,6 +216,15 @@ export class LinuxHost implements Host {
 
   async deleteRoute(destination: string, family: 4 | 6, vnet?: Vnet): Promise<void> {
     await this.run(ip.deleteRoute(destination, family), vnet);
+  }
+
+  async addDeviceRoute(r: DeviceRoute, vnet?: Vnet): Promise<void> {
+    await this.run(ip.deviceRoute('add', r), vnet);
+  }
+
+  async deleteDeviceRoute(r: DeviceRoute, vnet?: Vnet): Promise<void> {
+    // Without a gateway, `ip route del` of the destination on the device removes the first match, whichever its gateway.
+    await this.run(ip.deviceRoute('del', r), vnet);
   }
 
   async listRoutes(vnet?: Vnet): Promise<RouteInfo[]> {
