@@ -20,7 +20,7 @@ function request(stdin: string, env: string[] = ['CNI_COMMAND=ADD'], plugin = 'h
 
 t.test('parseRequest: complete, incomplete, refused', async (t) => {
   const whole = Buffer.from(request('{"a":1}', ['CNI_COMMAND=ADD', 'CNI_IFNAME=eth0']));
-  t.same(parseRequest(whole, PLUGINS), { complete: true, call: { plugin: 'host-local', env: { CNI_COMMAND: 'ADD', CNI_IFNAME: 'eth0' }, stdin: Buffer.from('{"a":1}') } });
+  t.same(parseRequest(whole, PLUGINS), { complete: true, call: { kind: 'cni', plugin: 'host-local', env: { CNI_COMMAND: 'ADD', CNI_IFNAME: 'eth0' }, stdin: Buffer.from('{"a":1}') } });
   for (let cut = 0; cut < whole.length; cut++) {
     if (parseRequest(whole.subarray(0, cut), PLUGINS).complete) t.fail(`a request cut at ${cut} bytes counts as complete`);
   }
@@ -39,6 +39,9 @@ t.test('parseRequest: complete, incomplete, refused', async (t) => {
     t.throws(() => parseRequest(Buffer.from(bytes), PLUGINS), new ProtocolError(message), message);
   }
   t.throws(() => parseRequest(Buffer.alloc(MAX_HEAD_BYTES + 1, 'a'), PLUGINS), /request head exceeds 65536 bytes/, 'an endless head line');
+  const kata = Buffer.from('jailnetd/1 kata-network list-ifaces web 2\nJAILNET_HOST=linux\n\n{}');
+  t.same(parseRequest(kata, PLUGINS), { complete: true, call: { kind: 'kata-network', sub: 'list-ifaces', id: 'web', env: { JAILNET_HOST: 'linux' }, stdin: Buffer.from('{}') } }, 'a runtime API request');
+  t.throws(() => parseRequest(Buffer.from('jailnetd/1 kata-network add-iface web 2000000\n\n'), PLUGINS), /stdin of 2000000 bytes exceeds/, "the runtime API's input is bounded too");
   t.throws(() => parseRequest(Buffer.from(`jailnetd/1 cni host-local 1\n${'CNI_ARGS=x\n'.repeat(7000)}`), PLUGINS), /head exceeds/, 'endless environment lines');
 });
 

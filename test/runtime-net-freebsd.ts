@@ -7,9 +7,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { crashAfter } from './helpers/crash.js';
+import { rawRequest, socketDir, startDaemonProcess } from './helpers/daemon.js';
 import { podLab, type PodLab } from './helpers/pods.js';
-import { run } from './helpers/run.js';
-import { JAILNET } from './helpers/run.js';
+import { JAILNET, run } from './helpers/run.js';
 import { tool } from './helpers/sim.js';
 
 t.setTimeout(900_000);
@@ -159,7 +159,9 @@ t.test('every refused input changes nothing: host state and records compared', a
   const ambiguous = await kata(lab, 'list-ifaces', 'jailnet-we');
   t.match(ambiguous.stderr, /multiple containers found \(jailnet-we\)/);
   t.equal((await tool(lab.sim, 'jail', ['-r', 'jailnet-web2'])).code, 0);
+  const beforeStopped = await snapshot(lab);
   const stopped = await kata(lab, 'add-iface', 'web2', TAP);
+  t.same(await snapshot(lab), beforeStopped, 'a pod that is not running: nothing changed');
   t.same([stopped.code, stopped.stdout], [1, ''], 'a pod that is not running: an early failure');
   t.match(stopped.stderr, /container web2 is not running/);
 });
@@ -211,4 +213,31 @@ t.test('concurrent add-iface on one pod: serialised under its lock, none lost', 
   t.same(listed.map((i) => i.name).sort(), ['eth11', 'eth12', 'eth13', 'eth14', 'eth15'], 'every one recorded');
   const vnet = vnetOf(lab, 'jailnet-web');
   t.equal(lab.sim.state().ifaces.filter((i) => i.vnet === vnet && i.cloner === 'tap').length, 5, 'and in the pod');
+});
+
+t.test("jailnetd's socket serves the same requests, and refuses malformed ones", async (t) => {
+  const lab = await podLab(t);
+  await podWithNetwork(lab, 'web', '10.89.8.0/24');
+  const socket = path.join(await socketDir(t), 'd.sock');
+  await startDaemonProcess(t, lab.env, socket);
+  const context = ['JAILNET_CONFIG', 'JAILNET_HOST', 'JAILNET_TOOL_PATH'].map((name) => `${name}=${lab.env[name]}\n`).join('');
+  const call = async (sub: string, id: string, input = '', head = context) => {
+    const answer = await rawRequest(socket, `jailnetd/1 kata-network ${sub} ${id} ${Buffer.byteLength(input)}\n${head}\n${input}`);
+    const match = /^jailnetd\/1 (\d+) (\d+)\n/.exec(answer);
+    if (!match) return { raw: answer };
+    const body = Buffer.from(answer.slice(match[0].length));
+    return { code: Number(match[1]), stdout: body.subarray(0, Number(match[2])).toString(), stderr: body.subarray(Number(match[2])).toString() };
+  };
+  const added = await call('add-iface', 'web', JSON.stringify(TAP));
+  t.same(added, { code: 0, stdout: '{"device":"tap-test","name":"eth-test","IPAddresses":[{"Family":2,"Address":"172.16.0.3","Mask":"16"}],"mtu":1500,"hwAddr":"02:42:20:6f:a3:69"}\n', stderr: '' }, 'the daemon answers as the CLI does');
+  t.match(lab.sim.state().ifaces.find((i) => i.name === 'eth-test'), { vnet: vnetOf(lab, 'jailnet-web') });
+  const again = await call('add-iface', 'web', JSON.stringify(TAP));
+  t.match(again, { code: 1, stdout: 'null\n', stderr: /already exist/ }, 'a failure: null, the error on stderr');
+  t.same(await call('list-ifaces', 'web'), { code: 0, stdout: '[{"name":"eth-test","mac":"02:42:20:6f:a3:69","ip":["172.16.0.3/16"],"mtu":1500}]\n', stderr: '' });
+  t.match(await call('del-iface', 'nosuch', '{"name":"x"}'), { code: 1, stdout: '', stderr: /no such container ID/ });
+  t.match(await call('add-iface', 'web', JSON.stringify(TAP), `JAILNET_CONFIG=/elsewhere.conf\n`), { raw: /^jailnetd\/1 fallback\nJAILNET_CONFIG differs/ }, 'another context is sent back');
+  t.match(await call('rm-everything', 'web'), { raw: /^jailnetd\/1 refused\nno kata-network subcommand/ });
+  t.match(await call('list-ifaces', '../web'), { raw: /^jailnetd\/1 refused\nnot a jailnetd\/1 request line/ }, 'an ID with a path is refused');
+  t.match(await call('list-ifaces', 'web', '', `${context}CNI_COMMAND=ADD\n`), { raw: /^jailnetd\/1 refused\nunexpected environment line/ }, 'only context variables travel with it');
+  t.same((await call('list-ifaces', 'web')).code, 0, 'and the daemon keeps serving');
 });

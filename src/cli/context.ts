@@ -28,6 +28,8 @@ export interface GlobalOptions {
 export interface CliIO {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** What `-` reads (kata-network's input); the process's stdin when absent. */
+  stdin?(): Promise<string>;
 }
 
 export interface CliContext {
@@ -137,11 +139,7 @@ export function createContext(globals: () => GlobalOptions, io: CliIO): CliConte
       return podContext(await context.config(), await context.host(), await context.runner(), changes());
     },
     print(data, human) {
-      if (globals().json) {
-        io.stdout(`${JSON.stringify(data)}\n`);
-        return;
-      }
-      const text = human();
+      const text = globals().json ? JSON.stringify(data) : human();
       if (text !== '') io.stdout(`${text}\n`);
     },
     report(errors) {

@@ -60,9 +60,10 @@ const SUBS: Sub[] = [
   { name: 'list-routes', description: "the pod's routing table", call: async (ctx, id) => routesJson(await listRoutes(ctx, id)) },
 ];
 
-async function readInput(file: string | undefined): Promise<string> {
+async function readInput(context: CliContext, file: string | undefined): Promise<string> {
   if (file === undefined) throw new Error('give the JSON input as a FILE, or - for stdin');
   if (file !== '-') return readFile(file, 'utf8');
+  if (context.io.stdin) return context.io.stdin();
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -70,7 +71,7 @@ async function readInput(file: string | undefined): Promise<string> {
 
 async function run(context: CliContext, sub: Sub, id: string, file: string | undefined): Promise<void> {
   // Early failures: nothing on stdout.
-  const input = sub.decode ? sub.decode(await readInput(file)) : undefined;
+  const input = sub.decode ? sub.decode(await readInput(context, file)) : undefined;
   const ctx = await context.pods();
   let answer: unknown;
   try {
@@ -82,6 +83,9 @@ async function run(context: CliContext, sub: Sub, id: string, file: string | und
   if (context.printPlanIfDry()) return;
   context.io.stdout(encode(answer));
 }
+
+/** Whether the subcommand reads a JSON input (FILE or -). */
+export const takesInput = (name: string): boolean => SUBS.find((s) => s.name === name)?.decode !== undefined;
 
 export function kataNetworkCommand(context: CliContext): Command {
   const command = new Command('kata-network').description("a running pod's interfaces and routes, with the kata-network JSON contract");

@@ -16,7 +16,7 @@ function effective(name: (typeof CONTEXT_VARIABLES)[number], value: string | und
 }
 
 /** The first context variable in which the call differs from the daemon, if any. */
-function contextMismatch(call: Record<string, string>, daemon: NodeJS.ProcessEnv): string | undefined {
+export function contextMismatch(call: Record<string, string>, daemon: NodeJS.ProcessEnv): string | undefined {
   return CONTEXT_VARIABLES.find((name) => effective(name, call[name]) !== effective(name, daemon[name]));
 }
 

@@ -2,7 +2,9 @@
 // It is plain text a shell can write and read without a JSON parser:
 //
 //   request:  "jailnetd/1 cni <plugin> <stdin bytes>\n" ("NAME=value\n")* "\n" <stdin>
+//             "jailnetd/1 kata-network <sub> <id> <stdin bytes>\n" ("NAME=value\n")* "\n" <JSON input>
 //   answer:   "jailnetd/1 <exit code>\n" <the plugin's stdout>
+//             "jailnetd/1 <exit code> <stdout bytes>\n" <stdout> <stderr>   (kata-network)
 //             "jailnetd/1 fallback\n" <why>   (the shim runs the plugin itself)
 //
 // Every size is bounded before anything is buffered, and a request is complete only
@@ -21,35 +23,62 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 export const CALL_VARIABLES = ['CNI_COMMAND', 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_ARGS', 'CNI_PATH', 'JAILNET_DEADLINE', 'JAILNET_DELEGATED_BY'] as const;
 export const CONTEXT_VARIABLES = ['JAILNET_CONFIG', 'JAILNET_HOST', 'JAILNET_TOOL_PATH', 'JAILNET_RUN_DIR'] as const;
 const FORWARDED = new Set<string>([...CALL_VARIABLES, ...CONTEXT_VARIABLES]);
+const CONTEXT_ONLY = new Set<string>(CONTEXT_VARIABLES);
 
 export interface CniCall {
+  kind: 'cni';
   plugin: string;
   env: Record<string, string>;
   stdin: Buffer;
 }
 
+/** A runtime API call (`jailnet kata-network <sub> <id>`), its input as stdin; only context variables travel with it. */
+export interface KataCall {
+  kind: 'kata-network';
+  sub: string;
+  id: string;
+  env: Record<string, string>;
+  stdin: Buffer;
+}
+
+export type DaemonCall = CniCall | KataCall;
+
+export const KATA_SUBCOMMANDS: ReadonlySet<string> = new Set([
+  'add-iface', 'del-iface', 'update-iface', 'list-ifaces', 'add-route', 'del-route', 'update-routes', 'list-routes',
+]);
+
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
 }
 
-export type Parsed = { complete: false } | { complete: true; call: CniCall };
+export type Parsed = { complete: false } | { complete: true; call: DaemonCall };
 
-function parseRequestLine(line: string, plugins: ReadonlySet<string>): { plugin: string; length: number } {
-  const match = /^jailnetd\/1 cni ([a-z0-9-]{1,32}) (0|[1-9][0-9]{0,7})$/.exec(line);
-  if (!match) throw new ProtocolError(`not a ${PROTOCOL} request line: ${JSON.stringify(line.slice(0, 80))}`);
-  const plugin = match[1] as string;
-  const length = Number(match[2]);
-  if (!plugins.has(plugin)) throw new ProtocolError(`no CNI plugin named ${JSON.stringify(plugin)}`);
+type RequestLine = { kind: 'cni'; plugin: string; length: number } | { kind: 'kata-network'; sub: string; id: string; length: number };
+
+function parseRequestLine(line: string, plugins: ReadonlySet<string>): RequestLine {
+  const cni = /^jailnetd\/1 cni ([a-z0-9-]{1,32}) (0|[1-9][0-9]{0,7})$/.exec(line);
+  // An ID is a pod name, a container ID or a prefix: no whitespace, no path, bounded.
+  const kata = /^jailnetd\/1 kata-network ([a-z-]{1,16}) ([A-Za-z0-9][A-Za-z0-9_.-]{0,127}) (0|[1-9][0-9]{0,7})$/.exec(line);
+  const length = Number((cni ?? kata)?.at(-1));
   if (length > MAX_STDIN_BYTES) throw new ProtocolError(`stdin of ${length} bytes exceeds ${MAX_STDIN_BYTES}`);
-  return { plugin, length };
+  if (cni) {
+    const plugin = cni[1] as string;
+    if (!plugins.has(plugin)) throw new ProtocolError(`no CNI plugin named ${JSON.stringify(plugin)}`);
+    return { kind: 'cni', plugin, length };
+  }
+  if (kata) {
+    if (!KATA_SUBCOMMANDS.has(kata[1] as string)) throw new ProtocolError(`no kata-network subcommand named ${JSON.stringify(kata[1])}`);
+    return { kind: 'kata-network', sub: kata[1] as string, id: kata[2] as string, length };
+  }
+  throw new ProtocolError(`not a ${PROTOCOL} request line: ${JSON.stringify(line.slice(0, 80))}`);
 }
 
-function parseEnvironment(lines: string[]): Record<string, string> {
+function parseEnvironment(lines: string[], allowed: ReadonlySet<string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const line of lines) {
     const equals = line.indexOf('=');
     const name = equals > 0 ? line.slice(0, equals) : '';
-    if (!FORWARDED.has(name)) throw new ProtocolError(`unexpected environment line ${JSON.stringify(line.slice(0, 80))}`);
+    if (!allowed.has(name)) throw new ProtocolError(`unexpected environment line ${JSON.stringify(line.slice(0, 80))}`);
     if (name in env) throw new ProtocolError(`${name} given twice`);
     if (/[\0-\x1f\x7f]/.test(line)) throw new ProtocolError(`control character in ${name}`);
     env[name] = line.slice(equals + 1);
@@ -69,15 +98,19 @@ export function parseRequest(buffer: Buffer, plugins: ReadonlySet<string>): Pars
   }
   if (headEnd > MAX_HEAD_BYTES) throw new ProtocolError(`request head exceeds ${MAX_HEAD_BYTES} bytes`);
   const [first = '', ...rest] = buffer.subarray(0, headEnd).toString('utf8').split('\n');
-  const { plugin, length } = parseRequestLine(first, plugins);
-  const env = parseEnvironment(rest);
+  const head = parseRequestLine(first, plugins);
+  const env = parseEnvironment(rest, head.kind === 'cni' ? FORWARDED : CONTEXT_ONLY);
   const stdin = buffer.subarray(headEnd + 2);
-  if (stdin.length > length) throw new ProtocolError(`more than the announced ${length} bytes of stdin`);
-  if (stdin.length < length) return { complete: false };
-  return { complete: true, call: { plugin, env, stdin } };
+  if (stdin.length > head.length) throw new ProtocolError(`more than the announced ${head.length} bytes of stdin`);
+  if (stdin.length < head.length) return { complete: false };
+  const { length: _length, ...what } = head;
+  return { complete: true, call: { ...what, env, stdin } };
 }
 
 /** The answer's bytes: the exit code and stdout, or "fallback" and why (the shim runs the plugin itself). */
-export function encodeAnswer(served: { code: number; stdout: string } | { sentBack: string }): string {
-  return 'sentBack' in served ? `${PROTOCOL} fallback\n${served.sentBack}\n` : `${PROTOCOL} ${served.code}\n${served.stdout}`;
+export function encodeAnswer(served: { code: number; stdout: string; stderr?: string } | { sentBack: string }): string {
+  if ('sentBack' in served) return `${PROTOCOL} fallback\n${served.sentBack}\n`;
+  // kata-network answers carry stderr too (its error text): the stdout length says where it starts.
+  if (served.stderr !== undefined) return `${PROTOCOL} ${served.code} ${Buffer.byteLength(served.stdout)}\n${served.stdout}${served.stderr}`;
+  return `${PROTOCOL} ${served.code}\n${served.stdout}`;
 }

@@ -11,8 +11,9 @@ import { CniError, ErrorCode } from '../cni/errors.js';
 import { encodeJson } from '../cni/json.js';
 import { CURRENT_VERSION } from '../cni/versions.js';
 import { PLUGIN_NAMES } from '../plugins/registry.js';
-import { PROTOCOL, ProtocolError, encodeAnswer, parseRequest, type CniCall } from './protocol.js';
+import { PROTOCOL, ProtocolError, encodeAnswer, parseRequest, type DaemonCall } from './protocol.js';
 import { serveCniCall, type Served } from './cni-service.js';
+import { serveKataCall, type KataServed } from './kata-service.js';
 
 const SERVED_PLUGINS: ReadonlySet<string> = new Set(PLUGIN_NAMES);
 
@@ -79,21 +80,31 @@ async function listen(server: net.Server, socket: string): Promise<void> {
 }
 
 /** A call still running at its deadline: the caller gets "try again later" (the work itself is not cancelled). */
-function lateAnswer(deadline: number): Served {
+function lateAnswer(call: DaemonCall, deadline: number): Served | KataServed {
+  if (call.kind === 'kata-network') return { code: 1, stdout: '', stderr: `jailnet: jailnetd: the call did not finish by ${new Date(deadline).toISOString()}\n` };
   const error = new CniError(ErrorCode.TryAgainLater, 'jailnetd: the call did not finish in time', `deadline ${new Date(deadline).toISOString()}`);
   return { code: 1, stdout: `${encodeJson(error.toJSON(CURRENT_VERSION))}\n` };
 }
 
 /** The call's answer, or a CNI error once its deadline (its own, else the plugin timeout) has passed. */
-async function answerWithin(call: CniCall, env: NodeJS.ProcessEnv): Promise<string> {
+/** The call served: a CNI plugin, or a runtime API command. */
+function serve(call: DaemonCall, env: NodeJS.ProcessEnv): Promise<Served | KataServed> {
+  return call.kind === 'cni' ? serveCniCall(call, env) : serveKataCall(call, env);
+}
+
+function describe(call: DaemonCall): Record<string, string | undefined> {
+  return call.kind === 'cni' ? { plugin: call.plugin, command: call.env.CNI_COMMAND, container: call.env.CNI_CONTAINERID } : { api: `kata-network ${call.sub}`, id: call.id };
+}
+
+async function answerWithin(call: DaemonCall, env: NodeJS.ProcessEnv): Promise<string> {
   const started = performance.now();
-  const deadline = callDeadline(call.env) ?? Date.now() + DEFAULT_PLUGIN_TIMEOUT_MS;
+  const deadline = (call.kind === 'cni' ? callDeadline(call.env) : undefined) ?? Date.now() + DEFAULT_PLUGIN_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Served>((resolve) => (timer = setTimeout(() => resolve(lateAnswer(deadline)), Math.max(0, deadline - Date.now()))));
+  const late = new Promise<Served | KataServed>((resolve) => (timer = setTimeout(() => resolve(lateAnswer(call, deadline)), Math.max(0, deadline - Date.now()))));
   try {
-    const served = await Promise.race([serveCniCall(call, env), late]);
+    const served = await Promise.race([serve(call, env), late]);
     const code = 'sentBack' in served ? 'fallback' : String(served.code);
-    log().info({ plugin: call.plugin, command: call.env.CNI_COMMAND, container: call.env.CNI_CONTAINERID, code, ms: Math.round(performance.now() - started) }, 'served');
+    log().info({ ...describe(call), code, ms: Math.round(performance.now() - started) }, 'served');
     return encodeAnswer(served);
   } finally {
     clearTimeout(timer);
