@@ -8,23 +8,18 @@ import type { PodContext } from '../pods/pods.js';
 import type { PodRecord, RuntimeInterface } from '../pods/store.js';
 import { Teardown } from '../util/teardown.js';
 import { checkAddress, checkHwAddr, checkInterfaceName, checkInterfaceUpdate, checkNewInterface, RuntimeNetError, type Interface } from './contract.js';
-import { networkOwner } from './resolve.js';
+import { lockedPod, networkOwner } from './resolve.js';
 
 /** FreeBSD's ifhwioctl refuses an MTU below IF_MINMTU (sys/net/if.c, SIOCSIFMTU): 72, above the contract's 46. */
 const FREEBSD_MIN_MTU = 72;
 
-/** Re-reads the pod under its lock: another call may have changed it since it was resolved. */
-export async function lockedPod<T>(ctx: PodContext, id: string, work: (record: PodRecord) => Promise<T>): Promise<T> {
-  const owner = await networkOwner(ctx, id);
-  return ctx.store.locked(owner.name, async () => {
-    const record = await ctx.store.read(owner.name);
-    if (!record || record.state !== 'ready') throw new RuntimeNetError(`container ${id} is not running`);
-    return work(record);
-  });
+/** The input's addresses as the record keeps them (validated before: no null, the mask a number). */
+function recordedAddresses(iface: Interface): RuntimeInterface['addresses'] {
+  return iface.ipAddresses.filter((a) => a !== null).map((a) => ({ address: a.address, mask: String(Number(a.mask)) }));
 }
 
 function entryOf(iface: Interface, created: boolean): RuntimeInterface {
-  const addresses = iface.ipAddresses.filter((a) => a !== null).map((a) => ({ address: a.address, mask: String(Number(a.mask)) }));
+  const addresses = recordedAddresses(iface);
   return {
     device: iface.device.trim(),
     name: iface.name.trim(),
@@ -162,7 +157,7 @@ export async function updateInterface(ctx: PodContext, id: string, iface: Interf
   return lockedPod(ctx, id, async (record) => {
     const entry = record.runtime.interfaces.find((i) => i.name === iface.name.trim() && i.state === 'ready');
     if (!entry) throw new RuntimeNetError(`interface ${iface.name} is not found in pod ${record.name}`);
-    const next = iface.ipAddresses.filter((a) => a !== null).map((a) => ({ address: a.address, mask: String(Number(a.mask)) }));
+    const next = recordedAddresses(iface);
     const keep = (a: { address: string; mask: string }) => next.some((n) => n.address === a.address && n.mask === a.mask);
     for (const old of entry.addresses.filter((a) => !keep(a))) await ctx.host.removeAddress(entry.name, old.address, record.jail);
     entry.addresses = entry.addresses.filter(keep);

@@ -40,3 +40,13 @@ export async function checkRunning(ctx: PodContext, pod: PodRecord, id: string):
   const jails = await ctx.host.listJails();
   if (pod.state !== 'ready' || !jails.some((j) => j.name === pod.jail && !j.dying)) throw new IdError(`container ${id} is not running`);
 }
+
+/** Re-reads the pod under its lock: another call may have changed it since it was resolved. */
+export async function lockedPod<T>(ctx: PodContext, id: string, work: (record: PodRecord) => Promise<T>): Promise<T> {
+  const owner = await networkOwner(ctx, id);
+  return ctx.store.locked(owner.name, async () => {
+    const record = await ctx.store.read(owner.name);
+    if (!record || record.state !== 'ready') throw new IdError(`container ${id} is not running`);
+    return work(record);
+  });
+}

@@ -7,8 +7,7 @@ import type { PodContext } from '../pods/pods.js';
 import type { PodRecord, RuntimeRoute } from '../pods/store.js';
 import { Teardown } from '../util/teardown.js';
 import { checkAddRoute, checkDelRoute, normaliseDest, RuntimeNetError, type Route, type RouteSpec } from './contract.js';
-import { lockedPod } from './interfaces.js';
-import { networkOwner } from './resolve.js';
+import { lockedPod, networkOwner } from './resolve.js';
 
 /** The contract's `lo` is the host's loopback inside the pod (lo0 on FreeBSD). */
 const onHost = (host: Host, route: RuntimeRoute): DeviceRoute => ({

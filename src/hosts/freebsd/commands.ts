@@ -54,20 +54,16 @@ export const ifconfig = {
   deletem: (bridge: string, member: string): Argv => ['ifconfig', ifn(bridge), 'deletem', ifn(member)],
 };
 
-export const route = {
-  add: (destination: string, gateway: string): Argv => [
-    'route', '-n', destination.includes(':') || gateway.includes(':') ? '-6' : '-4', 'add',
-    ...(destination === 'default' ? ['default'] : [destination.includes('/') ? '-net' : '-host', destination]),
-    gateway,
-  ],
-  delete: (destination: string, family: 4 | 6): Argv => [
-    'route', '-n', family === 6 ? '-6' : '-4', 'delete',
-    ...(destination === 'default' ? ['default'] : [destination.includes('/') ? '-net' : '-host', destination]),
-  ],
-};
-
+/** route.8's destination words: `default`, `-net A/L` or `-host A`. */
 const routeTarget = (destination: string): string[] =>
   destination === 'default' ? ['default'] : [destination.includes('/') ? '-net' : '-host', destination];
+
+export const route = {
+  add: (destination: string, gateway: string): Argv => [
+    'route', '-n', destination.includes(':') || gateway.includes(':') ? '-6' : '-4', 'add', ...routeTarget(destination), gateway,
+  ],
+  delete: (destination: string, family: 4 | 6): Argv => ['route', '-n', family === 6 ? '-6' : '-4', 'delete', ...routeTarget(destination)],
+};
 
 /**
  * route.8: a gateway, or `-interface` for a route on the link; `-ifp` names the interface
