@@ -65,5 +65,8 @@ export const POD_SUBNETS_TABLE = 'jailnet-pods';
 /** jailnet's own nftables table (`inet jailnet`), which stands in for pf on Linux. */
 export const NFT_TABLE = 'jailnet';
 
+/** A pod's load balancer (kata-ipvs) on Linux: an nftables table of its own in the pod's netns (`ip jailnet-lb`). */
+export const BALANCER_NFT_TABLE = 'jailnet-lb';
+
 /** jailnetd's socket, where the plugin shims (libexec/cni/*) look for it unless JAILNET_SOCKET says otherwise. */
 export const DAEMON_SOCKET = '/var/run/jailnet/jailnetd.sock';

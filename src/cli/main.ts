@@ -11,6 +11,7 @@ import { cniCommand } from './cni-command.js';
 import { daemonCommand } from './daemon-command.js';
 import { gcCommand } from './gc-command.js';
 import { hostCommand } from './host-command.js';
+import { kataIpvsCommand } from './kata-ipvs-command.js';
 import { kataNetworkCommand } from './kata-network-command.js';
 import { networkCommand } from './network-command.js';
 import { containerCommand, podCommand } from './pod-command.js';
@@ -76,6 +77,7 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
   program.addCommand(podCommand(context));
   program.addCommand(containerCommand(context));
   program.addCommand(kataNetworkCommand(context));
+  program.addCommand(kataIpvsCommand(context));
   program.addCommand(gcCommand(context));
   program.addCommand(statusCommand(context));
   program.addCommand(daemonCommand(context));

@@ -1,4 +1,5 @@
 import type { CommandResult } from './exec.js';
+import type { LoadBalancer } from './balancer.js';
 import type { PacketFilter } from './packet-filter.js';
 
 // The narrow host interface: every kernel operation plugins, pods and the runtime API
@@ -175,6 +176,8 @@ export interface Host {
   // the packet filter and readiness
   /** Published ports, masquerading and isolation, as intents this driver renders (packet-filter.ts). */
   readonly filter: PacketFilter;
+  /** A pod's load balancer (kata-ipvs), rendered in its packet filter (balancer.ts). */
+  readonly balancer: LoadBalancer;
   /** What `jailnet status` checks on this kind of host, each with its fix. */
   readiness(): Promise<ReadinessCheck[]>;
 

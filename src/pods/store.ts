@@ -30,6 +30,21 @@ const RuntimeRouteSchema = z.object({
   family: z.union([z.literal(4), z.literal(6)]),
 });
 
+/** A pod's load balancer (kata-ipvs), as balancer/rules.ts's BalancerRules. */
+const BalancerSchema = z.object({
+  services: z.array(
+    z.object({
+      protocol: z.enum(['tcp', 'udp']),
+      address: z.string(),
+      port: z.number(),
+      scheduler: z.string(),
+      persistence: z.number().optional(),
+      servers: z.array(z.object({ address: z.string(), port: z.number(), weight: z.number() })),
+    }),
+  ),
+  timeouts: z.object({ tcp: z.number(), tcpfin: z.number(), udp: z.number() }).optional(),
+});
+
 const PodSchema = z.object({
   name: z.string(),
   /** The jail whose vnet the pod's containers share (for host mode: a jail without vnet). */
@@ -54,7 +69,11 @@ const PodSchema = z.object({
   containers: z.array(z.object({ name: z.string(), jail: z.string(), path: z.string(), hostname: z.string() })),
   /** What the runtime API added to the running pod. */
   runtime: z
-    .object({ interfaces: z.array(RuntimeInterfaceSchema).default([]), routes: z.array(RuntimeRouteSchema).default([]) })
+    .object({
+      interfaces: z.array(RuntimeInterfaceSchema).default([]),
+      routes: z.array(RuntimeRouteSchema).default([]),
+      balancer: BalancerSchema.optional(),
+    })
     .default({ interfaces: [], routes: [] }),
 });
 

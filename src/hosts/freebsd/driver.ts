@@ -19,6 +19,7 @@ import type {
   VxlanOptions,
 } from '../host.js';
 import { deviceRoute, ifconfig, jail, jls, kld, netstat, route, sysctl, type Argv } from './commands.js';
+import { PfLoadBalancer } from './balancer.js';
 import { PfPacketFilter } from './packet-filter.js';
 import { parseIfconfig, parseIfconfigList, parseJls, parseNetstatRoutes } from './parse.js';
 import { freebsdReadiness } from './readiness.js';
@@ -45,6 +46,7 @@ export class FreeBSDHost implements Host {
   readonly loopback = 'lo0';
   readonly sandboxNoun = 'jail';
   readonly filter: PfPacketFilter;
+  readonly balancer = new PfLoadBalancer();
   private jailFlagSupported: boolean | undefined;
 
   constructor(private readonly door: ExecDoor) {

@@ -61,11 +61,17 @@ export const nft = {
 
 export const sysctl = {
   get: (name: string): Argv => ['sysctl', '-n', name],
+  /** Several values, one per line, in the order asked. */
+  getAll: (names: string[]): Argv => ['sysctl', '-n', ...names],
   set: (name: string, value: string): Argv => ['sysctl', '-w', `${name}=${value}`],
 };
 
 export const conntrack = {
   deleteTo: (address: string): Argv => ['conntrack', '-D', '-d', address],
+  /** The flows of one protocol whose original destination is the address (kata-ipvs cleanup). */
+  deleteProtocolTo: (address: string, protocol: 'tcp' | 'udp'): Argv => ['conntrack', '-D', '--orig-dst', address, '--proto', protocol],
+  /** Every IPv4 flow of the namespace, one per line. */
+  list: (): Argv => ['conntrack', '-L', '-f', 'ipv4'],
 };
 
 /**

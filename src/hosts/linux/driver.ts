@@ -24,6 +24,7 @@ import type {
 } from '../host.js';
 import { holder, ifn, inNetns, ip, sysctl, vethBatchLine, type Argv } from './commands.js';
 import { HolderRegistry, initOf, netnsPathOf, NETNS_DIR, runDir } from './jails.js';
+import { NftLoadBalancer } from './balancer.js';
 import { NftPacketFilter } from './nft-filter.js';
 import { linuxReadiness } from './readiness.js';
 import { parseLink, parseLinkNames, parseNetnsNames, parseRoutes } from './parse.js';
@@ -40,6 +41,7 @@ export class LinuxHost implements Host {
   readonly loopback = 'lo';
   readonly sandboxNoun = 'network namespace';
   readonly filter: NftPacketFilter;
+  readonly balancer: NftLoadBalancer;
   private readonly holders: HolderRegistry;
 
   constructor(
@@ -48,6 +50,7 @@ export class LinuxHost implements Host {
   ) {
     this.holders = new HolderRegistry(path.join(runDirectory, 'jails'));
     this.filter = new NftPacketFilter((argv, vnet, options) => this.run(argv, vnet, options), door, runDirectory, (name, value, vnet) => this.sysctlSet(name, value, vnet));
+    this.balancer = new NftLoadBalancer((argv, vnet, options) => this.run(argv, vnet, options), door);
   }
 
   async readiness(): Promise<ReadinessCheck[]> {

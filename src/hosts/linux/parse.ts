@@ -71,3 +71,29 @@ export function parseDeletedFlows(stderr: string): number {
   const m = /(\d+) flow entr(?:y|ies) ha(?:s|ve) been deleted/.exec(stderr);
   return m ? Number(m[1]) : 0;
 }
+
+/** One line of `conntrack -L`: the protocol, TCP state, and both directions' addresses and ports. */
+export interface ConntrackFlow {
+  protocol: string;
+  state?: string;
+  original: { src: string; dst: string; sport: number; dport: number };
+  reply: { src: string; dst: string; sport: number; dport: number };
+}
+
+/**
+ * `conntrack -L` lines: "tcp 6 431999 ESTABLISHED src=A dst=B sport=P dport=Q src=… [ASSURED] …".
+ * The first src/dst/sport/dport are the original direction, the second the reply's.
+ */
+export function parseConntrackFlows(stdout: string): ConntrackFlow[] {
+  const flows: ConntrackFlow[] = [];
+  for (const line of stdout.split('\n')) {
+    const words = line.trim().split(/\s+/);
+    const fields = (key: string) => words.filter((w) => w.startsWith(`${key}=`)).map((w) => w.slice(key.length + 1));
+    const [src, dst, sport, dport] = [fields('src'), fields('dst'), fields('sport'), fields('dport')];
+    if (src.length < 2 || dst.length < 2 || sport.length < 2 || dport.length < 2) continue;
+    const state = /^[A-Z_]+$/.test(words[3] ?? '') ? words[3] : undefined;
+    const side = (i: number) => ({ src: src[i] as string, dst: dst[i] as string, sport: Number(sport[i]), dport: Number(dport[i]) });
+    flows.push({ protocol: words[0] as string, ...(state ? { state } : {}), original: side(0), reply: side(1) });
+  }
+  return flows;
+}
