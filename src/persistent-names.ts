@@ -65,6 +65,9 @@ export const POD_SUBNETS_TABLE = 'jailnet-pods';
 /** jailnet's own nftables table (`inet jailnet`), which stands in for pf on Linux. */
 export const NFT_TABLE = 'jailnet';
 
+/** A pod's load balancer (kata-ipvs) on FreeBSD: the rdr anchor in the pod's own vnet pf. */
+export const BALANCER_ANCHOR = 'jailnet-lb';
+
 /** A pod's load balancer (kata-ipvs) on Linux: an nftables table of its own in the pod's netns (`ip jailnet-lb`). */
 export const BALANCER_NFT_TABLE = 'jailnet-lb';
 

@@ -1,13 +1,15 @@
 // The load balancer as data: ipvsadm's grammar and messages, the rules' semantics and the
 // 20,000-rule limit, restore's contract (runtime-network-api.md §1.7), the -Ln and -Sn
-// layouts (ipvsadm.c print_title/print_service_entry), and the nft transaction rendered
-// for each change (linux/nft-balancer.ts).
+// layouts (ipvsadm.c print_title/print_service_entry), the nft transaction rendered for
+// each change (linux/nft-balancer.ts) and the pf text (freebsd/lb-text.ts).
 import t from 'tap';
 import { parseIpvsadm, splitParameters } from '../src/balancer/ipvsadm.js';
 import { connectionKey, listText, saveText, timeoutText } from '../src/balancer/listing.js';
 import { restoreRules } from '../src/balancer/restore.js';
 import { applyChange, emptyRules, ruleCount, RULE_LIMIT, type BalancerRules, type RuleChange } from '../src/balancer/rules.js';
 import { parseCleanup } from '../src/runtime-net/balancer.js';
+import { checkPfRules, lbAnchorText, lbMainRuleset } from '../src/hosts/freebsd/lb-text.js';
+import { parsePfStates } from '../src/hosts/freebsd/parse.js';
 import { balancerScript } from '../src/hosts/linux/nft-balancer.js';
 
 const parse = (text: string) => parseIpvsadm(splitParameters(text));
@@ -189,4 +191,33 @@ t.test('nft rendering: the transaction for each kind of change', async (t) => {
   const timed = balancerScript(one, apply(one, '--set 60 0 0'), fill);
   t.match(timed, /add ct timeout ip jailnet-lb timeout-tcp-60-120 \{ protocol tcp; l3proto ip; policy = \{ established: 60, fin_wait: 120 \}; \}/);
   t.match(timed, /add rule ip jailnet-lb raw-output meta l4proto tcp ip daddr \. meta l4proto \. th dport @services ct timeout set "timeout-tcp-60-120"/);
+});
+
+t.test('pf rendering (FreeBSD): the anchor and the main ruleset as data, and what pf cannot express', async (t) => {
+  const rules = apply(emptyRules(), '-A -t 10.9.0.1:80 -s wrr -p 120', '-a -t 10.9.0.1:80 -r 10.8.0.1:8080 -w 4', '-a -t 10.9.0.1:80 -r 10.8.0.2:8080 -w 2', '-a -t 10.9.0.1:80 -r 10.8.0.3:8080 -w 0', '-A -u 10.9.0.2:53 -s rr', '-A -t 10.9.0.3:443 -s rr', '-a -t 10.9.0.3:443 -r 10.8.0.9:443');
+  t.equal(
+    lbAnchorText(rules),
+    [
+      'rdr pass on lo0 inet proto tcp from any to 10.9.0.1 port 80 -> { 10.8.0.1, 10.8.0.1, 10.8.0.2 } port 8080 round-robin sticky-address',
+      'rdr pass on lo0 inet proto tcp from any to 10.9.0.3 port 443 -> 10.8.0.9 port 443',
+      'pass out quick on ! lo0 route-to lo0 inet proto tcp from any to 10.9.0.1 port 80',
+      'pass out quick on ! lo0 route-to lo0 inet proto tcp from any to 10.9.0.3 port 443',
+      'block return out quick inet proto udp from any to 10.9.0.2 port 53',
+      '',
+    ].join('\n'),
+    'wrr weights 4:2 divided by their gcd; weight 0 left out; a single server needs no pool type; a service without servers refuses',
+  );
+  t.equal(lbMainRuleset(rules), 'set timeout src.track 120\nrdr-anchor "jailnet-lb"\nanchor "jailnet-lb"\n');
+  t.equal(lbMainRuleset(apply(rules, '--set 900 0 0')), 'set timeout { tcp.established 900, tcp.finwait 45, udp.multiple 60 }\nset timeout src.track 120\nrdr-anchor "jailnet-lb"\nanchor "jailnet-lb"\n', "a 0 in --set is pf's default");
+  t.throws(() => checkPfRules(apply(rules, '-A -t 10.9.0.4:80 -s rr -p 60')), /one timeout per pod \(pf's src\.track\): the services here ask for 120 and 60 s/);
+  t.throws(() => checkPfRules(apply(rules, '-a -t 10.9.0.3:443 -r 10.8.0.10:8443')), /listen on different ports/);
+  t.throws(() => checkPfRules(apply(emptyRules(), '-A -t 10.9.0.5:80 -s wrr', '-a -t 10.9.0.5:80 -r 10.8.0.1:80 -w 64', '-a -t 10.9.0.5:80 -r 10.8.0.2:80 -w 1')), /a pf pool of 65 entries \(at most 64\)/);
+  t.doesNotThrow(() => checkPfRules(rules));
+});
+
+t.test('pfctl -s states lines: the redirected ones with the address asked for', async (t) => {
+  t.same(parsePfStates('all tcp 10.88.0.5:8080 (10.10.0.1:80) <- 10.88.0.9:49152       ESTABLISHED:ESTABLISHED\nall udp 10.88.0.1:53 <- 10.88.0.9:5353       MULTIPLE:MULTIPLE\n'), [
+    { protocol: 'tcp', translated: { address: '10.88.0.5', port: 8080 }, original: { address: '10.10.0.1', port: 80 }, state: 'ESTABLISHED:ESTABLISHED' },
+    { protocol: 'udp', translated: { address: '10.88.0.1', port: 53 }, state: 'MULTIPLE:MULTIPLE' },
+  ]);
 });

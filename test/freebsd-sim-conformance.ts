@@ -274,11 +274,43 @@ const CASES: Case[] = [
     code: 0,
   },
   { name: "podman's pf.conf loads", run: ['pfctl', '-f', '-'], stdin: 'v4egress_if = "vtnet0"\ntable <cni-nat> persist\nnat on $v4egress_if inet from <cni-nat> to any -> ($v4egress_if)\nrdr-anchor "cni-rdr/*"\nnat-anchor "cni-rdr/*"\npass all\n', stderr: '', code: 0 },
+  // FreeBSD 14 sbin/pfctl/parse.y natrule: a redirection's own texts ("redirection pools").
   {
     name: 'a table pool that is not round-robin',
     run: ['pfctl', '-a', 'x', '-f', '-'],
     stdin: 'rdr pass inet proto tcp from any to any port 80 -> <svc> port 80 source-hash\n',
-    stderr: 'stdin:1: tables are only supported in round-robin routing pools\npfctl: Syntax error in config file: pf rules not loaded\n',
+    stderr: 'stdin:1: tables are only supported in round-robin redirection pools\npfctl: Syntax error in config file: pf rules not loaded\n',
+    code: 1,
+  },
+  {
+    name: 'an address list with source-hash in an rdr',
+    run: ['pfctl', '-a', 'x', '-f', '-'],
+    stdin: 'rdr pass on lo0 inet proto tcp from any to 10.10.0.1 port 80 -> { 10.88.0.5, 10.88.0.6 } port 8080 source-hash\n',
+    stderr: 'stdin:1: only round-robin valid for multiple redirection addresses\npfctl: Syntax error in config file: pf rules not loaded\n',
+    code: 1,
+  },
+  // parse.y pfrule (route-to): the routing pool's texts.
+  {
+    name: 'a route-to list that is not round-robin',
+    run: ['pfctl', '-a', 'x', '-f', '-'],
+    stdin: 'pass out route-to { (vtnet0 192.0.2.1), (vtnet0 192.0.2.2) } random inet from any to any\n',
+    stderr: 'stdin:1: r.rpool.opts must be PF_POOL_ROUNDROBIN\npfctl: Syntax error in config file: pf rules not loaded\n',
+    code: 1,
+  },
+  // parse.y redir_host_list appends every host without looking for repeats.
+  {
+    name: 'a round-robin list that repeats an address',
+    run: ['pfctl', '-a', 'x', '-f', '-'],
+    stdin: 'rdr pass on lo0 inet proto tcp from any to 10.10.0.1 port 80 -> { 10.88.0.5, 10.88.0.5, 10.88.0.6 } port 8080 round-robin sticky-address\n',
+    stderr: '',
+    code: 0,
+  },
+  // parse.y timeout_spec: pfctl_set_timeout fails for a name outside pf_timeouts.
+  {
+    name: 'an unknown timeout',
+    run: ['pfctl', '-f', '-'],
+    stdin: 'set timeout { tcp.established 900, tcp.bogus 5 }\n',
+    stderr: 'stdin:1: unknown timeout tcp.bogus\npfctl: Syntax error in config file: pf rules not loaded\n',
     code: 1,
   },
 

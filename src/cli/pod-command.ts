@@ -27,8 +27,8 @@ export function podView(record: PodRecord) {
     interfaces,
     ports: record.ports,
     containers: record.containers,
-    // What the runtime API (kata-network) plugged into the running pod.
-    ...(record.runtime.interfaces.length + record.runtime.routes.length > 0 ? { runtime: record.runtime } : {}),
+    // What the runtime API (kata-network, kata-ipvs) put into the running pod.
+    ...(record.runtime.interfaces.length + record.runtime.routes.length > 0 || record.runtime.balancer ? { runtime: record.runtime } : {}),
   };
 }
 

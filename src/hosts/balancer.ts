@@ -9,8 +9,8 @@ import type { Vnet } from './host.js';
 export interface LoadBalancer {
   /** The schedulers this driver implements with their real semantics; any other is refused before a change. */
   readonly schedulers: readonly string[];
-  /** Why this host cannot balance at all, when it cannot: every request is refused with it. */
-  readonly unavailable?: string;
+  /** Refuses, before any change, rules this driver cannot express (throws BalancerError with the reason). */
+  check?(rules: BalancerRules): void;
   /** Makes the vnet hold `next` where it holds `previous`, in one transaction of the packet filter. */
   apply(previous: BalancerRules, next: BalancerRules, vnet: Vnet): Promise<void>;
   /** Live connections per real server of the rules' services. */

@@ -19,22 +19,19 @@ const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 
 
 const rulesOf = (record: PodRecord): BalancerRules => record.runtime.balancer ?? emptyRules();
 
-function checkHost(host: Host): void {
-  if (host.balancer.unavailable) throw new BalancerError(host.balancer.unavailable);
-}
-
-function checkSchedulers(host: Host, rules: BalancerRules): void {
+function checkForHost(host: Host, rules: BalancerRules): void {
   for (const { scheduler } of rules.services) {
     if (!IPVS_SCHEDULERS.includes(scheduler)) throw new BalancerError('Scheduler or persistence engine not found');
     if (!host.balancer.schedulers.includes(scheduler)) {
       throw new BalancerError(`scheduler ${scheduler} is not offered by jailnet's ${host.kind} load balancer: use one of ${host.balancer.schedulers.join(', ')}`);
     }
   }
+  host.balancer.check?.(rules);
 }
 
 /** Makes the pod's balancer `next` (already checked as data), then records it. */
 async function change(ctx: PodContext, record: PodRecord, next: BalancerRules): Promise<void> {
-  checkSchedulers(ctx.host, next);
+  checkForHost(ctx.host, next);
   await ctx.host.balancer.apply(rulesOf(record), next, record.jail);
   record.runtime.balancer = next;
   await ctx.store.write(record);
@@ -53,7 +50,6 @@ async function read(ctx: PodContext, id: string, command: IpvsCommand & { kind: 
 /** `kata-ipvs ipvsadm --parameters "…" ID`: what ipvsadm would print (nothing for a change). */
 export async function runIpvsadm(ctx: PodContext, id: string, parameters: string): Promise<string> {
   const command = parseIpvsadm(splitParameters(parameters));
-  checkHost(ctx.host);
   if (command.kind === 'list' || command.kind === 'save') return read(ctx, id, command);
   return lockedPod(ctx, id, async (record) => {
     await change(ctx, record, applyChange(rulesOf(record), command));
@@ -63,7 +59,6 @@ export async function runIpvsadm(ctx: PodContext, id: string, parameters: string
 
 /** `kata-ipvs ipvsadm --restore - ID`: a batch in one transaction, onto a pod without rules unless `replace`. */
 export async function restoreIpvs(ctx: PodContext, id: string, text: string, options: { replace: boolean }): Promise<number> {
-  checkHost(ctx.host);
   return lockedPod(ctx, id, async (record) => {
     const next = restoreRules(rulesOf(record), text, options);
     await change(ctx, record, next);
@@ -93,7 +88,6 @@ export function parseCleanup(parameters: string): { address: string; protocol: L
 /** `kata-ipvs cleanup --parameters "…" ID`: ends the tracked flows; conntrack's line about how many. */
 export async function cleanupIpvs(ctx: PodContext, id: string, parameters: string): Promise<string> {
   const { address, protocol } = parseCleanup(parameters);
-  checkHost(ctx.host);
   return lockedPod(ctx, id, async (record) => {
     const count = await ctx.host.balancer.killFlows(address, protocol, record.jail);
     return `${count} flow entries have been deleted.\n`;

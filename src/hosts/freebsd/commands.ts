@@ -112,6 +112,10 @@ export const pfctl = {
   ],
   kill: (from: string, to?: string): Argv => ['pfctl', ...killers(from, to).flatMap((k) => ['-k', k])],
   info: (): Argv => ['pfctl', '-s', 'info'],
+  /** The main ruleset from stdin (a pod's own vnet: jailnet's load balancer is its only user). */
+  loadMain: (): Argv => ['pfctl', '-f', '-'],
+  enable: (): Argv => ['pfctl', '-e'],
+  states: (): Argv => ['pfctl', '-s', 'states'],
 };
 
 export const sysctl = {

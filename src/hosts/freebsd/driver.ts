@@ -46,11 +46,12 @@ export class FreeBSDHost implements Host {
   readonly loopback = 'lo0';
   readonly sandboxNoun = 'jail';
   readonly filter: PfPacketFilter;
-  readonly balancer = new PfLoadBalancer();
+  readonly balancer: PfLoadBalancer;
   private jailFlagSupported: boolean | undefined;
 
   constructor(private readonly door: ExecDoor) {
     this.filter = new PfPacketFilter((argv, vnet, options) => this.run(argv, vnet, options), this);
+    this.balancer = new PfLoadBalancer((argv, vnet, options) => this.run(argv, vnet, options), this);
   }
 
   async readiness(): Promise<ReadinessCheck[]> {

@@ -115,3 +115,32 @@ export function parseKilledStates(stderr: string): number {
   const match = /killed (\d+) states/.exec(stderr);
   return match ? Number(match[1]) : 0;
 }
+
+export interface PfStateLine {
+  protocol: string;
+  /** Where the connection goes now: for a redirected one, the real server. */
+  translated: { address: string; port: number };
+  /** The destination the client asked for, printed in parentheses when a rule translated it. */
+  original?: { address: string; port: number };
+  state: string;
+}
+
+const hostPort = (text: string): { address: string; port: number } => {
+  const at = text.lastIndexOf(':');
+  return { address: text.slice(0, at), port: Number(text.slice(at + 1)) };
+};
+
+/**
+ * `pfctl -s states` (pfctl's print_state): "all tcp 10.88.0.5:8080 (10.10.0.1:80) <-
+ * 10.88.0.9:34567       ESTABLISHED:ESTABLISHED" — for an inbound state the stack side
+ * first, the wire side in parentheses when they differ. IPv4 lines only (`[a]:p` is not read).
+ */
+export function parsePfStates(stdout: string): PfStateLine[] {
+  const out: PfStateLine[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^\S+\s+(\w+)\s+([\d.]+:\d+)(?:\s+\(([\d.]+:\d+)\))?\s+(?:<-|->)\s+[\d.]+:\d+(?:\s+\([\d.]+:\d+\))?\s+(\S+)/.exec(line.trim());
+    if (!m) continue;
+    out.push({ protocol: m[1] as string, translated: hostPort(m[2] as string), ...(m[3] ? { original: hostPort(m[3]) } : {}), state: m[4] as string });
+  }
+  return out;
+}

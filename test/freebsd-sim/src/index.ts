@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { SIM_BIN } from './exec-box.js';
 import { hostIfaceSetup } from './model.js';
-import { reach, type ReachQuery, type ReachResult } from './reach.js';
+import { connect, reach, type ReachQuery, type ReachResult } from './reach.js';
 import { initialState, readLog, readState, writeState, withState, type InitOptions, type LogEntry, type SimState } from './state.js';
 
 export { SIM_BIN };
@@ -16,6 +16,8 @@ export interface Simulator {
   state(): SimState;
   log(): LogEntry[];
   reach(query: ReachQuery): ReachResult;
+  /** A connection: pools advance, sticky nodes and pf states are made (reach.ts connect). */
+  connect(query: ReachQuery): Promise<ReachResult>;
   /** Changes the state directly (test setup: pf states, releases, delays). */
   mutate(work: (state: SimState) => void): Promise<void>;
 }
@@ -37,6 +39,7 @@ export function openSimulator(dir: string): Simulator {
     state: () => readState(dir),
     log: () => readLog(dir),
     reach: (query) => reach(readState(dir), query),
+    connect: (query) => withState(dir, (state) => connect(state, query)),
     mutate: (work) => withState(dir, work),
   };
 }

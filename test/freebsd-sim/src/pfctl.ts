@@ -126,17 +126,43 @@ function withStateDefaults(rule: string): string {
   return `${rule}${flags} keep state`;
 }
 
+/**
+ * Pool types with several addresses or a table (FreeBSD 14 sbin/pfctl/parse.y): a
+ * translation rule (natrule) and a route-to rule (pfrule) refuse them unless the pool is
+ * round-robin, each with its own text. Repeated addresses in a list are kept
+ * (redir_host_list appends without checking).
+ */
 function checkPool(line: string, lineNo: number): void {
-  const redirect = line.split(/\s+->\s+/)[1];
+  const translation = /^(rdr|nat|binat)\b/.test(line);
+  const redirect = translation ? line.split(/\s+->\s+/)[1] : /\s(route-to|reply-to|dup-to)\s+(.*)$/.exec(line)?.[2];
   if (!redirect) return;
   const usesTable = /<[^>]+>/.test(redirect);
   const usesList = /\{[^}]*,[^}]*\}/.test(redirect);
   const pool = /\b(bitmask|random|source-hash|round-robin)\b/.exec(redirect)?.[1];
-  if (usesTable && pool && pool !== 'round-robin') {
-    throw new ToolError(`stdin:${lineNo}: tables are only supported in round-robin routing pools\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
-  }
-  if (usesList && pool && pool !== 'round-robin') {
-    throw new ToolError(`stdin:${lineNo}: r.rpool.opts must be PF_POOL_ROUNDROBIN\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
+  const refuse = (message: string): never => {
+    throw new ToolError(`stdin:${lineNo}: ${message}\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
+  };
+  if (usesTable && pool && pool !== 'round-robin') refuse(`tables are only supported in round-robin ${translation ? 'redirection' : 'routing'} pools`);
+  if (usesList && pool && pool !== 'round-robin') refuse(translation ? 'only round-robin valid for multiple redirection addresses' : 'r.rpool.opts must be PF_POOL_ROUNDROBIN');
+}
+
+/** pf's timeout names (sbin/pfctl/pfctl_parser.c pf_timeouts, FreeBSD 14). */
+const TIMEOUT_NAMES = new Set([
+  'tcp.first', 'tcp.opening', 'tcp.established', 'tcp.closing', 'tcp.finwait', 'tcp.closed', 'tcp.tsdiff',
+  'sctp.first', 'sctp.opening', 'sctp.established', 'sctp.closing', 'sctp.closed',
+  'udp.first', 'udp.single', 'udp.multiple', 'icmp.first', 'icmp.error',
+  'other.first', 'other.single', 'other.multiple', 'frag', 'interval', 'adaptive.start', 'adaptive.end', 'src.track',
+]);
+
+/** `set timeout NAME N` and `set timeout { NAME N, … }` (parse.y timeout_spec: "unknown timeout %s"). */
+function parseTimeouts(line: string, lineNo: number, into: Record<string, number>): void {
+  const body = /^set\s+timeout\s+(?:\{(.*)\}|(.*))$/.exec(line);
+  if (!body) return;
+  const pairs = (body[1] ?? body[2] ?? '').split(',').map((p) => p.trim().split(/\s+/)).filter((p) => p[0] !== '');
+  for (const [name, value, extra] of pairs) {
+    if (value === undefined || extra !== undefined || !/^\d+$/.test(value)) syntaxError(lineNo);
+    if (!TIMEOUT_NAMES.has(name as string)) syntaxError(lineNo, `unknown timeout ${name}`);
+    into[name as string] = Number(value);
   }
 }
 
@@ -164,6 +190,7 @@ function expandSelf(line: string, addresses: (af: 'inet' | 'inet6' | undefined) 
 function load(pf: Pf, anchor: string, text: string, parseOnly: boolean, local: (af: 'inet' | 'inet6' | undefined) => string[]): void {
   const loaded: PfAnchor = { nat: [], rdr: [], rules: [] };
   const tables: Array<{ name: string; addresses: string[] }> = [];
+  const timeouts: Record<string, number> = {};
   let highest = 0;
   const macros = new Map<string, string>();
   text.split('\n').forEach((raw, index) => {
@@ -193,12 +220,17 @@ function load(pf: Pf, anchor: string, text: string, parseOnly: boolean, local: (
       if (!name) syntaxError(index + 1);
       const listed = /\{([^}]*)\}/.exec(line)?.[1];
       tables.push({ name: name as string, addresses: listed ? listed.split(/[\s,]+/).filter(Boolean) : [] });
-    } else if (kind !== 'option') {
+    } else if (kind === 'option') {
+      parseTimeouts(line, index + 1, timeouts);
+    } else {
       for (const expanded of expandSelf(line, local)) loaded[kind as 'nat' | 'rdr' | 'rules'].push(kind === 'rules' ? withStateDefaults(normaliseRule(expanded)) : normaliseRule(expanded));
     }
   });
   if (parseOnly) return;
   pf.anchors[anchor] = loaded;
+  // Options take effect from the main ruleset only; a reload sets every timeout it does
+  // not name back to pf's default (a guess: see docs/freebsd-simulator.md).
+  if (anchor === '') pf.timeouts = timeouts;
   // A table defined in the loaded text gets exactly the listed contents; other tables stay.
   for (const { name, addresses } of tables) pf.tables[`${anchor}:${name}`] = { persist: true, addresses };
 }
@@ -282,7 +314,9 @@ function show(pf: Pf, anchor: string, what: string, numericPorts: boolean): stri
         .map((k) => `${k.slice(anchor.length + 1)}\n`)
         .join('');
     case 'states':
-      return pf.states.map((s) => `all ${s.proto} ${s.dst} <- ${s.src}       ESTABLISHED:ESTABLISHED\n`).join('');
+      // pfctl's print_state: an inbound state prints its stack side, then the wire side in
+      // parentheses when a translation made them differ (the address the client asked for).
+      return pf.states.map((s) => `all ${s.proto} ${s.dst}${s.original ? ` (${s.original})` : ''} <- ${s.src}       ${s.proto === 'tcp' ? 'ESTABLISHED:ESTABLISHED' : 'MULTIPLE:MULTIPLE'}\n`).join('');
     case 'info':
       return `Status: ${pf.enabled ? 'Enabled' : 'Disabled'} for 0 days 00:00:00           Debug: Urgent\n`;
     default:
@@ -354,7 +388,8 @@ function table(pf: Pf, anchor: string, name: string, command: string, addresses:
 /** -k host [-k host]: the states from the first to the second (pfctl_net_kill_states). */
 function killStates(pf: Pf, hosts: string[], stderr: string[]): void {
   const [from, to] = hosts as [string, string | undefined];
-  const killed = pf.states.filter((s) => matchesHost(hostPart(s.src), from) && (to === undefined || matchesHost(hostPart(s.dst), to)));
+  // A state is matched on its wire side: for a redirected one, the destination the client asked for.
+  const killed = pf.states.filter((s) => matchesHost(hostPart(s.src), from) && (to === undefined || matchesHost(hostPart(s.original ?? s.dst), to)));
   pf.states = pf.states.filter((s) => !killed.includes(s));
   stderr.push(`killed ${killed.length} states from 1 sources and ${to === undefined ? 0 : 1} destinations`);
 }

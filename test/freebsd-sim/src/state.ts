@@ -69,6 +69,17 @@ export interface PfState {
   proto: string;
   src: string;
   dst: string;
+  /** For a redirected connection, the destination the client asked for (pfctl prints it in parentheses). */
+  original?: string;
+}
+
+/** A sticky-address source node: a client bound to a pool address until it expires. */
+export interface PfSourceNode {
+  rule: string;
+  src: string;
+  address: string;
+  /** ms since the epoch. */
+  expires: number;
 }
 
 export interface Pf {
@@ -78,6 +89,11 @@ export interface Pf {
   /** Keyed by "<anchor>:<table>". */
   tables: Record<string, PfTable>;
   states: PfState[];
+  /** `set timeout` values of the main ruleset, by pf's names. */
+  timeouts?: Record<string, number>;
+  /** A round-robin pool's next entry, by anchor and rule text. */
+  pools?: Record<string, number>;
+  sources?: PfSourceNode[];
 }
 
 export interface Vnet {

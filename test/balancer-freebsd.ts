@@ -1,0 +1,99 @@
+// The load balancer (kata-ipvs) on the simulated FreeBSD host: a fourth pod's connections
+// to a virtual service, made through the simulator's connection query, reach three real
+// pods by the pf text jailnet loads into the pod's own vnet (rdr on lo0 after route-to
+// lo0). rr, wrr by repetition, sticky-address persistence, delete-server, a service with
+// no server, list counts from pf states, cleanup, restore; what pf cannot express is
+// refused before any change; pod rm takes it all with the vnet.
+import t from 'tap';
+import { podLab, type PodLab } from './helpers/pods.js';
+import { JAILNET, run } from './helpers/run.js';
+
+t.setTimeout(600_000);
+
+const VIP = '10.10.0.1';
+
+async function pods(lab: PodLab): Promise<Record<string, string>> {
+  const network = await lab.jailnet(['network', 'create', 'lbnet', '--subnet', '10.89.7.0/24']);
+  if (network.code !== 0) throw new Error(network.stderr);
+  const address: Record<string, string> = {};
+  for (const pod of ['rs1', 'rs2', 'rs3', 'client']) {
+    const created = await lab.jailnet(['pod', 'create', pod, '--network', 'lbnet']);
+    if (created.code !== 0) throw new Error(created.stderr);
+    address[pod] = (JSON.parse((await lab.jailnet(['pod', 'inspect', pod])).stdout).interfaces[0].addresses[0] as string).split('/')[0] as string;
+  }
+  return address;
+}
+
+const owner = (address: Record<string, string>, ip: string | undefined) => Object.keys(address).find((k) => address[k] === ip) ?? `?${ip}`;
+
+t.test('rr, wrr, persistence, -d, an empty service, -Ln, cleanup, restore and refusals on pf', async (t) => {
+  const lab = await podLab(t);
+  const address = await pods(lab);
+  const ipvs = (...args: string[]) => lab.jailnet(['kata-ipvs', 'ipvsadm', '--parameters', args.join(' '), 'client']);
+  const connections = async (n: number) => {
+    const reached: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const result = await lab.sim.connect({ from: 'jailnet-client', to: VIP, port: 80 });
+      reached.push(result.delivered ? `${owner(address, result.address)}:${result.port}` : `! ${result.reason}`);
+    }
+    return reached;
+  };
+  const tally = (reached: string[]) => reached.reduce<Record<string, number>>((m, r) => ({ ...m, [r]: (m[r] ?? 0) + 1 }), {});
+
+  t.equal((await ipvs('-A', '-t', `${VIP}:80`, '-s', 'rr')).code, 0);
+  for (const rs of ['rs1', 'rs2', 'rs3']) t.equal((await ipvs('-a', '-t', `${VIP}:80`, '-r', `${address[rs]}:8080`)).code, 0);
+  const clientVnet = lab.sim.state().jails.find((j) => j.name === 'jailnet-client')?.vnetId;
+  const pf = () => lab.sim.state().vnets.find((v) => v.id === clientVnet)?.pf;
+  t.same(pf()?.anchors['jailnet-lb']?.rdr, [`rdr pass on lo0 inet proto tcp from any to ${VIP} port = 80 -> { ${address.rs1}, ${address.rs2}, ${address.rs3} } port 8080 round-robin`], "the pool is in the pod's own pf");
+  t.equal(pf()?.enabled, true, "pf is on in the pod's vnet");
+  t.same(tally(await connections(30)), { 'rs1:8080': 10, 'rs2:8080': 10, 'rs3:8080': 10 }, 'rr over 30 connections: 10 each');
+
+  t.equal((await ipvs('-E', '-t', `${VIP}:80`, '-s', 'wrr')).code, 0);
+  t.equal((await ipvs('-e', '-t', `${VIP}:80`, '-r', `${address.rs1}:8080`, '-w', '3')).code, 0);
+  t.same(tally(await connections(500)), { 'rs1:8080': 300, 'rs2:8080': 100, 'rs3:8080': 100 }, 'wrr 3:1:1: the pool lists rs1 three times');
+
+  const sh = await ipvs('-E', '-t', `${VIP}:80`, '-s', 'sh');
+  t.equal(sh.code, 1);
+  t.match(sh.stderr, /scheduler sh is not offered by jailnet's freebsd load balancer: use one of rr, wrr/);
+  const ports = await ipvs('-a', '-t', `${VIP}:80`, '-r', `${address.rs2}:9090`);
+  t.match(ports.stderr, /listen on different ports; a pf pool sends every server the same port/, 'one port per pool');
+  t.equal(JSON.parse((await lab.jailnet(['pod', 'inspect', 'client'])).stdout).runtime.balancer.services[0].servers.length, 3, 'a refusal changes nothing');
+
+  t.equal((await ipvs('-E', '-t', `${VIP}:80`, '-s', 'rr', '-p', '300')).code, 0);
+  t.match(pf()?.anchors['']?.rdr ?? [], ['rdr-anchor "jailnet-lb"']);
+  t.equal(pf()?.timeouts?.['src.track'], 300, 'persistence is the src.track timeout');
+  t.equal(new Set(await connections(10)).size, 1, '-p: one client, one server (sticky-address)');
+
+  t.equal((await ipvs('-E', '-t', `${VIP}:80`, '-p', '0')).code, 0);
+  t.equal((await ipvs('-d', '-t', `${VIP}:80`, '-r', `${address.rs2}:8080`)).code, 0);
+  t.same(tally(await connections(10)), { 'rs1:8080': 5, 'rs3:8080': 5 }, 'after -d no connection reaches it');
+
+  const listed = await ipvs('-L', '-n');
+  const counts = listed.stdout.split('\n').filter((l) => l.startsWith('  -> ') && !l.includes('RemoteAddress')).map((l) => l.trim().split(/\s+/).slice(1, 6));
+  const statesTo = (rs: string) => (pf()?.states ?? []).filter((s) => s.dst === `${address[rs]}:8080` && s.original === `${VIP}:80`).length;
+  t.ok(statesTo('rs1') > 0 && statesTo('rs3') > 0);
+  t.same(counts, [
+    [`${address.rs1}:8080`, 'Masq', '3', String(statesTo('rs1')), '0'],
+    [`${address.rs3}:8080`, 'Masq', '1', String(statesTo('rs3')), '0'],
+  ], `-Ln counts the pf states per server:\n${listed.stdout}`);
+  const cleaned = await lab.jailnet(['kata-ipvs', 'cleanup', '--parameters', `--orig-dst ${VIP} --protonum tcp`, 'client']);
+  t.match(cleaned.stdout, /^[1-9]\d* flow entries have been deleted\.\n$/, cleaned.stderr);
+  t.equal(pf()?.states.length, 0, 'cleanup ended the states');
+
+  t.equal((await ipvs('-d', '-t', `${VIP}:80`, '-r', `${address.rs1}:8080`)).code, 0);
+  t.equal((await ipvs('-d', '-t', `${VIP}:80`, '-r', `${address.rs3}:8080`)).code, 0);
+  const refused = await lab.sim.connect({ from: 'jailnet-client', to: VIP, port: 80 });
+  t.notOk(refused.delivered, 'a service without a server refuses connections');
+  t.match(refused.reason, /blocked by pf/);
+
+  const batch = `-A -t ${VIP}:81 -s rr\n-a -t ${VIP}:81 -r ${address.rs1}:80 -m -w 1\n-a -t ${VIP}:81 -r ${address.rs2}:80 -m -w 1\n`;
+  const restore = (...flags: string[]) => run(process.execPath, [JAILNET, 'kata-ipvs', 'ipvsadm', '--restore', '-', ...flags, 'client'], lab.env, batch);
+  t.match((await restore()).stderr, /exist some rules in system, should clear first/);
+  const replaced = await restore('--replace');
+  t.equal(replaced.code, 0, replaced.stderr);
+  t.same(pf()?.anchors['jailnet-lb']?.rdr, [`rdr pass on lo0 inet proto tcp from any to ${VIP} port = 81 -> { ${address.rs1}, ${address.rs2} } port 80 round-robin`], 'one load replaced the set');
+  t.same(tally((await Promise.all([0, 1].map(async () => lab.sim.connect({ from: 'jailnet-client', to: VIP, port: 81 })))).map((r) => owner(address, r.address))), { rs1: 1, rs2: 1 });
+
+  for (const pod of ['client', 'rs1', 'rs2', 'rs3']) t.equal((await lab.jailnet(['pod', 'rm', pod])).code, 0);
+  t.notOk(lab.sim.state().vnets.some((v) => v.id === clientVnet), "the balancer went with the pod's vnet");
+});
