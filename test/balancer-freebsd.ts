@@ -97,3 +97,49 @@ t.test('rr, wrr, persistence, -d, an empty service, -Ln, cleanup, restore and re
   for (const pod of ['client', 'rs1', 'rs2', 'rs3']) t.equal((await lab.jailnet(['pod', 'rm', pod])).code, 0);
   t.notOk(lab.sim.state().vnets.some((v) => v.id === clientVnet), "the balancer went with the pod's vnet");
 });
+
+t.test("the contract's errors change nothing; calls on one pod serialise; the rules come back with a restored pod", async (t) => {
+  const lab = await podLab(t);
+  t.equal((await lab.jailnet(['network', 'create', 'lbnet', '--subnet', '10.89.9.0/24'])).code, 0);
+  t.equal((await lab.jailnet(['pod', 'create', 'lb', '--network', 'lbnet', '--restart', 'always'])).code, 0);
+  const ipvs = (parameters: string) => lab.jailnet(['kata-ipvs', 'ipvsadm', '--parameters', parameters, 'lb']);
+  t.equal((await ipvs(`-A -t ${VIP}:80 -s rr`)).code, 0);
+  const vnetNow = () => lab.sim.state().jails.find((j) => j.name === 'jailnet-lb')?.vnetId;
+  const pfNow = () => lab.sim.state().vnets.find((v) => v.id === vnetNow())?.pf;
+  const snapshot = async () => ({ record: JSON.parse((await lab.jailnet(['pod', 'inspect', 'lb'])).stdout).runtime, anchor: pfNow()?.anchors['jailnet-lb'] });
+  const before = await snapshot();
+  const restore = (text: string, ...flags: string[]) => run(process.execPath, [JAILNET, 'kata-ipvs', 'ipvsadm', '--restore', ...flags, 'lb'], lab.env, text);
+  const cases: Array<[string, () => ReturnType<typeof ipvs>, RegExp]> = [
+    ['bad IP', () => ipvs('-A -t 10.10.0.256:80 -s rr'), /^jailnet: illegal virtual server address\[:port\] specified\n$/],
+    ['port 0', () => ipvs('-a -t 10.10.0.1:80 -r 10.89.9.5:0'), /^jailnet: illegal real server address\[:port\] specified\n$/],
+    ['port 65536', () => ipvs('-A -t 10.10.0.1:65536 -s rr'), /^jailnet: illegal virtual server address\[:port\] specified\n$/],
+    ['unknown scheduler', () => ipvs('-A -t 10.10.0.1:81 -s fancy'), /^jailnet: Scheduler or persistence engine not found\n$/],
+    ['a comment in a restore', () => restore('# rules\n-A -t 10.10.0.1:82 -s rr\n', '-', '--replace'), /^jailnet: line 1: a comment is not a rule\n$/],
+    ['a blank line in a restore', () => restore('-A -t 10.10.0.1:82 -s rr\n\n', '-', '--replace'), /^jailnet: line 2: a blank line is not a rule\n$/],
+    ['an empty restore', () => restore('', '-', '--replace'), /^jailnet: Rule file has no effective rule\.\n$/],
+    ['a restore over rules', () => restore('-A -t 10.10.0.1:82 -s rr\n', '-'), /^jailnet: exist some rules in system, should clear first\n$/],
+    ['--restore FILE', () => restore('', '/etc/rules'), /^jailnet: please use --restore - for stdin\n$/],
+    ['an unknown pod', () => lab.jailnet(['kata-ipvs', 'ipvsadm', '--parameters', '-L -n', 'nosuch']), /^jailnet: no such container ID \(nosuch\)\n$/],
+  ];
+  for (const [what, call, message] of cases) {
+    const result = await call();
+    t.equal(result.code, 1, what);
+    t.equal(result.stdout, '', `${what}: nothing on stdout`);
+    t.match(result.stderr, message, what);
+  }
+  t.same(await snapshot(), before, 'none of them changed the record or the pf anchor');
+
+  const parallel = await Promise.all(['10.89.9.11', '10.89.9.12', '10.89.9.13', '10.89.9.14'].map((rs) => ipvs(`-a -t ${VIP}:80 -r ${rs}:8080`)));
+  t.same(parallel.map((r) => r.code), [0, 0, 0, 0], 'four concurrent adds to one pod');
+  t.equal(JSON.parse((await lab.jailnet(['pod', 'inspect', 'lb'])).stdout).runtime.balancer.services[0].servers.length, 4, 'none lost another');
+  t.match(pfNow()?.anchors['jailnet-lb']?.rdr?.[0], /-> \{ 10\.89\.9\.1[1-4], 10\.89\.9\.1[1-4], 10\.89\.9\.1[1-4], 10\.89\.9\.1[1-4] \} port 8080 round-robin$/);
+
+  // rc.d stop and start: the pod comes back with its balancer in a new vnet.
+  const oldVnet = vnetNow();
+  t.equal((await lab.jailnet(['pod', 'rm', '--all'])).code, 0);
+  t.equal((await lab.jailnet(['pod', 'restore'])).code, 0);
+  t.not(vnetNow(), oldVnet, 'a new vnet');
+  t.match(pfNow()?.anchors['jailnet-lb']?.rdr?.[0], /^rdr pass on lo0 inet proto tcp from any to 10\.10\.0\.1 port = 80 -> \{/, 'the rules came back with the pod');
+  t.equal((await ipvs('-S -n')).stdout.split('\n').filter(Boolean).length, 5);
+  t.ok((await lab.sim.connect({ from: 'jailnet-lb', to: VIP, port: 80 })).path.some((p) => p.includes('route-to lo0')), 'and they work');
+});

@@ -48,6 +48,8 @@ async function busyHost(t: Parameters<typeof podLab>[0]): Promise<PodLab> {
   };
   for (const [name, value] of Object.entries(inputs)) await fs.writeFile(input(lab, name), JSON.stringify(value));
   await ok(lab, ['kata-network', 'add-iface', 'p1', input(lab, 'pair')]);
+  await ok(lab, ['kata-ipvs', 'ipvsadm', '--parameters', '-A -t 10.10.0.1:80 -s rr', 'p1']);
+  await ok(lab, ['kata-ipvs', 'ipvsadm', '--parameters', '-a -t 10.10.0.1:80 -r 10.89.40.7:80', 'p1']);
   return lab;
 }
 
@@ -86,6 +88,11 @@ const DRY_RUNS: string[][] = [
   ['kata-network', 'update-routes', 'p1', '@routes'],
   ['kata-network', 'list-ifaces', 'p1'],
   ['kata-network', 'list-routes', 'p1'],
+  ['kata-ipvs', 'ipvsadm', '--parameters', '-A -t 10.10.0.2:80 -s wrr', 'p1'],
+  ['kata-ipvs', 'ipvsadm', '--parameters', '-d -t 10.10.0.1:80 -r 10.89.40.7:80', 'p1'],
+  ['kata-ipvs', 'ipvsadm', '--parameters', '-C', 'p1'],
+  ['kata-ipvs', 'ipvsadm', '--parameters', '-L -n', 'p1'],
+  ['kata-ipvs', 'cleanup', '--parameters', '--orig-dst 10.10.0.1 --protonum tcp', 'p1'],
 ];
 
 t.test('every command with --dry-run leaves state, config and host byte-identical', async (t) => {

@@ -1,6 +1,7 @@
 // `pod create` and `pod restore`: the pod's record first (state "creating"), then its
 // jail, loopback and networks; on failure everything made is undone, and what could not
 // be undone is reported with the failure, the record left for gc to finish.
+import { emptyRules, type BalancerRules } from '../balancer/rules.js';
 import type { ConfList } from '../cni/conflist.js';
 import { parseIP } from '../ipam/ip.js';
 import { isUnicastMac, validatePodName } from '../names.js';
@@ -17,6 +18,8 @@ export interface CreateOptions {
   ip?: string;
   mac?: string;
   restart?: 'no' | 'always';
+  /** A restored pod's load balancer (kata-ipvs): its rules come back with the pod. */
+  balancer?: BalancerRules;
 }
 
 const CHILDREN_MAX = 64;
@@ -88,7 +91,7 @@ async function prepare(ctx: PodContext, options: CreateOptions, restoring: boole
     ...(options.mac ? { mac: options.mac } : {}),
     restart: options.restart ?? 'no',
     containers: [],
-    runtime: { interfaces: [], routes: [] },
+    runtime: { interfaces: [], routes: [], ...(options.balancer ? { balancer: options.balancer } : {}) },
   };
   return { record, lists };
 }
@@ -116,6 +119,8 @@ async function build(ctx: PodContext, record: PodRecord, lists: ConfList[], buil
     network.result = await ctx.runner.add(list, runtimeConf(record, ctx.host.netnsOf(record.jail), network.ifname));
     built.networks.push({ list, ifname: network.ifname });
   }
+  // The balancer lives in the pod's own stack: it goes with the jail if the create is undone.
+  if (record.runtime.balancer) await ctx.host.balancer.apply(emptyRules(), record.runtime.balancer, record.jail);
 }
 
 /** Undoes a failed create; rethrows its failure, with whatever could not be undone. */
@@ -163,6 +168,7 @@ export async function restorePods(ctx: PodContext): Promise<{ restored: PodRecor
       ip: record.ip,
       mac: record.mac,
       restart: 'always',
+      ...(record.runtime.balancer ? { balancer: record.runtime.balancer } : {}),
     };
     await errors.step(`pod ${record.name}`, async () => restored.push(await createPod(ctx, options, stopped(record))));
   }

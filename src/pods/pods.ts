@@ -55,8 +55,10 @@ export async function save(ctx: PodContext, record: PodRecord): Promise<void> {
 /** A --restart always pod's record once its network is gone: kept so that it comes back. */
 export function stopped(record: PodRecord): PodRecord {
   const { removerPid: _remover, ...rest } = record;
-  // What the runtime API hot-plugged belonged to the running pod; a restored pod starts without it.
-  return { ...rest, state: 'stopped', containers: [], runtime: { interfaces: [], routes: [] }, networks: record.networks.map(({ name, ifname }) => ({ name, ifname })) };
+  // What the runtime API hot-plugged belonged to the running pod; a restored pod starts
+  // without it. The load balancer's rules are configuration: they come back with the pod.
+  const { balancer } = record.runtime;
+  return { ...rest, state: 'stopped', containers: [], runtime: { interfaces: [], routes: [], ...(balancer ? { balancer } : {}) }, networks: record.networks.map(({ name, ifname }) => ({ name, ifname })) };
 }
 
 /**

@@ -39,7 +39,8 @@ async function unplugRuntimeInterfaces(ctx: PodContext, record: PodRecord, teard
   for (const entry of [...record.runtime.interfaces].reverse()) {
     if (!(await teardown.step(`runtime interface ${entry.name}`, () => unplug(ctx.host, record.jail, entry)))) remaining.unshift(entry);
   }
-  record.runtime = { interfaces: remaining, routes: [] };
+  // The balancer's rules go with the pod's stack; a --restart always pod keeps them for its restore.
+  record.runtime = { ...record.runtime, interfaces: remaining, routes: [] };
 }
 
 /** `jail -r` (when the jail is there) and the bounded wait until it is gone, dying state included. */
