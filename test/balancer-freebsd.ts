@@ -64,6 +64,10 @@ t.test('rr, wrr, persistence, -d, an empty service, -Ln, cleanup, restore and re
   t.equal(pf()?.timeouts?.['src.track'], 300, 'persistence is the src.track timeout');
   t.equal(new Set(await connections(10)).size, 1, '-p: one client, one server (sticky-address)');
 
+  t.equal((await ipvs('-L', '--timeout')).stdout, 'Timeout (tcp tcpfin udp): 86400 45 60\n', "before --set: pf's defaults");
+  t.equal((await ipvs('--set', '900', '0', '30')).code, 0);
+  t.match(pf()?.timeouts, { 'tcp.established': 900, 'tcp.finwait': 45, 'udp.multiple': 30, 'src.track': 300 }, '--set is pf timeouts in the pod vnet');
+  t.equal((await ipvs('-L', '--timeout')).stdout, 'Timeout (tcp tcpfin udp): 900 45 30\n');
   t.equal((await ipvs('-E', '-t', `${VIP}:80`, '-p', '0')).code, 0);
   t.equal((await ipvs('-d', '-t', `${VIP}:80`, '-r', `${address.rs2}:8080`)).code, 0);
   t.same(tally(await connections(10)), { 'rs1:8080': 5, 'rs3:8080': 5 }, 'after -d no connection reaches it');

@@ -60,14 +60,19 @@ if (missing) {
     t.equal((await ipvs('-E', '-t', `${VIP}:80`, '-s', 'sh')).code, 0);
     t.equal(Object.keys(await tally(20)).length, 1, 'sh: one client always reaches one server');
 
-    t.equal((await ipvs('-E', '-t', `${VIP}:80`, '-s', 'rr', '-p', '3')).code, 0);
+    t.equal((await ipvs('-E', '-t', `${VIP}:80`, '-s', 'rr', '-p', '5')).code, 0);
     const sticky = await tally(10, 100);
-    t.equal(Object.keys(sticky).length, 1, `-p 3: a client stays on one server (${JSON.stringify(sticky)})`);
-    await new Promise((r) => setTimeout(r, 3500));
+    t.equal(Object.keys(sticky).length, 1, `-p 5: a client stays on one server (${JSON.stringify(sticky)})`);
+    await new Promise((r) => setTimeout(r, 5500));
     const after = await tally(1);
     t.not(Object.keys(after)[0], Object.keys(sticky)[0], 'after the timeout the next connection is scheduled anew (rr: the next server)');
 
     t.equal((await ipvs('-E', '-t', `${VIP}:80`, '-s', 'rr', '-p', '0')).code, 0, '-p 0: not persistent');
+    t.equal((await ipvs('--set', '600', '0', '0')).code, 0);
+    t.equal((await ipvs('-L', '--timeout')).stdout, 'Timeout (tcp tcpfin udp): 600 120 300\n', "--set's values, IPVS's where 0");
+    t.match(nftText(), /ct timeout timeout-tcp-600-120 \{[^}]*established : 600/s, 'a ct timeout object in the pod netns');
+    const timed = await tally(2);
+    t.ok(!('!error' in timed) && Object.values(timed).reduce((a, b) => a + b, 0) === 2, `connections still go through with the timeouts set: ${JSON.stringify(timed)}`);
     t.equal((await ipvs('-d', '-t', `${VIP}:80`, '-r', `${b}:8080`)).code, 0);
     t.same(await tally(20), { 'jnt-lb1': 10, 'jnt-lb3': 10 }, 'after -d no new connection reaches the server');
 

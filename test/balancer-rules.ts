@@ -96,7 +96,7 @@ t.test('the 20,000-rule limit: a restore of 5,000 × (1 + 3), and the 20,001st r
   t.throws(() => apply(full, '-a -t 10.100.0.1:80 -r 172.16.9.9:80'), /^rules exceed limit, should clear first$/);
   t.throws(() => restoreRules(emptyRules(), `${batchOf(5000, 3)}-A -t 10.200.0.1:80 -s rr\n`, { replace: false }), /^Rules exceed limit 20000$/);
   const script = balancerScript(emptyRules(), full, (x) => x);
-  t.equal(script.split('\n').filter((l) => l.startsWith('add element')).length, 5000, 'one transaction declares all 5,000 services');
+  t.equal(script.split('\n').filter((l) => l.startsWith('add element ip jailnet-lb services ')).length, 5000, 'one transaction declares all 5,000 services');
 });
 
 t.test("restore: the contract's refusals, each changing nothing", async (t) => {
@@ -154,6 +154,7 @@ t.test('nft rendering: the transaction for each kind of change', async (t) => {
       'delete table ip jailnet-lb',
       'add table ip jailnet-lb',
       'add map ip jailnet-lb services { type ipv4_addr . inet_proto . inet_service : verdict; }',
+      'add set ip jailnet-lb vips { type ipv4_addr . inet_proto . inet_service; }',
       'add chain ip jailnet-lb output { type nat hook output priority -100; policy accept; }',
       'add chain ip jailnet-lb prerouting { type nat hook prerouting priority -100; policy accept; }',
       'add rule ip jailnet-lb output ip daddr . meta l4proto . th dport vmap @services',
@@ -161,6 +162,7 @@ t.test('nft rendering: the transaction for each kind of change', async (t) => {
       'add chain ip jailnet-lb svc-tcp-10.9.0.1-80',
       'add rule ip jailnet-lb svc-tcp-10.9.0.1-80 meta l4proto tcp dnat ip addr . port to numgen inc mod 4 map { 0-2 : 10.8.0.1 . 8080, 3 : 10.8.0.2 . 80 }',
       'add element ip jailnet-lb services { 10.9.0.1 . tcp . 80 : jump svc-tcp-10.9.0.1-80 }',
+      'add element ip jailnet-lb vips { 10.9.0.1 . tcp . 80 }',
       '',
     ].join('\n'),
     'wrr: each server a range as wide as its weight; weight 0 takes nothing',
@@ -178,19 +180,20 @@ t.test('nft rendering: the transaction for each kind of change', async (t) => {
       'add rule ip jailnet-lb svc-udp-10.9.0.2-53 meta l4proto udp dnat ip addr . port to ip saddr map @sticky-udp-10.9.0.2-53',
       'add rule ip jailnet-lb svc-udp-10.9.0.2-53 jhash ip saddr mod 2 vmap { 0 : jump svc-udp-10.9.0.2-53-0, 1 : jump svc-udp-10.9.0.2-53-1 }',
       'add element ip jailnet-lb services { 10.9.0.2 . udp . 53 : jump svc-udp-10.9.0.2-53 }',
+      'add element ip jailnet-lb vips { 10.9.0.2 . udp . 53 }',
       '',
     ].join('\n'),
     'an added persistent sh service, and nothing for the unchanged one',
   );
   const removed = balancerScript(two, apply(two, '-D -u 10.9.0.2:53'), fill);
-  t.match(removed, /^delete element ip jailnet-lb services \{ 10\.9\.0\.2 \. udp \. 53 \}\nflush chain ip jailnet-lb svc-udp-10\.9\.0\.2-53\n/);
+  t.match(removed, /^delete element ip jailnet-lb services \{ 10\.9\.0\.2 \. udp \. 53 \}\ndelete element ip jailnet-lb vips \{ 10\.9\.0\.2 \. udp \. 53 \}\nflush chain ip jailnet-lb svc-udp-10\.9\.0\.2-53\n/);
   t.match(removed, /delete map ip jailnet-lb sticky-udp-10\.9\.0\.2-53\n$/);
   t.equal(balancerScript(two, emptyRules(), fill), 'add table ip jailnet-lb\ndelete table ip jailnet-lb\n', 'no rules: the table goes');
   const empty = apply(emptyRules(), '-A -t 10.9.0.3:80 -s rr');
   t.match(balancerScript(emptyRules(), empty, fill), /svc-tcp-10\.9\.0\.3-80 meta l4proto tcp reject with tcp reset/, 'a service without a server refuses as IPVS does');
   const timed = balancerScript(one, apply(one, '--set 60 0 0'), fill);
   t.match(timed, /add ct timeout ip jailnet-lb timeout-tcp-60-120 \{ protocol tcp; l3proto ip; policy = \{ established: 60, fin_wait: 120 \}; \}/);
-  t.match(timed, /add rule ip jailnet-lb raw-output meta l4proto tcp ip daddr \. meta l4proto \. th dport @services ct timeout set "timeout-tcp-60-120"/);
+  t.match(timed, /add rule ip jailnet-lb raw-output meta l4proto tcp ip daddr \. meta l4proto \. th dport @vips ct timeout set "timeout-tcp-60-120"/);
 });
 
 t.test('pf rendering (FreeBSD): the anchor and the main ruleset as data, and what pf cannot express', async (t) => {

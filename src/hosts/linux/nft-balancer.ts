@@ -73,7 +73,14 @@ function addService(service: VirtualService): string[] {
   const persistent = service.persistence !== undefined && shares(service).length > 0;
   const servers = persistent ? shares(service).map((_, i) => `add chain ${T} ${serverChain(service, i)}`) : [];
   const map = persistent ? [`add map ${T} ${stickyMap(service)} { type ipv4_addr : ipv4_addr . inet_service; flags timeout; timeout ${service.persistence}s; size 65536; }`] : [];
-  return [`add chain ${T} ${serviceChain(service)}`, ...servers, ...map, ...serviceRules(service), `add element ${T} services { ${element(service)} : jump ${serviceChain(service)} }`];
+  return [
+    `add chain ${T} ${serviceChain(service)}`,
+    ...servers,
+    ...map,
+    ...serviceRules(service),
+    `add element ${T} services { ${element(service)} : jump ${serviceChain(service)} }`,
+    `add element ${T} vips { ${element(service)} }`,
+  ];
 }
 
 /** Takes a service out of the dispatch map and removes what it had, in an order nft accepts. */
@@ -82,6 +89,7 @@ function removeService(service: VirtualService): string[] {
   const servers = persistent ? shares(service).map((_, i) => serverChain(service, i)) : [];
   return [
     `delete element ${T} services { ${element(service)} }`,
+    `delete element ${T} vips { ${element(service)} }`,
     `flush chain ${T} ${serviceChain(service)}`,
     ...servers.map((c) => `flush chain ${T} ${c}`),
     `delete chain ${T} ${serviceChain(service)}`,
@@ -102,6 +110,8 @@ function freshTable(): string[] {
     `delete table ${T}`,
     `add table ${T}`,
     `add map ${T} services { type ipv4_addr . inet_proto . inet_service : verdict; }`,
+    // The same keys as a plain set: a filter chain may not look up a map whose verdicts jump to nat chains.
+    `add set ${T} vips { type ipv4_addr . inet_proto . inet_service; }`,
     `add chain ${T} output { type nat hook output priority -100; policy accept; }`,
     `add chain ${T} prerouting { type nat hook prerouting priority -100; policy accept; }`,
     `add rule ${T} output ${DISPATCH} vmap @services`,
@@ -127,7 +137,7 @@ function timeoutRules(previous: Timeouts | undefined, next: Timeouts | undefined
   const old = previous ? [...timeoutObjects(previous), `delete ct timeout ${T} ${timeoutName('tcp', previous)}`, `delete ct timeout ${T} ${timeoutName('udp', previous)}`] : [];
   if (!next) return [...lines, ...old, ...chains.map((c) => `delete chain ${T} ${c}`)];
   const set = chains.flatMap((c) =>
-    (['tcp', 'udp'] as const).map((p) => `add rule ${T} ${c} meta l4proto ${p} ${DISPATCH} @services ct timeout set "${timeoutName(p, next)}"`),
+    (['tcp', 'udp'] as const).map((p) => `add rule ${T} ${c} meta l4proto ${p} ${DISPATCH} @vips ct timeout set "${timeoutName(p, next)}"`),
   );
   return [...lines, ...old, ...timeoutObjects(next), ...set];
 }
