@@ -87,10 +87,10 @@ async function onSimulator(text) {
   checkResult('pod create', cli(env, ['pod', 'create', 'lb', '--mode', 'none']));
   const before = sim.log().length;
   checkResult('first restore', cli(env, ['kata-ipvs', 'ipvsadm', '--restore', '-', 'lb'], text));
-  const commands = sim.log().slice(before).map((e) => e.argv?.[0] ?? e.tool ?? String(e));
+  const commands = sim.log().slice(before).map((e) => e.argv.join(' '));
   const result = exercise(env, 'lb', text);
-  const pfLoads = commands.filter((c) => c === 'pfctl').length;
-  return { ...result, commands: commands.length, pfLoads };
+  const ruleLoads = commands.filter((c) => /^pfctl -a jailnet-lb -f -$/.test(c)).length;
+  return { ...result, commands: commands.length, ruleLoads, log: commands };
 }
 
 function onLinux(text) {
@@ -118,5 +118,5 @@ console.log(`--restore of ${SERVICES * (1 + SERVERS)} rules (${SERVICES} service
 console.log('| driver | jailnet\'s own time | whole command | host commands | -L -n services | 20,001st rule |');
 console.log('|---|---|---|---|---|---|');
 console.log(row('Linux (nft, real)', own.linux, linux, `${linux.hostCommands} planned, ${linux.nftRuns} nft -f`));
-console.log(row('FreeBSD (pf, simulator)', own.freebsd, freebsd, `${freebsd.commands}, ${freebsd.pfLoads} pfctl`));
-if (process.argv.includes('--plan')) console.log(`\nLinux plan:\n${linux.plan}`);
+console.log(row('FreeBSD (pf, simulator)', own.freebsd, freebsd, `${freebsd.commands} in all, ${freebsd.ruleLoads} pfctl -a jailnet-lb -f -`));
+if (process.argv.includes('--commands')) console.log(`\nLinux plan:\n${linux.plan}\nFreeBSD (first restore, simulator log):\n${freebsd.log.join('\n')}`);

@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # util-linux (nsenter, unshare, setpriv) and conntrack: what the Linux driver runs;
 # podman, buildah, runc, catatonit, uidmap: the real CNI clients of the Linux tests;
 # busybox-static: httpd and ping inside test namespaces; iptables: the reference portmap;
-# mandoc: the manual pages' lint test; netcat-openbsd: nc -U, which the plugin shims reach jailnetd with.
+# mandoc: the manual pages' lint test; netcat-openbsd: nc -U, which the plugin shims reach jailnetd with;
+# graphviz: the topology test renders `jailnet topology --format dot` to SVG.
 APT_PACKAGES=(containernetworking-plugins shellcheck iproute2 nftables procps util-linux conntrack
-  podman buildah runc catatonit uidmap busybox-static iptables mandoc netcat-openbsd)
+  podman buildah runc catatonit uidmap busybox-static iptables mandoc netcat-openbsd graphviz)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -12,6 +12,7 @@ import { daemonCommand } from './daemon-command.js';
 import { gcCommand } from './gc-command.js';
 import { hostCommand } from './host-command.js';
 import { kataIpvsCommand } from './kata-ipvs-command.js';
+import { topologyCommand } from './topology-command.js';
 import { kataNetworkCommand } from './kata-network-command.js';
 import { networkCommand } from './network-command.js';
 import { containerCommand, podCommand } from './pod-command.js';
@@ -68,7 +69,8 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput(output(io))
-    .hook('preAction', () => {
+    .hook('preAction', (_program, action) => {
+      takeGlobalsFrom(program, action);
       configureLogger(globals().logLevel as LogLevel);
     });
   program.addCommand(cniCommand(context));
@@ -78,15 +80,40 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
   program.addCommand(containerCommand(context));
   program.addCommand(kataNetworkCommand(context));
   program.addCommand(kataIpvsCommand(context));
+  program.addCommand(topologyCommand(context));
   program.addCommand(gcCommand(context));
   program.addCommand(statusCommand(context));
   program.addCommand(daemonCommand(context));
   const configure = (command: Command): void => {
     command.exitOverride().configureOutput(output(io));
+    if (command.commands.length === 0) acceptGlobals(program, command);
     command.commands.forEach(configure);
   };
   program.commands.forEach(configure);
   return { program, context };
+}
+
+/**
+ * The global options are taken after the subcommand too (`jailnet pod inspect p1 --json`),
+ * as podman users type them: each command that runs gets hidden copies, and what was given
+ * there is handed to the program before the action (takeGlobalsFrom). After `--` nothing
+ * is an option, so a container's own arguments are never taken.
+ */
+function acceptGlobals(program: Command, command: Command): void {
+  for (const option of program.options) {
+    if (option.long === '--version' || command.options.some((o) => o.long === option.long)) continue;
+    const copy = new Option(option.flags, option.description).hideHelp();
+    if (option.argChoices) copy.choices(option.argChoices);
+    command.addOption(copy);
+  }
+}
+
+function takeGlobalsFrom(program: Command, action: Command): void {
+  if (action === program) return;
+  for (const option of program.options) {
+    const key = option.attributeName();
+    if (action.getOptionValueSource(key) === 'cli') program.setOptionValueWithSource(key, action.getOptionValue(key), 'cli');
+  }
 }
 
 /** --journal: what a real run changed, also when it failed part way (the undo is part of it). */

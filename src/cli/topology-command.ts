@@ -1,0 +1,40 @@
+// `jailnet topology [--format text|json|dot]`: networks, their bridges and members, pods,
+// their containers, addresses, published ports and load-balancer services. Reads only.
+import { Command, Option } from 'commander';
+import { listNetworks } from '../cni/conflist.js';
+import { buildTopology, type NetworkConfig } from '../topology/model.js';
+import { topologyDot, topologyText } from '../topology/render.js';
+import type { Host } from '../hosts/host.js';
+import type { CliContext } from './context.js';
+
+function networkConfig(name: string, bytes: Buffer): NetworkConfig {
+  const raw = JSON.parse(bytes.toString()) as { plugins?: Array<Record<string, unknown>> };
+  const bridge = raw.plugins?.find((p) => p.type === 'bridge') as { bridge?: string; ipam?: { ranges?: Array<Array<{ subnet: string }>> } } | undefined;
+  return { name, ...(bridge?.bridge ? { bridge: bridge.bridge } : {}), subnets: (bridge?.ipam?.ranges ?? []).flat().map((r) => r.subnet) };
+}
+
+/** Each bridge's members as the host lists them; a bridge that is not there has none. */
+async function bridgeMembers(host: Host, bridges: string[]): Promise<Map<string, string[]>> {
+  const members = new Map<string, string[]>();
+  for (const bridge of bridges) {
+    const info = await host.inspectInterface(bridge).catch(() => undefined);
+    if (info) members.set(bridge, info.members);
+  }
+  return members;
+}
+
+export function topologyCommand(context: CliContext): Command {
+  return new Command('topology')
+    .description("networks, bridges and their members, pods, containers, addresses, published ports, load-balancer services")
+    .addOption(new Option('--format <format>', 'text, json or dot (Graphviz)').choices(['text', 'json', 'dot']).default('text'))
+    .action(async (options: { format: 'text' | 'json' | 'dot' }) => {
+      const { runtime } = await context.config();
+      const networks = (await listNetworks(runtime.cniConfigDir)).lists.map((l) => networkConfig(l.name, l.bytes));
+      const ctx = await context.pods();
+      const members = await bridgeMembers(ctx.host, networks.map((n) => n.bridge).filter((b): b is string => b !== undefined));
+      const topology = buildTopology(ctx.host.kind, networks, await ctx.store.all(), members);
+      if (options.format === 'dot') context.io.stdout(topologyDot(topology));
+      else if (options.format === 'json' || context.json()) context.io.stdout(`${JSON.stringify(topology, null, 2)}\n`);
+      else context.io.stdout(`${topologyText(topology)}\n`);
+    });
+}

@@ -1,0 +1,67 @@
+// `jailnet topology` as text (a tree an admin reads) and as Graphviz dot (networks as
+// ellipses, each pod a cluster with its containers, published ports on the pod, the load
+// balancer's services as diamonds pointing at their real servers). Pure: data in, text out.
+import type { PodNode, Topology } from './model.js';
+
+const portText = (p: PodNode['ports'][number]) => `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}->${p.containerPort}/${p.protocol}`;
+const serverText = (r: PodNode['services'][number]['servers'][number]) => `${r.address}:${r.port} w${r.weight}`;
+
+function podLines(pod: PodNode): string[] {
+  const lines = [`pod ${pod.name} (${pod.mode}, ${pod.state}) jail ${pod.jail}${pod.sharesWith ? ` shares ${pod.sharesWith}` : ''}`];
+  for (const a of pod.attachments) lines.push(`  ${a.ifname} on ${a.network}: ${a.addresses.join(' ') || '-'}`);
+  if (pod.ports.length > 0) lines.push(`  ports: ${pod.ports.map(portText).join(', ')}`);
+  if (pod.containers.length > 0) lines.push(`  containers: ${pod.containers.join(', ')}`);
+  for (const s of pod.services) lines.push(`  service ${s.protocol.toUpperCase()} ${s.address}:${s.port} ${s.scheduler} -> ${s.servers.map(serverText).join(', ') || '-'}`);
+  return lines;
+}
+
+export function topologyText(topology: Topology): string {
+  const lines: string[] = [];
+  for (const n of topology.networks) {
+    lines.push(`network ${n.name}: bridge ${n.bridge ?? '-'} ${n.subnets.join(' ')}`);
+    lines.push(`  members: ${n.members.join(' ') || '-'}`);
+    lines.push(`  pods: ${n.pods.join(' ') || '-'}`);
+  }
+  for (const pod of topology.pods) lines.push(...podLines(pod));
+  return lines.join('\n');
+}
+
+/** A dot string: quoted, its quotes and backslashes escaped, a line break as dot's \\n. */
+const q = (text: string) => `"${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
+
+function podCluster(pod: PodNode, index: number): string[] {
+  const label = [pod.name, ...pod.attachments.flatMap((a) => a.addresses), ...pod.ports.map(portText)].join('\n');
+  const lines = [`  subgraph cluster_${index} {`, `    label=${q(`pod ${pod.name}`)};`, `    ${q(`pod:${pod.name}`)} [label=${q(label)}];`];
+  for (const c of pod.containers) lines.push(`    ${q(`ctr:${pod.name}/${c}`)} [label=${q(c)} shape=component];`, `    ${q(`pod:${pod.name}`)} -> ${q(`ctr:${pod.name}/${c}`)} [arrowhead=none];`);
+  lines.push('  }');
+  for (const a of pod.attachments) lines.push(`  ${q(`pod:${pod.name}`)} -> ${q(`net:${a.network}`)} [label=${q(a.ifname)} arrowhead=none];`);
+  if (pod.sharesWith) lines.push(`  ${q(`pod:${pod.name}`)} -> ${q(`pod:${pod.sharesWith}`)} [style=dashed label="shares"];`);
+  for (const s of pod.services) {
+    const id = `svc:${pod.name}/${s.protocol}/${s.address}/${s.port}`;
+    lines.push(`  ${q(id)} [label=${q(`${s.protocol.toUpperCase()} ${s.address}:${s.port}\n${s.scheduler}`)} shape=diamond];`);
+    lines.push(`  ${q(`pod:${pod.name}`)} -> ${q(id)};`);
+    for (const r of s.servers) lines.push(`  ${q(id)} -> ${q(`addr:${r.address}`)} [label=${q(`:${r.port} w${r.weight}`)}];`);
+  }
+  return lines;
+}
+
+/** Real servers that are a pod's address point at that pod; any other gets a node of its own. */
+function serverNodes(topology: Topology): string[] {
+  const owners = new Map(topology.pods.flatMap((p) => p.attachments.flatMap((a) => a.addresses.map((cidr) => [cidr.split('/')[0] as string, p.name] as const))));
+  const servers = new Set(topology.pods.flatMap((p) => p.services.flatMap((s) => s.servers.map((r) => r.address))));
+  return [...servers].map((address) => {
+    const owner = owners.get(address);
+    return owner ? `  ${q(`addr:${address}`)} [shape=point]; ${q(`addr:${address}`)} -> ${q(`pod:${owner}`)} [arrowhead=none];` : `  ${q(`addr:${address}`)} [label=${q(address)} shape=plaintext];`;
+  });
+}
+
+export function topologyDot(topology: Topology): string {
+  const lines = ['digraph jailnet {', '  rankdir=LR;', '  node [shape=box fontname="Helvetica"];'];
+  for (const n of topology.networks) {
+    const label = [n.name, `bridge ${n.bridge ?? '-'}`, ...n.subnets].join('\n');
+    lines.push(`  ${q(`net:${n.name}`)} [label=${q(label)} shape=ellipse];`);
+  }
+  topology.pods.forEach((pod, index) => lines.push(...podCluster(pod, index)));
+  lines.push(...serverNodes(topology), '}');
+  return `${lines.join('\n')}\n`;
+}

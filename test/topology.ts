@@ -1,0 +1,86 @@
+// `jailnet topology` on the simulated FreeBSD host, 3 networks × 5 pods with a container,
+// a published port and a load-balancer service: text, JSON and dot, the dot rendered to
+// SVG by Graphviz's own dot(1), which must name every pod. Renderers as data too.
+import { spawnSync } from 'node:child_process';
+import t from 'tap';
+import { topologyDot, topologyText } from '../src/topology/render.js';
+import type { Topology } from '../src/topology/model.js';
+import { podLab } from './helpers/pods.js';
+
+t.setTimeout(600_000);
+
+const NETWORKS = ['front', 'back', 'data'];
+const podsOf = (network: string) => [1, 2, 3, 4, 5].map((i) => `${network}${i}`);
+
+t.test('3 networks × 5 pods on the simulator: text, json, and dot that Graphviz renders', async (t) => {
+  const lab = await podLab(t);
+  for (const [i, network] of NETWORKS.entries()) {
+    t.equal((await lab.jailnet(['network', 'create', network, '--subnet', `10.89.${60 + i}.0/24`])).code, 0);
+    for (const pod of podsOf(network)) t.equal((await lab.jailnet(['pod', 'create', pod, '--network', network, ...(pod === 'front1' ? ['-p', '8080:80'] : [])])).code, 0, pod);
+  }
+  t.equal((await lab.jailnet(['container', 'add', 'front1', 'web', '--path', '/'])).code, 0);
+  const back1 = (JSON.parse((await lab.jailnet(['pod', 'inspect', 'back1'])).stdout).interfaces[0].addresses[0] as string).split('/')[0] as string;
+  t.equal((await lab.jailnet(['kata-ipvs', 'ipvsadm', '--parameters', '-A -t 10.10.0.1:80 -s rr', 'front2'])).code, 0);
+  t.equal((await lab.jailnet(['kata-ipvs', 'ipvsadm', '--parameters', `-a -t 10.10.0.1:80 -r ${back1}:80`, 'front2'])).code, 0);
+
+  const json = await lab.jailnet(['topology', '--format', 'json']);
+  t.equal(json.code, 0, json.stderr);
+  const topology = JSON.parse(json.stdout) as Topology;
+  t.equal(topology.host, 'freebsd');
+  t.same(topology.networks.map((n) => [n.name, n.pods]), NETWORKS.map((n) => [n, podsOf(n)]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+  const bridges = lab.sim.state().ifaces.filter((i) => i.cloner === 'bridge');
+  for (const network of topology.networks) {
+    const bridge = bridges.find((b) => b.name === network.bridge);
+    t.ok(bridge, `network ${network.name}'s bridge ${network.bridge} exists`);
+    t.equal(network.members.length, 5, `${network.name}: the bridge's five epair ends, read from the host`);
+  }
+  t.match(topology.pods.find((p) => p.name === 'front1'), { containers: ['web'], ports: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], attachments: [{ network: 'front', ifname: 'eth0', addresses: [/^10\.89\.60\./] }] });
+  t.match(topology.pods.find((p) => p.name === 'front2')?.services, [{ protocol: 'tcp', address: '10.10.0.1', port: 80, scheduler: 'rr', servers: [{ address: back1, port: 80, weight: 1 }] }]);
+  t.same(JSON.parse((await lab.jailnet(['--json', 'topology'])).stdout), topology, '--json is the same as --format json');
+
+  const text = (await lab.jailnet(['topology'])).stdout;
+  for (const pod of NETWORKS.flatMap(podsOf)) t.match(text, new RegExp(`^pod ${pod} \\(bridge, ready\\)`, 'm'), `text names ${pod}`);
+  t.match(text, /^ {2}ports: 8080->80\/tcp$/m);
+  t.match(text, new RegExp(`^ {2}service TCP 10\\.10\\.0\\.1:80 rr -> ${back1.replace(/\./g, '\\.')}:80 w1$`, 'm'));
+
+  const dot = (await lab.jailnet(['topology', '--format', 'dot'])).stdout;
+  const svg = spawnSync('dot', ['-Tsvg'], { input: dot, encoding: 'utf8' });
+  t.equal(svg.status, 0, `dot renders it: ${svg.stderr}`);
+  t.equal(svg.stderr, '', 'without a warning');
+  for (const pod of NETWORKS.flatMap(podsOf)) t.match(svg.stdout, `>pod ${pod}</text>`, `the SVG names pod ${pod}`);
+  for (const network of NETWORKS) t.match(svg.stdout, `>${network}</text>`);
+});
+
+t.test('renderers as data: quoting, shared pods, servers that are pods', async (t) => {
+  const topology: Topology = {
+    host: 'linux',
+    networks: [{ name: 'n1', bridge: 'br0', subnets: ['10.1.0.0/24'], members: ['veth1'], pods: ['a', 'b'] }],
+    pods: [
+      { name: 'a', mode: 'bridge', state: 'ready', jail: 'jailnet-a', attachments: [{ network: 'n1', ifname: 'eth0', addresses: ['10.1.0.2/24'] }], containers: [], ports: [], services: [{ protocol: 'udp', address: '10.9.9.9', port: 53, scheduler: 'wrr', servers: [{ address: '10.1.0.3', port: 53, weight: 2 }, { address: '192.0.2.7', port: 53, weight: 1 }] }] },
+      { name: 'b', mode: 'bridge', state: 'ready', jail: 'jailnet-b', attachments: [{ network: 'n1', ifname: 'eth0', addresses: ['10.1.0.3/24'] }], containers: ['c"1'], ports: [], services: [] },
+      { name: 'c', mode: 'container', state: 'ready', jail: 'jailnet-a.c', sharesWith: 'a', attachments: [], containers: [], ports: [], services: [] },
+    ],
+  };
+  const dot = topologyDot(topology);
+  t.match(dot, /"ctr:b\/c\\"1" \[label="c\\"1" shape=component\];/, 'a quote in a name is escaped');
+  t.match(dot, /"addr:10\.1\.0\.3" \[shape=point\]; "addr:10\.1\.0\.3" -> "pod:b" \[arrowhead=none\];/, 'a real server that is a pod points at it');
+  t.match(dot, /"addr:192\.0\.2\.7" \[label="192\.0\.2\.7" shape=plaintext\];/, 'any other is a node of its own');
+  t.match(dot, /"pod:c" -> "pod:a" \[style=dashed label="shares"\];/);
+  t.match(dot, /"net:n1" \[label="n1\\nbridge br0\\n10\.1\.0\.0\/24" shape=ellipse\];/);
+  t.equal(spawnSync('dot', ['-Tsvg'], { input: dot, encoding: 'utf8' }).status, 0, 'dot takes it');
+  t.equal(
+    topologyText(topology),
+    [
+      'network n1: bridge br0 10.1.0.0/24',
+      '  members: veth1',
+      '  pods: a b',
+      'pod a (bridge, ready) jail jailnet-a',
+      '  eth0 on n1: 10.1.0.2/24',
+      '  service UDP 10.9.9.9:53 wrr -> 10.1.0.3:53 w2, 192.0.2.7:53 w1',
+      'pod b (bridge, ready) jail jailnet-b',
+      '  eth0 on n1: 10.1.0.3/24',
+      '  containers: c"1',
+      'pod c (container, ready) jail jailnet-a.c shares a',
+    ].join('\n'),
+  );
+});
