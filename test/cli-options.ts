@@ -32,5 +32,5 @@ t.test('--json, --dry-run, --log-level and --config after the subcommand', async
   const passed = await lab.jailnet(['--dry-run', 'container', 'exec', 'p1', 'c1', '--', '/bin/echo', '--json']);
   t.equal(passed.code, 0, passed.stderr);
   t.match(passed.stdout, /\/bin\/echo --json/, "after -- it is the container's argument");
-  t.throws(() => JSON.parse(passed.stdout), undefined, 'and jailnet did not take it: the plan is text');
+  t.throws(() => JSON.parse(passed.stdout), SyntaxError, 'and jailnet did not take it: the plan is text');
 });

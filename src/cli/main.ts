@@ -13,6 +13,7 @@ import { gcCommand } from './gc-command.js';
 import { hostCommand } from './host-command.js';
 import { kataIpvsCommand } from './kata-ipvs-command.js';
 import { topologyCommand } from './topology-command.js';
+import { bashCompletion } from './completion.js';
 import { kataNetworkCommand } from './kata-network-command.js';
 import { networkCommand } from './network-command.js';
 import { containerCommand, podCommand } from './pod-command.js';
@@ -84,6 +85,7 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
   program.addCommand(gcCommand(context));
   program.addCommand(statusCommand(context));
   program.addCommand(daemonCommand(context));
+  program.addCommand(completionCommand(program, io));
   const configure = (command: Command): void => {
     command.exitOverride().configureOutput(output(io));
     if (command.commands.length === 0) acceptGlobals(program, command);
@@ -106,6 +108,18 @@ function acceptGlobals(program: Command, command: Command): void {
     if (option.argChoices) copy.choices(option.argChoices);
     command.addOption(copy);
   }
+}
+
+function completionCommand(program: Command, io: CliIO): Command {
+  return new Command('completion')
+    .description('print a completion script for bash or zsh, generated from the command tree')
+    .argument('[shell]', 'bash or zsh', 'bash')
+    .action((shell: string) => {
+      // FreeBSD's sh(1) completes file names only: it has no programmable completion to feed.
+      if (shell !== 'bash' && shell !== 'zsh') throw new Error(`no completion for ${shell}: bash and zsh (through bashcompinit) are supported; sh has no programmable completion`);
+      const globals = program.options.map((o) => o.long).filter((f): f is string => f !== undefined && f !== '--version');
+      io.stdout(bashCompletion(program, globals));
+    });
 }
 
 function takeGlobalsFrom(program: Command, action: Command): void {
