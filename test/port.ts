@@ -38,6 +38,8 @@ t.test('stage.sh installs exactly pkg-plist', async (t) => {
     t.ok(realpathSync(path.join(prefix, link)).startsWith(realpathSync(path.join(prefix, 'lib/jailnet'))), `${link} resolves into lib/jailnet`);
   }
   t.equal(lstatSync(path.join(prefix, 'lib/jailnet/libexec/cni/bridge')).mode & 0o777, 0o755);
+  const lint = spawnSync('shellcheck', ['-s', 'sh', path.join(ROOT, 'scripts', 'stage.sh')], { encoding: 'utf8' });
+  t.equal(lint.status, 0, `stage.sh is shellcheck-clean: ${lint.stdout}`);
   const page = spawnSync('sh', ['-c', `gzip -dc ${path.join(prefix, 'share/man/man8/jailnet.8.gz')} | mandoc -T lint -W warning`], { encoding: 'utf8' });
   t.equal(page.status, 0, `the installed man page: ${page.stdout}${page.stderr}`);
 });
