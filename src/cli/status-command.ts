@@ -1,12 +1,85 @@
-// `jailnet status`: is this host ready for pods? One line per check, with the fix.
+// `jailnet status [--fix [--apply]]`: is this host ready for pods? One line per check,
+// with the fix. --fix gathers what the failed checks need into what to run now and the
+// lines each file must hold (a pf.conf fragment to paste among them); --apply does what
+// is safe to do at once — sysctls and kernel modules — and checks again.
 import { Command } from 'commander';
+import type { Host, ReadinessCheck } from '../hosts/host.js';
 import type { CliContext } from './context.js';
 
+export interface FixPlan {
+  /** Commands to run now, as the host's tools spell them. */
+  now: string[];
+  /** Lines each file must hold, in the order the checks give them, each once. */
+  files: Record<string, string[]>;
+}
+
+/** pf.conf(5)'s required order: macros, tables, options, translation, then filtering. */
+function pfSection(line: string): number {
+  const word = line.split(/\s+/)[0] ?? '';
+  if (/^\w+$/.test(word) && /^\w+\s*=/.test(line)) return 0;
+  if (word === 'table') return 1;
+  if (word === 'set') return 2;
+  return ['nat', 'rdr', 'binat', 'nat-anchor', 'rdr-anchor', 'binat-anchor'].includes(word) ? 3 : 4;
+}
+
+/** What the failed checks need, gathered: pure, so the plan is testable as data. */
+export function fixPlan(kind: Host['kind'], checks: ReadinessCheck[]): FixPlan {
+  const plan: FixPlan = { now: [], files: {} };
+  const add = (list: string[], line: string) => list.includes(line) || list.push(line);
+  for (const remedy of checks.filter((c) => !c.ok).flatMap((c) => c.remedy ?? [])) {
+    if (remedy.module) add(plan.now, kind === 'freebsd' ? `kldload ${remedy.module}` : `modprobe ${remedy.module}`);
+    if (remedy.sysctl) add(plan.now, `sysctl ${kind === 'linux' ? '-w ' : ''}${remedy.sysctl.name}=${remedy.sysctl.value}`);
+    if (remedy.lines) for (const line of remedy.lines.text) add((plan.files[remedy.lines.file] ??= []), line);
+  }
+  // Array.prototype.sort is stable: within a section the checks' order stays.
+  plan.files['/etc/pf.conf']?.sort((a, b) => pfSection(a) - pfSection(b));
+  return plan;
+}
+
+const AFTER: Record<string, string> = { '/etc/pf.conf': ' (then: pfctl -f /etc/pf.conf)' };
+
+export function fixText(plan: FixPlan): string {
+  if (plan.now.length === 0 && Object.keys(plan.files).length === 0) return 'Nothing to fix.';
+  const parts = plan.now.length > 0 ? [`# now (jailnet status --fix --apply runs these):\n${plan.now.join('\n')}`] : [];
+  for (const [file, lines] of Object.entries(plan.files)) parts.push(`# ${file}${AFTER[file] ?? ''}:\n${lines.join('\n')}`);
+  return parts.join('\n\n');
+}
+
+const checkLines = (checks: ReadinessCheck[]) => checks.map((c) => (c.ok ? `ok    ${c.name}` : `FAIL  ${c.name} — fix: ${c.fix}`)).join('\n');
+
+/** Sets the sysctls and loads the modules the failed checks name; returns what it did. */
+async function applySafe(host: Host, checks: ReadinessCheck[]): Promise<string[]> {
+  const done: string[] = [];
+  for (const remedy of checks.filter((c) => !c.ok).flatMap((c) => c.remedy ?? [])) {
+    if (remedy.module && !done.includes(`module ${remedy.module}`)) {
+      await host.loadModule(remedy.module);
+      done.push(`module ${remedy.module}`);
+    }
+    if (remedy.sysctl) {
+      await host.sysctlSet(remedy.sysctl.name, remedy.sysctl.value);
+      done.push(`${remedy.sysctl.name}=${remedy.sysctl.value}`);
+    }
+  }
+  return done;
+}
+
 export function statusCommand(context: CliContext): Command {
-  return new Command('status').description('check that this host is ready for pods (only reads; --dry-run changes nothing)').action(async () => {
-    // status only reads, and reads are real with --dry-run too.
-    const checks = await (await context.host()).readiness();
-    context.print(checks, () => checks.map((c) => (c.ok ? `ok    ${c.name}` : `FAIL  ${c.name} — fix: ${c.fix}`)).join('\n'));
-    if (checks.some((c) => !c.ok)) context.exitCode = 1;
-  });
+  return new Command('status')
+    .description('check that this host is ready for pods (only reads, unless --apply)')
+    .option('--fix', 'also print what to run now and the lines each file must hold (a pf.conf fragment to paste)', false)
+    .option('--apply', 'with --fix: set the sysctls and load the modules now, then check again', false)
+    .action(async (options: { fix: boolean; apply: boolean }) => {
+      if (options.apply && !options.fix) throw new Error('--apply goes with --fix');
+      const host = await context.host();
+      let checks = await host.readiness();
+      const applied = options.apply ? await applySafe(host, checks) : [];
+      // Without --apply status only reads, so a dry run prints the checks as a run does.
+      if (options.apply && context.printPlanIfDry()) return;
+      if (applied.length > 0) checks = await host.readiness();
+      const plan = fixPlan(host.kind, checks);
+      const data = options.fix ? { checks, fix: plan, ...(options.apply ? { applied } : {}) } : checks;
+      const appliedText = applied.length > 0 ? `applied: ${applied.join(', ')}\n` : '';
+      context.print(data, () => `${appliedText}${checkLines(checks)}${options.fix ? `\n\n${fixText(plan)}` : ''}`);
+      if (checks.some((c) => !c.ok)) context.exitCode = 1;
+    });
 }

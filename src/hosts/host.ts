@@ -8,15 +8,27 @@ import type { PacketFilter } from './packet-filter.js';
 
 export type Vnet = string | undefined;
 
+/**
+ * What repairs a failed check, as data for `jailnet status --fix`: a value to set now, a
+ * module to load now (both applied by `--apply`), and lines for a file the admin edits.
+ */
+export interface Remedy {
+  sysctl?: { name: string; value: string };
+  module?: string;
+  /** Lines the named file must hold (`/etc/pf.conf`, `/etc/rc.conf`, `/etc/sysctl.conf`). */
+  lines?: { file: string; text: string[] };
+}
+
 /** One line of `jailnet status`: what is checked, whether it holds, and the fix when not. */
 export interface ReadinessCheck {
   name: string;
   ok: boolean;
   fix?: string;
+  remedy?: Remedy[];
 }
 
-export function readinessCheck(name: string, ok: boolean, fix: string): ReadinessCheck {
-  return { name, ok, ...(ok ? {} : { fix }) };
+export function readinessCheck(name: string, ok: boolean, fix: string, remedy?: Remedy[]): ReadinessCheck {
+  return { name, ok, ...(ok ? {} : { fix, ...(remedy ? { remedy } : {}) }) };
 }
 
 /** A driver's way of running one tool's argv on the host or inside a vnet (its packet filter uses it too). */

@@ -33,7 +33,7 @@ export async function linuxReadiness(host: LinuxHost, door: ExecDoor): Promise<R
     checks.push(check(`${tool} installed`, hasTool(door, tool), tool === 'ip' ? 'apt-get install iproute2' : 'apt-get install util-linux'));
   }
   for (const module of ['bridge', 'veth']) {
-    checks.push(check(`${module} driver loaded or loadable`, await moduleAvailable(host, module), `modprobe ${module}`));
+    checks.push(check(`${module} driver loaded or loadable`, await moduleAvailable(host, module), `modprobe ${module}`, [{ module }]));
   }
   return checks;
 }
