@@ -37,6 +37,9 @@ export interface Timeouts {
   udp: number;
 }
 
+/** `--set`'s 0 means "as it was": each driver fills those from its own defaults. */
+export const withDefaults = (t: Timeouts, defaults: Timeouts): Timeouts => ({ tcp: t.tcp || defaults.tcp, tcpfin: t.tcpfin || defaults.tcpfin, udp: t.udp || defaults.udp });
+
 export interface BalancerRules {
   services: VirtualService[];
   timeouts?: Timeouts;

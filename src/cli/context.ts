@@ -155,3 +155,11 @@ export function createContext(globals: () => GlobalOptions, io: CliIO): CliConte
   };
   return context;
 }
+
+/** What `-` means on a command line: the input the caller gave (the daemon's request), else this process's stdin. */
+export async function readStdin(context: CliContext): Promise<string> {
+  if (context.io.stdin) return context.io.stdin();
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -5,14 +5,7 @@
 import { Command } from 'commander';
 import { BalancerError } from '../balancer/rules.js';
 import { cleanupIpvs, restoreIpvs, runIpvsadm } from '../runtime-net/balancer.js';
-import type { CliContext } from './context.js';
-
-async function readStdin(context: CliContext): Promise<string> {
-  if (context.io.stdin) return context.io.stdin();
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+import { readStdin, type CliContext } from './context.js';
 
 interface IpvsadmOptions {
   parameters?: string;

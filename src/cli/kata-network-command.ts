@@ -19,7 +19,7 @@ import {
 import { addInterface, deleteInterface, listInterfaces, updateInterface } from '../runtime-net/interfaces.js';
 import { IdError } from '../runtime-net/resolve.js';
 import { addRoute, deleteRoute, listRoutes, updateRoutes } from '../runtime-net/routes.js';
-import type { CliContext } from './context.js';
+import { readStdin, type CliContext } from './context.js';
 
 type Input = Interface | Route | Route[] | undefined;
 
@@ -62,11 +62,7 @@ const SUBS: Sub[] = [
 
 async function readInput(context: CliContext, file: string | undefined): Promise<string> {
   if (file === undefined) throw new Error('give the JSON input as a FILE, or - for stdin');
-  if (file !== '-') return readFile(file, 'utf8');
-  if (context.io.stdin) return context.io.stdin();
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return file === '-' ? readStdin(context) : readFile(file, 'utf8');
 }
 
 async function run(context: CliContext, sub: Sub, id: string, file: string | undefined): Promise<void> {

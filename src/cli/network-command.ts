@@ -14,12 +14,13 @@ import type { CliContext } from './context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function subnetsOf(list: { plugins: Array<Record<string, unknown>> }): string[] {
+/** A conflist's subnets: its bridge plugin's host-local ranges. */
+export function subnetsOf(list: { plugins: Array<Record<string, unknown>> }): string[] {
   const bridge = list.plugins.find((p) => p.type === 'bridge') as { ipam?: { ranges?: Array<Array<{ subnet: string }>> } } | undefined;
   return (bridge?.ipam?.ranges ?? []).flat().map((r) => r.subnet);
 }
 
-function bridgeOf(list: { plugins: Array<Record<string, unknown>> }): string | undefined {
+export function bridgeOf(list: { plugins: Array<Record<string, unknown>> }): string | undefined {
   return list.plugins.find((p) => p.type === 'bridge')?.bridge as string | undefined;
 }
 

@@ -6,11 +6,12 @@ import { buildTopology, type NetworkConfig } from '../topology/model.js';
 import { topologyDot, topologyText } from '../topology/render.js';
 import type { Host } from '../hosts/host.js';
 import type { CliContext } from './context.js';
+import { bridgeOf, subnetsOf } from './network-command.js';
 
 function networkConfig(name: string, bytes: Buffer): NetworkConfig {
-  const raw = JSON.parse(bytes.toString()) as { plugins?: Array<Record<string, unknown>> };
-  const bridge = raw.plugins?.find((p) => p.type === 'bridge') as { bridge?: string; ipam?: { ranges?: Array<Array<{ subnet: string }>> } } | undefined;
-  return { name, ...(bridge?.bridge ? { bridge: bridge.bridge } : {}), subnets: (bridge?.ipam?.ranges ?? []).flat().map((r) => r.subnet) };
+  const raw = JSON.parse(bytes.toString()) as { plugins: Array<Record<string, unknown>> };
+  const bridge = bridgeOf(raw);
+  return { name, ...(bridge ? { bridge } : {}), subnets: subnetsOf(raw) };
 }
 
 /** Each bridge's members as the host lists them; a bridge that is not there has none. */

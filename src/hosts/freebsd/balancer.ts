@@ -4,7 +4,7 @@
 // what the path needs in that vnet: pf itself, and forwarding (a packet redirected on lo0
 // leaves again for the real server).
 import { connectionKey, type ConnectionCounts } from '../../balancer/listing.js';
-import { type BalancerRules, type LbProtocol, type Timeouts } from '../../balancer/rules.js';
+import { withDefaults, type BalancerRules, type LbProtocol, type Timeouts } from '../../balancer/rules.js';
 import { BALANCER_ANCHOR } from '../../persistent-names.js';
 import type { LoadBalancer } from '../balancer.js';
 import type { Host, RunInVnet, Vnet } from '../host.js';
@@ -58,8 +58,7 @@ export class PfLoadBalancer implements LoadBalancer {
   }
 
   async timeouts(rules: BalancerRules): Promise<Timeouts> {
-    const t = rules.timeouts ?? { tcp: 0, tcpfin: 0, udp: 0 };
-    return { tcp: t.tcp || PF_DEFAULT_TIMEOUTS.tcp, tcpfin: t.tcpfin || PF_DEFAULT_TIMEOUTS.tcpfin, udp: t.udp || PF_DEFAULT_TIMEOUTS.udp };
+    return withDefaults(rules.timeouts ?? { tcp: 0, tcpfin: 0, udp: 0 }, PF_DEFAULT_TIMEOUTS);
   }
 
   /** pfctl -k matches a state's addresses, not its protocol: every flow to the address ends. */

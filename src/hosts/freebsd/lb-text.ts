@@ -12,7 +12,7 @@
 //   -p   sticky-address, with `set timeout src.track` — one value per vnet
 //   sh   refused: parse.y takes source-hash only for a single redirection address
 // and a pool sends every server the same port (`-> { … } port N`). Pure: rules in, text out.
-import { BalancerError, type BalancerRules, type RealServer, type Timeouts, type VirtualService } from '../../balancer/rules.js';
+import { BalancerError, withDefaults, type BalancerRules, type RealServer, type Timeouts, type VirtualService } from '../../balancer/rules.js';
 import { BALANCER_ANCHOR } from '../../persistent-names.js';
 
 export const FREEBSD_SCHEDULERS = ['rr', 'wrr'] as const;
@@ -84,8 +84,8 @@ export function lbMainRuleset(rules: BalancerRules): string {
   const lines: string[] = [];
   const t = rules.timeouts;
   if (t) {
-    const value = (v: number, fallback: number) => v || fallback;
-    lines.push(`set timeout { tcp.established ${value(t.tcp, PF_DEFAULT_TIMEOUTS.tcp)}, tcp.finwait ${value(t.tcpfin, PF_DEFAULT_TIMEOUTS.tcpfin)}, udp.multiple ${value(t.udp, PF_DEFAULT_TIMEOUTS.udp)} }`);
+    const v = withDefaults(t, PF_DEFAULT_TIMEOUTS);
+    lines.push(`set timeout { tcp.established ${v.tcp}, tcp.finwait ${v.tcpfin}, udp.multiple ${v.udp} }`);
   }
   const persistence = rules.services.find((s) => s.persistence)?.persistence;
   if (persistence) lines.push(`set timeout src.track ${persistence}`);

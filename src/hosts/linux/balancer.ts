@@ -2,7 +2,7 @@
 // connections counted from conntrack's table there, flows ended with conntrack -D.
 import type { ConnectionCounts } from '../../balancer/listing.js';
 import { connectionKey } from '../../balancer/listing.js';
-import type { BalancerRules, LbProtocol, Timeouts } from '../../balancer/rules.js';
+import { withDefaults, type BalancerRules, type LbProtocol, type Timeouts } from '../../balancer/rules.js';
 import type { LoadBalancer } from '../balancer.js';
 import { hasTool, type ExecDoor } from '../exec.js';
 import type { RunInVnet, Vnet } from '../host.js';
@@ -16,7 +16,7 @@ import { parseConntrackFlows, parseDeletedFlows } from './parse.js';
  */
 const IPVS_TIMEOUTS: Timeouts = { tcp: 900, tcpfin: 120, udp: 300 };
 
-const filled = (t: Timeouts): Timeouts => ({ tcp: t.tcp || IPVS_TIMEOUTS.tcp, tcpfin: t.tcpfin || IPVS_TIMEOUTS.tcpfin, udp: t.udp || IPVS_TIMEOUTS.udp });
+const filled = (t: Timeouts): Timeouts => withDefaults(t, IPVS_TIMEOUTS);
 
 export class NftLoadBalancer implements LoadBalancer {
   readonly schedulers = LINUX_SCHEDULERS;
