@@ -5,17 +5,21 @@ import { newSim, setup, tool } from './helpers/sim.js';
 
 const POD = (name: string) => ['jail', '-c', `name=${name}`, 'path=/', 'vnet', 'persist', 'children.max=4', `host.hostname=${name}`];
 
-t.test('moving an interface into a vnet keeps MAC, MTU and description, drops addresses and groups', async (t) => {
+// sys/net/if.c if_vmove: if_detach_internal drops the groups and takes the interface down,
+// if_attach_internal gives a cloned interface its cloner's group back.
+t.test('moving an interface into a vnet keeps MAC, MTU and description, drops addresses, flags and groups', async (t) => {
   const sim = await newSim(t);
   await setup(sim, [
     POD('pod'),
     ['ifconfig', 'epair', 'create'],
-    ['ifconfig', 'epair0b', 'mtu', '9000', 'description', 'pod eth0', 'inet', '10.5.0.2/24', 'group', 'pods'],
+    // The address family word comes right after the name (ifconfig.c main()).
+    ['ifconfig', 'epair0b', 'inet', '10.5.0.2/24', 'mtu', '9000', 'description', 'pod eth0', 'group', 'pods', 'up'],
     ['ifconfig', 'epair0b', 'vnet', 'pod'],
   ]);
   const shown = await tool(sim, 'ifconfig', ['-j', 'pod', 'epair0b']);
-  t.match(shown.stdout, /mtu 9000\n\tdescription: pod eth0\n/);
-  t.notMatch(shown.stdout, /inet 10\.5\.0\.2|groups:/);
+  t.match(shown.stdout, /^epair0b: flags=8842<BROADCAST,RUNNING,SIMPLEX,MULTICAST> metric 0 mtu 9000\n\tdescription: pod eth0\n/);
+  t.notMatch(shown.stdout, /inet 10\.5\.0\.2|pods/);
+  t.match(shown.stdout, /\tgroups: epair\n/, "the cloner's group comes back");
   t.equal((await tool(sim, 'ifconfig', ['epair0b'])).stderr, 'ifconfig: interface epair0b does not exist\n', 'gone from the host');
   t.equal((await tool(sim, 'ifconfig', ['-j', 'pod', 'epair0b', '-vnet', 'pod'])).code, 1, '-vnet names the jail from the host side');
   await setup(sim, [['ifconfig', 'epair0b', '-vnet', 'pod']]);

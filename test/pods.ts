@@ -103,8 +103,8 @@ t.test('two pods with two containers each: reachability and the privilege model'
     t.match(lab.sim.reach({ from: `jailnet-b.${c}`, to: '10.89.2.2', port: 80 }), { delivered: true, jails: ['jailnet-a', 'jailnet-a.c1', 'jailnet-a.c2'] }, `b/${c} reaches pod a`);
   }
   const tries: Array<[string[], RegExp]> = [
-    [['ifconfig', 'eth0', 'inet', '10.89.2.99/24', 'alias'], /Operation not permitted/],
-    [['ifconfig', 'eth0', 'down'], /Operation not permitted/],
+    [['ifconfig', 'eth0', 'inet', '10.89.2.99/24', 'alias'], /ioctl \(SIOCAIFADDR\): permission denied/],
+    [['ifconfig', 'eth0', 'down'], /down: permission denied/],
     [['ifconfig', 'epair', 'create'], /Operation not permitted/],
     [['route', 'add', '-net', '10.0.0.0/8', '10.89.2.1'], /Operation not permitted/],
     [['sysctl', 'net.inet.ip.forwarding=1'], /Operation not permitted/],

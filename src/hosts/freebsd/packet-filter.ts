@@ -22,7 +22,12 @@ import { parseForwards, parseIsolated, renderIsolation, renderPublication } from
 /** pfctl -k's two hosts for the states from anywhere to `address`. */
 const statesTo = (address: string): string[] => [address.includes(':') ? '::/0' : '0.0.0.0/0', address];
 
-/** What pfctl prints for an anchor that was never loaded (DIOCGETRULES on a missing ruleset). */
+/**
+ * What pfctl prints for an anchor that was never loaded (DIOCGETRULES on a missing ruleset).
+ * FreeBSD 14's pfctl.c main() ignores what pfctl_show_rules and pfctl_show_nat return, so the
+ * warning comes with exit status 0 there (the reference's reports saw 1): either way the
+ * anchor holds nothing, and an exit status of 0 is read as the empty listing it prints.
+ */
 const MISSING_ANCHOR = /DIOCGETRULES: Invalid argument/;
 
 export class PfPacketFilter implements PacketFilter {
@@ -84,7 +89,11 @@ export class PfPacketFilter implements PacketFilter {
     if (addresses.length > 0) await this.run(pfctl.table(MASQUERADE_TABLE, 'add', addresses), vnet);
   }
 
-  /** `-T delete` of addresses the table lacks is no error; pfctl says how many it deleted (pfctl_table.c). */
+  /**
+   * `-T delete` of addresses the table lacks is no error; pfctl says how many it deleted
+   * (pfctl_table.c). A missing table is "Table does not exist." with exit status 255
+   * (pfctl_table's rv = -1 passed to exit()), so only the text is matched.
+   */
   async unmasquerade(addresses: string[], vnet?: Vnet): Promise<number> {
     validateAddresses(addresses);
     if (addresses.length === 0) return 0;

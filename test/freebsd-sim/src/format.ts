@@ -28,7 +28,11 @@ const OPTIONS: Record<string, string | undefined> = {
   bridge: undefined,
 };
 
-/** Whether the link is up: an epair needs both ends up; a tap needs a reader it never has here. */
+/**
+ * Whether frames pass: epair_transmit drops them unless both ends are UP and RUNNING
+ * (sys/net/if_epair.c); a tap needs a reader it never has here. What ifconfig shows is
+ * another matter (mediaActive).
+ */
 export function linkActive(state: SimState, iface: Iface): boolean {
   if (!iface.up) return false;
   if (iface.cloner === 'tap') return false;
@@ -36,11 +40,28 @@ export function linkActive(state: SimState, iface: Iface): boolean {
   return true;
 }
 
-export function flagBits(state: SimState, iface: Iface): number {
+/**
+ * The media status ifconfig prints: epair_media_status always answers IFM_ACTIVE
+ * (if_epair.c), whatever either end's flags; a tap has no carrier until opened.
+ */
+function mediaActive(iface: Iface): boolean {
+  if (iface.cloner === 'epair') return true;
+  if (iface.cloner === 'tap') return false;
+  return iface.up;
+}
+
+/**
+ * if_flags | if_drv_flags as netlink reports them (sys/netlink/route/iface.c), with
+ * IFF_LOWER_UP when the operational state is up: media active and IFF_UP. An epair is
+ * RUNNING from epair_clone_create (epair_set_state) until destroyed; other interfaces
+ * get RUNNING when brought up (their if_init).
+ */
+export function flagBits(_state: SimState, iface: Iface): number {
   let bits = iface.cloner === 'lo' ? 0x8 | 0x8000 : 0x2 | 0x800 | 0x8000;
   if (iface.up) bits |= 0x1 | (iface.cloner === 'tap' ? 0 : 0x40);
+  if (iface.cloner === 'epair') bits |= 0x40;
   if (iface.promisc) bits |= 0x100;
-  if (iface.up && (iface.cloner === 'lo' || linkActive(state, iface))) bits |= 0x1000000;
+  if (iface.up && (iface.cloner === 'lo' || mediaActive(iface))) bits |= 0x1000000;
   return bits;
 }
 
@@ -73,17 +94,20 @@ function bridgeLines(state: SimState, bridge: Iface): string[] {
     '\tmaxage 20 holdcnt 6 proto rstp maxaddr 2000 timeout 1200',
     `\troot id ${bridge.mac} priority 32768 ifcost 0 port 0`,
   ];
-  for (const member of state.ifaces.filter((i) => i.memberOf === bridge.id).sort((a, b) => a.ifindex - b.ifindex)) {
+  // if_bridge.c bridge_ioctl_add puts a new member at the head of sc_iflist, and BRDGGIFS
+  // walks that list: the newest member is printed first.
+  const members = state.ifaces.filter((i) => i.memberOf === bridge.id).sort((a, b) => (b.memberSince ?? 0) - (a.memberSince ?? 0));
+  for (const member of members) {
     lines.push(`\tmember: ${member.name} flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>`);
     lines.push(`\t        ifmaxaddr 0 port ${member.ifindex} priority 128 path cost 2000`);
   }
   return lines;
 }
 
-function mediaLines(state: SimState, iface: Iface): string[] {
+function mediaLines(iface: Iface): string[] {
   switch (iface.cloner) {
     case 'epair':
-      return ['\tmedia: Ethernet 10Gbase-T (10Gbase-T <full-duplex>)', `\tstatus: ${linkActive(state, iface) ? 'active' : 'no carrier'}`];
+      return ['\tmedia: Ethernet 10Gbase-T (10Gbase-T <full-duplex>)', '\tstatus: active'];
     case 'vxlan':
       return ['\tmedia: Ethernet autoselect (autoselect <full-duplex>)', `\tstatus: ${iface.up ? 'active' : 'no carrier'}`];
     case 'tap':
@@ -126,7 +150,7 @@ export function formatIface(state: SimState, iface: Iface, family?: 'inet' | 'in
     lines.push(`\tvxlan vni ${v.vni} local ${v.local}:${v.port}${remote}`);
   }
   if (iface.groups.length > 0) lines.push(`\tgroups: ${iface.groups.join(' ')}`);
-  lines.push(...mediaLines(state, iface), nd6Line(iface));
+  lines.push(...mediaLines(iface), nd6Line(iface));
   return lines.join('\n') + '\n';
 }
 

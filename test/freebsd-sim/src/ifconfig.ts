@@ -2,6 +2,7 @@
 // membership, and the status printer, with FreeBSD's error texts and exit codes.
 import { formatIP, parseIP } from '../../../dist/ipam/ip.js';
 import { formatIface } from './format.js';
+import { applyAddressRequest, newAddressRequest, noteAlias, setAddress, setDestination, setMask, type AddressRequest, type Family } from './ifconfig-address.js';
 import {
   IFNAMSIZ,
   ToolError,
@@ -65,11 +66,6 @@ function linkLocalFor(iface: Iface): string {
   return value ? formatIP(value) : 'fe80::1';
 }
 
-function classfulPrefix(address: string): number {
-  const first = Number(address.split('.')[0]);
-  return first < 128 ? 8 : first < 192 ? 16 : 24;
-}
-
 function bringLoopbackUp(iface: Iface): void {
   if (iface.cloner !== 'lo' || iface.inet6.some((a) => a.address === '::1')) return;
   iface.inet6.push({ address: '::1', prefix: 128 }, { address: 'fe80::1', prefix: 64, linkLocal: true });
@@ -78,12 +74,6 @@ function bringLoopbackUp(iface: Iface): void {
 function setUp(iface: Iface): void {
   iface.up = true;
   bringLoopbackUp(iface);
-}
-
-function addressInUse(state: SimState, vnet: string, except: Iface, address: string): boolean {
-  return state.ifaces.some(
-    (i) => i.vnet === vnet && i.id !== except.id && (i.inet.some((a) => a.address === address) || i.inet6.some((a) => a.address === address)),
-  );
 }
 
 interface Session {
@@ -97,98 +87,11 @@ interface Session {
   printName?: string;
 }
 
+/** ifconfig(): a NEXTARG command without its argument. */
 function takeValue(args: string[], i: number, keyword: string): string {
   const value = args[i + 1];
-  if (value === undefined) fail(`${keyword}: missing argument`);
+  if (value === undefined) fail(`'${keyword}' requires argument`);
   return value as string;
-}
-
-interface AddressWords {
-  /** How many words after the address belong to it. */
-  consumed: number;
-  mode: 'set' | 'alias' | 'delete';
-  /** From `netmask M` (inet) or `prefixlen N` (inet6). */
-  prefix?: number;
-}
-
-/** The keywords that may follow an address: alias/-alias (add/delete), netmask or prefixlen, no_dad. */
-function addressWords(rest: string[], family: 4 | 6): AddressWords {
-  const out: AddressWords = { consumed: 0, mode: 'set' };
-  for (let j = 0; j < rest.length; j++) {
-    const word = rest[j] as string;
-    if (word === 'alias' || word === 'add') out.mode = 'alias';
-    else if (word === '-alias' || word === 'delete') out.mode = 'delete';
-    else if (word === 'no_dad' || word === '-no_dad') {
-      // DAD is not modelled: addresses are never tentative.
-    } else if (family === 4 && word === 'netmask') {
-      const mask = rest[++j] ?? '';
-      const value = mask.startsWith('0x') ? parseInt(mask, 16) : Number(parseIP(mask)?.value ?? NaN);
-      out.prefix = value.toString(2).replace(/0+$/, '').length;
-      out.consumed++;
-    } else if (family === 6 && word === 'prefixlen') {
-      out.prefix = Number(rest[++j]);
-      out.consumed++;
-    } else break;
-    out.consumed++;
-  }
-  return out;
-}
-
-function applyInet(s: Session, text: string, rest: string[]): number {
-  const { consumed, mode, prefix: netmask } = addressWords(rest, 4);
-  let [address, bits] = text.split('/') as [string, string | undefined];
-  if (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > 32)) fail(`${text}: bad value (width too large)`);
-  const ip = parseIP(address);
-  if (!ip || ip.family !== 4) fail('error in parsing address string: hostname nor servname provided, or not known');
-  if (mode === 'delete') {
-    const index = s.iface.inet.findIndex((a) => a.address === address);
-    if (index < 0) fail("ioctl (SIOCDIFADDR): Can't assign requested address");
-    s.iface.inet.splice(index, 1);
-    return consumed;
-  }
-  let prefix = bits !== undefined ? Number(bits) : netmask;
-  if (prefix === undefined) {
-    s.stderr.push('WARNING: setting interface address without mask is deprecated,\ndefault mask may not be correct.\n');
-    prefix = classfulPrefix(address);
-  }
-  if (addressInUse(s.state, s.vnet, s.iface, address)) fail('ioctl (SIOCAIFADDR): File exists');
-  const entry = { address, prefix };
-  const existing = s.iface.inet.findIndex((a) => a.address === address);
-  if (existing >= 0) s.iface.inet[existing] = entry;
-  else if (mode === 'set' && s.iface.inet.length > 0) s.iface.inet[0] = entry;
-  else s.iface.inet.push(entry);
-  setUp(s.iface);
-  return consumed;
-}
-
-function applyInet6(s: Session, text: string, rest: string[]): number {
-  const { consumed, mode, prefix: prefixlen } = addressWords(rest, 6);
-  const [addressText, bits] = text.split('/') as [string, string | undefined];
-  if (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > 128)) fail(`${text}: bad value (width too large)`);
-  const ip = parseIP(addressText.replace(/%.*$/, ''));
-  if (!ip || ip.family !== 6) fail('error in parsing address string: hostname nor servname provided, or not known');
-  const address = formatIP(ip!);
-  if (mode === 'delete') {
-    const index = s.iface.inet6.findIndex((a) => a.address === address);
-    if (index < 0) fail("ioctl (SIOCDIFADDR_IN6): Can't assign requested address");
-    s.iface.inet6.splice(index, 1);
-    return consumed;
-  }
-  if (addressInUse(s.state, s.vnet, s.iface, address)) fail('ioctl (SIOCAIFADDR_IN6): File exists');
-  const prefix = bits !== undefined ? Number(bits) : (prefixlen ?? 64);
-  // A manual address clears IFDISABLED; the link-local address comes with it.
-  if (s.iface.nd6Disabled) {
-    s.iface.nd6Disabled = false;
-    const autoLinkLocal = vnetOf(s.state, s.vnet).sysctls['net.inet6.ip6.auto_linklocal'] !== '0';
-    if (autoLinkLocal && s.iface.cloner !== 'lo' && !s.iface.inet6.some((a) => a.linkLocal)) {
-      s.iface.inet6.push({ address: linkLocalFor(s.iface), prefix: 64, linkLocal: true });
-    }
-  }
-  const existing = s.iface.inet6.findIndex((a) => a.address === address);
-  if (existing >= 0) s.iface.inet6[existing] = { address, prefix };
-  else s.iface.inet6.push({ address, prefix });
-  setUp(s.iface);
-  return consumed;
 }
 
 function rename(s: Session, newName: string): void {
@@ -199,10 +102,16 @@ function rename(s: Session, newName: string): void {
   s.printName = newName;
 }
 
+/**
+ * setifvnet: libjail's jail_getid takes a number as it is and a name by jail_get (alive jails
+ * only: `jail "X" not found`); the kernel's if_vmove_loan (sys/net/if.c) answers ENXIO for a
+ * jid it cannot see alive, EEXIST for the same vnet or a name taken there.
+ */
 function moveToJail(s: Session, key: string): void {
-  const jail = lookupJail(s.state, key, s.callerJid, true);
-  if (!jail) fail(`jail "${key}" not found`);
-  if (jail!.dying) fail('SIOCSIFVNET: Device busy');
+  const numeric = /^\d+$/.test(key);
+  const jail = lookupJail(s.state, key, s.callerJid, false);
+  if (!jail && !numeric) fail(`jail "${key}" not found`);
+  if (!jail) fail('SIOCSIFVNET: Device not configured');
   if (jail!.vnetId === s.vnet) fail('SIOCSIFVNET: File exists');
   if (findIface(s.state, jail!.vnetId, s.iface.name)) fail('SIOCSIFVNET: File exists');
   moveIface(s.state, s.iface, jail!.vnetId);
@@ -217,10 +126,12 @@ function addMember(s: Session, memberName: string): void {
   if (member!.memberOf !== undefined) fail(`BRDGADD ${memberName}: Device busy`);
   if (member!.cloner === 'bridge' || member!.cloner === 'lo' || member!.id === bridge.id) fail(`BRDGADD ${memberName}: Invalid argument`);
   const members = s.state.ifaces.filter((i) => i.memberOf === bridge.id);
-  // FreeBSD 14: the first member sets the bridge MTU, later ones must match it.
+  // if_bridge.c bridge_ioctl_add: the first member defines the bridge MTU; a later one with
+  // another MTU is set to the bridge's through its own if_ioctl (epair, tap and vxlan take it).
   if (members.length === 0) bridge.mtu = member!.mtu;
-  else if (member!.mtu !== bridge.mtu) fail(`BRDGADD ${memberName}: Invalid argument`);
+  else member!.mtu = bridge.mtu;
   member!.memberOf = bridge.id;
+  member!.memberSince = Math.max(0, ...s.state.ifaces.map((i) => i.memberSince ?? 0)) + 1;
   member!.promisc = true;
 }
 
@@ -242,79 +153,83 @@ function setGroup(s: Session, group: string, add: boolean): void {
   }
 }
 
-/** Applies the parameters after the interface name, in order. */
-function applyParameters(s: Session, args: string[]): void {
-  for (let i = 0; i < args.length; i++) {
-    const word = args[i] as string;
-    switch (word) {
-      case 'up':
-        setUp(s.iface);
-        break;
-      case 'down':
-        s.iface.up = false;
-        break;
-      case 'name':
-        rename(s, takeValue(args, i++, word));
-        break;
-      case 'mtu': {
-        const text = takeValue(args, i++, word);
-        const mtu = /^\d+$/.test(text) ? Number(text) : NaN;
-        if (!(mtu >= 72 && mtu <= 65535)) fail('ioctl SIOCSIFMTU (set mtu): Invalid argument');
-        s.iface.mtu = mtu;
-        break;
-      }
-      case 'ether':
-      case 'lladdr':
-      case 'link': {
-        const mac = takeValue(args, i++, word);
-        if (!macValid(mac)) fail('malformed link-level address');
-        s.iface.mac = normaliseMac(mac);
-        break;
-      }
-      case 'description':
-      case 'descr':
-        s.iface.description = takeValue(args, i++, word);
-        break;
-      case '-description':
-      case '-descr':
-        s.iface.description = undefined;
-        break;
-      case 'vnet':
-        moveToJail(s, takeValue(args, i++, word));
-        break;
-      case 'addm':
-        addMember(s, takeValue(args, i++, word));
-        break;
-      case 'deletem':
-        deleteMember(s, takeValue(args, i++, word));
-        break;
-      case 'promisc':
-        s.iface.promisc = true;
-        break;
-      case '-promisc':
-        if (s.iface.memberOf === undefined) s.iface.promisc = false;
-        break;
-      case 'group':
-        setGroup(s, takeValue(args, i++, word), true);
-        break;
-      case '-group':
-        setGroup(s, takeValue(args, i++, word), false);
-        break;
-      case 'inet':
-        i += 1 + applyInet(s, takeValue(args, i, word), args.slice(i + 2));
-        break;
-      case 'inet6':
-        i += 1 + applyInet6(s, takeValue(args, i, word), args.slice(i + 2));
-        break;
-      default:
-        // A bare address means inet, as the default address family.
-        if (parseIP(word.split('/')[0] as string)?.family === 4) {
-          i += applyInet(s, word, args.slice(i + 1));
-        } else {
-          fail('error in parsing address string: hostname nor servname provided, or not known');
-        }
+/** The commands of basic_cmds (ifconfig.c) the simulator knows; returns the words it took. */
+function interfaceCommand(s: Session, word: string, args: string[], i: number): number | undefined {
+  const value = () => takeValue(args, i, word);
+  switch (word) {
+    case 'up': setUp(s.iface); return 1;
+    case 'down': s.iface.up = false; return 1;
+    case 'name': rename(s, value()); return 2;
+    case 'mtu': setMtu(s, value()); return 2;
+    case 'ether':
+    case 'lladdr':
+    case 'link': {
+      const mac = value();
+      if (!macValid(mac)) fail('malformed link-level address');
+      s.iface.mac = normaliseMac(mac);
+      return 2;
     }
+    // setifdescr: an empty text clears the description (a buffer of length 0).
+    case 'description':
+    case 'descr': s.iface.description = value() || undefined; return 2;
+    case '-description':
+    case '-descr': s.iface.description = undefined; return 1;
+    case 'vnet': moveToJail(s, value()); return 2;
+    case 'addm': addMember(s, value()); return 2;
+    case 'deletem': deleteMember(s, value()); return 2;
+    case 'promisc': s.iface.promisc = true; return 1;
+    case '-promisc':
+      if (s.iface.memberOf === undefined) s.iface.promisc = false;
+      return 1;
+    case 'group': setGroup(s, value(), true); return 2;
+    case '-group': setGroup(s, value(), false); return 2;
+    default: return undefined;
   }
+}
+
+/**
+ * setifmtu: atoi of the text (`1500abc` is 1500, `abc` is 0). sys/net/if.c ifhwioctl
+ * SIOCSIFMTU: 72–65535 (EINVAL), then no change at all on a bridge member (EOPNOTSUPP, even
+ * to the MTU it has); if_bridge.c's SIOCSIFMTU sets every member to the new MTU first.
+ */
+function setMtu(s: Session, text: string): void {
+  const mtu = Number(/^\s*[+-]?\d+/.exec(text)?.[0] ?? 0);
+  if (!(mtu >= 72 && mtu <= 65535)) fail('ioctl SIOCSIFMTU (set mtu): Invalid argument');
+  if (s.iface.memberOf !== undefined) fail('ioctl SIOCSIFMTU (set mtu): Operation not supported');
+  if (s.iface.cloner === 'bridge') {
+    for (const member of s.state.ifaces.filter((i) => i.memberOf === s.iface.id)) member.mtu = mtu;
+  }
+  s.iface.mtu = mtu;
+}
+
+/** in6's flag commands (af_inet6.c inet6_cmds), registered for every family; not modelled. */
+const INET6_FLAGS = new Set(['no_dad', '-no_dad', 'accept_rtadv', '-accept_rtadv', 'auto_linklocal', '-auto_linklocal', 'ifdisabled', '-ifdisabled', 'nud', '-nud', 'anycast', 'tentative', '-tentative', 'deprecated', '-deprecated', 'autoconf', '-autoconf', 'prefer_source', '-prefer_source', 'no_radr', '-no_radr', 'defaultif', '-defaultif', 'no_prefer_iface', '-no_prefer_iface', 'eui64']);
+
+/** The address commands; a word no command claims is the address (setifaddr) or the destination. */
+function addressCommand(req: AddressRequest, word: string, args: string[], i: number): number {
+  if (word === 'alias' || word === 'add') noteAlias(req, 1);
+  else if (word === '-alias' || word === 'delete' || word === 'remove') noteAlias(req, -1);
+  else if (word === 'netmask') {
+    if (req.family === 'inet') setMask(req, 'netmask', takeValue(args, i, word));
+    return 2;
+  } else if (word === 'prefixlen') {
+    if (req.family === 'inet6') setMask(req, 'prefixlen', takeValue(args, i, word));
+    return 2;
+  } else if (INET6_FLAGS.has(word)) {
+    // IFDISABLED and DAD flags are not modelled.
+  } else if (req.setaddr) setDestination(req, word);
+  else setAddress(req, word);
+  return 1;
+}
+
+/** ifconfig(): every word in order, then the deferred address change. */
+function applyParameters(s: Session, args: string[], family: Family): void {
+  const req = newAddressRequest(family);
+  for (let i = 0; i < args.length; ) {
+    const word = args[i] as string;
+    i += interfaceCommand(s, word, args, i) ?? addressCommand(req, word, args, i);
+  }
+  applyAddressRequest({ state: s.state, vnet: s.vnet, iface: s.iface, stderr: s.stderr, bringUp: setUp, linkLocalFor }, req);
 }
 
 interface VxlanParams {
@@ -384,44 +299,51 @@ function list(ctx: ToolContext, vnet: string, args: string[]): ToolOutput {
   return ok(`${names.map((i) => i.name).join(' ')}\n`);
 }
 
-/** `ifconfig X -vnet J`: X is the name inside J; it comes back to the caller's vnet. */
+/**
+ * `ifconfig X -vnet J` (setifrvnet): X is the name inside J; it comes back to the caller's
+ * vnet. jail_getid as for `vnet`; the kernel's if_vmove_reclaim (sys/net/if.c) answers EINVAL
+ * for a jid it cannot see alive, ENXIO when J has no X, EEXIST for the caller's own vnet; the
+ * text is err(1, "SIOCSIFRVNET(%d, %s)", jid, name).
+ */
 function reclaim(state: SimState, vnet: string, callerJid: number, name: string, key: string): ToolOutput {
-  const jail = lookupJail(state, key, callerJid, true);
-  if (!jail) fail(`jail "${key}" not found`);
+  const numeric = /^\d+$/.test(key);
+  const jail = lookupJail(state, key, callerJid, false);
+  if (!jail && !numeric) fail(`jail "${key}" not found`);
+  const failWith = (why: string) => fail(`SIOCSIFRVNET(${jail?.jid ?? Number(key)}, ${name}): ${why}`);
+  if (!jail) failWith('Invalid argument');
   const inside = findIface(state, jail!.vnetId, name);
-  if (!inside || jail!.vnetId === vnet) fail('SIOCSIFRVNET: Device not configured');
-  if (findIface(state, vnet, name)) fail('SIOCSIFRVNET: File exists');
+  if (!inside) failWith('Device not configured');
+  if (jail!.vnetId === vnet) failWith('File exists');
+  if (findIface(state, vnet, name)) failWith('File exists');
   moveIface(state, inside!, vnet);
   return ok();
 }
 
-/** The ioctl a refused change reports, by its first keyword. */
-function permissionText(name: string, keyword: string): string {
-  if (keyword === 'create') return `SIOCIFCREATE2 (${name}): Operation not permitted`;
-  if (keyword === 'destroy') return 'SIOCIFDESTROY: Operation not permitted';
-  if (keyword === 'mtu') return 'ioctl SIOCSIFMTU (set mtu): Operation not permitted';
-  if (keyword === 'name') return 'ioctl SIOCSIFNAME (set name): Operation not permitted';
-  if (keyword === 'inet6') return 'ioctl (SIOCAIFADDR_IN6): Operation not permitted';
-  if (keyword === 'inet' || parseIP((keyword ?? '').split('/')[0] as string)) return 'ioctl (SIOCAIFADDR): Operation not permitted';
-  return 'ioctl (SIOCSIFFLAGS): Operation not permitted';
+/**
+ * What a jail without its own vnet is told (priv_check refuses every change): the first
+ * command that acts at once fails with its own text (setifflags: Perror(keyword), whose EPERM
+ * text is "permission denied"; setifmtu, setifname, setifdescr: err(1, …)); address changes
+ * come at the end, Perror("ioctl (SIOCAIFADDR)") or "(SIOCDIFADDR)" (ifconfig.c).
+ */
+function permissionText(name: string, words: string[]): string {
+  for (const word of words) {
+    if (word === 'create') return `SIOCIFCREATE2 (${name}): Operation not permitted`;
+    if (word === 'destroy') return 'SIOCIFDESTROY: Operation not permitted';
+    if (word === 'mtu') return 'ioctl SIOCSIFMTU (set mtu): Operation not permitted';
+    if (word === 'name') return 'ioctl SIOCSIFNAME (set name): Operation not permitted';
+    if (word === 'description' || word === 'descr') return 'ioctl SIOCSIFDESCR (set descr): Operation not permitted';
+    if (word === 'vnet') return 'SIOCSIFVNET: Operation not permitted';
+    if (['up', 'down', 'promisc', '-promisc'].includes(word)) return `${word}: permission denied`;
+  }
+  const deleting = words.some((w) => ['-alias', 'delete', 'remove'].includes(w));
+  return `ioctl (${deleting ? 'SIOCDIFADDR' : 'SIOCAIFADDR'}): permission denied`;
 }
 
-/** ifconfig's entry point: argv without the program name. */
-export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
+const FAMILIES = new Set(['inet', 'inet6']);
+
+/** The forms without an interface: -a, -l, -g, -C (and an option ifconfig does not have). */
+function listing(ctx: ToolContext, vnet: string, args: string[]): ToolOutput {
   const { state } = ctx;
-  let args = [...argv];
-  let vnet = contextVnet(state, ctx.callerJid);
-  let callerJid = ctx.callerJid;
-  if (args[0] === '-j') {
-    if (!releaseHasJailFlag(state.release)) {
-      throw new ToolError(`ifconfig: illegal option -- j\n${USAGE.replace('%s', '')}`, 1);
-    }
-    const jail = lookupJail(state, args[1] ?? '', callerJid);
-    if (!jail) fail('jail not found: No such file or directory');
-    vnet = jail!.vnetId;
-    callerJid = jail!.jid;
-    args = args.slice(2);
-  }
   if (args.length === 0 || args[0] === '-a') {
     const family = args[1] as 'inet' | 'inet6' | undefined;
     return ok(ifacesIn(state, vnet).map((i) => formatIface(state, i, family)).join(''));
@@ -435,18 +357,40 @@ export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
     const loaded = Object.entries(CLONERS).filter(([, c]) => !c.module || state.modules.includes(c.module));
     return ok(`${loaded.map(([name]) => name).sort().join(' ')}\n`);
   }
-  if ((args[0] ?? '').startsWith('-')) {
-    const option = (args[0] as string).slice(1, 2);
-    throw new ToolError(`ifconfig: illegal option -- ${option}\n${USAGE.replace('%s', '')}`, 1);
+  const option = (args[0] as string).slice(1, 2);
+  throw new ToolError(`ifconfig: illegal option -- ${option}\n${USAGE.replace('%s', '')}`, 1);
+}
+
+/** ifconfig's entry point: argv without the program name. */
+/** `-j JAIL`: the vnet and the jail the rest of the command acts as (13.3 and 14.0 on). */
+function attachTo(ctx: ToolContext, argv: string[]): { vnet: string; callerJid: number; args: string[] } {
+  const { state } = ctx;
+  if (argv[0] !== '-j') return { vnet: contextVnet(state, ctx.callerJid), callerJid: ctx.callerJid, args: [...argv] };
+  if (!releaseHasJailFlag(state.release)) {
+    throw new ToolError(`ifconfig: illegal option -- j\n${USAGE.replace('%s', '')}`, 1);
   }
+  const jail = lookupJail(state, argv[1] ?? '', ctx.callerJid);
+  if (!jail) fail('jail not found: No such file or directory');
+  return { vnet: jail!.vnetId, callerJid: jail!.jid, args: argv.slice(2) };
+}
+
+export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
+  const { state } = ctx;
+  const { vnet, callerJid, args } = attachTo(ctx, argv);
+  if (args.length === 0 || (args[0] ?? '').startsWith('-')) return listing(ctx, vnet, args);
 
   const name = args[0] as string;
   if (!mayConfigureNetwork(state, callerJid) && args.length > 1 && !(args.length === 2 && ['inet', 'inet6', 'ether'].includes(args[1] as string))) {
-    fail(permissionText(name, args[1] as string));
+    fail(permissionText(name, args.slice(1)));
   }
   const stdout: string[] = [];
   const session: Omit<Session, 'iface'> & { iface?: Iface } = { state, vnet, callerJid, stdout, stderr: [] };
   let rest = args.slice(1);
+  // main(): `create` on an interface that exists is refused alone, and skipped before more words.
+  if (rest[0] === 'create' && validIfname(name) && findIface(state, vnet, name)) {
+    if (rest.length === 1) fail(`interface ${name} already exists`);
+    rest = rest.slice(1);
+  }
   if (rest[0] === 'create') {
     const { params, rest: after } = vxlanParams(rest.slice(1));
     const { iface } = createClone(state, vnet, name, stdout);
@@ -474,8 +418,10 @@ export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
     return ok(formatIface(state, s.iface, rest[0] as 'inet' | 'inet6' | 'ether' | undefined));
   }
   const printed = () => (s.printName ? `${s.printName}\n` : '');
+  // The address family right after the name (or after `create`); inet when there is none.
+  const family: Family = FAMILIES.has(rest[0] as string) ? (rest.shift() as Family) : 'inet';
   try {
-    applyParameters(s, rest);
+    applyParameters(s, rest, family);
   } catch (error) {
     if (error instanceof ToolError) throw new ToolError(s.stderr.join('') + error.stderr, error.exitCode, printed());
     throw error;

@@ -200,10 +200,15 @@ export function jailTool(ctx: ToolContext, argv: string[]): ToolOutput {
     for (const key of argv.slice(1)) remove(ctx, key);
     return ok();
   }
+  // usr.sbin/jail/jail.c usage(), the version with `-e separator`: fprintf, then exit(1).
   throw new ToolError(
     'usage: jail [-dhilqv] [-J jid_file] [-u username] [-U username]\n' +
       '            -[cmr] param=value ... [command=command ...]\n' +
-      '       jail [-dqv] [-f file] -[cmr] [jail]\n',
+      '       jail [-dqv] [-f file] [-e separator] -[cmr] [jail]\n' +
+      "       jail [-qv] [-f file] -[rR] ['*' | jail ...]\n" +
+      '       jail [-dhilqv] [-J jid_file] [-u username] [-U username]\n' +
+      '            [-n jailname] [-s securelevel]\n' +
+      '            path hostname [ip[,...]] command ...\n',
     1,
   );
 }
@@ -253,42 +258,66 @@ function quote(value: string, quoting: boolean): string {
   return quoting && (value === '' || /\s/.test(value)) ? `"${value.replace(/"/g, '\\"')}"` : value;
 }
 
-export function jls(ctx: ToolContext, argv: string[]): ToolOutput {
-  const { state } = ctx;
-  let dying = false;
-  let header = false;
-  let nameValue = false;
-  let quoting = false;
-  let only: string | undefined;
-  const params: string[] = [];
+interface JlsOptions {
+  dying: boolean;
+  header: boolean;
+  nameValue: boolean;
+  quoting: boolean;
+  jailName: boolean;
+  only?: string;
+  params: string[];
+}
+
+/** jls.c main: getopt("adj:hNnqsv"); -a is -d; anything else is xo_errx(1, "usage: …"). */
+function jlsOptions(argv: string[]): JlsOptions {
+  const o: JlsOptions = { dying: false, header: false, nameValue: false, quoting: false, jailName: false, params: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (arg === '-j') only = argv[++i];
-    else if (/^-[dhnqsvN]+$/.test(arg)) {
-      dying ||= arg.includes('d');
-      header ||= arg.includes('h');
-      nameValue ||= arg.includes('n') || arg.includes('s');
-      quoting ||= arg.includes('q') || arg.includes('s');
+    if (arg === '-j') o.only = argv[++i];
+    else if (/^-[adhnqsvN]+$/.test(arg)) {
+      o.dying ||= /[ad]/.test(arg);
+      o.header ||= arg.includes('h');
+      o.nameValue ||= arg.includes('n') || arg.includes('s');
+      o.quoting ||= arg.includes('q') || arg.includes('s');
+      o.jailName ||= arg.includes('N');
     } else if (arg.startsWith('-')) {
-      throw new ToolError(`jls: illegal option -- ${arg.slice(1, 2)}\nusage: jls [-dhNnqv] [-j jail] [param ...]\n`, 1);
+      throw new ToolError(`jls: illegal option -- ${arg.slice(1, 2)}\njls: usage: jls [-dhNnqv] [-j jail] [param ...]\n`, 1);
     } else {
       if (!JLS_PARAMS.has(arg)) throw new ToolError(`jls: unknown parameter: ${arg}\n`, 1);
-      params.push(arg);
+      o.params.push(arg);
     }
   }
+  return o;
+}
+
+/**
+ * jls's default table (jls.c print_jail, PRINT_DEFAULT, the libxo version of 11.0 and later):
+ * JID, or with -N the name in 15 columns; the first ip4.addr, or an empty string when there is
+ * none (every vnet and inherit jail) — `-` only in a kernel without INET, and in the printf
+ * version before libxo.
+ */
+function defaultTable(state: SimState, jails: Jail[], callerJid: number, jailName: boolean): ToolOutput {
+  const head = jailName ? ' JID             IP Address      Hostname                      Path' : '   JID  IP Address      Hostname                      Path';
+  const rows = jails.map((j) => {
+    const first = jailName ? ` ${relativeName(state, j, callerJid).padEnd(15)} ` : `${String(j.jid).padStart(6)}  `;
+    return `${first}${''.padEnd(15)} ${j.hostname.padEnd(29).slice(0, 29)} ${j.path.slice(0, 74)}`;
+  });
+  return ok([head, ...rows].join('\n') + '\n');
+}
+
+export function jls(ctx: ToolContext, argv: string[]): ToolOutput {
+  const { state } = ctx;
+  const { dying, header, nameValue, quoting, jailName, only, params } = jlsOptions(argv);
   let jails = state.jails.filter((j) => isDescendant(state, j, ctx.callerJid) && (dying || !j.dying)).sort((a, b) => a.jid - b.jid);
   if (only !== undefined) {
     const jail = lookupJail(state, only, ctx.callerJid, dying);
+    // kern_jail_get's texts: "jail %d not found" for a jid (jls takes a non-zero number as
+    // one), "jail \"%s\" not found" for a name.
+    if (!jail && /^\d+$/.test(only) && Number(only) !== 0) throw new ToolError(`jls: jail ${Number(only)} not found\n`, 1);
     if (!jail) throw new ToolError(`jls: jail "${only}" not found\n`, 1);
     jails = [jail];
   }
-  if (params.length === 0 && !nameValue) {
-    const rows = jails.map((j) => {
-      const ip = '-';
-      return `${String(j.jid).padStart(6)}  ${ip.padEnd(15).slice(0, 15)} ${j.hostname.padEnd(29).slice(0, 29)} ${j.path.slice(0, 74)}`;
-    });
-    return ok(['   JID  IP Address      Hostname                      Path', ...rows].join('\n') + '\n');
-  }
+  if (params.length === 0 && !nameValue) return defaultTable(state, jails, ctx.callerJid, jailName);
   const shown = params.length > 0 ? params : ['jid', 'name', 'path', 'host.hostname', 'vnet', 'persist', 'dying', 'children.max'];
   const lines: string[] = [];
   if (header && !nameValue) lines.push(shown.join(' '));
@@ -303,9 +332,14 @@ export function jls(ctx: ToolContext, argv: string[]): ToolOutput {
   return ok(lines.length > 0 ? lines.join('\n') + '\n' : '');
 }
 
-/** jexec's jail lookup: live jails only. */
+/**
+ * jexec's jail lookup (jexec.c): libjail jail_getid takes a number as it is, so an unknown
+ * jid fails only at jail_attach, err(1, "jail_attach(%d)") with EINVAL; a name is looked up
+ * among live jails (`jail "X" not found`).
+ */
 export function jexecTarget(state: SimState, key: string, callerJid: number): Jail {
   const jail = lookupJail(state, key, callerJid);
+  if (!jail && /^\d+$/.test(key)) throw new ToolError(`jexec: jail_attach(${Number(key)}): Invalid argument\n`, 1);
   if (!jail) throw new ToolError(`jexec: jail "${key}" not found\n`, 1);
   return jail;
 }

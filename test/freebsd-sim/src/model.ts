@@ -182,7 +182,10 @@ export function moveIface(state: SimState, iface: Iface, target: string): void {
   }
   iface.inet = [];
   iface.inet6 = [];
-  iface.groups = [];
+  // sys/net/if.c if_vmove: if_detach_internal drops every group and takes the interface
+  // down (if_delgroups, if_down); if_attach_internal gives a cloned one its cloner's group back.
+  iface.groups = iface.cloner === 'ether' ? [] : [iface.cloner];
+  iface.up = false;
   iface.nd6Disabled = true;
   iface.vnet = target;
   iface.ifindex = vnetOf(state, target).nextIfindex++;

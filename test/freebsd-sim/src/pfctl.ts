@@ -1,9 +1,10 @@
 // pfctl(8), per vnet: anchors holding nat/rdr/filter rule text, tables, states, the
 // enable flag; FreeBSD 14's messages (most on stderr) and the rule-order checks.
 import { withServiceNames } from './services.js';
+import { RuleError, checkOption, checkRule, isKeyword } from './pf-grammar.js';
 import { parseIP, parsePrefix } from '../../../dist/ipam/ip.js';
 import { ToolError, contextVnet, mayConfigureNetwork, vnetOf } from './model.js';
-import type { Pf, PfAnchor, SimState } from './state.js';
+import type { Pf, PfAnchor, PfTable, SimState } from './state.js';
 import { ok, type ToolContext, type ToolOutput } from './tool.js';
 
 const fail = (message: string): never => {
@@ -32,6 +33,23 @@ interface Options {
   rest: string[];
 }
 
+// pfctl.c (FreeBSD 14) option word lists, in their order: pfctl_lookup_option returns the
+// first word the argument is a prefix of (strncmp, case-sensitive), and main() acts on that
+// word's first character.
+const CLEAR_WORDS = ['nat', 'queue', 'rules', 'Sources', 'states', 'info', 'Tables', 'osfp', 'all', 'ethernet'];
+const SHOW_WORDS = ['ether', 'nat', 'queue', 'rules', 'Anchors', 'Sources', 'states', 'info', 'Interfaces', 'labels', 'timeouts', 'memory', 'Tables', 'osfp', 'Running', 'all'];
+const TABLE_WORDS = ['kill', 'flush', 'add', 'delete', 'load', 'replace', 'show', 'test', 'zero', 'expire'];
+
+/** pfctl.c: warnx(…) then usage(), which exits 1. */
+function usageError(message?: string): never {
+  throw new ToolError(`${message === undefined ? '' : `pfctl: ${message}\n`}${USAGE}`, 1);
+}
+
+function lookupOption(word: string, list: string[], what: string): string {
+  const found = word === '' ? undefined : list.find((entry) => entry.startsWith(word));
+  return found ?? usageError(`Unknown ${what} '${word}'`);
+}
+
 function parseOptions(argv: string[]): Options {
   const o: Options = { anchor: '', flush: [], show: [], kill: [], enable: false, disable: false, parseOnly: false, numericPorts: false, rest: [] };
   for (let i = 0; i < argv.length; i++) {
@@ -44,13 +62,13 @@ function parseOptions(argv: string[]): Options {
     switch (arg) {
       case '-a': o.anchor = value(); break;
       case '-f': o.file = value(); break;
-      case '-F': o.flush.push(value()); break;
-      case '-s': o.show.push(value()); break;
+      case '-F': o.flush.push(lookupOption(value(), CLEAR_WORDS, 'flush modifier')); break;
+      case '-s': o.show.push(lookupOption(value(), SHOW_WORDS, 'show modifier')); break;
       case '-t': o.table = value(); break;
-      case '-T': o.tableCommand = value(); break;
+      case '-T': o.tableCommand = lookupOption(value(), TABLE_WORDS, 'table command'); break;
       // pfctl.c main: "can only specify -k twice" (a source host and a destination).
       case '-k':
-        if (o.kill.length >= 2) throw new ToolError(`pfctl: can only specify -k twice\n${USAGE}`, 1);
+        if (o.kill.length >= 2) usageError('can only specify -k twice');
         o.kill.push(value());
         break;
       case '-e': o.enable = true; break;
@@ -65,19 +83,9 @@ function parseOptions(argv: string[]): Options {
         o.rest.push(arg);
     }
   }
+  // main(): operands are table addresses after -T, and otherwise refused.
+  if (o.rest.length > 0 && !o.tableCommand) usageError(`unknown command line argument: ${o.rest[0]} ...`);
   return o;
-}
-
-const FLUSH_WORDS = ['rules', 'nat', 'Tables', 'states', 'Sources', 'info', 'all', 'ethernet'];
-const SHOW_WORDS = ['rules', 'nat', 'states', 'Sources', 'info', 'Tables', 'Anchors', 'timeouts', 'memory', 'Interfaces', 'all'];
-
-/** pfctl accepts any unambiguous prefix of a modifier. */
-function modifier(word: string, known: string[], what: string): string {
-  const matches = known.filter((k) => k.startsWith(word));
-  const exact = known.find((k) => k === word);
-  if (exact) return exact;
-  if (matches.length !== 1) fail(`Unknown ${what} modifier '${word}'`);
-  return matches[0] as string;
 }
 
 type RuleKind = 'nat' | 'rdr' | 'rules' | 'table' | 'option';
@@ -94,8 +102,19 @@ function classify(line: string): RuleKind | undefined {
   return FILTER_WORDS.has(word) ? 'rules' : undefined;
 }
 
-function syntaxError(lineNo: number, message = 'syntax error'): never {
-  throw new ToolError(`stdin:${lineNo}: ${message}\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
+/** The rule's grammar first (parse.y reports it at the rule's line), then pfctl's own checks. */
+function checkGrammar(line: string, kind: RuleKind, lineNo: number): void {
+  try {
+    if (kind === 'option' && line.startsWith('set')) checkOption(line);
+    else checkRule(line);
+  } catch (error) {
+    if (error instanceof RuleError) syntaxError(lineNo, error.message, error.before);
+    throw error;
+  }
+}
+
+function syntaxError(lineNo: number, message = 'syntax error', before?: string): never {
+  throw new ToolError(`${before ? `${before}\n` : ''}stdin:${lineNo}: ${message}\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
 }
 
 /** Expands $macros defined earlier in the same input, as pfctl's parser does. */
@@ -198,12 +217,15 @@ function load(pf: Pf, anchor: string, text: string, parseOnly: boolean, local: (
     if (stripped === '') return;
     const macro = /^(\w+)\s*=\s*"?([^"]*)"?$/.exec(stripped);
     if (macro) {
+      // varset: STRING '=' string — a keyword is a token of its own, never a macro's name.
+      if (isKeyword(macro[1] as string)) syntaxError(index + 1);
       macros.set(macro[1] as string, expandMacros(macro[2] as string, macros, index + 1));
       return;
     }
     const line = expandMacros(stripped, macros, index + 1);
     const kind = classify(line);
     if (kind === undefined) syntaxError(index + 1);
+    checkGrammar(line, kind, index + 1);
     if (ORDER[kind] >= 0 && ORDER[kind] < highest) {
       throw new ToolError(
         `stdin:${index + 1}: Rules must be in order: options, normalization, queueing, translation, filtering\npfctl: Syntax error in config file: pf rules not loaded\n`,
@@ -211,9 +233,6 @@ function load(pf: Pf, anchor: string, text: string, parseOnly: boolean, local: (
       );
     }
     highest = Math.max(highest, ORDER[kind]);
-    if ((kind === 'nat' || kind === 'rdr') && !/^(nat|rdr|binat)-anchor\b/.test(line) && !/\s->\s/.test(line) && !/^no\s/.test(line)) {
-      syntaxError(index + 1);
-    }
     checkPool(line, index + 1);
     if (kind === 'table') {
       const name = /^table\s+<([^>]+)>/.exec(line)?.[1];
@@ -296,31 +315,49 @@ function childAnchors(pf: Pf, anchor: string): string[] {
   return [...names].sort();
 }
 
-function show(pf: Pf, anchor: string, what: string, numericPorts: boolean): string {
+/** Whether a ruleset exists: the main one always, an anchor once rules were loaded into it. */
+function rulesetExists(pf: Pf, anchor: string): boolean {
+  return anchor === '' || pf.anchors[anchor] !== undefined || Object.keys(pf.anchors).some((a) => a.startsWith(`${anchor}/`));
+}
+
+/**
+ * One -s. pfctl.c main (FreeBSD 14) ignores what pfctl_show_rules, pfctl_show_nat and
+ * pfctl_show_anchors return, so a missing anchor is a warning with exit status 0:
+ * warn("DIOCGETRULES") (EINVAL) for rules and nat, "Anchor '%s' not found." for Anchors.
+ * Only -s Running sets the status: 1 when pf is not running.
+ */
+function show(pf: Pf, anchor: string, what: string, numericPorts: boolean, stderr: string[]): { stdout: string; status: number } {
   const target = pf.anchors[anchor];
   const printed = (rule: string) => `${numericPorts ? rule : withServiceNames(rule)}\n`;
+  const missing = !rulesetExists(pf, anchor);
+  const out = (stdout: string, status = 0) => ({ stdout, status });
   switch (what) {
     case 'rules':
-      if (!target && anchor !== '') fail('DIOCGETRULES: Invalid argument');
-      return (target?.rules ?? []).map(printed).join('');
+      if (missing) stderr.push('pfctl: DIOCGETRULES: Invalid argument');
+      return out((target?.rules ?? []).map(printed).join(''));
     case 'nat':
-      if (!target && anchor !== '') fail('DIOCGETRULES: Invalid argument');
-      return [...(target?.nat ?? []), ...(target?.rdr ?? [])].map(printed).join('');
+      if (missing) stderr.push('pfctl: DIOCGETRULES: Invalid argument');
+      return out([...(target?.nat ?? []), ...(target?.rdr ?? [])].map(printed).join(''));
     case 'Anchors':
-      return childAnchors(pf, anchor).map((a) => `  ${a}\n`).join('');
+      if (missing) stderr.push(`Anchor '${anchor}' not found.`);
+      // pfctl_show_anchors: names starting with '_' only with -v.
+      return out(missing ? '' : childAnchors(pf, anchor).filter((a) => !a.split('/').at(-1)!.startsWith('_')).map((a) => `  ${a}\n`).join(''));
     case 'Tables':
-      return Object.keys(pf.tables)
+      return out(Object.keys(pf.tables)
         .filter((k) => k.startsWith(`${anchor}:`))
         .map((k) => `${k.slice(anchor.length + 1)}\n`)
-        .join('');
+        .join(''));
     case 'states':
       // pfctl's print_state: an inbound state prints its stack side, then the wire side in
       // parentheses when a translation made them differ (the address the client asked for).
-      return pf.states.map((s) => `all ${s.proto} ${s.dst}${s.original ? ` (${s.original})` : ''} <- ${s.src}       ${s.proto === 'tcp' ? 'ESTABLISHED:ESTABLISHED' : 'MULTIPLE:MULTIPLE'}\n`).join('');
+      return out(pf.states.map((s) => `all ${s.proto} ${s.dst}${s.original ? ` (${s.original})` : ''} <- ${s.src}       ${s.proto === 'tcp' ? 'ESTABLISHED:ESTABLISHED' : 'MULTIPLE:MULTIPLE'}\n`).join(''));
     case 'info':
-      return `Status: ${pf.enabled ? 'Enabled' : 'Disabled'} for 0 days 00:00:00           Debug: Urgent\n`;
+      return out(`Status: ${pf.enabled ? 'Enabled' : 'Disabled'} for 0 days 00:00:00           Debug: Urgent\n`);
+    // pfctl_show_running: print_running, and !running as the exit status.
+    case 'Running':
+      return out(`${pf.enabled ? 'Enabled' : 'Disabled'}\n`, pf.enabled ? 0 : 1);
     default:
-      return '';
+      return out('');
   }
 }
 
@@ -329,15 +366,28 @@ function validAddress(text: string): boolean {
   return (bare.includes('/') ? parsePrefix(bare) : parseIP(bare)) !== null;
 }
 
+/**
+ * pfctl_table.c (FreeBSD 14): an error inside a table command (RVTEST: radix_perror, "pfctl:
+ * Table does not exist.") goes to _error, rv = -1, which main() passes to exit(): status 255.
+ * `test` with a miss returns 2.
+ */
+function tableError(stderr: string[], message: string): never {
+  throw new ToolError([...stderr, `pfctl: ${message}.`].map((l) => `${l}\n`).join(''), 255);
+}
+
 function table(pf: Pf, anchor: string, name: string, command: string, addresses: string[], stderr: string[]): string {
   const key = `${anchor}:${name}`;
   const existing = pf.tables[key];
   const bad = addresses.find((a) => !validAddress(a));
-  if (bad) fail(`${bad}: Invalid argument.`);
+  if (bad && command !== 'expire') tableError(stderr, `${bad}: Invalid argument`);
   const create = () => {
     if (anchor !== '' && pf.tables[`:${name}`]) stderr.push(`pfctl: warning: namespace collision with <${name}> global table.`);
     stderr.push('1 table created.');
     return (pf.tables[key] = { persist: true, addresses: [] });
+  };
+  const mustExist = () => existing ?? tableError(stderr, 'Table does not exist');
+  const noOperands = () => {
+    if (addresses.length > 0) usageError();
   };
   switch (command) {
     case 'add': {
@@ -348,9 +398,9 @@ function table(pf: Pf, anchor: string, name: string, command: string, addresses:
       return '';
     }
     case 'delete': {
-      if (!existing) fail('Table does not exist.');
-      const removed = addresses.filter((a) => existing!.addresses.includes(a));
-      existing!.addresses = existing!.addresses.filter((a) => !addresses.includes(a));
+      const t = mustExist();
+      const removed = addresses.filter((a) => t.addresses.includes(a));
+      t.addresses = t.addresses.filter((a) => !addresses.includes(a));
       stderr.push(`${removed.length}/${addresses.length} addresses deleted.`);
       return '';
     }
@@ -365,23 +415,52 @@ function table(pf: Pf, anchor: string, name: string, command: string, addresses:
       return '';
     }
     case 'flush': {
-      if (!existing) fail('Table does not exist.');
-      stderr.push(`${existing!.addresses.length} addresses deleted.`);
-      existing!.addresses = [];
+      noOperands();
+      const t = mustExist();
+      stderr.push(`${t.addresses.length} addresses deleted.`);
+      t.addresses = [];
       return '';
     }
+    // pfr_del_tables: a table that is not there counts 0, no error.
+    case 'kill':
+      noOperands();
+      if (existing) delete pf.tables[key];
+      stderr.push(`${existing ? 1 : 0} table deleted.`);
+      return '';
+    default:
+      return tableQuery(command, addresses, stderr, mustExist);
+  }
+}
+
+/** The table commands that change no address: show, test, zero, expire (and load, a no-op here). */
+function tableQuery(command: string, addresses: string[], stderr: string[], mustExist: () => PfTable): string {
+  switch (command) {
     case 'show':
-      if (!existing) fail('Table does not exist.');
-      return existing!.addresses.map((a) => `   ${a}\n`).join('');
+      if (addresses.length > 0) usageError();
+      return mustExist().addresses.map((a) => `   ${a}\n`).join('');
     case 'test': {
-      if (!existing) fail('Table does not exist.');
-      const hits = addresses.filter((a) => existing!.addresses.includes(a)).length;
+      const t = mustExist();
+      const hits = addresses.filter((a) => t.addresses.includes(a)).length;
       stderr.push(`${hits}/${addresses.length} addresses match.`);
       if (hits < addresses.length) throw new ToolError(stderr.join('\n') + '\n', 2);
       return '';
     }
+    case 'zero': {
+      const t = mustExist();
+      stderr.push(addresses.length > 0 ? `${addresses.filter((a) => t.addresses.includes(a)).length}/${addresses.length} addresses cleared.` : '1 table/stats cleared.');
+      return '';
+    }
+    // expire SECONDS: strtonum(0, UINT_MAX); the simulator keeps no address ages, so none expire.
+    case 'expire': {
+      if (addresses.length !== 1) usageError();
+      if (!/^\d+$/.test(addresses[0] as string)) throw new ToolError('pfctl: expiry time: invalid\n', 1);
+      mustExist();
+      stderr.push('0/0 addresses expired.');
+      return '';
+    }
+    // `-T load` loads only the tables of the -f file; main() runs no table command for it.
     default:
-      return fail(`Unknown table command '${command}'`);
+      return '';
   }
 }
 
@@ -410,11 +489,10 @@ export function pfctl(ctx: ToolContext, argv: string[]): ToolOutput {
   const { state } = ctx;
   // The command line is checked before /dev/pf is opened (pfctl.c main).
   const o = parseOptions(argv);
-  if (o.rest.length > 0 && !o.tableCommand) throw new ToolError(USAGE, 1);
   // Every -s and -F is checked as it is parsed; only the last of each is done (one showopt,
   // one clearopt in pfctl.c main).
-  const showWhat = o.show.map((w) => modifier(w, SHOW_WORDS, 'show')).at(-1);
-  const flushWhat = o.flush.map((w) => modifier(w, FLUSH_WORDS, 'flush')).at(-1);
+  const showWhat = o.show.at(-1);
+  const flushWhat = o.flush.at(-1);
   // Without pf, and in jails without a vnet of their own (devfs hides /dev/pf), there is no device.
   if (!state.modules.includes('pf') || !mayConfigureNetwork(state, ctx.callerJid)) throw new ToolError('pfctl: /dev/pf: No such file or directory\n', 1);
   const vnet = vnetOf(state, contextVnet(state, ctx.callerJid));
@@ -428,7 +506,12 @@ export function pfctl(ctx: ToolContext, argv: string[]): ToolOutput {
     pf.enabled = false;
     stderr.push('pf disabled');
   }
-  if (showWhat !== undefined) stdout.push(show(pf, o.anchor, showWhat, o.numericPorts));
+  let status = 0;
+  if (showWhat !== undefined) {
+    const shown = show(pf, o.anchor, showWhat, o.numericPorts, stderr);
+    stdout.push(shown.stdout);
+    status = shown.status;
+  }
   if (flushWhat !== undefined) flush(pf, o.anchor, flushWhat, stderr);
   if (o.kill.length > 0) killStates(pf, o.kill, stderr);
   if (o.table !== undefined) {
@@ -444,7 +527,9 @@ export function pfctl(ctx: ToolContext, argv: string[]): ToolOutput {
     pf.enabled = true;
     stderr.push('pf enabled');
   }
-  return ok(stdout.join(''), stderr.map((l) => `${l}\n`).join(''));
+  const err = stderr.map((l) => `${l}\n`).join('');
+  if (status !== 0) throw new ToolError(err, status, stdout.join(''));
+  return ok(stdout.join(''), err);
 }
 
 export function pfOf(state: SimState, vnetId: string): Pf {

@@ -5,7 +5,23 @@ import { ToolError, contextVnet, ifacesIn, lookupJail, mayConfigureNetwork, vnet
 import type { Iface, SimState, StaticRoute } from './state.js';
 import { ok, releaseHasJailFlag, type ToolContext, type ToolOutput } from './tool.js';
 
-const ROUTE_USAGE = 'usage: route [-j jail] [-46dnqtv] command [[modifiers] args]\n';
+// route.c usage(): warnx("bad keyword: %s") for a word it does not know, then
+// errx(EX_USAGE, "usage: …"), so both lines carry the program's name; exit 64.
+const ROUTE_USAGE = 'route: usage: route [-j jail] [-46dnqtv] command [[modifiers] args]\n';
+const EX_USAGE = 64;
+/** sysexits.h: route.c getaddr ends in errx(EX_NOHOST, "bad address: %s"). */
+const EX_NOHOST = 68;
+
+function usage(badKeyword?: string): never {
+  throw new ToolError(`${badKeyword !== undefined ? `route: bad keyword: ${badKeyword}\n` : ''}${ROUTE_USAGE}`, EX_USAGE);
+}
+
+function badAddress(text: string): never {
+  throw new ToolError(`route: bad address: ${text}\n`, EX_NOHOST);
+}
+
+/** route.c keywords.h: the modifiers a `-word` may name (others are "bad keyword"). */
+const MODIFIERS = new Set(['4', '6', 'blackhole', 'cloning', 'dst', 'expire', 'fib', 'gateway', 'genmask', 'host', 'hopcount', 'iface', 'interface', 'ifa', 'ifp', 'inet', 'inet6', 'link', 'lock', 'lockrest', 'mtu', 'net', 'netmask', 'nostatic', 'nostick', 'prefixlen', 'proto1', 'proto2', 'proto3', 'recvpipe', 'reject', 'rtt', 'rttvar', 'sa', 'sendpipe', 'ssthresh', 'static', 'sticky', 'weight', 'xresolve']);
 
 export interface RouteEntry {
   family: 4 | 6;
@@ -61,7 +77,9 @@ export function routeTable(state: SimState, vnetId: string): RouteEntry[] {
         const net = networkAddress({ ip, bits: prefix });
         entries.push({ family, destination: `${formatIP(net)}/${prefix}`, prefix: { ip: net, bits: prefix }, gateway: `link#${iface.ifindex}`, flags: 'U', netif: iface.name, iface });
       }
-      if (lo) entries.push({ family, destination: address, prefix: { ip, bits: hostBits }, gateway: `link#${lo.ifindex}`, flags: 'UHS', netif: lo.name, iface: lo });
+      // ifa_maintain_loopback_route (sys/net/if.c): the gateway is a link address of the
+      // interface that owns the address (link_init_sdl of ifa_ifp), the route goes out lo0.
+      if (lo) entries.push({ family, destination: address, prefix: { ip, bits: hostBits }, gateway: `link#${iface.ifindex}`, flags: 'UHS', netif: lo.name, iface: lo });
     }
   }
   return entries;
@@ -149,9 +167,9 @@ function parseRouteArgs(args: string[], family: 4 | 6 | undefined): RouteArgs {
     else if (arg === '-inet6' || arg === '-6') out.family = 6;
     else if (arg === '-iface' || arg === '-interface') out.iface = true;
     else if (arg === '-netmask') out.netmask = args[++i];
-    else if (['-static', '-blackhole', '-reject', '-proto1', '-proto2'].includes(arg)) continue;
-    else if (['-ifp', '-mtu', '-fib', '-expire', '-weight'].includes(arg)) i++;
-    else positional.push(arg);
+    else if (['-ifp', '-ifa', '-mtu', '-fib', '-expire', '-weight', '-gateway', '-genmask', '-hopcount', '-recvpipe', '-sendpipe', '-ssthresh', '-rtt', '-rttvar', '-prefixlen'].includes(arg)) i++;
+    else if (arg.startsWith('-') && !MODIFIERS.has(arg.slice(1))) usage(arg.slice(1));
+    else if (!arg.startsWith('-')) positional.push(arg);
   }
   [out.destination, out.gateway] = positional;
   return out;
@@ -161,7 +179,7 @@ function normaliseDestination(text: string, parsed: RouteArgs): { destination: s
   if (text === 'default') return { destination: 'default', family: parsed.family ?? 4, host: false };
   const prefix = text.includes('/') ? parsePrefix(text) : null;
   const ip = prefix?.ip ?? parseIP(text);
-  if (!ip) throw new ToolError(`route: bad address: ${text}\n`, 1);
+  if (!ip) badAddress(text);
   if (prefix) return { destination: `${formatIP(networkAddress(prefix))}/${prefix.bits}`, family: ip.family, host: false };
   if (parsed.netmask) {
     const mask = parseIP(parsed.netmask);
@@ -176,18 +194,18 @@ function kind(host: boolean, destination: string): string {
 }
 
 function add(ctx: ToolContext, vnetId: string, parsed: RouteArgs): ToolOutput {
-  if (!parsed.destination || !parsed.gateway) throw new ToolError(ROUTE_USAGE, 64);
+  if (!parsed.destination || !parsed.gateway) usage();
   const { destination, family, host } = normaliseDestination(parsed.destination, parsed);
   const vnet = vnetOf(ctx.state, vnetId);
   const label = `add ${kind(host || parsed.host, destination)}: gateway ${parsed.gateway}`;
   let netif: string;
   if (parsed.iface) {
     const iface = ifacesIn(ctx.state, vnetId).find((i) => i.name === parsed.gateway);
-    if (!iface) throw new ToolError(`route: bad address: ${parsed.gateway}\n`, 1);
+    if (!iface) badAddress(parsed.gateway);
     netif = iface.name;
   } else {
     const gw = parseIP(parsed.gateway);
-    if (!gw) throw new ToolError(`route: bad address: ${parsed.gateway}\n`, 1);
+    if (!gw) badAddress(parsed.gateway);
     const via = lookupRoute(ctx.state, vnetId, gw);
     if (!via || via.flags.includes('G')) {
       throw new ToolError('route: message indicates error: Network is unreachable\n', 1, `${label} fib 0: Network is unreachable\n`);
@@ -203,7 +221,7 @@ function add(ctx: ToolContext, vnetId: string, parsed: RouteArgs): ToolOutput {
 }
 
 function remove(ctx: ToolContext, vnetId: string, parsed: RouteArgs): ToolOutput {
-  if (!parsed.destination) throw new ToolError(ROUTE_USAGE, 64);
+  if (!parsed.destination) usage();
   const { destination, family, host } = normaliseDestination(parsed.destination, parsed);
   const vnet = vnetOf(ctx.state, vnetId);
   const index = vnet.routes.findIndex((r) => r.family === family && r.destination === destination);
@@ -221,7 +239,7 @@ function get(ctx: ToolContext, vnetId: string, parsed: RouteArgs): ToolOutput {
       ? routeTable(ctx.state, vnetId).find((r) => r.destination === 'default' && r.family === family)
       : (() => {
           const ip = parseIP(target);
-          if (!ip) throw new ToolError(`route: bad address: ${target}\n`, 1);
+          if (!ip) badAddress(target);
           return lookupRoute(ctx.state, vnetId, ip);
         })();
   if (!entry) throw new ToolError('route: route has not been found\n', 1);
@@ -254,7 +272,7 @@ export function route(ctx: ToolContext, argv: string[]): ToolOutput {
   for (; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '-j') {
-      if (!releaseHasJailFlag(ctx.state.release)) throw new ToolError(`route: illegal option -- j\n${ROUTE_USAGE}`, 64);
+      if (!releaseHasJailFlag(ctx.state.release)) throw new ToolError(`route: illegal option -- j\n${ROUTE_USAGE}`, EX_USAGE);
       const jail = lookupJail(ctx.state, argv[i + 1] ?? '', ctx.callerJid);
       if (!jail) throw new ToolError('route: jail not found: No such file or directory\n', 1);
       vnetId = jail.vnetId;
@@ -264,7 +282,7 @@ export function route(ctx: ToolContext, argv: string[]): ToolOutput {
       if (arg.includes('6')) family = 6;
       if (arg.includes('q')) quiet = true;
     } else if (arg.startsWith('-')) {
-      throw new ToolError(`route: illegal option -- ${arg.slice(1, 2)}\n${ROUTE_USAGE}`, 64);
+      throw new ToolError(`route: illegal option -- ${arg.slice(1, 2)}\n${ROUTE_USAGE}`, EX_USAGE);
     } else break;
   }
   const command = argv[i];
@@ -277,7 +295,7 @@ export function route(ctx: ToolContext, argv: string[]): ToolOutput {
   if (command === 'add') result = add(ctx, vnetId, parsed);
   else if (command === 'delete') result = remove(ctx, vnetId, parsed);
   else if (command === 'get' || command === 'show') result = get(ctx, vnetId, parsed);
-  else throw new ToolError(ROUTE_USAGE, 64);
+  else usage(command);
   return quiet && command !== 'get' && command !== 'show' ? ok('', result.stderr) : result;
 }
 

@@ -41,6 +41,8 @@ export interface Iface {
   nd6Disabled: boolean;
   peer?: number;
   memberOf?: number;
+  /** Order of joining its bridge (higher is newer): the bridge lists its newest member first. */
+  memberSince?: number;
   vxlan?: { vni: number; local: string; remote?: string; group?: string; port: number; dev?: string };
 }
 
