@@ -3,23 +3,30 @@
 // no blank or comment line (the contract validates every line; ipvsadm itself would skip
 // them), at least one rule, at most 20,000 lines, and only onto a pod without rules unless
 // the caller asks to replace them. Pure: text and the current rules in, the new rules out.
+import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { parseIpvsadm, splitParameters } from './ipvsadm.js';
 import { applyChange, BalancerError, emptyRules, ruleCount, RULE_LIMIT, type BalancerRules, type RuleChange, type ServiceKey, type VirtualService } from './rules.js';
 
-export function restoreRules(current: BalancerRules, text: string, options: { replace: boolean }): BalancerRules {
+export function restoreRules(current: BalancerRules, text: string, options: { replace: boolean }, progress: ProgressFactory = noProgress): BalancerRules {
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   if (lines.length === 0) throw new BalancerError('Rule file has no effective rule.');
   if (lines.length > RULE_LIMIT) throw new BalancerError(`Rules exceed limit ${RULE_LIMIT}`);
   if (!options.replace && ruleCount(current) > 0) throw new BalancerError('exist some rules in system, should clear first');
   const batch = new Batch({ ...emptyRules(), ...(current.timeouts ? { timeouts: current.timeouts } : {}) });
-  lines.forEach((line, index) => {
-    try {
-      batch.apply(lineChange(line.replace(/\r$/, '')));
-    } catch (error) {
-      throw error instanceof BalancerError ? new BalancerError(`line ${index + 1}: ${error.message}`) : error;
-    }
-  });
+  const reading = progress('reading rules', lines.length);
+  try {
+    lines.forEach((line, index) => {
+      try {
+        batch.apply(lineChange(line.replace(/\r$/, '')));
+      } catch (error) {
+        throw error instanceof BalancerError ? new BalancerError(`line ${index + 1}: ${error.message}`) : error;
+      }
+      reading.step();
+    });
+  } finally {
+    reading.done();
+  }
   return batch.rules();
 }
 

@@ -14,6 +14,7 @@ import { defaultConfigFile } from '../platform.js';
 import type { PodContext } from '../pods/pods.js';
 import { PodStore } from '../pods/store.js';
 import { ChangePlan, formatPlan } from '../util/change-plan.js';
+import { noProgress, terminalProgress, type ProgressFactory } from '../util/progress.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -30,6 +31,8 @@ export interface CliIO {
   stderr(text: string): void;
   /** What `-` reads (kata-network's input); the process's stdin when absent. */
   stdin?(): Promise<string>;
+  /** Both streams are a terminal: long work may draw a progress line on stderr. */
+  terminal?: boolean;
 }
 
 export interface CliContext {
@@ -56,6 +59,8 @@ export interface CliContext {
   exitCode: number;
   /** Errors of a command that went on past them: one line each on stderr, and exit code 1. */
   report(errors: string[]): void;
+  /** Progress of long work: a line on a terminal, nothing in a pipe or with --json. */
+  progress: ProgressFactory;
 }
 
 /**
@@ -81,9 +86,10 @@ function pluginEnvironment(options: GlobalOptions): NodeJS.ProcessEnv {
   return env;
 }
 
-function podContext(config: JailnetConfig, host: Host, runner: ChainRunner, plan: ChangePlan): PodContext {
+function podContext(config: JailnetConfig, host: Host, runner: ChainRunner, plan: ChangePlan, progress: ProgressFactory): PodContext {
   const { runtime } = config;
   return {
+    progress,
     host,
     runner,
     store: new PodStore(runtime.stateDir, plan),
@@ -136,12 +142,13 @@ export function createContext(globals: () => GlobalOptions, io: CliIO): CliConte
       });
     },
     async pods() {
-      return podContext(await context.config(), await context.host(), await context.runner(), changes());
+      return podContext(await context.config(), await context.host(), await context.runner(), changes(), context.progress);
     },
     print(data, human) {
       const text = globals().json ? JSON.stringify(data) : human();
       if (text !== '') io.stdout(`${text}\n`);
     },
+    progress: (label, total) => (io.terminal && !globals().json ? terminalProgress(io.stderr) : noProgress)(label, total),
     report(errors) {
       for (const error of errors) io.stderr(`jailnet: ${error}\n`);
       if (errors.length > 0) context.exitCode = 1;

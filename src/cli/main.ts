@@ -43,6 +43,8 @@ export type { CliIO };
 const processIO: CliIO = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  // A progress line only where a person watches both streams: never in a pipe or a log.
+  terminal: Boolean(process.stdout.isTTY && process.stderr.isTTY),
 };
 
 /** commander's output; a usage error is one line, as every other error. */

@@ -5,6 +5,7 @@ import { emptyRules, type BalancerRules } from '../balancer/rules.js';
 import type { ConfList } from '../cni/conflist.js';
 import { parseIP } from '../ipam/ip.js';
 import { isUnicastMac, validatePodName } from '../names.js';
+import { noProgress } from '../util/progress.js';
 import { Teardown } from '../util/teardown.js';
 import { PodError, podContainerId, podJailName, runtimeConf, save, stopped, type PodContext, type PodMode } from './pods.js';
 import { removeJailAndWait } from './remove.js';
@@ -159,7 +160,9 @@ export async function createPod(ctx: PodContext, options: CreateOptions, restori
 export async function restorePods(ctx: PodContext): Promise<{ restored: PodRecord[]; errors: string[] }> {
   const restored: PodRecord[] = [];
   const errors = new Teardown();
-  for (const record of (await ctx.store.all()).filter((p) => p.restart === 'always' && p.state === 'stopped')) {
+  const due = (await ctx.store.all()).filter((p) => p.restart === 'always' && p.state === 'stopped');
+  const progress = (ctx.progress ?? noProgress)('restoring pods', due.length);
+  for (const record of due) {
     const options: CreateOptions = {
       name: record.name,
       networks: record.networks.map((n) => n.name),
@@ -171,6 +174,8 @@ export async function restorePods(ctx: PodContext): Promise<{ restored: PodRecor
       ...(record.runtime.balancer ? { balancer: record.runtime.balancer } : {}),
     };
     await errors.step(`pod ${record.name}`, async () => restored.push(await createPod(ctx, options, stopped(record))));
+    progress.step(record.name);
   }
+  progress.done();
   return { restored, errors: errors.errors };
 }

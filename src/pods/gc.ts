@@ -11,6 +11,7 @@ import type { CacheEntry } from '../cni/cache.js';
 import { findNetwork, parseConfList, type ConfList } from '../cni/conflist.js';
 import { recordedAttachments, type RecordedAttachment } from '../plugins/attachment-record.js';
 import { parseHostInterfaceDescription } from '../persistent-names.js';
+import { noProgress } from '../util/progress.js';
 import { Teardown } from '../util/teardown.js';
 import { cleanLeftovers } from './leftovers.js';
 import { podAlive, podContainerId, save, type PodContext } from './pods.js';
@@ -70,14 +71,14 @@ async function collectHalfAdded(ctx: PodContext, record: PodRecord, report: GcRe
 
 async function collectPods(ctx: PodContext, report: GcReport): Promise<void> {
   const records = await ctx.store.all();
+  const progress = (ctx.progress ?? noProgress)('checking pods', records.length);
   // Pods that share another's network go first, as pod rm wants.
   for (const record of [...records.filter((p) => p.sharesWith), ...records.filter((p) => !p.sharesWith)]) {
-    if (await ctx.store.busy(record.name)) {
-      report.skipped.push(`pod ${record.name}: another process is working on it`);
-      continue;
-    }
-    await ctx.store.locked(record.name, () => collectPod(ctx, record.name, report));
+    if (await ctx.store.busy(record.name)) report.skipped.push(`pod ${record.name}: another process is working on it`);
+    else await ctx.store.locked(record.name, () => collectPod(ctx, record.name, report));
+    progress.step(record.name);
   }
+  progress.done();
 }
 
 interface Candidate extends Omit<RecordedAttachment, 'records'> {

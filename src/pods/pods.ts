@@ -6,6 +6,7 @@ import type { ChainRunner, RuntimeConf } from '../cni/chain.js';
 import type { ConfList } from '../cni/conflist.js';
 import type { Host, JailInfo } from '../hosts/host.js';
 import { processAlive } from '../util/process.js';
+import type { ProgressFactory } from '../util/progress.js';
 import type { PodRecord, PodStore } from './store.js';
 export { podContainerId, podJailName } from '../persistent-names.js';
 
@@ -29,6 +30,8 @@ export interface PodContext {
   attachmentsDir: string;
   /** The CNI config dir (gc looks networks up there). */
   cniConfigDir: string;
+  /** Progress of work over many pods or rules (a terminal line from the CLI; none elsewhere). */
+  progress?: ProgressFactory;
 }
 
 

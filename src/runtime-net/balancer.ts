@@ -60,7 +60,7 @@ export async function runIpvsadm(ctx: PodContext, id: string, parameters: string
 /** `kata-ipvs ipvsadm --restore - ID`: a batch in one transaction, onto a pod without rules unless `replace`. */
 export async function restoreIpvs(ctx: PodContext, id: string, text: string, options: { replace: boolean }): Promise<number> {
   return lockedPod(ctx, id, async (record) => {
-    const next = restoreRules(rulesOf(record), text, options);
+    const next = restoreRules(rulesOf(record), text, options, ctx.progress);
     await change(ctx, record, next);
     return next.services.length;
   });
