@@ -396,6 +396,15 @@ const CASES: Case[] = [
   // if_vmove_reclaim: EINVAL when the jid is not found.
   { name: '-vnet from a jid that does not exist', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0b', '-vnet', '99'], stderr: 'ifconfig: SIOCSIFRVNET(99, epair0b): Invalid argument\n', code: 1 },
 
+  // af_nd6.c setnd6flags → nd6_ioctl SIOCSIFINFO_IN6: clearing IFDISABLED on an up interface
+  // runs in6_if_up, which adds the EUI-64 link-local address (auto_linklocal).
+  {
+    name: 'inet6 -ifdisabled on an up interface',
+    given: [['ifconfig', 'epair', 'create'], ['ifconfig', 'epair0a', 'up'], ['ifconfig', 'epair0a', 'inet6', '-ifdisabled']],
+    run: ['ifconfig', 'epair0a', 'inet6'],
+    stdout: 'epair0a: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500\n\tinet6 fe80::ff:fe01:a%epair0a prefixlen 64 scopeid 0x3\n',
+  },
+
   // Status layouts (issue 17). sys/net/if_epair.c: epair_clone_create sets IFF_DRV_RUNNING
   // and LINK_STATE_UP on both ends (epair_set_state), epair_media_status always answers
   // IFM_ACTIVE; netlink adds LOWER_UP only when the interface is also UP.

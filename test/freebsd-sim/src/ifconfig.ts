@@ -178,6 +178,8 @@ function interfaceCommand(s: Session, word: string, args: string[], i: number): 
     case 'addm': addMember(s, value()); return 2;
     case 'deletem': deleteMember(s, value()); return 2;
     case 'promisc': s.iface.promisc = true; return 1;
+    case 'ifdisabled': s.iface.nd6Disabled = true; return 1;
+    case '-ifdisabled': enableInet6(s); return 1;
     case '-promisc':
       if (s.iface.memberOf === undefined) s.iface.promisc = false;
       return 1;
@@ -200,6 +202,20 @@ function setMtu(s: Session, text: string): void {
     for (const member of s.state.ifaces.filter((i) => i.memberOf === s.iface.id)) member.mtu = mtu;
   }
   s.iface.mtu = mtu;
+}
+
+/**
+ * `-ifdisabled` (af_nd6.c setnd6flags, SIOCSIFINFO_IN6): nd6_ioctl clears ND6_IFF_IFDISABLED
+ * and, on an interface that is up, runs in6_if_up, which adds the link-local address when
+ * auto_linklocal allows it.
+ */
+function enableInet6(s: Session): void {
+  const iface = s.iface;
+  iface.nd6Disabled = false;
+  const autoLinkLocal = vnetOf(s.state, s.vnet).sysctls['net.inet6.ip6.auto_linklocal'] !== '0';
+  if (iface.up && autoLinkLocal && iface.cloner !== 'lo' && !iface.inet6.some((a) => a.linkLocal)) {
+    iface.inet6.push({ address: linkLocalFor(iface), prefix: 64, linkLocal: true });
+  }
 }
 
 /** in6's flag commands (af_inet6.c inet6_cmds), registered for every family; not modelled. */
