@@ -47,10 +47,8 @@ function inetWithWidth(text: string): { address: string; prefix?: number } {
   const slash = text.lastIndexOf('/');
   if (slash < 0) return { address: inetAddress(text) };
   const width = text.slice(slash + 1);
-  let problem: string | undefined;
-  if (!/^\d/.test(width)) problem = 'invalid';
-  else if (!/^\d+$/.test(width)) problem = 'invalid';
-  else if (Number(width) > 32) problem = 'too large';
+  // strtonum: anything but digits is "invalid", more than 32 is "too large".
+  const problem = !/^\d+$/.test(width) ? 'invalid' : Number(width) > 32 ? 'too large' : undefined;
   if (problem) fail(`${text}: bad value (width ${problem})`);
   return { address: inetAddress(text.slice(0, slash)), prefix: Number(width) };
 }
@@ -158,16 +156,21 @@ function clearAddress(ctx: ApplyContext, req: AddressRequest): void {
   if (req.doalias < 0) fail("ioctl (SIOCDIFADDR): Can't assign requested address");
 }
 
+/**
+ * Clears ND6 IFDISABLED and adds the EUI-64 link-local address when auto_linklocal allows
+ * (in6_ifattach): what a manual IPv6 address does, and `-ifdisabled` on an up interface.
+ */
+export function enableInet6(state: SimState, vnet: string, iface: Iface, linkLocalFor: (iface: Iface) => string): void {
+  iface.nd6Disabled = false;
+  const autoLinkLocal = vnetOf(state, vnet).sysctls['net.inet6.ip6.auto_linklocal'] !== '0';
+  if (autoLinkLocal && iface.cloner !== 'lo' && !iface.inet6.some((a) => a.linkLocal)) {
+    iface.inet6.push({ address: linkLocalFor(iface), prefix: 64, linkLocal: true });
+  }
+}
+
 function addInet6(ctx: ApplyContext, address: string, prefix: number): void {
   const iface = ctx.iface;
-  // A manual address clears ND6 IFDISABLED; the link-local address comes with it (in6_ifattach).
-  if (iface.nd6Disabled) {
-    iface.nd6Disabled = false;
-    const autoLinkLocal = vnetOf(ctx.state, ctx.vnet).sysctls['net.inet6.ip6.auto_linklocal'] !== '0';
-    if (autoLinkLocal && iface.cloner !== 'lo' && !iface.inet6.some((a) => a.linkLocal)) {
-      iface.inet6.push({ address: ctx.linkLocalFor(iface), prefix: 64, linkLocal: true });
-    }
-  }
+  if (iface.nd6Disabled) enableInet6(ctx.state, ctx.vnet, iface, ctx.linkLocalFor);
   const existing = iface.inet6.findIndex((a) => a.address === address);
   if (existing >= 0) iface.inet6[existing] = { address, prefix };
   else iface.inet6.push({ address, prefix });

@@ -2,7 +2,7 @@
 // membership, and the status printer, with FreeBSD's error texts and exit codes.
 import { formatIP, parseIP } from '../../../dist/ipam/ip.js';
 import { formatIface } from './format.js';
-import { applyAddressRequest, newAddressRequest, noteAlias, setAddress, setDestination, setMask, type AddressRequest, type Family } from './ifconfig-address.js';
+import { applyAddressRequest, enableInet6, newAddressRequest, noteAlias, setAddress, setDestination, setMask, type AddressRequest, type Family } from './ifconfig-address.js';
 import {
   IFNAMSIZ,
   ToolError,
@@ -179,7 +179,11 @@ function interfaceCommand(s: Session, word: string, args: string[], i: number): 
     case 'deletem': deleteMember(s, value()); return 2;
     case 'promisc': s.iface.promisc = true; return 1;
     case 'ifdisabled': s.iface.nd6Disabled = true; return 1;
-    case '-ifdisabled': enableInet6(s); return 1;
+    // af_nd6.c setnd6flags → nd6_ioctl: clearing IFDISABLED on an up interface runs in6_if_up.
+    case '-ifdisabled':
+      if (s.iface.up) enableInet6(s.state, s.vnet, s.iface, linkLocalFor);
+      else s.iface.nd6Disabled = false;
+      return 1;
     case '-promisc':
       if (s.iface.memberOf === undefined) s.iface.promisc = false;
       return 1;
@@ -204,22 +208,8 @@ function setMtu(s: Session, text: string): void {
   s.iface.mtu = mtu;
 }
 
-/**
- * `-ifdisabled` (af_nd6.c setnd6flags, SIOCSIFINFO_IN6): nd6_ioctl clears ND6_IFF_IFDISABLED
- * and, on an interface that is up, runs in6_if_up, which adds the link-local address when
- * auto_linklocal allows it.
- */
-function enableInet6(s: Session): void {
-  const iface = s.iface;
-  iface.nd6Disabled = false;
-  const autoLinkLocal = vnetOf(s.state, s.vnet).sysctls['net.inet6.ip6.auto_linklocal'] !== '0';
-  if (iface.up && autoLinkLocal && iface.cloner !== 'lo' && !iface.inet6.some((a) => a.linkLocal)) {
-    iface.inet6.push({ address: linkLocalFor(iface), prefix: 64, linkLocal: true });
-  }
-}
-
 /** in6's flag commands (af_inet6.c inet6_cmds), registered for every family; not modelled. */
-const INET6_FLAGS = new Set(['no_dad', '-no_dad', 'accept_rtadv', '-accept_rtadv', 'auto_linklocal', '-auto_linklocal', 'ifdisabled', '-ifdisabled', 'nud', '-nud', 'anycast', 'tentative', '-tentative', 'deprecated', '-deprecated', 'autoconf', '-autoconf', 'prefer_source', '-prefer_source', 'no_radr', '-no_radr', 'defaultif', '-defaultif', 'no_prefer_iface', '-no_prefer_iface', 'eui64']);
+const INET6_FLAGS = new Set(['no_dad', '-no_dad', 'accept_rtadv', '-accept_rtadv', 'auto_linklocal', '-auto_linklocal', 'nud', '-nud', 'anycast', 'tentative', '-tentative', 'deprecated', '-deprecated', 'autoconf', '-autoconf', 'prefer_source', '-prefer_source', 'no_radr', '-no_radr', 'defaultif', '-defaultif', 'no_prefer_iface', '-no_prefer_iface', 'eui64']);
 
 /** The address commands; a word no command claims is the address (setifaddr) or the destination. */
 function addressCommand(req: AddressRequest, word: string, args: string[], i: number): number {
