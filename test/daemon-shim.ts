@@ -13,11 +13,11 @@ import { JAILNET, PLUGIN_DIR, run } from './helpers/run.js';
 
 const shim = (name: string) => path.join(PLUGIN_DIR, name);
 
-/** A PATH with what the shim itself needs (cat, nc, wc) and no node: only the daemon can serve. */
+/** A PATH with what the shim itself needs (nc; wc for input that is not all ASCII) and no node: only the daemon can serve. */
 async function pathWithoutNode(dir: string): Promise<string> {
   const bin = path.join(dir, 'bin');
   await fs.mkdir(bin, { recursive: true });
-  for (const tool of ['cat', 'nc', 'wc']) await fs.symlink(`/usr/bin/${tool}`, path.join(bin, tool)).catch(() => undefined);
+  for (const tool of ['nc', 'wc']) await fs.symlink(`/usr/bin/${tool}`, path.join(bin, tool)).catch(() => undefined);
   return bin;
 }
 
@@ -66,6 +66,15 @@ t.test('with jailnetd running, host-local runs in the daemon; stopped, in its ow
   t.equal(del.code, 0, 'DEL through the daemon');
   t.equal(del.stdout, '', 'DEL prints nothing');
   t.same(await fs.readdir(path.join(dataDir, 'shimnet')).then((f) => f.filter((n) => /^\d/.test(n))), [], 'the lease is released');
+
+  // The shim reads stdin itself and counts its bytes: a wrong count would be refused as
+  // truncated or oversized, and with no node on PATH there is nothing to fall back to.
+  const unusual = `${JSON.stringify({ ...JSON.parse(hostLocalConf(dataDir)), note: 'é€ ☃ \\ back\\slash  ' }, null, '\t')}\n\n`;
+  for (const [what, stdin] of [['multi-line, tabbed, UTF-8 stdin with a final newline', unusual], ['one ASCII line with a final newline', `${hostLocalConf(dataDir)}\n`]] as const) {
+    const served = await run(shim('host-local'), [], { ...cniEnv('ADD', 'served2'), JAILNET_SOCKET: socket, PATH: noNode }, stdin);
+    t.equal(served.code, 0, `${what} reaches the daemon whole: ${served.stdout}${served.stderr}`);
+    t.equal((await run(shim('host-local'), [], { ...cniEnv('DEL', 'served2'), JAILNET_SOCKET: socket, PATH: noNode }, stdin)).code, 0);
+  }
 
   const other = await call('ADD', 'elsewhere', noNode, { JAILNET_CONFIG: path.join(dir, 'other.conf') });
   t.not(other.code, 0, 'a call with another jailnet.conf is not served by this daemon');

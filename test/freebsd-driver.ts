@@ -5,7 +5,7 @@ import { createExecDoor } from '../src/hosts/exec.js';
 import { sortedForwards } from '../src/hosts/packet-filter.js';
 import { ChangePlan } from '../src/util/change-plan.js';
 import { FreeBSDHost } from '../src/hosts/freebsd/driver.js';
-import { newSim } from './helpers/sim.js';
+import { newSim, tool } from './helpers/sim.js';
 import type { Simulator } from './freebsd-sim/src/index.js';
 
 function driverFor(sim: Simulator, planning = false) {
@@ -197,4 +197,48 @@ t.test('plan mode records every change and runs only reads', async (t) => {
   t.same(since().map((l) => l.split(' ')[0]), ['ifconfig', 'sysctl'], 'only the reads reached the simulator');
   t.same(sim.state().jails, before.jails);
   t.same(sim.state().ifaces, before.ifaces);
+});
+
+t.test("link-level addresses set by the commands that create and move an epair's ends", async (t) => {
+  const sim = await newSim(t);
+  const { host } = driverFor(sim);
+  await host.createVnetJail('pod');
+  const since = logCursor(sim);
+  since();
+  const { a, b } = await host.createEpair({ name: 'jnhost0', mtu: 1500, up: true, mac: '02:00:00:00:00:0a' });
+  await host.moveToVnet(b, 'pod', '02:00:00:00:00:0b');
+  t.same(since(), [`ifconfig ${b.replace(/b$/, '')} create name jnhost0 mtu 1500 ether 02:00:00:00:00:0a up`, `ifconfig ${b} ether 02:00:00:00:00:0b vnet pod`], 'no command of its own for either address');
+  t.equal(a, 'jnhost0');
+  t.match(ifaceIn(sim, 'host', 'jnhost0'), { mac: '02:00:00:00:00:0a', up: true });
+  t.match(ifaceIn(sim, 'jail1', b), { mac: '02:00:00:00:00:0b' }, 'the moved end keeps the address it was given');
+  await t.rejects(host.moveToVnet(b, 'pod', '02:00:00:00:00:0b;x'), /invalid link-level address/, 'an address is checked before it reaches an argv');
+  t.same(since(), [], 'and nothing ran');
+});
+
+t.test('host-wide facts: forwarding and filter_local are read once per process, never recorded from a plan', async (t) => {
+  const sim = await newSim(t);
+  const since = logCursor(sim);
+  const planned = driverFor(sim, true).host;
+  await planned.enableForwarding(4);
+  t.same(since(), ['sysctl -n net.inet.ip.forwarding'], 'a plan reads');
+  await planned.enableForwarding(4);
+  t.same(since(), ['sysctl -n net.inet.ip.forwarding'], 'and reads again: what it planned has not happened');
+
+  await driverFor(sim).host.enableForwarding(4);
+  t.same(since(), ['sysctl -n net.inet.ip.forwarding', 'sysctl net.inet.ip.forwarding=1'], 'the first call reads and sets');
+  await driverFor(sim).host.enableForwarding(4);
+  t.same(since(), [], 'a later call in the same process, with a driver of its own, neither reads nor sets');
+  await driverFor(sim).host.enableForwarding(6);
+  t.same(since(), ['sysctl -n net.inet6.ip6.forwarding', 'sysctl net.inet6.ip6.forwarding=1'], 'each family is a fact of its own');
+
+  const owner = { containerId: 'ctr1', ifname: 'eth0' };
+  const publication = { owner, forwards: [{ protocol: 'tcp' as const, hostPort: 8080, podAddress: '10.88.0.5', podPort: 80 }] };
+  t.equal((await driverFor(sim).host.filter.publishPorts(publication)).length, 1, 'filter_local 0: the warning');
+  t.equal((await driverFor(sim).host.filter.publishPorts(publication)).length, 1, 'still 0: read again, the warning again');
+  await tool(sim, 'sysctl', ['net.pf.filter_local=1']);
+  since();
+  t.same(await driverFor(sim).host.filter.publishPorts(publication), [], 'once set, no warning');
+  t.same(since(), ['pfctl -a cni-rdr/ctr1-eth0 -f -', 'sysctl -n net.pf.filter_local']);
+  t.same(await driverFor(sim).host.filter.publishPorts(publication), []);
+  t.same(since(), ['pfctl -a cni-rdr/ctr1-eth0 -f -'], 'and not read again');
 });

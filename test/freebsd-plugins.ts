@@ -35,6 +35,10 @@ t.test("podman's default network: two pods, a published port, and a clean teardo
   const hostEnd = state.ifaces.find((i) => i.name === addA.json.interfaces[1].name);
   t.match(hostEnd, { vnet: 'host', description: 'jailnet: pod pod-a ifname eth0 network podman', up: true });
   t.ok(hostEnd?.memberOf, 'the host end is a bridge member');
+  t.equal(addA.json.interfaces[1].mac, hostEnd?.mac, "the result's host-end address is the interface's");
+  const podEnds = state.ifaces.filter((i) => i.vnet !== 'host' && i.name === 'eth0').map((i) => i.mac).sort();
+  t.same([addA.json.interfaces[2].mac, addB.json.interfaces[2].mac].sort(), podEnds, "the results' pod-end addresses are the interfaces'");
+  t.equal(addA.json.interfaces[0].mac, state.ifaces.find((i) => i.name === 'cni-podman0')?.mac, "and the bridge's");
   t.same(state.vnets[0]?.pf.tables[':cni-nat']?.addresses, ['10.88.0.2', '10.88.0.3'], 'ipMasq: both pods are in <cni-nat>');
 
   const reach = (from: string, to: string, port: number) => h.sim.reach({ from, to, port });
@@ -151,6 +155,18 @@ t.test('loopback, tuning and refused fields', async (t) => {
   t.match(h.sim.state().ifaces.find((i) => i.vnet !== 'host' && i.name === 'eth0'), { mtu: 1400, mac: '02:00:00:aa:bb:cc' });
   t.equal(h.sim.state().vnets.find((v) => v.id !== 'host')?.sysctls['net.inet.ip.forwarding'], '1', 'the sysctl was set inside the pod');
   t.equal((await h.del(tuned, 'c2', 'pod-a')).code, 0);
+
+  // The bridge's own `mac` (CNI_ARGS MAC=, as podman's --mac-address sends it) goes on with the move.
+  const plain = await h.writeList('bridged', { ...base, name: 'bridged', plugins: base.plugins.filter((p) => p.type === 'bridge') });
+  const start = h.sim.log().length;
+  const withMac = await h.add(plain, 'c3', 'pod-a', ['--args', 'IgnoreUnknown=1;MAC=02:00:00:11:22:33']);
+  t.equal(withMac.code, 0, withMac.stderr);
+  t.equal(withMac.json.interfaces[2].mac, '02:00:00:11:22:33');
+  t.match(h.sim.state().ifaces.find((i) => i.vnet !== 'host' && i.name === 'eth0'), { mac: '02:00:00:11:22:33' });
+  const commands = h.sim.log().slice(start).map((e) => e.argv.join(' '));
+  t.ok(commands.some((c) => /^ifconfig epair\d+b ether 02:00:00:11:22:33 vnet pod-a$/.test(c)), 'set by the command that moves the end');
+  t.notOk(commands.some((c) => /^ifconfig -j pod-a eth0$/.test(c)), 'and the pod end is not read back');
+  t.equal((await h.del(plain, 'c3', 'pod-a')).code, 0);
 
   const refusals: Array<[string, Record<string, unknown>, string, number]> = [
     ['tuning', { sysctl: { 'kern.securelevel': '1' } }, 'sysctl "kern.securelevel" is refused', 7],

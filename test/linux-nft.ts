@@ -1,24 +1,29 @@
 // The Linux driver's renderer of packet-filter intents, as data, and for real in a
 // network namespace this test makes: every transaction is applied by nft, and what the
-// table holds reads back structurally as the intents that made it.
-import { spawnSync } from 'node:child_process';
+// table holds reads back structurally as the intents that made it. The filter itself runs
+// there too: what it reads for a change (its own chain, never the whole table), the count
+// that decides when the table goes, and a table of the earlier layout brought to this one.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import t from 'tap';
+import { createExecDoor } from '../src/hosts/exec.js';
+import type { RunInVnet } from '../src/hosts/host.js';
+import { NftPacketFilter } from '../src/hosts/linux/nft-filter.js';
 import {
-  emptyState,
+  dnatRules,
   forwardsOf,
   isolatedOf,
-  isolationEdits,
   isolationRules,
+  isolationTransaction,
   masqueradedOf,
-  masqueradeEdits,
-  NO_EDITS,
-  snatRules,
+  masqueradeTransaction,
   parseNftTable,
-  publishEdits,
-  dnatRules,
-  transaction,
-  unpublishEdits,
+  publicationElements,
+  publicationTransaction,
+  snatRules,
   withoutCovered,
+  emptyState,
   type NftState,
 } from '../src/hosts/linux/nft-table.js';
 import { sortedForwards, type PortPublication } from '../src/hosts/packet-filter.js';
@@ -34,7 +39,7 @@ const publication: PortPublication = {
   hairpin: { bridge: 'cni-podman0', subnets: ['10.88.0.0/16', 'fd00::/64'] },
 };
 
-t.test('a publication renders as DNAT rules and the bridge\'s source NAT', async (t) => {
+t.test("a publication renders as DNAT rules, the bridge's source NAT, and the map elements that lead to them", async (t) => {
   t.same(dnatRules(publication.forwards), [
     'meta nfproto ipv4 fib daddr type local tcp dport 8080 dnat ip to 10.88.0.2:80',
     'meta nfproto ipv6 fib daddr type local tcp dport 8080 dnat ip6 to [fd00::2]:80',
@@ -45,7 +50,16 @@ t.test('a publication renders as DNAT rules and the bridge\'s source NAT', async
   t.ok(nat.includes('oifname "cni-podman0" meta nfproto ipv4 ip saddr 10.88.0.0/16 ip daddr 10.88.0.2 tcp dport 80 masquerade'), 'hairpin NAT');
   t.ok(nat.includes('oifname "cni-podman0" meta nfproto ipv6 ip6 saddr ::1 ip6 daddr fd00::2 tcp dport 80 masquerade'), 'IPv6 localhost NAT');
   t.same(snatRules({ ...publication, hairpin: undefined }), [], 'no source NAT without hairpin (snat: false)');
-
+  t.same(Object.fromEntries(publicationElements(publication.forwards, true)), {
+    published: ['tcp . 8080'],
+    'hairpin-v4': ['10.88.0.2 . tcp . 80', '10.88.0.2 . udp . 53'],
+    'hairpin-v6': ['fd00::2 . tcp . 80'],
+    'published-v4': ['192.0.2.2 . udp . 5353'],
+  }, 'each key once: both families of one host port are one element');
+  const script = publicationTransaction('ctr1-eth0', undefined, publication);
+  t.match(script, 'add element inet jailnet published { tcp . 8080 : jump dnat/ctr1-eth0 }');
+  t.notMatch(script, /delete (chain|element)/, 'a first publication removes nothing');
+  t.notMatch(script, /list|ctr2/, 'and names no other publication');
 });
 
 t.test('isolation renders as accept within a subnet and drop from the other pods', async (t) => {
@@ -53,55 +67,111 @@ t.test('isolation renders as accept within a subnet and drop from the other pods
     'meta nfproto ipv4 ip saddr 10.1.0.0/24 ip daddr 10.1.0.0/24 accept',
     'meta nfproto ipv4 ip saddr @jailnet-pods-v4 ip daddr 10.1.0.0/24 drop',
   ]);
-  t.same(isolationEdits({ podSubnets: [], isolated: [] }).chains.get('isolation'), [], 'an empty policy empties the chain');
-});
-
-t.test('transactions: the table goes with the last of jailnet\'s state, and nothing to do is no script', async (t) => {
   t.same(withoutCovered(['10.88.0.0/16', '10.88.1.0/24', '10.89.0.0/24', '10.89.0.0/24']), ['10.88.0.0/16', '10.89.0.0/24']);
-  t.equal(transaction(emptyState(), unpublishEdits('x-eth0')), '', 'removing what does not exist changes nothing');
-  const script = transaction(emptyState(), publishEdits('ctr1-eth0', publication));
-  t.match(script, 'add rule inet jailnet prerouting jump dnat/ctr1-eth0');
-  t.match(script, 'add rule inet jailnet postrouting jump snat/ctr1-eth0');
-  const added = transaction(emptyState(), masqueradeEdits(emptyState(), ['10.88.0.2', '10.88.0.3', 'fd00::2'], []));
-  t.match(added, 'add element inet jailnet cni-nat-v4 { 10.88.0.2, 10.88.0.3 }');
-  t.match(added, 'add element inet jailnet cni-nat-v6 { fd00::2 }');
-  const one: NftState = { ...emptyState(), exists: true, sets: new Map([['cni-nat-v4', ['10.88.0.2']], ['cni-nat-v6', []]]) };
-  t.same(masqueradedOf(one), ['10.88.0.2']);
-  t.equal(transaction(one, masqueradeEdits(one, [], ['10.88.0.2'])), 'delete table inet jailnet\n', 'the last entry takes the table with it');
-  t.equal(transaction(one, NO_EDITS), '', 'no edit, no transaction: the base chains are not rebuilt for nothing');
+  t.match(masqueradeTransaction('add', ['10.88.0.2', '10.88.0.3', 'fd00::2']), /add element inet jailnet cni-nat-v4 \{ 10\.88\.0\.2, 10\.88\.0\.3 \}\nadd element inet jailnet cni-nat-v6 \{ fd00::2 \}\n$/);
 });
 
-t.test('for real in a scratch namespace: applied by nft, read back as the intents', async (t) => {
+/** The filter on a scratch namespace, with the nft commands it runs recorded. */
+function filterIn(ns: string, runDirectory: string) {
+  const door = createExecDoor();
+  const commands: string[] = [];
+  const run: RunInVnet = (argv, _vnet, options) => {
+    commands.push(argv.join(' '));
+    return door.run('ip', ['netns', 'exec', ns, ...argv], options);
+  };
+  const filter = new NftPacketFilter(run, door, runDirectory, async () => undefined);
+  return { filter, commands };
+}
+
+t.test('for real in a scratch namespace', async (t) => {
   const missing = missingPrerequisite();
   if (missing) {
     t.fail(missing);
     return;
   }
   const ns = `jnnft${process.pid}`;
+  const runDirectory = mkdtempSync(path.join(tmpdir(), 'jailnet-nft-'));
   sh('ip', ['netns', 'add', ns]);
-  t.teardown(() => void sh('ip', ['netns', 'del', ns], { allowFailure: true }));
+  t.teardown(() => {
+    sh('ip', ['netns', 'del', ns], { allowFailure: true });
+    rmSync(runDirectory, { recursive: true, force: true });
+  });
   const read = (): NftState => {
     const listed = sh('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'table', 'inet', 'jailnet'], { allowFailure: true });
     return listed.code === 0 ? parseNftTable(listed.stdout) : emptyState();
   };
+  const text = () => sh('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', 'jailnet'], { allowFailure: true }).stdout;
   const apply = (script: string) => {
-    if (script === '') return;
-    const result = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: script, encoding: 'utf8' });
-    t.equal(result.status, 0, `nft took the transaction ${result.stderr}`);
+    const result = sh('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: script, allowFailure: true });
+    t.equal(result.code, 0, `nft took the transaction ${result.stderr}`);
   };
-  apply(transaction(read(), publishEdits('ctr1-eth0', publication)));
-  apply(transaction(read(), isolationEdits({ podSubnets: ['10.1.0.0/24', '10.2.0.0/24'], isolated: ['10.1.0.0/24'] })));
-  apply(transaction(read(), masqueradeEdits(read(), ['10.88.0.2', 'fd00::2'], [])));
-  t.same(sortedForwards(forwardsOf(read(), 'ctr1-eth0')), sortedForwards(publication.forwards), 'the forwards read back from nft\'s JSON');
-  t.same(isolatedOf(read()), ['10.1.0.0/24']);
-  t.same(masqueradedOf(read()).sort(), ['10.88.0.2', 'fd00::2']);
-  const second = { ...publication, owner: { containerId: 'ctr2', ifname: 'eth0' }, forwards: [{ protocol: 'tcp' as const, hostPort: 9090, podAddress: '10.88.0.3', podPort: 90 }] };
-  apply(transaction(read(), publishEdits('ctr2-eth0', second)));
-  apply(transaction(read(), unpublishEdits('ctr1-eth0')));
-  t.same(forwardsOf(read(), 'ctr1-eth0'), [], 'one publication removed');
-  t.same(forwardsOf(read(), 'ctr2-eth0'), second.forwards, 'the other one kept');
-  apply(transaction(read(), unpublishEdits('ctr2-eth0')));
-  apply(transaction(read(), isolationEdits({ podSubnets: [], isolated: [] })));
-  apply(transaction(read(), masqueradeEdits(read(), [], ['10.88.0.2', 'fd00::2'])));
-  t.equal(read().exists, false, 'with nothing of jailnet\'s left, the table is gone');
+
+  await t.test('transactions applied by nft read back as the intents', async (t) => {
+    apply(publicationTransaction('ctr1-eth0', undefined, publication));
+    apply(isolationTransaction({ podSubnets: ['10.1.0.0/24', '10.2.0.0/24'], isolated: ['10.1.0.0/24'] }));
+    apply(masqueradeTransaction('add', ['10.88.0.2', 'fd00::2']));
+    t.same(sortedForwards(forwardsOf(read(), 'ctr1-eth0')), sortedForwards(publication.forwards), "the forwards read back from nft's JSON");
+    t.same(isolatedOf(read()), ['10.1.0.0/24']);
+    t.same(masqueradedOf(read()).sort(), ['10.88.0.2', 'fd00::2']);
+    const moved = { ...publication, forwards: [{ protocol: 'tcp' as const, hostPort: 9090, podAddress: '10.88.0.2', podPort: 90 }] };
+    apply(publicationTransaction('ctr1-eth0', publication.forwards, moved));
+    t.same(forwardsOf(read(), 'ctr1-eth0'), moved.forwards, 'published again with other ports: only the new forwards');
+    t.notMatch(text(), /8080|5353/, 'and no element of the old ones is left');
+    apply(publicationTransaction('ctr1-eth0', moved.forwards, null));
+    t.notMatch(text(), /ctr1-eth0|9090/, 'removed: no chain, no element');
+    apply(publicationTransaction('ctr1-eth0', moved.forwards, null));
+    t.pass('removing what a crash already took is no error');
+    sh('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'jailnet']);
+  });
+
+  await t.test('through the filter: reads of its own part only, and the table goes with the last owner', async (t) => {
+    const { filter, commands } = filterIn(ns, runDirectory);
+    const second: PortPublication = { owner: { containerId: 'ctr2', ifname: 'eth0' }, forwards: [{ protocol: 'tcp', hostPort: 9090, podAddress: '10.88.0.3', podPort: 90 }] };
+    await filter.publishPorts(publication);
+    await filter.publishPorts(second);
+    await filter.masquerade(['10.88.0.2', '10.88.0.3']);
+    await filter.setIsolation({ podSubnets: ['10.1.0.0/24'], isolated: ['10.1.0.0/24'] });
+    t.same(sortedForwards(await filter.publishedPorts(publication.owner)), sortedForwards(publication.forwards));
+    commands.length = 0;
+    await filter.publishPorts({ ...second, owner: { containerId: 'ctr3', ifname: 'eth0' }, forwards: [{ ...second.forwards[0]!, hostPort: 9091, podAddress: '10.88.0.4' }] });
+    t.same(commands, ['nft -j list chain inet jailnet dnat/ctr3-eth0', 'nft -f -'], 'a publication reads its own chain and applies one transaction');
+    commands.length = 0;
+    await filter.masquerade(['10.88.0.4']);
+    t.same(commands, ['nft get element inet jailnet cni-nat-v4 { 10.88.0.4 }', 'nft -f -'], 'a masquerade looks up its own address');
+    t.equal(await filter.unmasquerade(['10.88.0.4', '10.88.0.9']), 1, 'only what was masqueraded is removed, and said so');
+    t.same(masqueradedOf(read()).sort(), ['10.88.0.2', '10.88.0.3']);
+
+    for (const owner of [publication.owner, second.owner, { containerId: 'ctr3', ifname: 'eth0' }]) await filter.unpublishPorts(owner, []);
+    await filter.setIsolation({ podSubnets: [], isolated: [] });
+    t.equal(read().exists, true, 'the masqueraded addresses still keep the table');
+    commands.length = 0;
+    t.equal(await filter.unmasquerade(['10.88.0.2', '10.88.0.3']), 2);
+    t.equal(read().exists, false, "with nothing of jailnet's left, the table is gone");
+    t.same(commands.filter((c) => c.includes('list table')), ['nft -j list table inet jailnet'], 'one whole read, of a table then empty, confirmed it');
+  });
+
+  await t.test('a table of the earlier layout (base chains jumping to each publication) is brought to this one', async (t) => {
+    rmSync(runDirectory, { recursive: true, force: true });
+    apply([
+      'table inet jailnet {',
+      '  chain prerouting { type nat hook prerouting priority dstnat; policy accept; }',
+      '  chain output { type nat hook output priority -100; policy accept; }',
+      '  chain postrouting { type nat hook postrouting priority srcnat; policy accept; }',
+      '  chain forward { type filter hook forward priority filter; policy accept; }',
+      '  chain masq { }',
+      '  chain isolation { }',
+      '  chain dnat/old-eth0 { meta nfproto ipv4 fib daddr type local tcp dport 7070 dnat ip to 10.88.0.7:70; }',
+      '}',
+      'add rule inet jailnet prerouting jump dnat/old-eth0',
+      'add rule inet jailnet output jump dnat/old-eth0',
+      '',
+    ].join('\n'));
+    const { filter } = filterIn(ns, runDirectory);
+    await filter.masquerade(['10.88.0.8']);
+    t.match(text(), /published \{[^}]*elements = \{ tcp \. 7070 : jump dnat\/old-eth0 \}/s, "the old publication is reached through the map");
+    t.notMatch(text(), /jump dnat\/old-eth0\n/, 'and no longer by a jump of its own');
+    await filter.unpublishPorts({ containerId: 'old', ifname: 'eth0' }, []);
+    await filter.unmasquerade(['10.88.0.8']);
+    t.equal(read().exists, false, 'counted from the whole read: the table goes with the last of both');
+  });
 });

@@ -42,6 +42,8 @@ export interface RunOptions {
 
 export interface ExecDoor {
   readonly planning: boolean;
+  /** Where tools are looked up: with the driver, the identity of the host this door reaches. */
+  readonly toolPath: string;
   /** Where the changes go in plan mode, in order. */
   readonly changes: ChangePlan;
   /** Runs a host tool by name, looked up in the tool path. */
@@ -194,6 +196,7 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
 
   return {
     planning,
+    toolPath,
     changes,
     which(tool) {
       try {

@@ -1,8 +1,9 @@
 // The firewall plugin: ingressPolicy "open" (the default) or "same-bridge". With
 // same-bridge, pods of other jailnet networks cannot reach this network's pods. The
-// policy is computed from jailnet's records of every attachment and handed to the host's
-// packet filter as data (FreeBSD: jailnet's own pf anchor; Linux: jailnet's nft table),
-// under one lock, so a network created later is kept out as well.
+// policy is computed from jailnet's records of every attachment (grouped by subnets,
+// policy-groups.ts) and handed to the host's packet filter as data (FreeBSD: jailnet's own
+// pf anchor; Linux: jailnet's nft table), under one lock, so a network created later is
+// kept out as well.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -17,6 +18,7 @@ import { JsonRecords } from '../util/json-records.js';
 import { AttachmentBase, attachmentKey as key, baseRecord, recordsDir } from './attachment-record.js';
 import { attachmentsDir, pluginHost } from './host-for-plugin.js';
 import { requirePrevResult, subnetsOf } from './passthrough.js';
+import { PolicyGroups } from './policy-groups.js';
 
 export const FirewallConfSchema = z.looseObject({
   ingressPolicy: z.enum(['open', 'same-bridge', '']).default('open'),
@@ -30,8 +32,25 @@ const RecordSchema = AttachmentBase.extend({
 
 type FirewallRecord = z.infer<typeof RecordSchema>;
 
-async function records(): Promise<JsonRecords<FirewallRecord>> {
-  return new JsonRecords(recordsDir(await attachmentsDir(), 'firewall'), RecordSchema);
+interface FirewallStore {
+  records: JsonRecords<FirewallRecord>;
+  groups: PolicyGroups;
+}
+
+async function firewallStore(): Promise<FirewallStore> {
+  const records = new JsonRecords(recordsDir(await attachmentsDir(), 'firewall'), RecordSchema);
+  return { records, groups: new PolicyGroups(records.dir, records) };
+}
+
+/** The record and its group membership, in the order a crash leaves nothing the policy would miss. */
+async function remember(store: FirewallStore, id: string, record: FirewallRecord): Promise<void> {
+  await store.groups.join(record, id);
+  await store.records.write(id, record);
+}
+
+async function forget(store: FirewallStore, id: string, record: FirewallRecord): Promise<void> {
+  await store.records.remove(id);
+  await store.groups.leave(record, id);
 }
 
 /** The isolation policy of all recorded attachments: pure, so it is tested as data. */
@@ -58,14 +77,16 @@ async function lastApplied(host: Host, store: JsonRecords<FirewallRecord>): Prom
  * Brings the host's isolation in line with the records, under the one lock of the
  * policy. The records themselves are written outside it: only the rebuild must be serial.
  */
-async function rebuild(host: Host, store: JsonRecords<FirewallRecord>): Promise<void> {
-  await store.locked(async () => {
-    const policy = isolationPolicy(await store.all());
+async function rebuild(host: Host, store: FirewallStore): Promise<void> {
+  const { records } = store;
+  await records.locked(async () => {
+    // One look per group of records with the same subnets, not a read of every record.
+    const policy = isolationPolicy(await store.groups.shapes());
     const wanted = JSON.stringify(policy);
-    const applied = await lastApplied(host, store);
+    const applied = await lastApplied(host, records);
     if (wanted !== applied.policy) await host.filter.setIsolation(policy);
     else if (applied.known) return;
-    await writeFileAtomic(path.join(store.dir, APPLIED_FILE), wanted);
+    await writeFileAtomic(path.join(records.dir, APPLIED_FILE), wanted);
   });
 }
 
@@ -80,13 +101,14 @@ function loadConf(request: PluginRequest) {
 async function add(request: PluginRequest): Promise<Result> {
   const prev = requirePrevResult(request, 'firewall');
   const conf = loadConf(request);
-  const store = await records();
+  const store = await firewallStore();
   const id = key(request.config.name as string, request.containerId, request.ifname);
-  await store.write(id, { ...baseRecord(request), subnets: subnetsOf(prev), isolated: conf.ingressPolicy === 'same-bridge' });
+  const record: FirewallRecord = { ...baseRecord(request), subnets: subnetsOf(prev), isolated: conf.ingressPolicy === 'same-bridge' };
+  await remember(store, id, record);
   try {
     await rebuild(pluginHost(), store);
   } catch (error) {
-    await store.remove(id);
+    await forget(store, id, record);
     throw error;
   }
   return prev;
@@ -94,10 +116,11 @@ async function add(request: PluginRequest): Promise<Result> {
 
 async function del(request: PluginRequest): Promise<void> {
   loadConf(request);
-  const store = await records();
+  const store = await firewallStore();
   const id = key(request.config.name as string, request.containerId, request.ifname);
-  if (!(await store.read(id))) return;
-  await store.remove(id);
+  const record = await store.records.read(id);
+  if (!record) return;
+  await forget(store, id, record);
   await rebuild(pluginHost(), store);
 }
 
@@ -105,10 +128,10 @@ async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
   loadConf(request);
   const network = request.config.name as string;
   const keep = new Set(valid.map((a) => key(network, a.containerID, a.ifname)));
-  const store = await records();
-  for (const record of await store.all()) {
+  const store = await firewallStore();
+  for (const record of await store.records.all()) {
     const id = key(record.network, record.containerId, record.ifname);
-    if (record.network === network && !keep.has(id)) await store.remove(id);
+    if (record.network === network && !keep.has(id)) await forget(store, id, record);
   }
   await rebuild(pluginHost(), store);
 }

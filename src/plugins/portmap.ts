@@ -16,6 +16,7 @@ import { AttachmentBase, attachmentKey, baseRecord, recordsDir } from './attachm
 import { attachmentsDir, pluginHost } from './host-for-plugin.js';
 import { containerAddresses, requirePrevResult, subnetsOf } from './passthrough.js';
 import { whileUndoing } from '../util/deadline.js';
+import { PortClaims } from './port-claims.js';
 
 
 export { MappingSchema };
@@ -76,35 +77,43 @@ const PortmapRecordSchema = AttachmentBase.extend({
 
 type PortmapRecord = z.infer<typeof PortmapRecordSchema>;
 
-async function portmapRecords(): Promise<JsonRecords<PortmapRecord>> {
-  return new JsonRecords(recordsDir(await attachmentsDir(), 'portmap'), PortmapRecordSchema);
+interface PortmapStore {
+  records: JsonRecords<PortmapRecord>;
+  claims: PortClaims;
 }
 
-/** Two publications clash on one protocol and host port unless they name different host addresses. */
-function clashes(a: PortMapping, b: PortMapping): boolean {
-  return a.protocol === b.protocol && a.hostPort === b.hostPort && (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP);
+async function portmapStore(): Promise<PortmapStore> {
+  const records = new JsonRecords(recordsDir(await attachmentsDir(), 'portmap'), PortmapRecordSchema);
+  return { records, claims: new PortClaims(records.dir, records) };
 }
 
-/** A host port another attachment already publishes is refused; jailnet's records say which are taken. */
-function assertPortsFree(records: PortmapRecord[], mappings: PortMapping[], ownId: string): void {
-  for (const record of records.filter((r) => attachmentKey(r.network, r.containerId, r.ifname) !== ownId)) {
-    const clash = mappings.find((m) => record.mappings.some((taken) => clashes(m, taken)));
-    if (clash) {
-      const owner = { containerId: record.containerId, ifname: record.ifname };
-      throw new CniError(ErrorCode.PortInUse, `host port ${clash.hostPort}/${clash.protocol} is already published`, `by ${rdrAnchor(owner)}`);
-    }
-  }
+/** The attachment's claims and record given up, in that order: a record left by a crash is what a DEL again finds. */
+async function forget(store: PortmapStore, id: string, record: PortmapRecord): Promise<void> {
+  await store.claims.release(record.mappings, id);
+  await store.records.remove(id);
 }
 
-/** Checks the ports and records the publication in one critical section, so two ADDs never both take a port. */
+/**
+ * Checks the ports and claims them in one critical section, so two ADDs never both take a
+ * port: the claims first, then the record (see port-claims.ts for a crash between them).
+ * A host port another attachment publishes is refused, unless both name host addresses,
+ * different ones.
+ */
 async function claimPorts(request: PluginRequest, mappings: PortMapping[], addresses: string[]): Promise<() => Promise<void>> {
-  const store = await portmapRecords();
+  const store = await portmapStore();
   const id = attachmentKey(request.config.name as string, request.containerId, request.ifname);
-  await store.locked(async () => {
-    assertPortsFree(await store.all(), mappings, id);
-    await store.write(id, { ...baseRecord(request), mappings, addresses });
+  const record: PortmapRecord = { ...baseRecord(request), mappings, addresses };
+  await store.records.locked(async () => {
+    const clash = await store.claims.clashOf(mappings, id);
+    if (clash) {
+      const owner = await store.records.read(clash.owner);
+      const by = owner ? rdrAnchor({ containerId: owner.containerId, ifname: owner.ifname }) : clash.owner;
+      throw new CniError(ErrorCode.PortInUse, `host port ${clash.mapping.hostPort}/${clash.mapping.protocol} is already published`, `by ${by}`);
+    }
+    await store.claims.claim(mappings, id);
+    await store.records.write(id, record);
   });
-  return () => store.remove(id);
+  return () => forget(store, id, record);
 }
 
 async function add(request: PluginRequest): Promise<Result> {
@@ -129,24 +138,24 @@ async function add(request: PluginRequest): Promise<Result> {
 
 async function del(request: PluginRequest): Promise<void> {
   loadConf(request);
-  const store = await portmapRecords();
+  const store = await portmapStore();
   const id = attachmentKey(request.config.name as string, request.containerId, request.ifname);
-  const record = await store.read(id);
+  const record = await store.records.read(id);
   // No record: this attachment never published a port (the record comes before the host's rules).
   if (!record) return;
   const fromResult = request.prevResult ? containerAddresses(request.prevResult, request.ifname) : [];
   await pluginHost().filter.unpublishPorts(ownerOf(request), [...new Set([...record.addresses, ...fromResult])]);
-  await store.remove(id);
+  await forget(store, id, record);
 }
 
 async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
   loadConf(request);
   const network = request.config.name as string;
   const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
-  const store = await portmapRecords();
-  for (const record of (await store.all()).filter((r) => r.network === network && !keep.has(`${r.containerId}\n${r.ifname}`))) {
+  const store = await portmapStore();
+  for (const record of (await store.records.all()).filter((r) => r.network === network && !keep.has(`${r.containerId}\n${r.ifname}`))) {
     await pluginHost().filter.unpublishPorts({ containerId: record.containerId, ifname: record.ifname }, record.addresses);
-    await store.remove(attachmentKey(network, record.containerId, record.ifname));
+    await forget(store, attachmentKey(network, record.containerId, record.ifname), record);
   }
 }
 

@@ -60,18 +60,28 @@ export class JsonRecords<T> {
     await unlessPlanning(this.plan, 'remove', file, () => fs.rm(file, { force: true }));
   }
 
-  async all(): Promise<T[]> {
+  async exists(id: string): Promise<boolean> {
+    return existsSync(this.file(id));
+  }
+
+  /** Every valid record with its id, in id order. */
+  async entries(): Promise<Array<[id: string, record: T]>> {
     let names: string[];
     try {
       names = await fs.readdir(this.dir);
     } catch {
       return [];
     }
-    const out: T[] = [];
+    const out: Array<[string, T]> = [];
     for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
-      const record = await this.read(name.slice(0, -'.json'.length));
-      if (record) out.push(record);
+      const id = name.slice(0, -'.json'.length);
+      const record = await this.read(id);
+      if (record) out.push([id, record]);
     }
     return out;
+  }
+
+  async all(): Promise<T[]> {
+    return (await this.entries()).map(([, record]) => record);
   }
 }

@@ -1,6 +1,6 @@
 // Argv for each FreeBSD operation, as plain data: no process is run here. The tool
 // comes first; the driver decides how to reach a vnet (`-j` or jexec).
-import { validateInterfaceName } from '../../names.js';
+import { isMacAddress, validateInterfaceName } from '../../names.js';
 import type { ChildJailOptions, DeviceRoute, EpairOptions, VnetJailOptions, VxlanOptions } from '../host.js';
 import { JLS_PARAMS } from './parse.js';
 
@@ -14,6 +14,13 @@ function ifn(name: string): string {
   return PLAN_PLACEHOLDER.test(name) ? name : validateInterfaceName(name);
 }
 
+/** `ether M` (ifconfig.c setifllladdr, immediate); the address is checked where it enters an argv too. */
+function etherWords(mac: string | undefined): string[] {
+  if (mac === undefined) return [];
+  if (!isMacAddress(mac)) throw new Error(`invalid link-level address ${JSON.stringify(mac)}`);
+  return ['ether', mac];
+}
+
 export const ifconfig = {
   list: (): Argv => ['ifconfig', '-l'],
   show: (name: string): Argv => ['ifconfig', ifn(name)],
@@ -23,6 +30,7 @@ export const ifconfig = {
     ...(o.name ? ['name', ifn(o.name)] : []),
     ...(o.description ? ['description', o.description] : []),
     ...(o.mtu ? ['mtu', String(o.mtu)] : []),
+    ...etherWords(o.mac),
     ...(o.up ? ['up'] : []),
   ],
   createBridge: (name?: string): Argv => ['ifconfig', 'bridge', 'create', ...(name ? ['name', ifn(name)] : [])],
@@ -36,10 +44,11 @@ export const ifconfig = {
   ],
   rename: (name: string, newName: string): Argv => ['ifconfig', ifn(name), 'name', ifn(newName)],
   destroy: (name: string): Argv => ['ifconfig', ifn(name), 'destroy'],
-  moveToVnet: (name: string, jail: string): Argv => ['ifconfig', ifn(name), 'vnet', jail],
+  // Parameters apply in order (ifconfig.8): the address is set while the interface is still here.
+  moveToVnet: (name: string, jail: string, mac?: string): Argv => ['ifconfig', ifn(name), ...etherWords(mac), 'vnet', jail],
   moveFromVnet: (name: string, jail: string): Argv => ['ifconfig', ifn(name), '-vnet', jail],
   mtu: (name: string, mtu: number): Argv => ['ifconfig', ifn(name), 'mtu', String(mtu)],
-  ether: (name: string, mac: string): Argv => ['ifconfig', ifn(name), 'ether', mac],
+  ether: (name: string, mac: string): Argv => ['ifconfig', ifn(name), ...etherWords(mac)],
   description: (name: string, text: string): Argv => ['ifconfig', ifn(name), 'description', text],
   updown: (name: string, up: boolean): Argv => ['ifconfig', ifn(name), up ? 'up' : 'down'],
   promisc: (name: string, on: boolean): Argv => ['ifconfig', ifn(name), on ? 'promisc' : '-promisc'],

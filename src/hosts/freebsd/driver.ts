@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
+import { enableSysctl, settledFacts, type SettledFacts } from '../facts.js';
 import type {
   ChildJailOptions,
   EpairOptions,
@@ -47,9 +48,11 @@ export class FreeBSDHost implements Host {
   readonly sandboxNoun = 'jail';
   readonly filter: PfPacketFilter;
   readonly balancer: PfLoadBalancer;
+  readonly facts: SettledFacts;
   private jailFlagSupported: boolean | undefined;
 
   constructor(private readonly door: ExecDoor) {
+    this.facts = settledFacts(this.kind, door);
     this.filter = new PfPacketFilter((argv, vnet, options) => this.run(argv, vnet, options), this);
     this.balancer = new PfLoadBalancer((argv, vnet, options) => this.run(argv, vnet, options), this);
   }
@@ -68,8 +71,9 @@ export class FreeBSDHost implements Host {
     return netns;
   }
 
+  /** One jail looked up by name (`jls -j`), not all of them: the cost does not grow with the host's jails. */
   async sandboxState(vnet: string): Promise<SandboxState> {
-    const found = (await this.listJails()).find((j) => j.name === vnet);
+    const found = await this.findJail(vnet, false);
     if (!found) return 'missing';
     return found.vnet === 'new' ? 'own' : 'shared';
   }
@@ -165,8 +169,8 @@ export class FreeBSDHost implements Host {
     await this.run(ifconfig.destroy(name), vnet);
   }
 
-  async moveToVnet(name: string, jailName: string): Promise<void> {
-    await this.run(ifconfig.moveToVnet(name, jailName), undefined);
+  async moveToVnet(name: string, jailName: string, mac?: string): Promise<void> {
+    await this.run(ifconfig.moveToVnet(name, jailName, mac), undefined);
   }
 
   async moveFromVnet(name: string, jailName: string): Promise<void> {
@@ -195,11 +199,6 @@ export class FreeBSDHost implements Host {
 
   async addAddress(name: string, cidr: string, vnet?: Vnet): Promise<void> {
     await this.run(ifconfig.addAddress(name, cidr), vnet);
-  }
-
-  /** sys/net/if_epair.c: the b end gets the a end's address with the last byte 0x0b (epair_clone_add); the a end's ends in 0x0a (epair_generate_mac). */
-  epairPeerMac(bEndMac: string): string | undefined {
-    return /^([0-9a-f]{2}:){5}0b$/i.test(bEndMac) ? `${bEndMac.slice(0, -2)}0a` : undefined;
   }
 
   /** One ifconfig per address; the last one also brings the interface up. */
@@ -309,8 +308,7 @@ export class FreeBSDHost implements Host {
   }
 
   async enableForwarding(family: 4 | 6): Promise<void> {
-    const key = family === 4 ? 'net.inet.ip.forwarding' : 'net.inet6.ip6.forwarding';
-    if ((await this.sysctlGet(key)) !== '1') await this.sysctlSet(key, '1');
+    await enableSysctl(this, family === 4 ? 'net.inet.ip.forwarding' : 'net.inet6.ip6.forwarding');
   }
 
   // sysctl and modules

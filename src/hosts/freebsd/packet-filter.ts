@@ -3,6 +3,7 @@
 // through the <cni-nat> table that pf.conf translates. pfctl has no `-j`: work in a vnet
 // goes through jexec (the driver's run).
 import { HostCommandError } from '../exec.js';
+import { sysctlFact, type SettledFacts } from '../facts.js';
 import type { RunInVnet, Vnet } from '../host.js';
 import {
   validateAddresses,
@@ -29,11 +30,12 @@ const statesTo = (address: string): string[] => [address.includes(':') ? '::/0' 
  * anchor holds nothing, and an exit status of 0 is read as the empty listing it prints.
  */
 const MISSING_ANCHOR = /DIOCGETRULES: Invalid argument/;
+const FILTER_LOCAL = 'net.pf.filter_local';
 
 export class PfPacketFilter implements PacketFilter {
   constructor(
     private readonly run: RunInVnet,
-    private readonly host: { sysctlGet(name: string, vnet?: Vnet): Promise<string>; isModuleLoaded(name: string): Promise<boolean> },
+    private readonly host: { readonly facts: SettledFacts; sysctlGet(name: string, vnet?: Vnet): Promise<string>; isModuleLoaded(name: string): Promise<boolean> },
   ) {}
 
   private async load(anchor: string, text: string, vnet: Vnet): Promise<void> {
@@ -50,11 +52,18 @@ export class PfPacketFilter implements PacketFilter {
   async publishPorts(publication: PortPublication, vnet?: Vnet): Promise<string[]> {
     validatePublication(publication);
     await this.load(rdrAnchor(publication.owner), renderPublication(publication), vnet);
-    // pf leaves the host's own connections alone unless filter_local is set.
-    const filterLocal = await this.host.sysctlGet('net.pf.filter_local', vnet).catch(() => '0');
-    return filterLocal === '1'
+    return (await this.filterLocal(vnet))
       ? []
       : ['net.pf.filter_local is not 1, so connections from this host to its own addresses skip the published ports; run: sysctl net.pf.filter_local=1'];
+  }
+
+  /** pf leaves the host's own connections alone unless filter_local is set; on the host, once seen set it is not read again. */
+  private async filterLocal(vnet: Vnet): Promise<boolean> {
+    const fact = sysctlFact(FILTER_LOCAL, '1');
+    if (vnet === undefined && this.host.facts.has(fact)) return true;
+    const on = (await this.host.sysctlGet(FILTER_LOCAL, vnet).catch(() => '0')) === '1';
+    if (on && vnet === undefined) this.host.facts.add(fact);
+    return on;
   }
 
   /**

@@ -1,5 +1,6 @@
 // argv builders for the Linux tools the driver runs: iproute2's `ip`, `nft`, `sysctl`,
 // util-linux's `nsenter`/`unshare`, `conntrack`. Pure, so plans are testable as data.
+import { isMacAddress } from '../../names.js';
 import type { DeviceRoute, VxlanOptions } from '../host.js';
 
 export type Argv = [string, ...string[]];
@@ -13,6 +14,12 @@ export function ifn(name: string): string {
     throw new Error(`invalid interface name ${JSON.stringify(name)} (at most 15 characters, no "/", ":" or whitespace, not an option)`);
   }
   return name;
+}
+
+/** A link-level address as `ip link … address` takes it, checked where it enters an argv. */
+export function lladdr(mac: string): string {
+  if (!isMacAddress(mac)) throw new Error(`invalid link-level address ${JSON.stringify(mac)}`);
+  return mac;
 }
 
 const family = (address: string): '-4' | '-6' => (address.includes(':') ? '-6' : '-4');
@@ -47,15 +54,20 @@ export const ip = {
   netnsDelete: (name: string): Argv => ['ip', 'netns', 'del', name],
 };
 
-/** The `ip -batch -` line that creates a veth pair, both ends down, with an MTU. */
-export function vethBatchLine(a: string, b: string, mtu?: number): string {
+/** The `ip -batch -` line that creates a veth pair, both ends down, with an MTU and the a end's address. */
+export function vethBatchLine(a: string, b: string, mtu?: number, mac?: string): string {
   const m = mtu === undefined ? '' : ` mtu ${mtu}`;
-  return `link add name ${ifn(a)}${m} type veth peer name ${ifn(b)}${m}`;
+  const address = mac === undefined ? '' : ` address ${lladdr(mac)}`;
+  return `link add name ${ifn(a)}${m}${address} type veth peer name ${ifn(b)}${m}`;
 }
 
 export const nft = {
   apply: (): Argv => ['nft', '-f', '-'],
   listTable: (table: string): Argv => ['nft', '-j', 'list', 'table', 'inet', table],
+  /** One chain and its rules: what nft reads of the kernel for it does not grow with the other chains' rules. */
+  listChain: (table: string, chain: string): Argv => ['nft', '-j', 'list', 'chain', 'inet', table, chain],
+  /** Exit 0 only when every element is in the set (an interval set finds an address by lookup). */
+  getElements: (table: string, set: string, elements: string[]): Argv => ['nft', 'get', 'element', 'inet', table, set, `{ ${elements.join(', ')} }`],
   probe: (): Argv => ['nft', 'list', 'tables'],
 };
 

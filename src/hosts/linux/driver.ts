@@ -8,6 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TEMPORARY_VETH_STEM } from '../../persistent-names.js';
 import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
+import { enableSysctl, settledFacts, type SettledFacts } from '../facts.js';
 import type {
   ChildJailOptions,
   EpairOptions,
@@ -22,7 +23,7 @@ import type {
   VnetJailOptions,
   VxlanOptions,
 } from '../host.js';
-import { holder, ifn, inNetns, ip, sysctl, vethBatchLine, type Argv } from './commands.js';
+import { holder, ifn, inNetns, ip, lladdr, sysctl, vethBatchLine, type Argv } from './commands.js';
 import { HolderRegistry, initOf, netnsPathOf, NETNS_DIR, runDir } from './jails.js';
 import { NftLoadBalancer } from './balancer.js';
 import { NftPacketFilter } from './nft-filter.js';
@@ -41,6 +42,7 @@ export class LinuxHost implements Host {
   readonly loopback = 'lo';
   readonly sandboxNoun = 'network namespace';
   readonly filter: NftPacketFilter;
+  readonly facts: SettledFacts;
   readonly balancer: NftLoadBalancer;
   private readonly holders: HolderRegistry;
 
@@ -48,6 +50,7 @@ export class LinuxHost implements Host {
     private readonly door: ExecDoor,
     runDirectory: string = runDir(),
   ) {
+    this.facts = settledFacts(this.kind, door);
     this.holders = new HolderRegistry(path.join(runDirectory, 'jails'));
     this.filter = new NftPacketFilter((argv, vnet, options) => this.run(argv, vnet, options), door, runDirectory, (name, value, vnet) => this.sysctlSet(name, value, vnet));
     this.balancer = new NftLoadBalancer((argv, vnet, options) => this.run(argv, vnet, options), door);
@@ -89,7 +92,7 @@ export class LinuxHost implements Host {
     const stem = `${TEMPORARY_VETH_STEM}${randomBytes(4).toString('hex')}`;
     // The host end gets its name in the creating line itself, as on FreeBSD.
     const pair = { a: options.name ?? `${stem}a`, b: `${stem}b` };
-    const lines = [vethBatchLine(pair.a, pair.b, options.mtu)];
+    const lines = [vethBatchLine(pair.a, pair.b, options.mtu, options.mac)];
     if (options.description !== undefined) {
       if (!BATCH_SAFE.test(options.description)) throw new Error(`interface description may not contain quotes, backslashes or newlines`);
       lines.push(`link set dev ${pair.a} alias "${options.description}"`);
@@ -136,8 +139,8 @@ export class LinuxHost implements Host {
     await this.run(ip.destroy(name), vnet);
   }
 
-  async moveToVnet(name: string, jail: string): Promise<void> {
-    await this.run(ip.set(name, 'netns', netnsPathOf(jail)), undefined);
+  async moveToVnet(name: string, jail: string, mac?: string): Promise<void> {
+    await this.run(ip.set(name, ...(mac === undefined ? [] : ['address', lladdr(mac)]), 'netns', netnsPathOf(jail)), undefined);
   }
 
   async moveFromVnet(name: string, jail: string): Promise<void> {
@@ -150,7 +153,7 @@ export class LinuxHost implements Host {
   }
 
   async setMac(name: string, mac: string, vnet?: Vnet): Promise<void> {
-    await this.run(ip.set(name, 'address', mac), vnet);
+    await this.run(ip.set(name, 'address', lladdr(mac)), vnet);
   }
 
   async setDescription(name: string, description: string, vnet?: Vnet): Promise<void> {
@@ -170,10 +173,6 @@ export class LinuxHost implements Host {
   }
 
   /** A veth's two ends get unrelated random addresses. */
-  epairPeerMac(): string | undefined {
-    return undefined;
-  }
-
   /** One `ip -batch` for the addresses and the link's state. */
   async addAddressesAndUp(name: string, cidrs: string[], vnet?: Vnet): Promise<void> {
     const bad = cidrs.find((c) => !/^[0-9A-Fa-f.:]+\/\d{1,3}$/.test(c));
@@ -317,8 +316,7 @@ export class LinuxHost implements Host {
   }
 
   async enableForwarding(family: 4 | 6): Promise<void> {
-    const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding';
-    if ((await this.sysctlGet(key)) !== '1') await this.sysctlSet(key, '1');
+    await enableSysctl(this, family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding');
   }
 
   // sysctl and modules

@@ -1,18 +1,35 @@
 // The Linux driver's one renderer of jailnet's packet-filter intents: jailnet's own
 // nftables table, `inet jailnet`. Each attachment's published ports are two chains
-// (`dnat/<key>` for the forwards, `snat/<key>` for the hairpin and localhost source NAT), isolation
-// is the `isolation` chain, masquerading is a pair of typed sets. Every change is one
-// `nft -f -` transaction that also rebuilds the base chains' jumps, so a half-applied
-// state never exists; no other table is ever touched, and when nothing of jailnet's is
-// left the table itself goes. Reads are structural: rules come back as nft's JSON
-// expressions, never as text. Pure: state in, script or data out.
+// (`dnat/<key>` for the forwards, `snat/<key>` for the hairpin and localhost source NAT),
+// reached through verdict maps keyed by what a packet carries (protocol and port, with the
+// host or pod address where one applies), so a publication is added and removed by its own
+// elements and chains: no change reads or rewrites another pod's (issue 12). Isolation is
+// the `isolation` chain, masquerading a pair of typed sets changed element by element.
+// Every change is one `nft -f -` transaction that also declares the table and resets the
+// base chains' few fixed rules, so a half-applied state never exists; no other table is
+// ever touched. Reads are structural: rules come back as nft's JSON expressions, never as
+// text. Pure: state in, script or data out.
 import { bitLength, familyOf, networkAddress, parseIP, parsePrefix, prefixContains, type Prefix } from '../../ipam/ip.js';
 import { MASQUERADE_TABLE, NFT_TABLE, POD_SUBNETS_TABLE } from '../../persistent-names.js';
 import { isProtocol, type IsolationPolicy, type PortForward, type PortPublication } from '../packet-filter.js';
 
 const T = `inet ${NFT_TABLE}`;
-const ISOLATION_CHAIN = 'isolation';
+export const ISOLATION_CHAIN = 'isolation';
 const BASE_CHAINS = ['prerouting', 'output', 'postrouting', 'forward', 'masq'];
+
+/**
+ * The verdict maps: forwards without a host address by protocol and host port, forwards
+ * to one host address by that address too, and the hairpin source NAT by the pod's
+ * address, protocol and port (after DNAT, what postrouting sees).
+ */
+const MAPS = {
+  published: 'published',
+  publishedV4: 'published-v4',
+  publishedV6: 'published-v6',
+  hairpinV4: 'hairpin-v4',
+  hairpinV6: 'hairpin-v6',
+} as const;
+type MapName = (typeof MAPS)[keyof typeof MAPS];
 
 export interface NftRule {
   chain: string;
@@ -44,7 +61,7 @@ function elementText(elem: unknown): string {
   return JSON.stringify(elem);
 }
 
-/** Reads `nft -j list table inet jailnet`. */
+/** Reads `nft -j list table inet jailnet`, or the same of one chain (`list chain`). */
 export function parseNftTable(json: string): NftState {
   const state: NftState = { exists: true, chains: [], rules: [], sets: new Map() };
   const items = (JSON.parse(json) as { nftables: Array<Record<string, Record<string, unknown>>> }).nftables;
@@ -97,34 +114,62 @@ function setEntries(state: NftState, list: string): string[] {
   return [...(state.sets.get(sets.v4) ?? []), ...(state.sets.get(sets.v6) ?? [])];
 }
 
-function setLines(list: string, entries: string[]): string[] {
+/** Element lines of one address list, one per family that has entries: `add element` or `delete element`. */
+export function elementLines(verb: 'add' | 'delete', list: string, entries: string[]): string[] {
   const sets = setNames(list);
   const lines: string[] = [];
   for (const [set, family] of [[sets.v4, 4], [sets.v6, 6]] as const) {
-    const own = withoutCovered(entries.filter((e) => familyOf(e) === family));
-    lines.push(`flush set ${T} ${set}`);
-    if (own.length > 0) lines.push(`add element ${T} ${set} { ${own.join(', ')} }`);
+    const own = entries.filter((e) => familyOf(e) === family);
+    if (own.length > 0) lines.push(`${verb} element ${T} ${set} { ${own.join(', ')} }`);
   }
   return lines;
 }
 
-const SKELETON = [
-  `table ${T} {`,
-  '  chain prerouting { type nat hook prerouting priority dstnat; policy accept; }',
-  '  chain output { type nat hook output priority -100; policy accept; }',
-  '  chain postrouting { type nat hook postrouting priority srcnat; policy accept; }',
-  '  chain forward { type filter hook forward priority filter; policy accept; }',
-  '  chain masq { }',
-  `  chain ${ISOLATION_CHAIN} { }`,
-  ...[MASQUERADE_TABLE, POD_SUBNETS_TABLE].flatMap((list) => [
-    `  set ${setNames(list).v4} { type ipv4_addr; flags interval; }`,
-    `  set ${setNames(list).v6} { type ipv6_addr; flags interval; }`,
-  ]),
-  '}',
-];
-
 const payload = (address: string): 'ip' | 'ip6' => (familyOf(address) === 6 ? 'ip6' : 'ip');
 const nfproto = (address: string): string => `meta nfproto ${familyOf(address) === 6 ? 'ipv6' : 'ipv4'}`;
+
+/**
+ * The table, its sets and maps, and the base chains' fixed rules: declared (nft's `table`
+ * block adds what is missing and changes nothing that is there) and the base chains reset,
+ * in every transaction, so each one leaves the table whole, whatever was there before.
+ */
+export function skeletonLines(): string[] {
+  const masq = setNames(MASQUERADE_TABLE);
+  const lookups = (chain: string, maps: Array<[string, MapName]>) => maps.map(([key, map]) => `add rule ${T} ${chain} ${key} vmap @${map}`);
+  const published: Array<[string, MapName]> = [
+    ['meta l4proto . th dport', MAPS.published],
+    ['ip daddr . meta l4proto . th dport', MAPS.publishedV4],
+    ['ip6 daddr . meta l4proto . th dport', MAPS.publishedV6],
+  ];
+  return [
+    `table ${T} {`,
+    '  chain prerouting { type nat hook prerouting priority dstnat; policy accept; }',
+    '  chain output { type nat hook output priority -100; policy accept; }',
+    '  chain postrouting { type nat hook postrouting priority srcnat; policy accept; }',
+    '  chain forward { type filter hook forward priority filter; policy accept; }',
+    '  chain masq { }',
+    `  chain ${ISOLATION_CHAIN} { }`,
+    ...[MASQUERADE_TABLE, POD_SUBNETS_TABLE].flatMap((list) => [
+      `  set ${setNames(list).v4} { type ipv4_addr; flags interval; }`,
+      `  set ${setNames(list).v6} { type ipv6_addr; flags interval; }`,
+    ]),
+    `  map ${MAPS.published} { type inet_proto . inet_service : verdict; }`,
+    `  map ${MAPS.publishedV4} { type ipv4_addr . inet_proto . inet_service : verdict; }`,
+    `  map ${MAPS.publishedV6} { type ipv6_addr . inet_proto . inet_service : verdict; }`,
+    `  map ${MAPS.hairpinV4} { type ipv4_addr . inet_proto . inet_service : verdict; }`,
+    `  map ${MAPS.hairpinV6} { type ipv6_addr . inet_proto . inet_service : verdict; }`,
+    '}',
+    ...BASE_CHAINS.map((c) => `flush chain ${T} ${c}`),
+    ...lookups('prerouting', published),
+    ...lookups('output', published),
+    ...lookups('postrouting', [['ip daddr . meta l4proto . th dport', MAPS.hairpinV4], ['ip6 daddr . meta l4proto . th dport', MAPS.hairpinV6]]),
+    `add rule ${T} postrouting jump masq`,
+    `add rule ${T} forward jump ${ISOLATION_CHAIN}`,
+    // Pods' traffic leaving for elsewhere goes out with the host's address.
+    `add rule ${T} masq ip saddr @${masq.v4} ip daddr != @${masq.v4} ip daddr != 224.0.0.0/4 masquerade`,
+    `add rule ${T} masq ip6 saddr @${masq.v6} ip6 daddr != @${masq.v6} ip6 daddr != ff00::/8 masquerade`,
+  ];
+}
 
 /** DNAT for each forward; `fib daddr type local` is pf's `self`: any of the host's own addresses. */
 export function dnatRules(forwards: PortForward[]): string[] {
@@ -161,96 +206,86 @@ export function isolationRules(policy: IsolationPolicy): string[] {
   });
 }
 
-/** One transaction's edits: chains given new rules (null: removed) and address lists given new entries. */
-export interface TableEdits {
-  chains: Map<string, string[] | null>;
-  lists: Map<string, string[]>;
-}
-
-function chainsAfter(state: NftState, edits: TableEdits): Set<string> {
-  const chains = new Set(state.chains);
-  for (const [chain, rules] of edits.chains) {
-    if (rules === null) chains.delete(chain);
-    else chains.add(chain);
+/** The map elements that lead to a publication's chains, by map, each key once. */
+export function publicationElements(forwards: PortForward[], hairpin: boolean): Map<MapName, string[]> {
+  const elements = new Map<MapName, Set<string>>();
+  const put = (map: MapName, key: string) => elements.set(map, (elements.get(map) ?? new Set()).add(key));
+  for (const f of forwards) {
+    if (!f.hostIP) put(MAPS.published, `${f.protocol} . ${f.hostPort}`);
+    else put(familyOf(f.hostIP) === 6 ? MAPS.publishedV6 : MAPS.publishedV4, `${f.hostIP} . ${f.protocol} . ${f.hostPort}`);
+    if (hairpin) put(familyOf(f.podAddress) === 6 ? MAPS.hairpinV6 : MAPS.hairpinV4, `${f.podAddress} . ${f.protocol} . ${f.podPort}`);
   }
-  return chains;
+  return new Map([...elements].map(([map, keys]) => [map, [...keys]]));
 }
 
-/** Whether anything of jailnet's remains after the edits: a publication, an isolation rule, a masqueraded address. */
-function anythingLeft(state: NftState, edits: TableEdits, chains: Set<string>): boolean {
-  const isolation = edits.chains.get(ISOLATION_CHAIN) ?? state.rules.filter((r) => r.chain === ISOLATION_CHAIN);
-  const masqueraded = edits.lists.get(MASQUERADE_TABLE) ?? setEntries(state, MASQUERADE_TABLE);
-  return [...chains].some((c) => /^(dnat|snat)\//.test(c)) || isolation.length > 0 || masqueraded.length > 0;
-}
+const chainOfMap = (map: MapName, key: string): string => (map === MAPS.hairpinV4 || map === MAPS.hairpinV6 ? snatChain(key) : dnatChain(key));
 
-/** The base chains re-pointed at the chains that remain, and the masquerade of pods' traffic to elsewhere. */
-function jumpLines(chains: Set<string>): string[] {
-  const lines: string[] = [];
-  for (const key of publicationKeys({ ...emptyState(), chains: [...chains] })) {
-    if (chains.has(dnatChain(key))) lines.push(`add rule ${T} prerouting jump ${dnatChain(key)}`, `add rule ${T} output jump ${dnatChain(key)}`);
-    if (chains.has(snatChain(key))) lines.push(`add rule ${T} postrouting jump ${snatChain(key)}`);
-  }
-  const masq = setNames(MASQUERADE_TABLE);
-  lines.push(
-    `add rule ${T} forward jump ${ISOLATION_CHAIN}`,
-    `add rule ${T} postrouting jump masq`,
-    // Pods' traffic leaving for elsewhere goes out with the host's address.
-    `add rule ${T} masq ip saddr @${masq.v4} ip daddr != @${masq.v4} ip daddr != 224.0.0.0/4 masquerade`,
-    `add rule ${T} masq ip6 saddr @${masq.v6} ip6 daddr != @${masq.v6} ip6 daddr != ff00::/8 masquerade`,
-  );
-  return lines;
-}
+const elementsLine = (map: MapName, keys: string[], key: string): string =>
+  `add element ${T} ${map} { ${keys.map((k) => `${k} : jump ${chainOfMap(map, key)}`).join(', ')} }`;
 
-/** No change at all: the transaction is empty. */
-export const NO_EDITS: TableEdits = { chains: new Map(), lists: new Map() };
-
-/** The whole transaction for the edits; or the table's removal once nothing of jailnet's is left; '' when nothing changes. */
-export function transaction(state: NftState, edits: TableEdits): string {
-  if (edits.chains.size === 0 && edits.lists.size === 0) return '';
-  const chains = chainsAfter(state, edits);
-  if (!anythingLeft(state, edits, chains)) return state.exists ? `delete table ${T}\n` : '';
-  const body: string[] = [];
-  const removals: string[] = [];
-  for (const [chain, rules] of edits.chains) {
-    if (rules === null) {
-      if (state.chains.includes(chain)) removals.push(`flush chain ${T} ${chain}`, `delete chain ${T} ${chain}`);
-      continue;
+/**
+ * The transaction that makes `key`'s publication what `publication` says (null: none),
+ * given the forwards it has now (read from its own DNAT chain; undefined: it has none).
+ * Old elements are removed by adding them first (a no-op where they are) and deleting
+ * them, so a removal never fails on an element a crash left out; a chain is emptied and
+ * refilled, or deleted once no element leads to it.
+ */
+export function publicationTransaction(key: string, previous: PortForward[] | undefined, publication: PortPublication | null): string {
+  const lines = skeletonLines();
+  if (previous !== undefined) {
+    lines.push(`add chain ${T} ${dnatChain(key)}`, `add chain ${T} ${snatChain(key)}`);
+    for (const [map, keys] of publicationElements(previous, true)) {
+      for (const element of keys) lines.push(`${elementsLine(map, [element], key)}`, `delete element ${T} ${map} { ${element} }`);
     }
-    body.push(`add chain ${T} ${chain}`, `flush chain ${T} ${chain}`, ...rules.map((rule) => `add rule ${T} ${chain} ${rule}`));
   }
-  for (const [list, entries] of edits.lists) body.push(...setLines(list, entries));
-  // Base chains are flushed before anything they jump to is deleted, and re-pointed last.
-  const flushes = BASE_CHAINS.map((c) => `flush chain ${T} ${c}`);
-  return `${[...SKELETON, ...flushes, ...body, ...removals, ...jumpLines(chains)].join('\n')}\n`;
+  const snat = publication ? snatRules(publication) : [];
+  const chains: Array<[string, string[]]> = [[dnatChain(key), publication ? dnatRules(publication.forwards) : []], [snatChain(key), snat]];
+  for (const [chain, rules] of chains) {
+    if (rules.length > 0) lines.push(`add chain ${T} ${chain}`, `flush chain ${T} ${chain}`, ...rules.map((rule) => `add rule ${T} ${chain} ${rule}`));
+    else if (previous !== undefined) lines.push(`flush chain ${T} ${chain}`, `delete chain ${T} ${chain}`);
+  }
+  if (publication) {
+    for (const [map, keys] of publicationElements(publication.forwards, snat.length > 0)) lines.push(elementsLine(map, keys, key));
+  }
+  return `${lines.join('\n')}\n`;
 }
 
-export function publishEdits(key: string, publication: PortPublication): TableEdits {
-  const dnat = dnatRules(publication.forwards);
-  const snat = snatRules(publication);
-  return {
-    chains: new Map([
-      [dnatChain(key), dnat.length > 0 ? dnat : null],
-      [snatChain(key), snat.length > 0 ? snat : null],
-    ]),
-    lists: new Map(),
-  };
-}
-
-export function unpublishEdits(key: string): TableEdits {
-  return { chains: new Map([[dnatChain(key), null], [snatChain(key), null]]), lists: new Map() };
-}
-
-export function isolationEdits(policy: IsolationPolicy): TableEdits {
+/** The isolation chain and the pod subnets it drops from, replaced whole (one entry per network, not per pod). */
+export function isolationTransaction(policy: IsolationPolicy): string {
   const rules = isolationRules(policy);
-  return {
-    chains: new Map([[ISOLATION_CHAIN, rules]]),
-    lists: new Map([[POD_SUBNETS_TABLE, rules.length > 0 ? [...new Set([...policy.podSubnets, ...policy.isolated])] : []]]),
-  };
+  const subnets = rules.length > 0 ? withoutCovered([...policy.podSubnets, ...policy.isolated]) : [];
+  const pods = setNames(POD_SUBNETS_TABLE);
+  return `${[
+    ...skeletonLines(),
+    `flush chain ${T} ${ISOLATION_CHAIN}`,
+    ...rules.map((rule) => `add rule ${T} ${ISOLATION_CHAIN} ${rule}`),
+    `flush set ${T} ${pods.v4}`,
+    `flush set ${T} ${pods.v6}`,
+    ...elementLines('add', POD_SUBNETS_TABLE, subnets),
+  ].join('\n')}\n`;
 }
 
-export function masqueradeEdits(state: NftState, add: string[], remove: string[]): TableEdits {
-  const entries = [...new Set([...setEntries(state, MASQUERADE_TABLE), ...add])].filter((a) => !remove.includes(a));
-  return { chains: new Map(), lists: new Map([[MASQUERADE_TABLE, entries]]) };
+/** Masqueraded addresses added or removed: elements only, the rest of the set untouched. */
+export function masqueradeTransaction(verb: 'add' | 'delete', addresses: string[]): string {
+  return `${[...skeletonLines(), ...elementLines(verb, MASQUERADE_TABLE, addresses)].join('\n')}\n`;
+}
+
+export const DELETE_TABLE = `delete table ${T}\n`;
+
+/**
+ * A table made by an earlier jailnet (the base chains jumping to each publication, no
+ * maps) brought to this layout: the elements of its publications, for the first
+ * transaction after a whole read. Adding an element that is there changes nothing.
+ */
+export function migrationLines(state: NftState): string[] {
+  return publicationKeys(state).flatMap((key) =>
+    [...publicationElements(forwardsOf(state, key), state.chains.includes(snatChain(key)))].map(([map, keys]) => elementsLine(map, keys, key)),
+  );
+}
+
+/** What keeps the table: its publications, its masqueraded addresses, and an isolation policy (one). */
+export function ownersOf(state: NftState): number {
+  return publicationKeys(state).length + setEntries(state, MASQUERADE_TABLE).length + (state.rules.some((r) => r.chain === ISOLATION_CHAIN) ? 1 : 0);
 }
 
 // Structural reads of nft's JSON expressions.
