@@ -241,9 +241,11 @@ async function main() {
   console.log(text);
   if (write) {
     const readme = path.join(root, 'bench', 'README.md');
-    const head = readFileSync(readme, 'utf8').split('<!-- results -->')[0];
+    // Only what lies between the two marks is replaced: the sections after them stay.
+    const [head, rest = ''] = readFileSync(readme, 'utf8').split('<!-- results -->');
+    const tail = rest.includes('<!-- /results -->') ? rest.slice(rest.indexOf('<!-- /results -->')) : '<!-- /results -->\n';
     const when = `Run on ${new Date().toISOString().slice(0, 10)}: ${iterations} iterations, Node ${process.version}, medians in ms unless the unit says otherwise.`;
-    writeFileSync(readme, `${head}<!-- results -->\n${when}\n\n${text}\n`);
+    writeFileSync(readme, `${head}<!-- results -->\n${when}\n\n${text}\n${tail}`);
   }
 }
 
