@@ -28,18 +28,6 @@ export function hostInterfaceName(network: string, containerId: string, ifname: 
   return `jn${digest.slice(0, 12)}`;
 }
 
-/**
- * The link-level addresses of an attachment's two ends, from the same hash as its host
- * end's name: stable across ADD and DEL (a repair recreates the pair as it was), set by
- * the commands that create and move the ends, so no read tells jailnet what they are.
- * Locally administered unicast (first octet xxxxxx10), 46 bits of hash each.
- */
-export function attachmentMacs(network: string, containerId: string, ifname: string): { host: string; pod: string } {
-  const digest = createHash('sha256').update(`mac\0${network}\0${containerId}\0${ifname}`).digest();
-  const mac = (bytes: Buffer): string => [(((bytes[0] as number) & 0xfc) | 0x02), ...bytes.subarray(1, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
-  return { host: mac(digest.subarray(0, 6)), pod: mac(digest.subarray(6, 12)) };
-}
-
 /** The stem of a Linux veth pair's temporary names before the ends are renamed. */
 export const TEMPORARY_VETH_STEM = 'jnt';
 

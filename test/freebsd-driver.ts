@@ -199,22 +199,6 @@ t.test('plan mode records every change and runs only reads', async (t) => {
   t.same(sim.state().ifaces, before.ifaces);
 });
 
-t.test("link-level addresses set by the commands that create and move an epair's ends", async (t) => {
-  const sim = await newSim(t);
-  const { host } = driverFor(sim);
-  await host.createVnetJail('pod');
-  const since = logCursor(sim);
-  since();
-  const { a, b } = await host.createEpair({ name: 'jnhost0', mtu: 1500, up: true, mac: '02:00:00:00:00:0a' });
-  await host.moveToVnet(b, 'pod', '02:00:00:00:00:0b');
-  t.same(since(), [`ifconfig ${b.replace(/b$/, '')} create name jnhost0 mtu 1500 ether 02:00:00:00:00:0a up`, `ifconfig ${b} ether 02:00:00:00:00:0b vnet pod`], 'no command of its own for either address');
-  t.equal(a, 'jnhost0');
-  t.match(ifaceIn(sim, 'host', 'jnhost0'), { mac: '02:00:00:00:00:0a', up: true });
-  t.match(ifaceIn(sim, 'jail1', b), { mac: '02:00:00:00:00:0b' }, 'the moved end keeps the address it was given');
-  await t.rejects(host.moveToVnet(b, 'pod', '02:00:00:00:00:0b;x'), /invalid link-level address/, 'an address is checked before it reaches an argv');
-  t.same(since(), [], 'and nothing ran');
-});
-
 t.test('host-wide facts: forwarding and filter_local are read once per process, never recorded from a plan', async (t) => {
   const sim = await newSim(t);
   const since = logCursor(sim);

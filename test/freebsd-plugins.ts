@@ -156,7 +156,8 @@ t.test('loopback, tuning and refused fields', async (t) => {
   t.equal(h.sim.state().vnets.find((v) => v.id !== 'host')?.sysctls['net.inet.ip.forwarding'], '1', 'the sysctl was set inside the pod');
   t.equal((await h.del(tuned, 'c2', 'pod-a')).code, 0);
 
-  // The bridge's own `mac` (CNI_ARGS MAC=, as podman's --mac-address sends it) goes on with the move.
+  // The bridge's own `mac` (CNI_ARGS MAC=, as podman's --mac-address sends it): `ether` is an
+  // address family in ifconfig, set after the rest of its line, so it is a command of its own.
   const plain = await h.writeList('bridged', { ...base, name: 'bridged', plugins: base.plugins.filter((p) => p.type === 'bridge') });
   const start = h.sim.log().length;
   const withMac = await h.add(plain, 'c3', 'pod-a', ['--args', 'IgnoreUnknown=1;MAC=02:00:00:11:22:33']);
@@ -164,8 +165,7 @@ t.test('loopback, tuning and refused fields', async (t) => {
   t.equal(withMac.json.interfaces[2].mac, '02:00:00:11:22:33');
   t.match(h.sim.state().ifaces.find((i) => i.vnet !== 'host' && i.name === 'eth0'), { mac: '02:00:00:11:22:33' });
   const commands = h.sim.log().slice(start).map((e) => e.argv.join(' '));
-  t.ok(commands.some((c) => /^ifconfig epair\d+b ether 02:00:00:11:22:33 vnet pod-a$/.test(c)), 'set by the command that moves the end');
-  t.notOk(commands.some((c) => /^ifconfig -j pod-a eth0$/.test(c)), 'and the pod end is not read back');
+  t.ok(commands.some((c) => /^ifconfig epair\d+b ether 02:00:00:11:22:33$/.test(c)), 'set on the jail end before it moves');
   t.equal((await h.del(plain, 'c3', 'pod-a')).code, 0);
 
   const refusals: Array<[string, Record<string, unknown>, string, number]> = [

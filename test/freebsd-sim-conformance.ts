@@ -396,6 +396,29 @@ const CASES: Case[] = [
   // if_vmove_reclaim: EINVAL when the jid is not found.
   { name: '-vnet from a jid that does not exist', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0b', '-vnet', '99'], stderr: 'ifconfig: SIOCSIFRVNET(99, epair0b): Invalid argument\n', code: 1 },
 
+  // af_link.c: `ether`, `lladdr` and `link` are address families (af_ether, af_lladdr,
+  // af_link), not commands: right after the name the address is set (SIOCSIFLLADDR) once the
+  // line is read; anywhere else the word is an inet address (in_getaddr: "bad value"); after
+  // a `vnet` on the same line the deferred ioctl finds no interface of that name
+  // (ifioctl ENXIO, ifconfig.c Perror: "no such interface"), the move itself having happened.
+  {
+    name: 'ether right after the name sets the address',
+    given: [['ifconfig', 'epair', 'create'], ['ifconfig', 'epair0a', 'ether', '02:aa:bb:cc:dd:01', 'up']],
+    run: ['ifconfig', 'epair0a', 'ether'],
+    // The hardware address stays beside it as `hwaddr` (af_link.c link_status).
+    stdout: 'epair0a: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500\n\toptions=8<VLAN_MTU>\n\tether 02:aa:bb:cc:dd:01\n\thwaddr 02:00:00:01:00:0a\n',
+  },
+  { name: 'ether mid-line is an inet address', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'mtu', '1400', 'ether', '02:aa:bb:cc:dd:01'], stderr: 'ifconfig: ether: bad value\n', code: 1 },
+  { name: 'ether in a create line after other words', run: ['ifconfig', 'epair', 'create', 'mtu', '1400', 'ether', '02:aa:bb:cc:dd:01'], stdout: 'epair0a\n', stderr: 'ifconfig: ether: bad value\n', code: 1 },
+  {
+    name: 'ether and vnet on one line: the move happens, the address does not',
+    given: [POD, ['ifconfig', 'epair', 'create']],
+    run: ['ifconfig', 'epair0b', 'ether', '02:aa:bb:cc:dd:01', 'vnet', 'pod'],
+    stderr: 'ifconfig: ioctl (SIOCAIFADDR): no such interface\n',
+    code: 1,
+  },
+  { name: 'a malformed link-level address', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'lladdr', 'zz:zz'], stderr: 'ifconfig: malformed link-level address\n', code: 1 },
+
   // af_nd6.c setnd6flags → nd6_ioctl SIOCSIFINFO_IN6: clearing IFDISABLED on an up interface
   // runs in6_if_up, which adds the EUI-64 link-local address (auto_linklocal).
   {

@@ -4,7 +4,6 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import {
-  attachmentMacs,
   hostInterfaceDescription,
   hostInterfaceName,
   parseHostInterfaceDescription,
@@ -12,7 +11,7 @@ import {
   publicationKey,
   rdrAnchor,
 } from '../src/persistent-names.js';
-import { isInterfaceName, isUnicastMac } from '../src/names.js';
+import { isInterfaceName } from '../src/names.js';
 
 const HOME = path.join('src', 'persistent-names.ts');
 
@@ -67,18 +66,4 @@ t.test('names and their parsers', async (t) => {
   t.equal(publicationKey({ containerId: long, ifname: 'eth0' }), `${'f'.repeat(32)}-eth0`, 'container IDs cut to 32 characters, as podman\'s plugins do');
   t.equal(rdrAnchor({ containerId: 'c1', ifname: 'eth1' }), 'cni-rdr/c1-eth1');
   t.equal(podJailName('web'), 'jailnet-web');
-});
-
-t.test("an attachment's link-level addresses", async (t) => {
-  const macs = attachmentMacs('podman', 'abc123', 'eth0');
-  t.same(attachmentMacs('podman', 'abc123', 'eth0'), macs, 'stable: a repair recreates the pair with the same addresses');
-  for (const mac of [macs.host, macs.pod]) {
-    t.ok(isUnicastMac(mac), `${mac} is a unicast address`);
-    t.equal(parseInt(mac.slice(0, 2), 16) & 0x02, 0x02, `${mac} is locally administered`);
-  }
-  t.not(macs.host, macs.pod, 'the two ends differ');
-  t.not(attachmentMacs('podman', 'abc123', 'eth1').pod, macs.pod, 'another ifname, another address');
-  t.not(attachmentMacs('other', 'abc123', 'eth0').pod, macs.pod, 'another network, another address');
-  const seen = new Set(Array.from({ length: 2000 }, (_, i) => attachmentMacs('podman', `c${i}`, 'eth0').pod));
-  t.equal(seen.size, 2000, 'no two of 2,000 containers share an address');
 });

@@ -97,8 +97,6 @@ export interface EpairOptions {
   mtu?: number;
   /** The a end comes up at once. */
   up?: boolean;
-  /** The a end's link-level address, set by the creating command: the caller knows it without a read. */
-  mac?: string;
 }
 
 export interface VnetJailOptions {
@@ -138,8 +136,7 @@ export interface Host {
   createVxlan(options: VxlanOptions, vnet?: Vnet): Promise<string>;
   renameInterface(name: string, newName: string, vnet?: Vnet): Promise<void>;
   destroyInterface(name: string, vnet?: Vnet): Promise<void>;
-  /** With `mac`, the interface gets that link-level address in the same command, before it moves. */
-  moveToVnet(name: string, jail: string, mac?: string): Promise<void>;
+  moveToVnet(name: string, jail: string): Promise<void>;
   moveFromVnet(name: string, jail: string): Promise<void>;
   setMtu(name: string, mtu: number, vnet?: Vnet): Promise<void>;
   setMac(name: string, mac: string, vnet?: Vnet): Promise<void>;
@@ -147,6 +144,11 @@ export interface Host {
   setUp(name: string, up: boolean, vnet?: Vnet): Promise<void>;
   setPromisc(name: string, on: boolean, vnet?: Vnet): Promise<void>;
   addAddress(name: string, cidr: string, vnet?: Vnet): Promise<void>;
+  /**
+   * The address an epair's a end was created with, known from the b end's where the kernel
+   * derives one from the other; undefined where it has to be read.
+   */
+  epairPeerMac(bEndMac: string): string | undefined;
   /** Gives the interface these addresses and brings it up, in as few commands as the host takes. */
   addAddressesAndUp(name: string, cidrs: string[], vnet?: Vnet): Promise<void>;
   removeAddress(name: string, address: string, vnet?: Vnet): Promise<void>;

@@ -14,11 +14,15 @@ function ifn(name: string): string {
   return PLAN_PLACEHOLDER.test(name) ? name : validateInterfaceName(name);
 }
 
-/** `ether M` (ifconfig.c setifllladdr, immediate); the address is checked where it enters an argv too. */
-function etherWords(mac: string | undefined): string[] {
-  if (mac === undefined) return [];
+/**
+ * A link-level address, checked where it enters an argv. `ether` is an address family in
+ * ifconfig (af_link.c), not a command: it must come right after the interface's name, and
+ * the address is set after every other word of the line (as inet addresses are), so it
+ * is a command of its own, never part of a `create` or `vnet` line.
+ */
+function lladdr(mac: string): string {
   if (!isMacAddress(mac)) throw new Error(`invalid link-level address ${JSON.stringify(mac)}`);
-  return ['ether', mac];
+  return mac;
 }
 
 export const ifconfig = {
@@ -30,7 +34,6 @@ export const ifconfig = {
     ...(o.name ? ['name', ifn(o.name)] : []),
     ...(o.description ? ['description', o.description] : []),
     ...(o.mtu ? ['mtu', String(o.mtu)] : []),
-    ...etherWords(o.mac),
     ...(o.up ? ['up'] : []),
   ],
   createBridge: (name?: string): Argv => ['ifconfig', 'bridge', 'create', ...(name ? ['name', ifn(name)] : [])],
@@ -44,11 +47,10 @@ export const ifconfig = {
   ],
   rename: (name: string, newName: string): Argv => ['ifconfig', ifn(name), 'name', ifn(newName)],
   destroy: (name: string): Argv => ['ifconfig', ifn(name), 'destroy'],
-  // Parameters apply in order (ifconfig.8): the address is set while the interface is still here.
-  moveToVnet: (name: string, jail: string, mac?: string): Argv => ['ifconfig', ifn(name), ...etherWords(mac), 'vnet', jail],
+  moveToVnet: (name: string, jail: string): Argv => ['ifconfig', ifn(name), 'vnet', jail],
   moveFromVnet: (name: string, jail: string): Argv => ['ifconfig', ifn(name), '-vnet', jail],
   mtu: (name: string, mtu: number): Argv => ['ifconfig', ifn(name), 'mtu', String(mtu)],
-  ether: (name: string, mac: string): Argv => ['ifconfig', ifn(name), ...etherWords(mac)],
+  ether: (name: string, mac: string): Argv => ['ifconfig', ifn(name), 'ether', lladdr(mac)],
   description: (name: string, text: string): Argv => ['ifconfig', ifn(name), 'description', text],
   updown: (name: string, up: boolean): Argv => ['ifconfig', ifn(name), up ? 'up' : 'down'],
   promisc: (name: string, on: boolean): Argv => ['ifconfig', ifn(name), on ? 'promisc' : '-promisc'],

@@ -169,8 +169,8 @@ export class FreeBSDHost implements Host {
     await this.run(ifconfig.destroy(name), vnet);
   }
 
-  async moveToVnet(name: string, jailName: string, mac?: string): Promise<void> {
-    await this.run(ifconfig.moveToVnet(name, jailName, mac), undefined);
+  async moveToVnet(name: string, jailName: string): Promise<void> {
+    await this.run(ifconfig.moveToVnet(name, jailName), undefined);
   }
 
   async moveFromVnet(name: string, jailName: string): Promise<void> {
@@ -199,6 +199,11 @@ export class FreeBSDHost implements Host {
 
   async addAddress(name: string, cidr: string, vnet?: Vnet): Promise<void> {
     await this.run(ifconfig.addAddress(name, cidr), vnet);
+  }
+
+  /** sys/net/if_epair.c: the b end gets the a end's address with the last byte 0x0b (epair_clone_add); the a end's ends in 0x0a (epair_generate_mac). */
+  epairPeerMac(bEndMac: string): string | undefined {
+    return /^([0-9a-f]{2}:){5}0b$/i.test(bEndMac) ? `${bEndMac.slice(0, -2)}0a` : undefined;
   }
 
   /** One ifconfig per address; the last one also brings the interface up. */

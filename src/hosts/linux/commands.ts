@@ -54,11 +54,10 @@ export const ip = {
   netnsDelete: (name: string): Argv => ['ip', 'netns', 'del', name],
 };
 
-/** The `ip -batch -` line that creates a veth pair, both ends down, with an MTU and the a end's address. */
-export function vethBatchLine(a: string, b: string, mtu?: number, mac?: string): string {
+/** The `ip -batch -` line that creates a veth pair, both ends down, with an MTU. */
+export function vethBatchLine(a: string, b: string, mtu?: number): string {
   const m = mtu === undefined ? '' : ` mtu ${mtu}`;
-  const address = mac === undefined ? '' : ` address ${lladdr(mac)}`;
-  return `link add name ${ifn(a)}${m}${address} type veth peer name ${ifn(b)}${m}`;
+  return `link add name ${ifn(a)}${m} type veth peer name ${ifn(b)}${m}`;
 }
 
 export const nft = {

@@ -4,6 +4,7 @@
 // `nsenter --net=PATH`, which takes any netns path (/run/netns/X, /proc/PID/fd/N).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TEMPORARY_VETH_STEM } from '../../persistent-names.js';
@@ -32,6 +33,8 @@ import { parseLink, parseLinkNames, parseNetnsNames, parseRoutes } from './parse
 
 /** Queries: they run even with --dry-run. */
 const READS = { reads: true } as const;
+/** The host namespace's interfaces as sysfs shows them (this process runs there). */
+const SYS_CLASS_NET = '/sys/class/net';
 
 const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 // ip -batch splits on whitespace and honours double quotes: a description must not carry its own.
@@ -92,7 +95,7 @@ export class LinuxHost implements Host {
     const stem = `${TEMPORARY_VETH_STEM}${randomBytes(4).toString('hex')}`;
     // The host end gets its name in the creating line itself, as on FreeBSD.
     const pair = { a: options.name ?? `${stem}a`, b: `${stem}b` };
-    const lines = [vethBatchLine(pair.a, pair.b, options.mtu, options.mac)];
+    const lines = [vethBatchLine(pair.a, pair.b, options.mtu)];
     if (options.description !== undefined) {
       if (!BATCH_SAFE.test(options.description)) throw new Error(`interface description may not contain quotes, backslashes or newlines`);
       lines.push(`link set dev ${pair.a} alias "${options.description}"`);
@@ -139,8 +142,8 @@ export class LinuxHost implements Host {
     await this.run(ip.destroy(name), vnet);
   }
 
-  async moveToVnet(name: string, jail: string, mac?: string): Promise<void> {
-    await this.run(ip.set(name, ...(mac === undefined ? [] : ['address', lladdr(mac)]), 'netns', netnsPathOf(jail)), undefined);
+  async moveToVnet(name: string, jail: string): Promise<void> {
+    await this.run(ip.set(name, 'netns', netnsPathOf(jail)), undefined);
   }
 
   async moveFromVnet(name: string, jail: string): Promise<void> {
@@ -173,6 +176,10 @@ export class LinuxHost implements Host {
   }
 
   /** A veth's two ends get unrelated random addresses. */
+  epairPeerMac(): string | undefined {
+    return undefined;
+  }
+
   /** One `ip -batch` for the addresses and the link's state. */
   async addAddressesAndUp(name: string, cidrs: string[], vnet?: Vnet): Promise<void> {
     const bad = cidrs.find((c) => !/^[0-9A-Fa-f.:]+\/\d{1,3}$/.test(c));
@@ -206,8 +213,21 @@ export class LinuxHost implements Host {
       throw new HostCommandError(result);
     }
     const bridge = /"info_kind":"bridge"/.test(result.stdout);
-    const members = bridge ? parseLinkNames((await this.run(ip.members(name), vnet, READS)).stdout) : [];
-    return parseLink(result.stdout, members);
+    return parseLink(result.stdout, bridge ? await this.bridgeMembers(name, vnet) : []);
+  }
+
+  /**
+   * A bridge's members, by name. In the host's namespace from sysfs (`brif/`, one directory
+   * read), where `ip link show master` costs a process and a dump that grows with the
+   * bridge's ports (bench part 5); in a pod's namespace, whose sysfs this process does not
+   * see, by ip.
+   */
+  private async bridgeMembers(name: string, vnet: Vnet): Promise<string[]> {
+    if (vnet === undefined) {
+      const names = await readdir(path.join(SYS_CLASS_NET, ifn(name), 'brif')).catch(() => undefined);
+      if (names) return names.sort();
+    }
+    return parseLinkNames((await this.run(ip.members(name), vnet, READS)).stdout);
   }
 
   // routes

@@ -12,7 +12,7 @@ import type { Host, InterfaceInfo } from '../../hosts/host.js';
 import { attachmentKey, baseRecord, bridgeRecords, type AttachmentRecord } from '../attachment-record.js';
 import { attachmentsDir, pluginHost, podInterfaceName, sandboxOf } from '../host-for-plugin.js';
 import { Rollback } from '../rollback.js';
-import { attachmentMacs, hostInterfaceDescription, hostInterfaceName } from '../../persistent-names.js';
+import { hostInterfaceDescription, hostInterfaceName } from '../../persistent-names.js';
 import { loadBridgeConf, type BridgeConf } from './config.js';
 import { planAttachment, type AttachmentPlan } from './plan.js';
 import { enableForwarding, readyBridge, requireBridge } from './setup.js';
@@ -53,20 +53,14 @@ async function preflight(host: Host, request: PluginRequest, conf: BridgeConf, j
   return bridge;
 }
 
-/**
- * The epair, its host end on the bridge, its other end in the jail as CNI_IFNAME. Both ends
- * get their addresses from the commands that create and move them (the pod end's is `mac`
- * when the network asks for one), so the result needs no read of either.
- */
-async function plugEpair(host: Host, rollback: Rollback, request: PluginRequest, conf: BridgeConf, jail: string, hostName: string, mtu: number): Promise<EndMacs> {
-  const network = request.config.name as string;
-  const description = hostInterfaceDescription(jail, request.ifname, network);
-  const derived = attachmentMacs(network, request.containerId, request.ifname);
-  const macs = { host: derived.host, pod: conf.mac || derived.pod };
+/** The epair, its host end on the bridge, its other end in the jail as CNI_IFNAME. */
+async function plugEpair(host: Host, rollback: Rollback, request: PluginRequest, conf: BridgeConf, jail: string, hostName: string, mtu: number): Promise<void> {
+  const description = hostInterfaceDescription(jail, request.ifname, request.config.name as string);
   // Named, described and sized in the creating command: a crash never leaves a pair DEL cannot find.
-  const pair = await rollback.step('epair', () => host.createEpair({ name: hostName, description, mtu, up: true, mac: macs.host }), () => host.destroyInterface(hostName));
+  const pair = await rollback.step('epair', () => host.createEpair({ name: hostName, description, mtu, up: true }), () => host.destroyInterface(hostName));
+  if (conf.mac) await host.setMac(pair.b, conf.mac);
   await host.addBridgeMember(conf.bridge, hostName, { hairpin: conf.hairpinMode });
-  await host.moveToVnet(pair.b, jail, macs.pod);
+  await host.moveToVnet(pair.b, jail);
   // A taken CNI_IFNAME is found by the rename failing (the rollback then takes the epair
   // away), not by a look before: a look on every ADD costs a host command.
   await host.renameInterface(pair.b, request.ifname, jail).catch(async (error: unknown) => {
@@ -75,7 +69,6 @@ async function plugEpair(host: Host, rollback: Rollback, request: PluginRequest,
     }
     throw error;
   });
-  return macs;
 }
 
 /** The pod's addresses masqueraded; a packet filter that is not there is said so (looked at only then). */
@@ -99,17 +92,15 @@ async function configurePodSide(host: Host, request: PluginRequest, jail: string
   }
 }
 
-/** The link-level addresses plugEpair gave the two ends. */
-interface EndMacs {
-  host: string;
-  pod: string;
-}
-
-function resultOf(request: PluginRequest, bridge: InterfaceInfo, jail: string, hostName: string, macs: EndMacs, plan: AttachmentPlan, ipam: Result): Result {
+async function resultOf(host: Host, request: PluginRequest, conf: BridgeConf, bridge: InterfaceInfo, jail: string, hostName: string, plan: AttachmentPlan, ipam: Result): Promise<Result> {
+  const podInfo = await host.inspectInterface(request.ifname, jail);
+  // The host end's address follows from the pod end's on FreeBSD, unless `mac` replaced that one.
+  const derived = podInfo?.mac && !conf.mac ? host.epairPeerMac(podInfo.mac) : undefined;
+  const hostMac = derived ?? (await host.inspectInterface(hostName))?.mac;
   const interfaces: Interface[] = [
     { name: bridge.name, mac: bridge.mac },
-    { name: hostName, mac: macs.host },
-    { name: request.ifname, mac: macs.pod, sandbox: jail },
+    { name: hostName, mac: hostMac },
+    { name: request.ifname, mac: podInfo?.mac, sandbox: jail },
   ];
   const dns = ipam.dns && Object.keys(ipam.dns).length > 0 ? ipam.dns : ((request.config.dns as Result['dns']) ?? {});
   return { interfaces, ips: plan.ips, routes: plan.routes.map((r) => ({ ...r })), dns };
@@ -139,12 +130,12 @@ async function add(request: PluginRequest): Promise<Result> {
     const bridge = await readyBridge(host, rollback, conf, plan, seen);
     await enableForwarding(host, plan);
     // The epair takes the bridge's MTU (FreeBSD 14 refuses a member of another MTU).
-    const macs = await plugEpair(host, rollback, request, conf, jail, hostName, conf.mtu || bridge.mtu);
+    await plugEpair(host, rollback, request, conf, jail, hostName, conf.mtu || bridge.mtu);
     if (plan.masqueraded.length > 0) {
       await rollback.step('masquerade', () => masquerade(host, plan.masqueraded), () => host.filter.unmasquerade(plan.masqueraded));
     }
     await configurePodSide(host, request, jail, plan);
-    return resultOf(request, bridge, jail, hostName, macs, plan, ipam);
+    return resultOf(host, request, conf, bridge, jail, hostName, plan, ipam);
   });
 }
 

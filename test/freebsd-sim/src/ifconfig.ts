@@ -161,14 +161,6 @@ function interfaceCommand(s: Session, word: string, args: string[], i: number): 
     case 'down': s.iface.up = false; return 1;
     case 'name': rename(s, value()); return 2;
     case 'mtu': setMtu(s, value()); return 2;
-    case 'ether':
-    case 'lladdr':
-    case 'link': {
-      const mac = value();
-      if (!macValid(mac)) fail('malformed link-level address');
-      s.iface.mac = normaliseMac(mac);
-      return 2;
-    }
     // setifdescr: an empty text clears the description (a buffer of length 0).
     case 'description':
     case 'descr': s.iface.description = value() || undefined; return 2;
@@ -226,6 +218,33 @@ function addressCommand(req: AddressRequest, word: string, args: string[], i: nu
   } else if (req.setaddr) setDestination(req, word);
   else setAddress(req, word);
   return 1;
+}
+
+/**
+ * The link families (af_link.c: `link`, `ether`, `lladdr`) are address families, not
+ * commands: only right after the name or `create`. Their address is read by link_getaddr
+ * as the words go (errx "malformed link-level address") and set by SIOCSIFLLADDR after
+ * them all, by name in the vnet the command runs in: after a `vnet` on the same line the
+ * interface is gone from there (ifioctl ENXIO, which Perror words "no such interface").
+ */
+function applyLinkParameters(s: Session, args: string[]): void {
+  let mac: string | undefined;
+  for (let i = 0; i < args.length; ) {
+    const word = args[i] as string;
+    const taken = interfaceCommand(s, word, args, i);
+    if (taken !== undefined) {
+      i += taken;
+      continue;
+    }
+    // setifdstaddr: link_getaddr refuses anything but the address itself.
+    if (mac !== undefined) fail("can't set link-level netmask or broadcast");
+    if (!macValid(word)) fail('malformed link-level address');
+    mac = word;
+    i += 1;
+  }
+  if (mac === undefined) return;
+  if (s.iface.vnet !== s.vnet) fail('ioctl (SIOCAIFADDR): no such interface');
+  s.iface.mac = normaliseMac(mac);
 }
 
 /** ifconfig(): every word in order, then the deferred address change. */
@@ -346,6 +365,7 @@ function permissionText(name: string, words: string[]): string {
 }
 
 const FAMILIES = new Set(['inet', 'inet6']);
+const LINK_FAMILIES = new Set(['link', 'ether', 'lladdr']);
 
 /** The forms without an interface: -a, -l, -g, -C (and an option ifconfig does not have). */
 function listing(ctx: ToolContext, vnet: string, args: string[]): ToolOutput {
@@ -425,9 +445,11 @@ export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
   }
   const printed = () => (s.printName ? `${s.printName}\n` : '');
   // The address family right after the name (or after `create`); inet when there is none.
-  const family: Family = FAMILIES.has(rest[0] as string) ? (rest.shift() as Family) : 'inet';
+  const link = LINK_FAMILIES.has(rest[0] as string) && Boolean(rest.shift());
+  const family: Family = FAMILIES.has(rest[0] as string) && !link ? (rest.shift() as Family) : 'inet';
   try {
-    applyParameters(s, rest, family);
+    if (link) applyLinkParameters(s, rest);
+    else applyParameters(s, rest, family);
   } catch (error) {
     if (error instanceof ToolError) throw new ToolError(s.stderr.join('') + error.stderr, error.exitCode, printed());
     throw error;
