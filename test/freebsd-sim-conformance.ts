@@ -408,6 +408,7 @@ const CASES: Case[] = [
     // The hardware address stays beside it as `hwaddr` (af_link.c link_status).
     stdout: 'epair0a: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500\n\toptions=8<VLAN_MTU>\n\tether 02:aa:bb:cc:dd:01\n\thwaddr 02:00:00:01:00:0a\n',
   },
+  { name: 'lladdr alone is the link status, as ether', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'lladdr'], stdout: 'epair0a: flags=8842<BROADCAST,RUNNING,SIMPLEX,MULTICAST> metric 0 mtu 1500\n\toptions=8<VLAN_MTU>\n\tether 02:00:00:01:00:0a\n' },
   { name: 'ether mid-line is an inet address', given: [['ifconfig', 'epair', 'create']], run: ['ifconfig', 'epair0a', 'mtu', '1400', 'ether', '02:aa:bb:cc:dd:01'], stderr: 'ifconfig: ether: bad value\n', code: 1 },
   { name: 'ether in a create line after other words', run: ['ifconfig', 'epair', 'create', 'mtu', '1400', 'ether', '02:aa:bb:cc:dd:01'], stdout: 'epair0a\n', stderr: 'ifconfig: ether: bad value\n', code: 1 },
   {

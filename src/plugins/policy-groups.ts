@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { buildOnce } from '../util/build-once.js';
 
 export interface Shape {
   subnets: string[];
@@ -23,7 +24,6 @@ export interface GroupRecords {
 }
 
 const SHAPE_SUFFIX = '.shape';
-const BUILT = '.built';
 
 function canonical(shape: Shape): string {
   return JSON.stringify({ subnets: [...new Set(shape.subnets)].sort(), isolated: shape.isolated });
@@ -64,11 +64,10 @@ export class PolicyGroups {
     return shapes;
   }
 
-  private async ensureBuilt(): Promise<void> {
-    if (await fs.access(path.join(this.dir, BUILT)).then(() => true, () => false)) return;
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    for (const [id, record] of await this.records.entries()) await this.join(record, id);
-    await fs.writeFile(path.join(this.dir, BUILT), '');
+  private ensureBuilt(): Promise<void> {
+    return buildOnce(this.dir, async () => {
+      for (const [id, record] of await this.records.entries()) await this.join(record, id);
+    });
   }
 
   /** Reads the group's entries only until one member's record is found: one look for a group in use. */

@@ -10,9 +10,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { PortMapping } from '../cni/port-mapping.js';
 import { formatIP, parseIP } from '../ipam/ip.js';
+import { buildOnce } from '../util/build-once.js';
 
 const ANY = 'any';
-const BUILT = '.built';
 
 /** What the index needs of the records (a JsonRecords of portmap records): whether one exists, and all of them by id. */
 export interface ClaimRecords {
@@ -44,12 +44,10 @@ export class PortClaims {
   }
 
   /** Under the records' lock: the index as the records say, built from them the first time. */
-  private async ensureBuilt(): Promise<void> {
-    const marker = path.join(this.dir, BUILT);
-    if (await fs.access(marker).then(() => true, () => false)) return;
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    for (const [id, record] of await this.records.entries()) await this.write(record.mappings, id);
-    await fs.writeFile(marker, '');
+  private ensureBuilt(): Promise<void> {
+    return buildOnce(this.dir, async () => {
+      for (const [id, record] of await this.records.entries()) await this.write(record.mappings, id);
+    });
   }
 
   /** Under the records' lock: the first mapping another attachment's claim takes (a claim of a record that is gone is dropped). */

@@ -41,12 +41,11 @@ import {
   isolationTransaction,
   masqueradedOf,
   masqueradeTransaction,
-  migrationLines,
+  migrationTransaction,
   ownersOf,
   parseNftTable,
   publicationTransaction,
   setNames,
-  skeletonLines,
   withoutCovered,
   type NftState,
 } from './nft-table.js';
@@ -119,8 +118,8 @@ export class NftPacketFilter implements PacketFilter {
   /** One whole read: the count, and the elements a table of an earlier layout lacks. */
   private async countAndMigrate(vnet: Vnet): Promise<number> {
     const state = await this.readTable(vnet);
-    const migration = state.exists ? migrationLines(state) : [];
-    if (migration.length > 0) await this.apply(`${[...skeletonLines(), ...migration].join('\n')}\n`, vnet);
+    const migration = state.exists ? migrationTransaction(state) : '';
+    if (migration !== '') await this.apply(migration, vnet);
     return ownersOf(state);
   }
 

@@ -133,7 +133,7 @@ const nfproto = (address: string): string => `meta nfproto ${familyOf(address) =
  * block adds what is missing and changes nothing that is there) and the base chains reset,
  * in every transaction, so each one leaves the table whole, whatever was there before.
  */
-export function skeletonLines(): string[] {
+function skeletonLines(): string[] {
   const masq = setNames(MASQUERADE_TABLE);
   const lookups = (chain: string, maps: Array<[string, MapName]>) => maps.map(([key, map]) => `add rule ${T} ${chain} ${key} vmap @${map}`);
   const published: Array<[string, MapName]> = [
@@ -220,6 +220,11 @@ export function publicationElements(forwards: PortForward[], hairpin: boolean): 
 
 const chainOfMap = (map: MapName, key: string): string => (map === MAPS.hairpinV4 || map === MAPS.hairpinV6 ? snatChain(key) : dnatChain(key));
 
+/** One transaction: the table declared and its base chains reset, then the lines. */
+function script(lines: string[]): string {
+  return `${[...skeletonLines(), ...lines].join('\n')}\n`;
+}
+
 const elementsLine = (map: MapName, keys: string[], key: string): string =>
   `add element ${T} ${map} { ${keys.map((k) => `${k} : jump ${chainOfMap(map, key)}`).join(', ')} }`;
 
@@ -231,7 +236,7 @@ const elementsLine = (map: MapName, keys: string[], key: string): string =>
  * refilled, or deleted once no element leads to it.
  */
 export function publicationTransaction(key: string, previous: PortForward[] | undefined, publication: PortPublication | null): string {
-  const lines = skeletonLines();
+  const lines: string[] = [];
   if (previous !== undefined) {
     lines.push(`add chain ${T} ${dnatChain(key)}`, `add chain ${T} ${snatChain(key)}`);
     for (const [map, keys] of publicationElements(previous, true)) {
@@ -247,7 +252,7 @@ export function publicationTransaction(key: string, previous: PortForward[] | un
   if (publication) {
     for (const [map, keys] of publicationElements(publication.forwards, snat.length > 0)) lines.push(elementsLine(map, keys, key));
   }
-  return `${lines.join('\n')}\n`;
+  return script(lines);
 }
 
 /** The isolation chain and the pod subnets it drops from, replaced whole (one entry per network, not per pod). */
@@ -255,19 +260,18 @@ export function isolationTransaction(policy: IsolationPolicy): string {
   const rules = isolationRules(policy);
   const subnets = rules.length > 0 ? withoutCovered([...policy.podSubnets, ...policy.isolated]) : [];
   const pods = setNames(POD_SUBNETS_TABLE);
-  return `${[
-    ...skeletonLines(),
+  return script([
     `flush chain ${T} ${ISOLATION_CHAIN}`,
     ...rules.map((rule) => `add rule ${T} ${ISOLATION_CHAIN} ${rule}`),
     `flush set ${T} ${pods.v4}`,
     `flush set ${T} ${pods.v6}`,
     ...elementLines('add', POD_SUBNETS_TABLE, subnets),
-  ].join('\n')}\n`;
+  ]);
 }
 
 /** Masqueraded addresses added or removed: elements only, the rest of the set untouched. */
 export function masqueradeTransaction(verb: 'add' | 'delete', addresses: string[]): string {
-  return `${[...skeletonLines(), ...elementLines(verb, MASQUERADE_TABLE, addresses)].join('\n')}\n`;
+  return script(elementLines(verb, MASQUERADE_TABLE, addresses));
 }
 
 export const DELETE_TABLE = `delete table ${T}\n`;
@@ -277,10 +281,11 @@ export const DELETE_TABLE = `delete table ${T}\n`;
  * maps) brought to this layout: the elements of its publications, for the first
  * transaction after a whole read. Adding an element that is there changes nothing.
  */
-export function migrationLines(state: NftState): string[] {
-  return publicationKeys(state).flatMap((key) =>
+export function migrationTransaction(state: NftState): string {
+  const lines = publicationKeys(state).flatMap((key) =>
     [...publicationElements(forwardsOf(state, key), state.chains.includes(snatChain(key)))].map(([map, keys]) => elementsLine(map, keys, key)),
   );
+  return lines.length > 0 ? script(lines) : '';
 }
 
 /** What keeps the table: its publications, its masqueraded addresses, and an isolation policy (one). */

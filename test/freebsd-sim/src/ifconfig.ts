@@ -366,6 +366,8 @@ function permissionText(name: string, words: string[]): string {
 
 const FAMILIES = new Set(['inet', 'inet6']);
 const LINK_FAMILIES = new Set(['link', 'ether', 'lladdr']);
+/** `ifconfig NAME FAMILY`: the interface's status for that family alone. */
+const STATUS_FAMILIES = new Set([...FAMILIES, ...LINK_FAMILIES]);
 
 /** The forms without an interface: -a, -l, -g, -C (and an option ifconfig does not have). */
 function listing(ctx: ToolContext, vnet: string, args: string[]): ToolOutput {
@@ -406,7 +408,7 @@ export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
   if (args.length === 0 || (args[0] ?? '').startsWith('-')) return listing(ctx, vnet, args);
 
   const name = args[0] as string;
-  if (!mayConfigureNetwork(state, callerJid) && args.length > 1 && !(args.length === 2 && ['inet', 'inet6', 'ether'].includes(args[1] as string))) {
+  if (!mayConfigureNetwork(state, callerJid) && args.length > 1 && !(args.length === 2 && STATUS_FAMILIES.has(args[1] as string))) {
     fail(permissionText(name, args.slice(1)));
   }
   const stdout: string[] = [];
@@ -439,9 +441,11 @@ export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
     destroyIface(state, s.iface);
     return ok();
   }
-  if (rest.length === 0 || (rest.length === 1 && ['inet', 'inet6', 'ether'].includes(rest[0] as string))) {
+  if (rest.length === 0 || (rest.length === 1 && STATUS_FAMILIES.has(rest[0] as string))) {
     if (s.printName && rest.length === 0) return ok(`${s.printName}\n`);
-    return ok(formatIface(state, s.iface, rest[0] as 'inet' | 'inet6' | 'ether' | undefined));
+    // The three link families share one status printer (af_link.c link_status).
+    const family = LINK_FAMILIES.has(rest[0] as string) ? 'ether' : (rest[0] as 'inet' | 'inet6' | undefined);
+    return ok(formatIface(state, s.iface, family));
   }
   const printed = () => (s.printName ? `${s.printName}\n` : '');
   // The address family right after the name (or after `create`); inet when there is none.
