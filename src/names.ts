@@ -1,6 +1,8 @@
 // Names that reach jail(8), ifconfig(8) or a file path are checked before any host
 // command. Pod and container names become jail name components, where `.` means
 // hierarchy, so they have none; nor `/`, whitespace, control or shell characters.
+import { randomBytes } from 'node:crypto';
+
 export class NameError extends Error {
   constructor(message: string) {
     super(message);
@@ -65,4 +67,15 @@ export function isUnicastMac(mac: string): boolean {
   if (!isMacAddress(mac)) return false;
   const octets = mac.split(':').map((o) => parseInt(o, 16));
   return (octets[0]! & 1) === 0 && octets.some((o) => o !== 0);
+}
+
+/**
+ * A random unicast address with the locally administered bit set (IEEE 802-2014 §8.4), as
+ * Linux's eth_random_addr() makes one for a veth: for an interface whose address jailnet
+ * sets itself, so that it knows the address without reading it back.
+ */
+export function randomLocalMac(): string {
+  const octets = randomBytes(6);
+  octets[0] = (octets[0]! & 0xfe) | 0x02;
+  return [...octets].map((o) => o.toString(16).padStart(2, '0')).join(':');
 }

@@ -3,7 +3,7 @@
 // table holds reads back structurally as the intents that made it. The filter itself runs
 // there too: what it reads for a change (its own chain, never the whole table), the count
 // that decides when the table goes, and a table of the earlier layout brought to this one.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -15,13 +15,14 @@ import {
   forwardsOf,
   isolatedOf,
   isolationRules,
-  isolationTransaction,
+  isolationChanges,
   masqueradedOf,
-  masqueradeTransaction,
+  masqueradeChanges,
   parseNftTable,
   publicationElements,
-  publicationTransaction,
+  publicationChanges,
   snatRules,
+  transaction,
   withoutCovered,
   emptyState,
   type NftState,
@@ -56,10 +57,15 @@ t.test("a publication renders as DNAT rules, the bridge's source NAT, and the ma
     'hairpin-v6': ['fd00::2 . tcp . 80'],
     'published-v4': ['192.0.2.2 . udp . 5353'],
   }, 'each key once: both families of one host port are one element');
-  const script = publicationTransaction('ctr1-eth0', undefined, publication);
+  const script = transaction(publicationChanges('ctr1-eth0', undefined, publication));
   t.match(script, 'add element inet jailnet published { tcp . 8080 : jump dnat/ctr1-eth0 }');
   t.notMatch(script, /delete (chain|element)/, 'a first publication removes nothing');
   t.notMatch(script, /list|ctr2/, 'and names no other publication');
+  const guessed = transaction(publicationChanges('ctr1-eth0', 'unread', publication));
+  t.match(guessed, /\ncreate chain inet jailnet dnat\/ctr1-eth0\nadd rule inet jailnet dnat\/ctr1-eth0 /, 'taken to have none: its chains are created, which fails where they are there');
+  t.notMatch(guessed, /flush chain inet jailnet dnat/, 'and need no flush');
+  t.match(script, /^table inet jailnet \{\n/, 'a transaction declares the table first');
+  t.notMatch(transaction(publicationChanges('ctr1-eth0', 'unread', publication), false), /table|flush chain inet jailnet prerouting/, 'unless the table is known to be there');
 });
 
 t.test('isolation renders as accept within a subnet and drop from the other pods', async (t) => {
@@ -68,7 +74,7 @@ t.test('isolation renders as accept within a subnet and drop from the other pods
     'meta nfproto ipv4 ip saddr @jailnet-pods-v4 ip daddr 10.1.0.0/24 drop',
   ]);
   t.same(withoutCovered(['10.88.0.0/16', '10.88.1.0/24', '10.89.0.0/24', '10.89.0.0/24']), ['10.88.0.0/16', '10.89.0.0/24']);
-  t.match(masqueradeTransaction('add', ['10.88.0.2', '10.88.0.3', 'fd00::2']), /add element inet jailnet cni-nat-v4 \{ 10\.88\.0\.2, 10\.88\.0\.3 \}\nadd element inet jailnet cni-nat-v6 \{ fd00::2 \}\n$/);
+  t.match(transaction(masqueradeChanges('add', ['10.88.0.2', '10.88.0.3', 'fd00::2'])), /add element inet jailnet cni-nat-v4 \{ 10\.88\.0\.2, 10\.88\.0\.3 \}\nadd element inet jailnet cni-nat-v6 \{ fd00::2 \}\n$/);
 });
 
 /** The filter on a scratch namespace, with the nft commands it runs recorded. */
@@ -107,19 +113,19 @@ t.test('for real in a scratch namespace', async (t) => {
   };
 
   await t.test('transactions applied by nft read back as the intents', async (t) => {
-    apply(publicationTransaction('ctr1-eth0', undefined, publication));
-    apply(isolationTransaction({ podSubnets: ['10.1.0.0/24', '10.2.0.0/24'], isolated: ['10.1.0.0/24'] }));
-    apply(masqueradeTransaction('add', ['10.88.0.2', 'fd00::2']));
+    apply(transaction(publicationChanges('ctr1-eth0', undefined, publication)));
+    apply(transaction(isolationChanges({ podSubnets: ['10.1.0.0/24', '10.2.0.0/24'], isolated: ['10.1.0.0/24'] })));
+    apply(transaction(masqueradeChanges('add', ['10.88.0.2', 'fd00::2'])));
     t.same(sortedForwards(forwardsOf(read(), 'ctr1-eth0')), sortedForwards(publication.forwards), "the forwards read back from nft's JSON");
     t.same(isolatedOf(read()), ['10.1.0.0/24']);
     t.same(masqueradedOf(read()).sort(), ['10.88.0.2', 'fd00::2']);
     const moved = { ...publication, forwards: [{ protocol: 'tcp' as const, hostPort: 9090, podAddress: '10.88.0.2', podPort: 90 }] };
-    apply(publicationTransaction('ctr1-eth0', publication.forwards, moved));
+    apply(transaction(publicationChanges('ctr1-eth0', publication.forwards, moved)));
     t.same(forwardsOf(read(), 'ctr1-eth0'), moved.forwards, 'published again with other ports: only the new forwards');
     t.notMatch(text(), /8080|5353/, 'and no element of the old ones is left');
-    apply(publicationTransaction('ctr1-eth0', moved.forwards, null));
+    apply(transaction(publicationChanges('ctr1-eth0', moved.forwards, null)));
     t.notMatch(text(), /ctr1-eth0|9090/, 'removed: no chain, no element');
-    apply(publicationTransaction('ctr1-eth0', moved.forwards, null));
+    apply(transaction(publicationChanges('ctr1-eth0', moved.forwards, null)));
     t.pass('removing what a crash already took is no error');
     sh('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'jailnet']);
   });
@@ -132,14 +138,37 @@ t.test('for real in a scratch namespace', async (t) => {
     await filter.masquerade(['10.88.0.2', '10.88.0.3']);
     await filter.setIsolation({ podSubnets: ['10.1.0.0/24'], isolated: ['10.1.0.0/24'] });
     t.same(sortedForwards(await filter.publishedPorts(publication.owner)), sortedForwards(publication.forwards));
+    const third: PortPublication = { ...second, owner: { containerId: 'ctr3', ifname: 'eth0' }, forwards: [{ ...second.forwards[0]!, hostPort: 9091, podAddress: '10.88.0.4' }] };
     commands.length = 0;
-    await filter.publishPorts({ ...second, owner: { containerId: 'ctr3', ifname: 'eth0' }, forwards: [{ ...second.forwards[0]!, hostPort: 9091, podAddress: '10.88.0.4' }] });
-    t.same(commands, ['nft -j list chain inet jailnet dnat/ctr3-eth0', 'nft -f -'], 'a publication reads its own chain and applies one transaction');
+    await filter.publishPorts(third);
+    t.same(commands, ['nft -f -'], 'a new publication is one transaction, no read');
     commands.length = 0;
     await filter.masquerade(['10.88.0.4']);
-    t.same(commands, ['nft get element inet jailnet cni-nat-v4 { 10.88.0.4 }', 'nft -f -'], 'a masquerade looks up its own address');
+    t.same(commands, ['nft -f -'], 'so is a new masqueraded address (this process read the table whole at first use)');
+    commands.length = 0;
+    await filter.masquerade(['10.88.0.4']);
+    t.same(commands, [], 'one known to be there costs nothing');
     t.equal(await filter.unmasquerade(['10.88.0.4', '10.88.0.9']), 1, 'only what was masqueraded is removed, and said so');
     t.same(masqueradedOf(read()).sort(), ['10.88.0.2', '10.88.0.3']);
+
+    // Another process's change (a new stamp beside the count) makes this one forget what it knew.
+    const countFile = path.join(runDirectory, readdirSync(runDirectory).find((f) => f.endsWith('.owners'))!);
+    const [owners] = readFileSync(countFile, 'utf8').trim().split(' ');
+    writeFileSync(countFile, `${owners} another-process\n`);
+    const moved: PortPublication = { ...third, forwards: [{ ...third.forwards[0]!, hostPort: 9092 }] };
+    commands.length = 0;
+    await filter.publishPorts(moved);
+    t.same(commands, ['nft -f -', 'nft -j list chain inet jailnet dnat/ctr3-eth0', 'nft -f -'], 'a publication not known to be there: the guess fails, its chain is read');
+    t.same(forwardsOf(read(), 'ctr3-eth0'), moved.forwards, 'and it holds only the new forwards');
+    t.notMatch(text(), /9091/, 'no element of the old ones is left');
+    commands.length = 0;
+    await filter.masquerade(['10.88.0.5']);
+    t.same(commands, ['nft get element inet jailnet cni-nat-v4 { 10.88.0.5 }', 'nft -f -'], 'nor are the masqueraded addresses known: a look first');
+    t.equal(await filter.unmasquerade(['10.88.0.5']), 1);
+    commands.length = 0;
+    await filter.unpublishPorts(moved.owner, []);
+    t.same(commands, ['nft -f -'], 'what this process applied last is removed without a read');
+    t.notMatch(text(), /ctr3-eth0/);
 
     for (const owner of [publication.owner, second.owner, { containerId: 'ctr3', ifname: 'eth0' }]) await filter.unpublishPorts(owner, []);
     await filter.setIsolation({ podSubnets: [], isolated: [] });
@@ -147,7 +176,11 @@ t.test('for real in a scratch namespace', async (t) => {
     commands.length = 0;
     t.equal(await filter.unmasquerade(['10.88.0.2', '10.88.0.3']), 2);
     t.equal(read().exists, false, "with nothing of jailnet's left, the table is gone");
-    t.same(commands.filter((c) => c.includes('list table')), ['nft -j list table inet jailnet'], 'one whole read, of a table then empty, confirmed it');
+    t.same(
+      commands,
+      ['nft get element inet jailnet cni-nat-v4 { 10.88.0.2, 10.88.0.3 }', 'nft -j list table inet jailnet', 'nft -f -'],
+      'the last owners go with the table: after the look (this process no longer knows them all), a whole read confirms nothing else is in it, one transaction deletes it',
+    );
   });
 
   await t.test('a table of the earlier layout (base chains jumping to each publication) is brought to this one', async (t) => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { socketDir, startDaemonProcess, type DaemonProcess } from './helpers/daemon.js';
 import { jailnet } from './helpers/run.js';
+import { hostInterfaceName } from '../src/persistent-names.js';
 import {
   fetchFrom,
   hostAddress,
@@ -111,6 +112,49 @@ function suite(t: Test, pass: Pass): void {
 
     const again = await cli('cni', 'del', '--network', NETWORK, '--container-id', 'plug-a', '--netns', pathA);
     t.equal(again.code, 0, 'DEL again succeeds');
+  });
+
+  t.test("the result has each end's own MAC; a taken name is refused and leaves nothing", async (t) => {
+    netnsRemove(a);
+    netnsRemove(b);
+    const pathA = netnsAdd(a);
+    const podLink = () => JSON.parse(sh('nsenter', [`--net=${pathA}`, '--', 'ip', '-j', 'link', 'show', 'eth0']).stdout)[0] as { address: string };
+    const add = await cli('--json', 'cni', 'add', '--network', NETWORK, '--container-id', 'plug-mac', '--netns', pathA);
+    t.equal(add.code, 0, add.stderr);
+    const [, hostEnd, podEnd] = add.json.interfaces as Array<{ name: string; mac: string }>;
+    t.equal(podEnd!.mac, podLink().address, "the pod end's MAC is the one it has");
+    t.equal(hostEnd!.mac, (hostLinks() as Array<{ ifname: string; address?: string }>).find((l) => l.ifname === hostEnd!.name)?.address, "the host end's MAC is the one it has");
+    t.match(hostEnd!.mac, /^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/, 'a locally administered unicast address');
+
+    const links = () => hostLinks().map((l) => l.ifname).sort();
+    const leaseFiles = () => readdirSync(path.join(leases, NETWORK)).sort();
+    const before = { links: links(), leases: leaseFiles() };
+    const podTaken = await cli('--json', 'cni', 'add', '--network', NETWORK, '--container-id', 'plug-mac2', '--netns', pathA);
+    t.equal(podTaken.json?.error?.code, 121, `eth0 is taken in the pod: ${podTaken.stdout}`);
+    t.match(podTaken.json?.error?.msg, /container interface eth0 already exists/);
+    t.same({ links: links(), leases: leaseFiles() }, before, 'no interface and no lease is left');
+    t.equal(podLink().address, podEnd!.mac, "the pod's eth0 is untouched");
+
+    const pathB = netnsAdd(b);
+    // Another interface under the name this attachment's host end would have.
+    const squatter = hostInterfaceName(NETWORK, 'plug-mac3', 'eth0');
+    sh('ip', ['link', 'add', squatter, 'type', 'bridge']);
+    t.teardown(() => sh('ip', ['link', 'del', squatter], { allowFailure: true }));
+    const hostTaken = await cli('--json', 'cni', 'add', '--network', NETWORK, '--container-id', 'plug-mac3', '--netns', pathB, '--args', 'IgnoreUnknown=1;MAC=02:00:5e:10:00:01');
+    t.equal(hostTaken.json?.error?.code, 122, `the host end's name is taken: ${hostTaken.stdout}`);
+    t.ok(hostLinks().some((l) => l.ifname === squatter), 'the interface of that name is left alone');
+    t.same({ links: links(), leases: leaseFiles() }, { ...before, links: [...before.links, squatter].sort() }, 'nothing else is left');
+    sh('ip', ['link', 'del', squatter]);
+
+    const asked = await cli('--json', 'cni', 'add', '--network', NETWORK, '--container-id', 'plug-mac3', '--netns', pathB, '--args', 'IgnoreUnknown=1;MAC=02:00:5e:10:00:01');
+    t.equal(asked.code, 0, asked.stderr);
+    t.equal(asked.json.interfaces[2].mac, '02:00:5e:10:00:01', 'a MAC asked for (CNI_ARGS) is the pod end\'s');
+    t.match(sh('nsenter', [`--net=${pathB}`, '--', 'ip', 'link', 'show', 'eth0']).stdout, '02:00:5e:10:00:01');
+    for (const [id, netns] of [['plug-mac', pathA], ['plug-mac3', pathB]] as const) {
+      t.equal((await cli('cni', 'del', '--network', NETWORK, '--container-id', id, '--netns', netns)).code, 0);
+    }
+    netnsRemove(a);
+    netnsRemove(b);
   });
 
   t.test('a netns held by a process (/proc/PID/ns/net, as buildah passes it) works', async (t) => {

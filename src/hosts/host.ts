@@ -99,6 +99,47 @@ export interface EpairOptions {
   up?: boolean;
 }
 
+/**
+ * An epair between the host and a vnet jail, as the bridge plugin plugs one in: the host
+ * end named, described, sized and up (on the bridge when one is named), the other end in
+ * the jail under its pod name (with that MAC, when one is asked for).
+ */
+export interface EpairPlug {
+  hostName: string;
+  description?: string;
+  /** The MTU of both ends. */
+  mtu?: number;
+  bridge?: string;
+  /** See addBridgeMember. */
+  hairpin?: boolean;
+  jail: string;
+  podName: string;
+  podMac?: string;
+}
+
+/** The MACs a plug gave its ends, where the driver set or knows them without a read. */
+export interface PluggedEpair {
+  hostMac?: string;
+  podMac?: string;
+}
+
+/** A route a pod's interface gets: `default` or a prefix, through a gateway. */
+export interface GatewayRoute {
+  destination: string;
+  gateway: string;
+}
+
+/** A name a plug needed is taken: on the host (`vnet` undefined) or in the jail. */
+export class InterfaceNameTakenError extends Error {
+  constructor(
+    readonly interfaceName: string,
+    readonly vnet: Vnet,
+  ) {
+    super(vnet === undefined ? `host interface ${interfaceName} already exists` : `interface ${interfaceName} already exists in ${vnet}`);
+    this.name = 'InterfaceNameTakenError';
+  }
+}
+
 export interface VnetJailOptions {
   hostname?: string;
   childrenMax?: number;
@@ -130,6 +171,11 @@ export interface Host {
   // interfaces
   /** One command creates the pair with the a end's name, description and MTU, so a crash never leaves an unmarked pair. */
   createEpair(options?: EpairOptions, vnet?: Vnet): Promise<{ a: string; b: string }>;
+  /**
+   * Creates an epair and puts it in place (EpairPlug), in as few commands as the host
+   * takes. On failure nothing of it is left; a taken name fails with InterfaceNameTakenError.
+   */
+  plugEpair(plug: EpairPlug): Promise<PluggedEpair>;
   createBridge(name?: string): Promise<string>;
   /** A tap; with `name`, the one command that creates it names it. */
   createTap(vnet?: Vnet, name?: string): Promise<string>;
@@ -149,8 +195,8 @@ export interface Host {
    * derives one from the other; undefined where it has to be read.
    */
   epairPeerMac(bEndMac: string): string | undefined;
-  /** Gives the interface these addresses and brings it up, in as few commands as the host takes. */
-  addAddressesAndUp(name: string, cidrs: string[], vnet?: Vnet): Promise<void>;
+  /** Gives the interface these addresses, brings it up and adds these routes, in as few commands as the host takes. */
+  configureInterface(name: string, cidrs: string[], routes: GatewayRoute[], vnet?: Vnet): Promise<void>;
   removeAddress(name: string, address: string, vnet?: Vnet): Promise<void>;
   /**
    * `hairpin`: frames may leave by the port they came in on (a pod reaching its own

@@ -5,9 +5,13 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
 import { enableSysctl, settledFacts, type SettledFacts } from '../facts.js';
+import { InterfaceNameTakenError } from '../host.js';
 import type {
   ChildJailOptions,
   EpairOptions,
+  EpairPlug,
+  GatewayRoute,
+  PluggedEpair,
   Host,
   ReadinessCheck,
   InterfaceInfo,
@@ -149,6 +153,33 @@ export class FreeBSDHost implements Host {
     }
   }
 
+  /**
+   * In the steps FreeBSD takes: the epair created named, described, sized and up (a taken
+   * name leaves nothing: see clone()); the MAC of the other end set while it is on the
+   * host; the host end on the bridge; the other end moved and renamed in the jail. A step
+   * that fails takes the pair away (destroying one end destroys both, wherever the other
+   * is). The MACs are read afterwards: if_epair.c derives them itself.
+   */
+  async plugEpair(plug: EpairPlug): Promise<PluggedEpair> {
+    const pair = await this.createEpair({ name: plug.hostName, description: plug.description, mtu: plug.mtu, up: true }).catch(async (error: unknown) => {
+      if (!this.door.planning && (await this.inspectInterface(plug.hostName).catch(() => undefined))) throw new InterfaceNameTakenError(plug.hostName, undefined);
+      throw error;
+    });
+    try {
+      if (plug.podMac !== undefined) await this.setMac(pair.b, plug.podMac);
+      if (plug.bridge !== undefined) await this.addBridgeMember(plug.bridge, plug.hostName);
+      await this.moveToVnet(pair.b, plug.jail);
+      await this.renameInterface(pair.b, plug.podName, plug.jail).catch(async (error: unknown) => {
+        if ((await this.listInterfaces(plug.jail).catch((): string[] => [])).includes(plug.podName)) throw new InterfaceNameTakenError(plug.podName, plug.jail);
+        throw error;
+      });
+    } catch (error) {
+      await this.run(ifconfig.destroy(plug.hostName), undefined, { allowFailure: true });
+      throw error;
+    }
+    return {};
+  }
+
   async createBridge(name?: string): Promise<string> {
     return this.clone(ifconfig.createBridge(name), undefined, name ?? 'bridge?');
   }
@@ -206,12 +237,13 @@ export class FreeBSDHost implements Host {
     return /^([0-9a-f]{2}:){5}0b$/i.test(bEndMac) ? `${bEndMac.slice(0, -2)}0a` : undefined;
   }
 
-  /** One ifconfig per address; the last one also brings the interface up. */
-  async addAddressesAndUp(name: string, cidrs: string[], vnet?: Vnet): Promise<void> {
-    if (cidrs.length === 0) return this.setUp(name, true, vnet);
+  /** One ifconfig per address (the last one also brings the interface up), then one route per route. */
+  async configureInterface(name: string, cidrs: string[], routes: GatewayRoute[], vnet?: Vnet): Promise<void> {
+    if (cidrs.length === 0) await this.setUp(name, true, vnet);
     for (const [i, cidr] of cidrs.entries()) {
       await this.run(i === cidrs.length - 1 ? ifconfig.addAddressAndUp(name, cidr) : ifconfig.addAddress(name, cidr), vnet);
     }
+    for (const r of routes) await this.addRoute(r.destination, r.gateway, vnet);
   }
 
   async removeAddress(name: string, address: string, vnet?: Vnet): Promise<void> {

@@ -7,9 +7,11 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { randomLocalMac } from '../../names.js';
 import { TEMPORARY_VETH_STEM } from '../../persistent-names.js';
 import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
 import { enableSysctl, settledFacts, type SettledFacts } from '../facts.js';
+import { InterfaceNameTakenError } from '../host.js';
 import type {
   ChildJailOptions,
   EpairOptions,
@@ -18,6 +20,9 @@ import type {
   InterfaceInfo,
   JailInfo,
   DeviceRoute,
+  EpairPlug,
+  GatewayRoute,
+  PluggedEpair,
   RouteInfo,
   SandboxState,
   Vnet,
@@ -39,6 +44,13 @@ const SYS_CLASS_NET = '/sys/class/net';
 const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 // ip -batch splits on whitespace and honours double quotes: a description must not carry its own.
 const BATCH_SAFE = /^[^"\\\n\r]*$/;
+const CIDR = /^[0-9A-Fa-f.:]+\/\d{1,3}$/;
+const ROUTE = /^(default|[0-9A-Fa-f.:]+\/\d{1,3}) via [0-9A-Fa-f.:]+$/;
+
+function batchSafe(description: string): string {
+  if (!BATCH_SAFE.test(description)) throw new Error(`interface description may not contain quotes, backslashes or newlines`);
+  return description;
+}
 
 export class LinuxHost implements Host {
   readonly kind = 'linux' as const;
@@ -96,10 +108,7 @@ export class LinuxHost implements Host {
     // The host end gets its name in the creating line itself, as on FreeBSD.
     const pair = { a: options.name ?? `${stem}a`, b: `${stem}b` };
     const lines = [vethBatchLine(pair.a, pair.b, options.mtu)];
-    if (options.description !== undefined) {
-      if (!BATCH_SAFE.test(options.description)) throw new Error(`interface description may not contain quotes, backslashes or newlines`);
-      lines.push(`link set dev ${pair.a} alias "${options.description}"`);
-    }
+    if (options.description !== undefined) lines.push(`link set dev ${pair.a} alias "${batchSafe(options.description)}"`);
     if (options.up) lines.push(`link set dev ${pair.a} up`);
     const result = await this.run(ip.batch(), vnet, { input: `${lines.join('\n')}\n`, allowFailure: true });
     if (result.exitCode !== 0) {
@@ -107,6 +116,40 @@ export class LinuxHost implements Host {
       throw new HostCommandError(result);
     }
     return pair;
+  }
+
+  /**
+   * One `ip -batch`: the veth made with its pod end created in the pod's namespace under
+   * its pod name (no move, no rename), both ends sized and given MACs chosen here (random,
+   * locally administered, as the kernel's own would be; the result needs no read of
+   * either end), then the host end described, on the bridge and up. The kernel makes both
+   * ends in one step or neither; what failed is looked at only after a failure.
+   */
+  async plugEpair(plug: EpairPlug): Promise<PluggedEpair> {
+    const hostMac = randomLocalMac();
+    const podMac = lladdr(plug.podMac ?? randomLocalMac());
+    const netns = netnsPathOf(plug.jail);
+    if (/[\s"\\#]/.test(netns)) throw new Error(`network namespace path ${JSON.stringify(netns)} cannot be written in an ip batch`);
+    const mtu = plug.mtu === undefined ? '' : ` mtu ${plug.mtu}`;
+    const host = ifn(plug.hostName);
+    const lines = [`link add name ${host}${mtu} address ${hostMac} type veth peer name ${ifn(plug.podName)}${mtu} address ${podMac} netns ${netns}`];
+    if (plug.description !== undefined) lines.push(`link set dev ${host} alias "${batchSafe(plug.description)}"`);
+    if (plug.bridge !== undefined) lines.push(`link set dev ${host} master ${ifn(plug.bridge)}`);
+    if (plug.bridge !== undefined && plug.hairpin) lines.push(`link set dev ${host} type bridge_slave hairpin on`);
+    lines.push(`link set dev ${host} up`);
+    const result = await this.run(ip.batch(), undefined, { input: `${lines.join('\n')}\n`, allowFailure: true });
+    if (result.exitCode === 0) return { hostMac, podMac };
+    // A later line failed when the host end is there with the MAC chosen here: it is this plug's.
+    const made = await this.inspectInterface(host).catch(() => undefined);
+    if (made?.mac === hostMac) await this.run(ip.destroy(host), undefined, { allowFailure: true });
+    else if (/File exists/.test(result.stderr)) await this.takenName(plug, made !== undefined);
+    throw new HostCommandError(result);
+  }
+
+  /** Which of a plug's two names is taken, after the kernel refused the pair with EEXIST. */
+  private async takenName(plug: EpairPlug, hostNameTaken: boolean): Promise<void> {
+    if (hostNameTaken) throw new InterfaceNameTakenError(plug.hostName, undefined);
+    if ((await this.listInterfaces(plug.jail).catch((): string[] => [])).includes(plug.podName)) throw new InterfaceNameTakenError(plug.podName, plug.jail);
   }
 
   async createBridge(name?: string): Promise<string> {
@@ -180,11 +223,16 @@ export class LinuxHost implements Host {
     return undefined;
   }
 
-  /** One `ip -batch` for the addresses and the link's state. */
-  async addAddressesAndUp(name: string, cidrs: string[], vnet?: Vnet): Promise<void> {
-    const bad = cidrs.find((c) => !/^[0-9A-Fa-f.:]+\/\d{1,3}$/.test(c));
-    if (bad !== undefined) throw new Error(`invalid address ${JSON.stringify(bad)}`);
-    const lines = [...cidrs.map((c) => ip.addAddress(name, c).slice(1).join(' ')), ip.set(name, 'up').slice(1).join(' ')];
+  /** One `ip -batch` for the addresses, the link's state and the routes. */
+  async configureInterface(name: string, cidrs: string[], routes: GatewayRoute[], vnet?: Vnet): Promise<void> {
+    const bad = cidrs.find((c) => !CIDR.test(c)) ?? routes.map((r) => `${r.destination} via ${r.gateway}`).find((r) => !ROUTE.test(r));
+    if (bad !== undefined) throw new Error(`invalid address or route ${JSON.stringify(bad)}`);
+    const lines = [
+      ...cidrs.map((c) => ip.addAddress(name, c).slice(1).join(' ')),
+      ip.set(name, 'up').slice(1).join(' '),
+      // A batch line takes no -4/-6: a default route is written as the prefix of its gateway's family.
+      ...routes.map((r) => `route add ${r.destination === 'default' ? (r.gateway.includes(':') ? '::/0' : '0.0.0.0/0') : r.destination} via ${r.gateway}`),
+    ];
     await this.run(ip.batch(), vnet, { input: `${lines.join('\n')}\n` });
   }
 

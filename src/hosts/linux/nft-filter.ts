@@ -11,6 +11,7 @@
 // makes it, and also brings a table of an earlier jailnet to this layout; when the count
 // reaches zero a whole read (of a table that is then nearly empty) confirms it before the
 // table is deleted, and corrects the count if it was wrong.
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { withLock } from '../../util/file-lock.js';
@@ -28,7 +29,7 @@ import {
   type PortPublication,
   type PublicationOwner,
 } from '../packet-filter.js';
-import { conntrack, nft } from './commands.js';
+import { conntrack, ifn, nft } from './commands.js';
 import { netnsPathOf } from './jails.js';
 import {
   DELETE_TABLE,
@@ -38,20 +39,67 @@ import {
   isolatedOf,
   ISOLATION_CHAIN,
   isolationRules,
-  isolationTransaction,
+  isolationChanges,
   masqueradedOf,
-  masqueradeTransaction,
-  migrationTransaction,
+  masqueradeChanges,
+  migrationChanges,
   ownersOf,
   parseNftTable,
-  publicationTransaction,
+  publicationChanges,
   setNames,
+  transaction,
   withoutCovered,
   type NftState,
 } from './nft-table.js';
 import { parseDeletedFlows } from './parse.js';
 
 const MISSING = /No such file or directory/;
+
+/**
+ * What this process knows of one table (by its count file) from the changes it made
+ * itself and the reads it did: each publication's forwards, and every masqueraded address
+ * once it knows them all (the table was empty, or read whole). Valid while the stamp
+ * beside the count is the one this process left; a change by any other process leaves
+ * another, and it is forgotten. jailnetd serves every call, so its memory spares a read
+ * per change.
+ */
+interface TableMemory {
+  stamp?: string;
+  forwards: Map<string, PortForward[]>;
+  masqueraded?: Set<string>;
+}
+
+const memories = new Map<string, TableMemory>();
+
+function memoryOf(countFile: string, known: { owners: number; stamp?: string } | undefined): TableMemory {
+  const memory = memories.get(countFile);
+  if (memory && known?.stamp !== undefined && memory.stamp === known.stamp) return memory;
+  // A table that holds nothing of jailnet's: all of it is known.
+  const fresh: TableMemory = { forwards: new Map(), ...(known?.owners === 0 ? { masqueraded: new Set<string>() } : {}) };
+  memories.set(countFile, fresh);
+  return fresh;
+}
+
+/** What a whole read of the table teaches: every masqueraded address. */
+function learn(memory: TableMemory, state: NftState): void {
+  memory.masqueraded = new Set(masqueradedOf(state));
+}
+
+/** What a change's work gets: this process's memory of the table, and transactions on it (see transact()). */
+interface TableAtHand {
+  memory: TableMemory;
+  /** The table's owners as counted before this change. */
+  owners: number;
+  apply(changes: string[]): Promise<void>;
+  /** For changes that may not hold: whether they did. */
+  attempt(changes: string[]): Promise<boolean>;
+  /**
+   * Masqueraded addresses whose removal takes the table's last owners: removed with the
+   * table, in one transaction instead of two (each removal waits for an RCU grace
+   * period), once the whole read that confirms the table empty leaves only them in it.
+   */
+  removeLast(addresses: string[]): void;
+}
 
 export class NftPacketFilter implements PacketFilter {
   constructor(
@@ -79,8 +127,21 @@ export class NftPacketFilter implements PacketFilter {
     return this.list(nft.listChain(NFT_TABLE, chain), vnet);
   }
 
-  private async apply(script: string, vnet: Vnet): Promise<void> {
-    await this.run(nft.apply(), vnet, { input: script });
+  /**
+   * Applies changes in one transaction, and says whether it held (only `mayFail` ones may
+   * not; nft then changes nothing). Where the table is known to be there, without its
+   * declaration (see transaction()), and with it only when the table turns out missing.
+   */
+  private async transact(changes: string[], vnet: Vnet, tableKnown: boolean, mayFail = false): Promise<boolean> {
+    if (tableKnown) {
+      const bare = await this.run(nft.apply(), vnet, { input: transaction(changes, false), allowFailure: true });
+      if (bare.exitCode === 0) return true;
+      if (!MISSING.test(bare.stderr)) {
+        if (mayFail) return false;
+        throw new HostCommandError(bare);
+      }
+    }
+    return (await this.run(nft.apply(), vnet, { input: transaction(changes), allowFailure: mayFail })).exitCode === 0;
   }
 
   /** The lock and the count of one vnet's table, beside each other in the run directory. */
@@ -92,41 +153,67 @@ export class NftPacketFilter implements PacketFilter {
   /**
    * Runs one change under the table's lock. `work` applies its transaction and returns how
    * many owners of the table it added (negative: removed); the count is kept, and the
-   * table deleted when nothing of jailnet's is left in it.
+   * table deleted when nothing of jailnet's is left in it. Each change leaves a new stamp
+   * beside the count: `work` gets this process's memory of the table only while the stamp
+   * is the one this process left, that is while no other process changed the table.
    */
-  private async change(vnet: Vnet, work: () => Promise<number>): Promise<void> {
+  private async change(vnet: Vnet, work: (table: TableAtHand) => Promise<number>): Promise<void> {
     const files = this.files(vnet);
     const run = async () => {
-      let owners = await this.knownOwners(files.count);
-      if (owners === undefined) owners = await this.countAndMigrate(vnet);
-      owners += await work();
-      if (owners <= 0) owners = await this.dropIfEmpty(vnet);
-      if (!this.door.planning) await fs.writeFile(files.count, `${owners}\n`, { mode: 0o600 });
+      const known = await this.knownCount(files.count);
+      const memory = memoryOf(files.count, known);
+      // Owners counted means the table was left there, whole, by the last change.
+      const tableKnown = (known?.owners ?? 0) > 0;
+      let owners = known?.owners ?? (await this.countAndMigrate(vnet, memory));
+      let last: string[] = [];
+      const table: TableAtHand = {
+        memory,
+        owners,
+        apply: async (changes) => void (await this.transact(changes, vnet, tableKnown)),
+        attempt: (changes) => this.transact(changes, vnet, tableKnown, true),
+        removeLast: (addresses) => void (last = addresses),
+      };
+      try {
+        owners += await work(table);
+      } catch (error) {
+        memories.delete(files.count);
+        throw error;
+      }
+      if (owners <= 0) owners = await this.dropIfEmpty(vnet, memory, last);
+      if (this.door.planning) return;
+      memory.stamp = randomBytes(8).toString('hex');
+      await fs.writeFile(files.count, `${owners} ${memory.stamp}\n`, { mode: 0o600 });
     };
     if (this.door.planning) return void (await run());
     await fs.mkdir(this.runDirectory, { recursive: true, mode: 0o700 });
     await withLock(files.lock, run);
   }
 
-  private async knownOwners(file: string): Promise<number | undefined> {
+  private async knownCount(file: string): Promise<{ owners: number; stamp?: string } | undefined> {
     if (this.door.planning) return undefined;
-    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
-    const owners = text === undefined ? NaN : Number(text.trim());
-    return Number.isInteger(owners) && owners >= 0 ? owners : undefined;
+    const [count, stamp] = (await fs.readFile(file, 'utf8').catch(() => '')).trim().split(/\s+/);
+    const owners = count ? Number(count) : NaN;
+    return Number.isInteger(owners) && owners >= 0 ? { owners, stamp } : undefined;
   }
 
   /** One whole read: the count, and the elements a table of an earlier layout lacks. */
-  private async countAndMigrate(vnet: Vnet): Promise<number> {
+  private async countAndMigrate(vnet: Vnet, memory: TableMemory): Promise<number> {
     const state = await this.readTable(vnet);
-    const migration = state.exists ? migrationTransaction(state) : '';
-    if (migration !== '') await this.apply(migration, vnet);
+    learn(memory, state);
+    const migration = state.exists ? migrationChanges(state) : [];
+    if (migration.length > 0) await this.transact(migration, vnet, false);
     return ownersOf(state);
   }
 
-  private async dropIfEmpty(vnet: Vnet): Promise<number> {
+  /** The table deleted if a whole read finds nothing of jailnet's in it but `last` (see removeLast); its owners left. */
+  private async dropIfEmpty(vnet: Vnet, memory: TableMemory, last: string[]): Promise<number> {
     const state = await this.readTable(vnet);
-    const owners = ownersOf(state);
-    if (owners === 0 && state.exists) await this.apply(DELETE_TABLE, vnet);
+    const going = masqueradedOf(state).filter((a) => last.includes(a));
+    const owners = ownersOf(state) - going.length;
+    if (owners === 0 && state.exists) await this.run(nft.apply(), vnet, { input: DELETE_TABLE });
+    else if (going.length > 0) await this.transact(masqueradeChanges('delete', going), vnet, true);
+    learn(memory, owners === 0 ? emptyState() : state);
+    for (const address of going) memory.masqueraded?.delete(address);
     return owners;
   }
 
@@ -136,17 +223,35 @@ export class NftPacketFilter implements PacketFilter {
     return chain.exists ? forwardsOf(chain, key) : undefined;
   }
 
+  /**
+   * DNAT of 127.0.0.1 towards a bridge needs the bridge to route loopback sources. On the
+   * host it is read first from /proc (this process runs in the host's namespace), so only
+   * the first publication on a bridge costs a command.
+   */
+  private async routeLocalnet(bridge: string, vnet: Vnet): Promise<void> {
+    if (vnet === undefined) {
+      const now = await fs.readFile(path.join('/proc/sys/net/ipv4/conf', ifn(bridge), 'route_localnet'), 'utf8').catch(() => '');
+      if (now.trim() === '1') return;
+    }
+    await this.sysctlSet(`net.ipv4.conf.${bridge}.route_localnet`, '1', vnet);
+  }
+
   async publishPorts(publication: PortPublication, vnet?: Vnet): Promise<string[]> {
     validatePublication(publication);
     const bridge = publication.hairpin?.bridge;
-    // DNAT of 127.0.0.1 towards a bridge needs the bridge to route loopback sources.
-    if (bridge && publication.forwards.some((f) => familyOf(f.podAddress) === 4)) {
-      await this.sysctlSet(`net.ipv4.conf.${bridge}.route_localnet`, '1', vnet);
-    }
+    if (bridge && publication.forwards.some((f) => familyOf(f.podAddress) === 4)) await this.routeLocalnet(bridge, vnet);
     const key = publicationKey(publication.owner);
-    await this.change(vnet, async () => {
+    await this.change(vnet, async ({ memory, apply, attempt }) => {
+      // Known to this process, or guessed absent (the transaction then fails if it is there): one nft, no read.
+      const known = memory.forwards.get(key);
+      if (await attempt(publicationChanges(key, known ?? 'unread', publication))) {
+        memory.forwards.set(key, publication.forwards);
+        return known === undefined ? 1 : 0;
+      }
+      memory.forwards.delete(key);
       const previous = await this.ownForwards(key, vnet);
-      await this.apply(publicationTransaction(key, previous, publication), vnet);
+      await apply(publicationChanges(key, previous, publication));
+      memory.forwards.set(key, publication.forwards);
       return previous === undefined ? 1 : 0;
     });
     return [];
@@ -155,10 +260,13 @@ export class NftPacketFilter implements PacketFilter {
   async unpublishPorts(owner: PublicationOwner, flowsTo: string[], vnet?: Vnet): Promise<void> {
     validateAddresses(flowsTo);
     const key = publicationKey(owner);
-    await this.change(vnet, async () => {
+    await this.change(vnet, async ({ memory, apply, attempt }) => {
+      const known = memory.forwards.get(key);
+      memory.forwards.delete(key);
+      if (known !== undefined && (await attempt(publicationChanges(key, known, null)))) return -1;
       const previous = await this.ownForwards(key, vnet);
       if (previous === undefined) return 0;
-      await this.apply(publicationTransaction(key, previous, null), vnet);
+      await apply(publicationChanges(key, previous, null));
       return -1;
     });
     for (const address of flowsTo) await this.killFlowsTo(address, vnet);
@@ -171,11 +279,11 @@ export class NftPacketFilter implements PacketFilter {
   async setIsolation(policy: IsolationPolicy, vnet?: Vnet): Promise<void> {
     validatePolicy(policy);
     const wanted = isolationRules(policy).length > 0;
-    await this.change(vnet, async () => {
+    await this.change(vnet, async ({ apply }) => {
       const had = (await this.readChain(ISOLATION_CHAIN, vnet)).rules.length > 0;
       // An empty policy where there is none: no table is made for it.
       if (!had && !wanted) return 0;
-      await this.apply(isolationTransaction(policy), vnet);
+      await apply(isolationChanges(policy));
       return Number(wanted) - Number(had);
     });
   }
@@ -201,14 +309,21 @@ export class NftPacketFilter implements PacketFilter {
     return found;
   }
 
+  /** Which of the addresses are masqueraded: from memory where it knows them all (no command), else looked up. */
+  private async masqueradedOfThese(addresses: string[], memory: TableMemory, vnet: Vnet): Promise<string[]> {
+    const all = memory.masqueraded;
+    return all ? addresses.filter((a) => all.has(a)) : this.masqueradedAmong(addresses, vnet);
+  }
+
   async masquerade(addresses: string[], vnet?: Vnet): Promise<void> {
     validateAddresses(addresses);
     const wanted = withoutCovered(addresses);
     if (wanted.length === 0) return;
-    await this.change(vnet, async () => {
-      const present = await this.masqueradedAmong(wanted, vnet);
+    await this.change(vnet, async ({ memory, apply }) => {
+      const present = await this.masqueradedOfThese(wanted, memory, vnet);
       const missing = wanted.filter((a) => !present.includes(a));
-      if (missing.length > 0) await this.apply(masqueradeTransaction('add', missing), vnet);
+      if (missing.length > 0) await apply(masqueradeChanges('add', missing));
+      for (const address of missing) memory.masqueraded?.add(address);
       return missing.length;
     });
   }
@@ -217,9 +332,11 @@ export class NftPacketFilter implements PacketFilter {
     validateAddresses(addresses);
     let present: string[] = [];
     if (addresses.length === 0) return 0;
-    await this.change(vnet, async () => {
-      present = await this.masqueradedAmong([...new Set(addresses)], vnet);
-      if (present.length > 0) await this.apply(masqueradeTransaction('delete', present), vnet);
+    await this.change(vnet, async ({ memory, owners, apply, removeLast }) => {
+      present = await this.masqueradedOfThese([...new Set(addresses)], memory, vnet);
+      if (present.length >= owners) removeLast(present);
+      else if (present.length > 0) await apply(masqueradeChanges('delete', present));
+      for (const address of present) memory.masqueraded?.delete(address);
       return -present.length;
     });
     return present.length;

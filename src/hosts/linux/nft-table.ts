@@ -5,9 +5,9 @@
 // host or pod address where one applies), so a publication is added and removed by its own
 // elements and chains: no change reads or rewrites another pod's (issue 12). Isolation is
 // the `isolation` chain, masquerading a pair of typed sets changed element by element.
-// Every change is one `nft -f -` transaction that also declares the table and resets the
-// base chains' few fixed rules, so a half-applied state never exists; no other table is
-// ever touched. Reads are structural: rules come back as nft's JSON expressions, never as
+// Every change is one `nft -f -` transaction, which also declares the table and resets the
+// base chains' few fixed rules wherever the table may be missing, so a half-applied state
+// never exists; no other table is ever touched. Reads are structural: rules come back as nft's JSON expressions, never as
 // text. Pure: state in, script or data out.
 import { bitLength, familyOf, networkAddress, parseIP, parsePrefix, prefixContains, type Prefix } from '../../ipam/ip.js';
 import { MASQUERADE_TABLE, NFT_TABLE, POD_SUBNETS_TABLE } from '../../persistent-names.js';
@@ -43,6 +43,9 @@ export interface NftState {
   rules: NftRule[];
   sets: Map<string, string[]>;
 }
+
+/** What a transaction does with elements (`delete` fails unless each one is there). */
+export type ElementVerb = 'add' | 'delete';
 
 export const emptyState = (): NftState => ({ exists: false, chains: [], rules: [], sets: new Map() });
 
@@ -115,7 +118,7 @@ function setEntries(state: NftState, list: string): string[] {
 }
 
 /** Element lines of one address list, one per family that has entries: `add element` or `delete element`. */
-export function elementLines(verb: 'add' | 'delete', list: string, entries: string[]): string[] {
+export function elementLines(verb: ElementVerb, list: string, entries: string[]): string[] {
   const sets = setNames(list);
   const lines: string[] = [];
   for (const [set, family] of [[sets.v4, 4], [sets.v6, 6]] as const) {
@@ -220,24 +223,31 @@ export function publicationElements(forwards: PortForward[], hairpin: boolean): 
 
 const chainOfMap = (map: MapName, key: string): string => (map === MAPS.hairpinV4 || map === MAPS.hairpinV6 ? snatChain(key) : dnatChain(key));
 
-/** One transaction: the table declared and its base chains reset, then the lines. */
-function script(lines: string[]): string {
-  return `${[...skeletonLines(), ...lines].join('\n')}\n`;
+/**
+ * One transaction of these changes. With `declare`, the table is declared and its base
+ * chains reset first, so it holds wherever the table is missing or was changed by hand;
+ * without, the changes alone, for a table known to be there: nft then spares the kernel
+ * the declaration's set updates, whose commit waits for an RCU grace period (~12 ms here).
+ */
+export function transaction(changes: string[], declare = true): string {
+  return `${[...(declare ? skeletonLines() : []), ...changes].join('\n')}\n`;
 }
 
 const elementsLine = (map: MapName, keys: string[], key: string): string =>
   `add element ${T} ${map} { ${keys.map((k) => `${k} : jump ${chainOfMap(map, key)}`).join(', ')} }`;
 
 /**
- * The transaction that makes `key`'s publication what `publication` says (null: none),
- * given the forwards it has now (read from its own DNAT chain; undefined: it has none).
+ * The changes that make `key`'s publication what `publication` says (null: none), given
+ * the forwards it has now (read from its own DNAT chain; undefined: it has none;
+ * `unread`: taken to have none, its chains created, which fails where they are there).
  * Old elements are removed by adding them first (a no-op where they are) and deleting
  * them, so a removal never fails on an element a crash left out; a chain is emptied and
  * refilled, or deleted once no element leads to it.
  */
-export function publicationTransaction(key: string, previous: PortForward[] | undefined, publication: PortPublication | null): string {
+export function publicationChanges(key: string, previous: PortForward[] | undefined | 'unread', publication: PortPublication | null): string[] {
   const lines: string[] = [];
-  if (previous !== undefined) {
+  const had = Array.isArray(previous);
+  if (had) {
     lines.push(`add chain ${T} ${dnatChain(key)}`, `add chain ${T} ${snatChain(key)}`);
     for (const [map, keys] of publicationElements(previous, true)) {
       for (const element of keys) lines.push(`${elementsLine(map, [element], key)}`, `delete element ${T} ${map} { ${element} }`);
@@ -246,32 +256,33 @@ export function publicationTransaction(key: string, previous: PortForward[] | un
   const snat = publication ? snatRules(publication) : [];
   const chains: Array<[string, string[]]> = [[dnatChain(key), publication ? dnatRules(publication.forwards) : []], [snatChain(key), snat]];
   for (const [chain, rules] of chains) {
-    if (rules.length > 0) lines.push(`add chain ${T} ${chain}`, `flush chain ${T} ${chain}`, ...rules.map((rule) => `add rule ${T} ${chain} ${rule}`));
-    else if (previous !== undefined) lines.push(`flush chain ${T} ${chain}`, `delete chain ${T} ${chain}`);
+    const made = previous === 'unread' ? [`create chain ${T} ${chain}`] : [`add chain ${T} ${chain}`, `flush chain ${T} ${chain}`];
+    if (rules.length > 0) lines.push(...made, ...rules.map((rule) => `add rule ${T} ${chain} ${rule}`));
+    else if (had) lines.push(`flush chain ${T} ${chain}`, `delete chain ${T} ${chain}`);
   }
   if (publication) {
     for (const [map, keys] of publicationElements(publication.forwards, snat.length > 0)) lines.push(elementsLine(map, keys, key));
   }
-  return script(lines);
+  return lines;
 }
 
 /** The isolation chain and the pod subnets it drops from, replaced whole (one entry per network, not per pod). */
-export function isolationTransaction(policy: IsolationPolicy): string {
+export function isolationChanges(policy: IsolationPolicy): string[] {
   const rules = isolationRules(policy);
   const subnets = rules.length > 0 ? withoutCovered([...policy.podSubnets, ...policy.isolated]) : [];
   const pods = setNames(POD_SUBNETS_TABLE);
-  return script([
+  return [
     `flush chain ${T} ${ISOLATION_CHAIN}`,
     ...rules.map((rule) => `add rule ${T} ${ISOLATION_CHAIN} ${rule}`),
     `flush set ${T} ${pods.v4}`,
     `flush set ${T} ${pods.v6}`,
     ...elementLines('add', POD_SUBNETS_TABLE, subnets),
-  ]);
+  ];
 }
 
 /** Masqueraded addresses added or removed: elements only, the rest of the set untouched. */
-export function masqueradeTransaction(verb: 'add' | 'delete', addresses: string[]): string {
-  return script(elementLines(verb, MASQUERADE_TABLE, addresses));
+export function masqueradeChanges(verb: ElementVerb, addresses: string[]): string[] {
+  return elementLines(verb, MASQUERADE_TABLE, addresses);
 }
 
 export const DELETE_TABLE = `delete table ${T}\n`;
@@ -281,11 +292,10 @@ export const DELETE_TABLE = `delete table ${T}\n`;
  * maps) brought to this layout: the elements of its publications, for the first
  * transaction after a whole read. Adding an element that is there changes nothing.
  */
-export function migrationTransaction(state: NftState): string {
-  const lines = publicationKeys(state).flatMap((key) =>
+export function migrationChanges(state: NftState): string[] {
+  return publicationKeys(state).flatMap((key) =>
     [...publicationElements(forwardsOf(state, key), state.chains.includes(snatChain(key)))].map(([map, keys]) => elementsLine(map, keys, key)),
   );
-  return lines.length > 0 ? script(lines) : '';
 }
 
 /** What keeps the table: its publications, its masqueraded addresses, and an isolation policy (one). */

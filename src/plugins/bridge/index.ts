@@ -8,7 +8,7 @@ import { formatIP, prefixContains } from '../../ipam/ip.js';
 import { CniError, ErrorCode } from '../../cni/errors.js';
 import type { Interface, Result } from '../../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../../cni/skel.js';
-import type { Host, InterfaceInfo } from '../../hosts/host.js';
+import { InterfaceNameTakenError, type Host, type InterfaceInfo, type PluggedEpair } from '../../hosts/host.js';
 import { attachmentKey, baseRecord, bridgeRecords, type AttachmentRecord } from '../attachment-record.js';
 import { attachmentsDir, pluginHost, podInterfaceName, sandboxOf } from '../host-for-plugin.js';
 import { Rollback } from '../rollback.js';
@@ -38,37 +38,33 @@ function checkGateways(conf: BridgeConf, ipam: HostLocalConfig): void {
   }
 }
 
-/** Everything ADD checks before its first change; returns the bridge as it is now. */
-async function preflight(host: Host, request: PluginRequest, conf: BridgeConf, jail: string, hostName: string): Promise<InterfaceInfo | undefined> {
+/**
+ * Everything ADD checks before its first change; returns the bridge as it is now. A taken
+ * host interface name is found by the plug failing, and looked for here only where this
+ * attachment's record is left from an earlier ADD: its interface must not be taken over.
+ */
+async function preflight(host: Host, request: PluginRequest, conf: BridgeConf, jail: string, hostName: string, leftOver: boolean): Promise<InterfaceInfo | undefined> {
   // jailnet's own host-local is checked here too: a bad ipam section must not cost a lease file.
   if (conf.ipam?.type === 'host-local') checkGateways(conf, loadHostLocalConfig(request.config, request.args));
   await requireSandbox(host, jail);
-  // The host end's name is looked for first: an epair created under a taken name would be
-  // left behind by ifconfig, and its rollback would destroy the other attachment's.
-  if (await host.inspectInterface(hostName)) {
-    throw new CniError(ErrorCode.HostInterfaceTaken, `host interface ${hostName} already exists`, 'an earlier attachment of this container was not deleted');
-  }
+  if (leftOver && (await host.inspectInterface(hostName))) throw hostNameTaken(hostName);
   const bridge = await host.inspectInterface(conf.bridge);
   if (bridge) requireBridge(bridge, conf);
   return bridge;
 }
 
-/** The epair, its host end on the bridge, its other end in the jail as CNI_IFNAME. */
-async function plugEpair(host: Host, rollback: Rollback, request: PluginRequest, conf: BridgeConf, jail: string, hostName: string, mtu: number): Promise<void> {
+const hostNameTaken = (hostName: string) => new CniError(ErrorCode.HostInterfaceTaken, `host interface ${hostName} already exists`, 'an earlier attachment of this container was not deleted');
+
+/** The epair, its host end on the bridge, its other end in the jail as CNI_IFNAME; the MACs the host knows without a read. */
+async function plugEpair(host: Host, rollback: Rollback, request: PluginRequest, conf: BridgeConf, jail: string, hostName: string, mtu: number): Promise<PluggedEpair> {
   const description = hostInterfaceDescription(jail, request.ifname, request.config.name as string);
+  const plug = { hostName, description, mtu, bridge: conf.bridge, hairpin: conf.hairpinMode, jail, podName: request.ifname, podMac: conf.mac };
   // Named, described and sized in the creating command: a crash never leaves a pair DEL cannot find.
-  const pair = await rollback.step('epair', () => host.createEpair({ name: hostName, description, mtu, up: true }), () => host.destroyInterface(hostName));
-  if (conf.mac) await host.setMac(pair.b, conf.mac);
-  await host.addBridgeMember(conf.bridge, hostName, { hairpin: conf.hairpinMode });
-  await host.moveToVnet(pair.b, jail);
-  // A taken CNI_IFNAME is found by the rename failing (the rollback then takes the epair
-  // away), not by a look before: a look on every ADD costs a host command.
-  await host.renameInterface(pair.b, request.ifname, jail).catch(async (error: unknown) => {
-    if ((await host.listInterfaces(jail).catch((): string[] => [])).includes(request.ifname)) {
-      throw new CniError(ErrorCode.InterfaceExists, `container interface ${request.ifname} already exists in jail ${jail}`);
-    }
-    throw error;
-  });
+  return rollback.step('epair', () => host.plugEpair(plug).catch((error: unknown) => {
+    if (!(error instanceof InterfaceNameTakenError)) throw error;
+    if (error.vnet === undefined) throw hostNameTaken(hostName);
+    throw new CniError(ErrorCode.InterfaceExists, `container interface ${request.ifname} already exists in jail ${jail}`);
+  }), () => host.destroyInterface(hostName));
 }
 
 /** The pod's addresses masqueraded; a packet filter that is not there is said so (looked at only then). */
@@ -85,22 +81,18 @@ async function masquerade(host: Host, addresses: string[]): Promise<void> {
 
 /** Addresses, link and routes of the interface inside the jail. */
 async function configurePodSide(host: Host, request: PluginRequest, jail: string, plan: AttachmentPlan): Promise<void> {
-  await host.addAddressesAndUp(request.ifname, plan.containerAddresses, jail);
-  for (const route of plan.routes) {
-    const dst = route.dst === '0.0.0.0/0' || route.dst === '::/0' ? 'default' : route.dst;
-    await host.addRoute(dst, route.gw as string, jail);
-  }
+  const routes = plan.routes.map((route) => ({ destination: route.dst === '0.0.0.0/0' || route.dst === '::/0' ? 'default' : route.dst, gateway: route.gw as string }));
+  await host.configureInterface(request.ifname, plan.containerAddresses, routes, jail);
 }
 
-async function resultOf(host: Host, request: PluginRequest, conf: BridgeConf, bridge: InterfaceInfo, jail: string, hostName: string, plan: AttachmentPlan, ipam: Result): Promise<Result> {
-  const podInfo = await host.inspectInterface(request.ifname, jail);
+async function resultOf(host: Host, request: PluginRequest, conf: BridgeConf, bridge: InterfaceInfo, jail: string, hostName: string, plan: AttachmentPlan, ipam: Result, plugged: PluggedEpair): Promise<Result> {
+  const podMac = plugged.podMac ?? (await host.inspectInterface(request.ifname, jail))?.mac;
   // The host end's address follows from the pod end's on FreeBSD, unless `mac` replaced that one.
-  const derived = podInfo?.mac && !conf.mac ? host.epairPeerMac(podInfo.mac) : undefined;
-  const hostMac = derived ?? (await host.inspectInterface(hostName))?.mac;
+  const hostMac = plugged.hostMac ?? (podMac && !conf.mac ? host.epairPeerMac(podMac) : undefined) ?? (await host.inspectInterface(hostName))?.mac;
   const interfaces: Interface[] = [
     { name: bridge.name, mac: bridge.mac },
     { name: hostName, mac: hostMac },
-    { name: request.ifname, mac: podInfo?.mac, sandbox: jail },
+    { name: request.ifname, mac: podMac, sandbox: jail },
   ];
   const dns = ipam.dns && Object.keys(ipam.dns).length > 0 ? ipam.dns : ((request.config.dns as Result['dns']) ?? {});
   return { interfaces, ips: plan.ips, routes: plan.routes.map((r) => ({ ...r })), dns };
@@ -113,9 +105,9 @@ async function add(request: PluginRequest): Promise<Result> {
   const jail = sandboxOf(host, request.netns);
   const network = request.config.name as string;
   const hostName = hostInterfaceName(network, request.containerId, request.ifname);
-  const seen = await preflight(host, request, conf, jail, hostName);
   const records = bridgeRecords(await attachmentsDir());
   const id = attachmentKey(network, request.containerId, request.ifname);
+  const seen = await preflight(host, request, conf, jail, hostName, await records.exists(id));
 
   return Rollback.run(async (rollback) => {
     // Recorded before the lease and any host change, so gc after a crash knows what to take away.
@@ -130,12 +122,12 @@ async function add(request: PluginRequest): Promise<Result> {
     const bridge = await readyBridge(host, rollback, conf, plan, seen);
     await enableForwarding(host, plan);
     // The epair takes the bridge's MTU (FreeBSD 14 refuses a member of another MTU).
-    await plugEpair(host, rollback, request, conf, jail, hostName, conf.mtu || bridge.mtu);
+    const plugged = await plugEpair(host, rollback, request, conf, jail, hostName, conf.mtu || bridge.mtu);
     if (plan.masqueraded.length > 0) {
       await rollback.step('masquerade', () => masquerade(host, plan.masqueraded), () => host.filter.unmasquerade(plan.masqueraded));
     }
     await configurePodSide(host, request, jail, plan);
-    return resultOf(host, request, conf, bridge, jail, hostName, plan, ipam);
+    return resultOf(host, request, conf, bridge, jail, hostName, plan, ipam, plugged);
   });
 }
 
