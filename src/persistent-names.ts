@@ -28,9 +28,6 @@ export function hostInterfaceName(network: string, containerId: string, ifname: 
   return `jn${digest.slice(0, 12)}`;
 }
 
-/** The stem of a Linux veth pair's temporary names before the ends are renamed. */
-export const TEMPORARY_VETH_STEM = 'jnt';
-
 /** The host end's description: the mark by which gc finds an attachment nothing else records. */
 export function hostInterfaceDescription(jail: string, ifname: string, network: string): string {
   return `jailnet: pod ${jail} ifname ${ifname} network ${network}`;
@@ -70,6 +67,14 @@ export const BALANCER_ANCHOR = 'jailnet-lb';
 
 /** A pod's load balancer (kata-ipvs) on Linux: an nftables table of its own in the pod's netns (`ip jailnet-lb`). */
 export const BALANCER_NFT_TABLE = 'jailnet-lb';
+
+/**
+ * host-local's index of leases by attachment: `<dataDir>/.jailnet-by-attachment/<network>/`,
+ * beside the networks' lease directories, never in one (the reference plugin reads every
+ * file below a network's directory, and the layout there stays exactly the reference's).
+ * No network's directory has this name: CNI network names start with a letter or digit.
+ */
+export const LEASE_INDEX_DIR = '.jailnet-by-attachment';
 
 /** jailnetd's socket, where the plugin shims (libexec/cni/*) look for it unless JAILNET_SOCKET says otherwise. */
 export const DAEMON_SOCKET = '/var/run/jailnet/jailnetd.sock';

@@ -169,8 +169,6 @@ export interface Host {
   netnsOf(jail: string): string;
 
   // interfaces
-  /** One command creates the pair with the a end's name, description and MTU, so a crash never leaves an unmarked pair. */
-  createEpair(options?: EpairOptions, vnet?: Vnet): Promise<{ a: string; b: string }>;
   /**
    * Creates an epair and puts it in place (EpairPlug), in as few commands as the host
    * takes. On failure nothing of it is left; a taken name fails with InterfaceNameTakenError.

@@ -1,11 +1,14 @@
 // host-local's on-disk lease store, byte for byte the reference layout so leases carry
 // over: <dataDir>/<network>/<address> holding "<containerID>\r\n<ifname>",
-// last_reserved_ip.<rangeSetIndex>, and an empty `lock` file.
+// last_reserved_ip.<rangeSetIndex>, and an empty `lock` file; beside the network's
+// directory, jailnet's index of its leases by attachment (lease-index.ts), so that no ADD
+// or DEL reads every lease.
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { withLock } from '../util/file-lock.js';
 import { formatIP, parseIP, type IP } from './ip.js';
+import { LeaseIndex } from './lease-index.js';
 
 const LINE_BREAK = '\r\n';
 const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
@@ -23,8 +26,17 @@ function leaseKey(containerId: string, ifname: string): string {
   return `${containerId.trim()}${LINE_BREAK}${ifname}`;
 }
 
+/** A lease file's content: "<containerID>\r\n<ifname>", or the ID alone as older plugins wrote it. */
+function parseLease(text: string): { containerId: string; ifname: string } {
+  const [containerId = '', ifname = ''] = text.trim().split(LINE_BREAK);
+  return { containerId, ifname };
+}
+
 export class LeaseStore {
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly index: LeaseIndex,
+  ) {}
 
   /** Opens the network's directory, creating it and its lock file as the reference does. */
   static async open(dataDir: string, network: string): Promise<LeaseStore> {
@@ -32,7 +44,7 @@ export class LeaseStore {
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
     const handle = await fs.open(path.join(dir, LOCK_FILE), constants.O_RDONLY | constants.O_CREAT, 0o750);
     await handle.close();
-    return new LeaseStore(dir);
+    return new LeaseStore(dir, new LeaseIndex(dataDir, network));
   }
 
   /** Runs work under the network's cross-process lock. */
@@ -40,19 +52,32 @@ export class LeaseStore {
     return withLock(path.join(this.dir, LOCK_OWNER_FILE), work);
   }
 
-  /** Claims an address; false when another attachment holds it. */
+  /** The index, built from the leases the first time it is needed (callers hold the lock). */
+  private async indexed(): Promise<LeaseIndex> {
+    await this.index.ready(async () => (await this.leases()).map((l) => ({ key: leaseKey(l.containerId, l.ifname), address: formatIP(l.ip) })));
+    return this.index;
+  }
+
+  /** Claims an address; false when another attachment holds it. Listed in the index first: a crash leaves a hint too many, never a lease unlisted. */
   async reserve(containerId: string, ifname: string, ip: IP, rangeSetIndex: number): Promise<boolean> {
     const name = formatIP(ip);
     const leasePath = path.join(this.dir, name);
+    // Taken: no index change for it (an allocation tries address after address).
+    if (await fs.access(leasePath).then(() => true, () => false)) return false;
+    const key = leaseKey(containerId, ifname);
+    const index = await this.indexed();
+    const listed = (await index.addresses(key)).includes(name);
+    if (!listed) await index.add(key, name);
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(leasePath, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
     } catch (error) {
+      if (!listed) await index.remove(key, [name]);
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw error;
     }
     try {
-      await handle.writeFile(leaseKey(containerId, ifname));
+      await handle.writeFile(key);
     } catch (error) {
       await handle.close();
       await fs.rm(leasePath, { force: true });
@@ -85,39 +110,45 @@ export class LeaseStore {
     const leases: Lease[] = [];
     for (const entry of entries) {
       const ip = entry.isFile() ? parseIP(entry.name) : null;
-      if (!ip) continue;
-      let text: string;
-      try {
-        text = await fs.readFile(path.join(this.dir, entry.name), 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw error;
-      }
-      // Leases written before the ifname was recorded hold only the container ID.
-      const [containerId = '', ifname = ''] = text.trim().split(LINE_BREAK);
-      leases.push({ ip, containerId, ifname });
+      const lease = ip ? await this.readLease(ip) : undefined;
+      if (ip && lease) leases.push({ ip, ...lease });
     }
     return leases;
   }
 
-  private static matches(lease: Lease, containerId: string, ifname: string): boolean {
-    return lease.containerId === containerId.trim() && lease.ifname === ifname;
+  /** Who holds an address; undefined when nobody does. */
+  private async readLease(ip: IP): Promise<{ containerId: string; ifname: string } | undefined> {
+    try {
+      return parseLease(await fs.readFile(path.join(this.dir, formatIP(ip)), 'utf8'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
   }
 
+  /** The attachment's leases: those the index lists for it whose lease file names it. */
   async byAttachment(containerId: string, ifname: string): Promise<IP[]> {
-    return (await this.leases()).filter((l) => LeaseStore.matches(l, containerId, ifname)).map((l) => l.ip);
+    const index = await this.indexed();
+    const ips: IP[] = [];
+    for (const address of await index.addresses(leaseKey(containerId, ifname))) {
+      const ip = parseIP(address);
+      const lease = ip ? await this.readLease(ip) : undefined;
+      if (ip && lease && lease.containerId === containerId.trim() && lease.ifname === ifname) ips.push(ip);
+    }
+    return ips;
   }
 
   async release(ip: IP): Promise<void> {
+    const lease = await this.readLease(ip);
     await fs.rm(path.join(this.dir, formatIP(ip)), { force: true });
+    if (lease) await (await this.indexed()).remove(leaseKey(lease.containerId, lease.ifname), [formatIP(ip)]);
   }
 
   /** Releases every lease of an attachment; old-style leases holding only the ID count when no new-style one does. */
   async releaseAttachment(containerId: string, ifname: string): Promise<number> {
-    const leases = await this.leases();
-    let victims = leases.filter((l) => LeaseStore.matches(l, containerId, ifname));
-    if (victims.length === 0) victims = leases.filter((l) => l.containerId === containerId.trim() && l.ifname === '');
-    for (const lease of victims) await this.release(lease.ip);
+    let victims = await this.byAttachment(containerId, ifname);
+    if (victims.length === 0) victims = await this.byAttachment(containerId, '');
+    for (const ip of victims) await this.release(ip);
     return victims.length;
   }
 }

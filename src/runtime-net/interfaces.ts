@@ -50,16 +50,14 @@ export function interfaceOf(entry: RuntimeInterface): Interface {
 
 async function plug(host: Host, jail: string, entry: RuntimeInterface): Promise<void> {
   if (entry.linkType === 'pair') {
-    const { b } = await host.createEpair({ name: entry.device, mtu: entry.mtu, up: true });
-    await host.moveToVnet(b, jail);
-    await host.renameInterface(b, entry.name, jail);
+    await host.plugEpair({ hostName: entry.device, mtu: entry.mtu, jail, podName: entry.name, podMac: entry.hwAddr });
   } else {
     if (entry.created) await host.createTap(undefined, entry.device);
     await host.moveToVnet(entry.device, jail);
     await host.renameInterface(entry.device, entry.name, jail);
     await host.setMtu(entry.name, entry.mtu, jail);
+    await host.setMac(entry.name, entry.hwAddr, jail);
   }
-  await host.setMac(entry.name, entry.hwAddr, jail);
   const cidrs = entry.addresses.map((a) => `${a.address}/${a.mask}`);
   if (cidrs.length > 0) await host.configureInterface(entry.name, cidrs, [], jail);
   else await host.setUp(entry.name, true, jail);

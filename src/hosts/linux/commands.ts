@@ -54,12 +54,6 @@ export const ip = {
   netnsDelete: (name: string): Argv => ['ip', 'netns', 'del', name],
 };
 
-/** The `ip -batch -` line that creates a veth pair, both ends down, with an MTU. */
-export function vethBatchLine(a: string, b: string, mtu?: number): string {
-  const m = mtu === undefined ? '' : ` mtu ${mtu}`;
-  return `link add name ${ifn(a)}${m} type veth peer name ${ifn(b)}${m}`;
-}
-
 export const nft = {
   apply: (): Argv => ['nft', '-f', '-'],
   listTable: (table: string): Argv => ['nft', '-j', 'list', 'table', 'inet', table],

@@ -2,19 +2,16 @@
 // Linux bridges for if_bridge, jailnet's nftables table for the packet filter. It lets
 // CI run the same plugins and pods against a real kernel. Work inside a namespace goes through
 // `nsenter --net=PATH`, which takes any netns path (/run/netns/X, /proc/PID/fd/N).
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomLocalMac } from '../../names.js';
-import { TEMPORARY_VETH_STEM } from '../../persistent-names.js';
 import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
 import { enableSysctl, settledFacts, type SettledFacts } from '../facts.js';
 import { InterfaceNameTakenError } from '../host.js';
 import type {
   ChildJailOptions,
-  EpairOptions,
   Host,
   ReadinessCheck,
   InterfaceInfo,
@@ -29,7 +26,7 @@ import type {
   VnetJailOptions,
   VxlanOptions,
 } from '../host.js';
-import { holder, ifn, inNetns, ip, lladdr, sysctl, vethBatchLine, type Argv } from './commands.js';
+import { holder, ifn, inNetns, ip, lladdr, sysctl, type Argv } from './commands.js';
 import { HolderRegistry, initOf, netnsPathOf, NETNS_DIR, runDir } from './jails.js';
 import { NftLoadBalancer } from './balancer.js';
 import { NftPacketFilter } from './nft-filter.js';
@@ -102,21 +99,6 @@ export class LinuxHost implements Host {
   }
 
   // interfaces
-
-  async createEpair(options: EpairOptions = {}, vnet?: Vnet): Promise<{ a: string; b: string }> {
-    const stem = `${TEMPORARY_VETH_STEM}${randomBytes(4).toString('hex')}`;
-    // The host end gets its name in the creating line itself, as on FreeBSD.
-    const pair = { a: options.name ?? `${stem}a`, b: `${stem}b` };
-    const lines = [vethBatchLine(pair.a, pair.b, options.mtu)];
-    if (options.description !== undefined) lines.push(`link set dev ${pair.a} alias "${batchSafe(options.description)}"`);
-    if (options.up) lines.push(`link set dev ${pair.a} up`);
-    const result = await this.run(ip.batch(), vnet, { input: `${lines.join('\n')}\n`, allowFailure: true });
-    if (result.exitCode !== 0) {
-      await this.run(ip.destroy(pair.a), vnet, { allowFailure: true });
-      throw new HostCommandError(result);
-    }
-    return pair;
-  }
 
   /**
    * One `ip -batch`: the veth made with its pod end created in the pod's namespace under
