@@ -161,7 +161,8 @@ export class NftPacketFilter implements PacketFilter {
     const files = this.files(vnet);
     const run = async () => {
       const known = await this.knownCount(files.count);
-      const memory = memoryOf(files.count, known);
+      // A plan (--dry-run) changes nothing, so it teaches this process nothing either.
+      const memory = this.door.planning ? { forwards: new Map<string, PortForward[]>() } : memoryOf(files.count, known);
       // Owners counted means the table was left there, whole, by the last change.
       const tableKnown = (known?.owners ?? 0) > 0;
       let owners = known?.owners ?? (await this.countAndMigrate(vnet, memory));
@@ -183,6 +184,8 @@ export class NftPacketFilter implements PacketFilter {
       if (this.door.planning) return;
       memory.stamp = randomBytes(8).toString('hex');
       await fs.writeFile(files.count, `${owners} ${memory.stamp}\n`, { mode: 0o600 });
+      // Nothing to remember of a table that is gone (a pod's namespace may not come back).
+      if (owners === 0) memories.delete(files.count);
     };
     if (this.door.planning) return void (await run());
     await fs.mkdir(this.runDirectory, { recursive: true, mode: 0o700 });
