@@ -69,6 +69,12 @@ export function isUnicastMac(mac: string): boolean {
   return (octets[0]! & 1) === 0 && octets.some((o) => o !== 0);
 }
 
+/** A link-level address checked where it enters an argv (ifconfig `ether`, ip `address`). */
+export function validateMacAddress(mac: string): string {
+  if (!isMacAddress(mac)) throw new NameError(`invalid link-level address ${shown(mac)}`);
+  return mac;
+}
+
 /**
  * A random unicast address with the locally administered bit set (IEEE 802-2014 §8.4), as
  * Linux's eth_random_addr() makes one for a veth: for an interface whose address jailnet

@@ -123,7 +123,7 @@ export interface PluggedEpair {
   podMac?: string;
 }
 
-/** A route a pod's interface gets: `default` or a prefix, through a gateway. */
+/** A route a pod's interface gets: a prefix as CNI writes it (`0.0.0.0/0` for the default), through a gateway. */
 export interface GatewayRoute {
   destination: string;
   gateway: string;

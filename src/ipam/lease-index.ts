@@ -44,9 +44,12 @@ export class LeaseIndex {
     return text.split('\n').filter(Boolean);
   }
 
-  async add(key: string, address: string): Promise<void> {
+  /** Lists the address for the key; false when it was listed already. */
+  async add(key: string, address: string): Promise<boolean> {
     const listed = await this.addresses(key);
-    if (!listed.includes(address)) await this.write(key, [...listed, address]);
+    if (listed.includes(address)) return false;
+    await this.write(key, [...listed, address]);
+    return true;
   }
 
   async remove(key: string, addresses: string[]): Promise<void> {

@@ -3,7 +3,7 @@
 // last_reserved_ip.<rangeSetIndex>, and an empty `lock` file; beside the network's
 // directory, jailnet's index of its leases by attachment (lease-index.ts), so that no ADD
 // or DEL reads every lease.
-import { constants, promises as fs } from 'node:fs';
+import { constants, existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { withLock } from '../util/file-lock.js';
@@ -63,16 +63,15 @@ export class LeaseStore {
     const name = formatIP(ip);
     const leasePath = path.join(this.dir, name);
     // Taken: no index change for it (an allocation tries address after address).
-    if (await fs.access(leasePath).then(() => true, () => false)) return false;
+    if (existsSync(leasePath)) return false;
     const key = leaseKey(containerId, ifname);
     const index = await this.indexed();
-    const listed = (await index.addresses(key)).includes(name);
-    if (!listed) await index.add(key, name);
+    const added = await index.add(key, name);
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(leasePath, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
     } catch (error) {
-      if (!listed) await index.remove(key, [name]);
+      if (added) await index.remove(key, [name]);
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw error;
     }

@@ -58,9 +58,7 @@ async function plug(host: Host, jail: string, entry: RuntimeInterface): Promise<
     await host.setMtu(entry.name, entry.mtu, jail);
     await host.setMac(entry.name, entry.hwAddr, jail);
   }
-  const cidrs = entry.addresses.map((a) => `${a.address}/${a.mask}`);
-  if (cidrs.length > 0) await host.configureInterface(entry.name, cidrs, [], jail);
-  else await host.setUp(entry.name, true, jail);
+  await host.configureInterface(entry.name, entry.addresses.map((a) => `${a.address}/${a.mask}`), [], jail);
 }
 
 /**

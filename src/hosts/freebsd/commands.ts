@@ -1,6 +1,7 @@
 // Argv for each FreeBSD operation, as plain data: no process is run here. The tool
 // comes first; the driver decides how to reach a vnet (`-j` or jexec).
-import { isMacAddress, validateInterfaceName } from '../../names.js';
+import { parsePrefix } from '../../ipam/ip.js';
+import { validateInterfaceName, validateMacAddress } from '../../names.js';
 import type { ChildJailOptions, DeviceRoute, EpairOptions, VnetJailOptions, VxlanOptions } from '../host.js';
 import { JLS_PARAMS } from './parse.js';
 
@@ -14,16 +15,6 @@ function ifn(name: string): string {
   return PLAN_PLACEHOLDER.test(name) ? name : validateInterfaceName(name);
 }
 
-/**
- * A link-level address, checked where it enters an argv. `ether` is an address family in
- * ifconfig (af_link.c), not a command: it must come right after the interface's name, and
- * the address is set after every other word of the line (as inet addresses are), so it
- * is a command of its own, never part of a `create` or `vnet` line.
- */
-function lladdr(mac: string): string {
-  if (!isMacAddress(mac)) throw new Error(`invalid link-level address ${JSON.stringify(mac)}`);
-  return mac;
-}
 
 export const ifconfig = {
   list: (): Argv => ['ifconfig', '-l'],
@@ -50,7 +41,10 @@ export const ifconfig = {
   moveToVnet: (name: string, jail: string): Argv => ['ifconfig', ifn(name), 'vnet', jail],
   moveFromVnet: (name: string, jail: string): Argv => ['ifconfig', ifn(name), '-vnet', jail],
   mtu: (name: string, mtu: number): Argv => ['ifconfig', ifn(name), 'mtu', String(mtu)],
-  ether: (name: string, mac: string): Argv => ['ifconfig', ifn(name), 'ether', lladdr(mac)],
+  // `ether` is an address family in ifconfig (af_link.c), not a command: right after the
+  // name only, set after every other word of the line, so a command of its own, never part
+  // of a `create` or `vnet` line.
+  ether: (name: string, mac: string): Argv => ['ifconfig', ifn(name), 'ether', validateMacAddress(mac)],
   description: (name: string, text: string): Argv => ['ifconfig', ifn(name), 'description', text],
   updown: (name: string, up: boolean): Argv => ['ifconfig', ifn(name), up ? 'up' : 'down'],
   promisc: (name: string, on: boolean): Argv => ['ifconfig', ifn(name), on ? 'promisc' : '-promisc'],
@@ -66,8 +60,9 @@ export const ifconfig = {
 };
 
 /** route.8's destination words: `default`, `-net A/L` or `-host A`. */
+/** route(8)'s destination words; a zero-length prefix (CNI's `0.0.0.0/0`, `::/0`) is its `default`. */
 const routeTarget = (destination: string): string[] =>
-  destination === 'default' ? ['default'] : [destination.includes('/') ? '-net' : '-host', destination];
+  destination === 'default' || parsePrefix(destination)?.bits === 0 ? ['default'] : [destination.includes('/') ? '-net' : '-host', destination];
 
 export const route = {
   add: (destination: string, gateway: string): Argv => [

@@ -1,6 +1,5 @@
 // argv builders for the Linux tools the driver runs: iproute2's `ip`, `nft`, `sysctl`,
 // util-linux's `nsenter`/`unshare`, `conntrack`. Pure, so plans are testable as data.
-import { isMacAddress } from '../../names.js';
 import type { DeviceRoute, VxlanOptions } from '../host.js';
 
 export type Argv = [string, ...string[]];
@@ -14,12 +13,6 @@ export function ifn(name: string): string {
     throw new Error(`invalid interface name ${JSON.stringify(name)} (at most 15 characters, no "/", ":" or whitespace, not an option)`);
   }
   return name;
-}
-
-/** A link-level address as `ip link … address` takes it, checked where it enters an argv. */
-export function lladdr(mac: string): string {
-  if (!isMacAddress(mac)) throw new Error(`invalid link-level address ${JSON.stringify(mac)}`);
-  return mac;
 }
 
 const family = (address: string): '-4' | '-6' => (address.includes(':') ? '-6' : '-4');

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { randomLocalMac } from '../../names.js';
+import { parseIP, parsePrefix } from '../../ipam/ip.js';
+import { randomLocalMac, validateMacAddress } from '../../names.js';
 import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
 import { enableSysctl, settledFacts, type SettledFacts } from '../facts.js';
 import { InterfaceNameTakenError } from '../host.js';
@@ -26,7 +27,7 @@ import type {
   VnetJailOptions,
   VxlanOptions,
 } from '../host.js';
-import { holder, ifn, inNetns, ip, lladdr, sysctl, type Argv } from './commands.js';
+import { holder, ifn, inNetns, ip, sysctl, type Argv } from './commands.js';
 import { HolderRegistry, initOf, netnsPathOf, NETNS_DIR, runDir } from './jails.js';
 import { NftLoadBalancer } from './balancer.js';
 import { NftPacketFilter } from './nft-filter.js';
@@ -41,8 +42,6 @@ const SYS_CLASS_NET = '/sys/class/net';
 const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 // ip -batch splits on whitespace and honours double quotes: a description must not carry its own.
 const BATCH_SAFE = /^[^"\\\n\r]*$/;
-const CIDR = /^[0-9A-Fa-f.:]+\/\d{1,3}$/;
-const ROUTE = /^(default|[0-9A-Fa-f.:]+\/\d{1,3}) via [0-9A-Fa-f.:]+$/;
 
 function batchSafe(description: string): string {
   if (!BATCH_SAFE.test(description)) throw new Error(`interface description may not contain quotes, backslashes or newlines`);
@@ -109,7 +108,7 @@ export class LinuxHost implements Host {
    */
   async plugEpair(plug: EpairPlug): Promise<PluggedEpair> {
     const hostMac = randomLocalMac();
-    const podMac = lladdr(plug.podMac ?? randomLocalMac());
+    const podMac = validateMacAddress(plug.podMac ?? randomLocalMac());
     const netns = netnsPathOf(plug.jail);
     if (/[\s"\\#]/.test(netns)) throw new Error(`network namespace path ${JSON.stringify(netns)} cannot be written in an ip batch`);
     const mtu = plug.mtu === undefined ? '' : ` mtu ${plug.mtu}`;
@@ -181,7 +180,7 @@ export class LinuxHost implements Host {
   }
 
   async setMac(name: string, mac: string, vnet?: Vnet): Promise<void> {
-    await this.run(ip.set(name, 'address', lladdr(mac)), vnet);
+    await this.run(ip.set(name, 'address', validateMacAddress(mac)), vnet);
   }
 
   async setDescription(name: string, description: string, vnet?: Vnet): Promise<void> {
@@ -205,15 +204,14 @@ export class LinuxHost implements Host {
     return undefined;
   }
 
-  /** One `ip -batch` for the addresses, the link's state and the routes. */
+  /** One `ip -batch` for the addresses, the link's state and the routes (a prefix says its family: a batch line takes no -4/-6). */
   async configureInterface(name: string, cidrs: string[], routes: GatewayRoute[], vnet?: Vnet): Promise<void> {
-    const bad = cidrs.find((c) => !CIDR.test(c)) ?? routes.map((r) => `${r.destination} via ${r.gateway}`).find((r) => !ROUTE.test(r));
+    const bad = [...cidrs, ...routes.map((r) => r.destination)].find((c) => !parsePrefix(c)) ?? routes.map((r) => r.gateway).find((g) => !parseIP(g));
     if (bad !== undefined) throw new Error(`invalid address or route ${JSON.stringify(bad)}`);
     const lines = [
       ...cidrs.map((c) => ip.addAddress(name, c).slice(1).join(' ')),
       ip.set(name, 'up').slice(1).join(' '),
-      // A batch line takes no -4/-6: a default route is written as the prefix of its gateway's family.
-      ...routes.map((r) => `route add ${r.destination === 'default' ? (r.gateway.includes(':') ? '::/0' : '0.0.0.0/0') : r.destination} via ${r.gateway}`),
+      ...routes.map((r) => `route add ${r.destination} via ${r.gateway}`),
     ];
     await this.run(ip.batch(), vnet, { input: `${lines.join('\n')}\n` });
   }

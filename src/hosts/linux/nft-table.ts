@@ -7,8 +7,8 @@
 // the `isolation` chain, masquerading a pair of typed sets changed element by element.
 // Every change is one `nft -f -` transaction, which also declares the table and resets the
 // base chains' few fixed rules wherever the table may be missing, so a half-applied state
-// never exists; no other table is ever touched. Reads are structural: rules come back as nft's JSON expressions, never as
-// text. Pure: state in, script or data out.
+// never exists; no other table is ever touched. Reads are structural: rules come back as
+// nft's JSON expressions, never as text. Pure: state in, script or data out.
 import { bitLength, familyOf, networkAddress, parseIP, parsePrefix, prefixContains, type Prefix } from '../../ipam/ip.js';
 import { MASQUERADE_TABLE, NFT_TABLE, POD_SUBNETS_TABLE } from '../../persistent-names.js';
 import { isProtocol, type IsolationPolicy, type PortForward, type PortPublication } from '../packet-filter.js';
@@ -134,7 +134,8 @@ const nfproto = (address: string): string => `meta nfproto ${familyOf(address) =
 /**
  * The table, its sets and maps, and the base chains' fixed rules: declared (nft's `table`
  * block adds what is missing and changes nothing that is there) and the base chains reset,
- * in every transaction, so each one leaves the table whole, whatever was there before.
+ * so a transaction that begins with them leaves the table whole, whatever was there before
+ * (transaction() puts them first wherever the table may be missing).
  */
 function skeletonLines(): string[] {
   const masq = setNames(MASQUERADE_TABLE);

@@ -81,7 +81,7 @@ async function masquerade(host: Host, addresses: string[]): Promise<void> {
 
 /** Addresses, link and routes of the interface inside the jail. */
 async function configurePodSide(host: Host, request: PluginRequest, jail: string, plan: AttachmentPlan): Promise<void> {
-  const routes = plan.routes.map((route) => ({ destination: route.dst === '0.0.0.0/0' || route.dst === '::/0' ? 'default' : route.dst, gateway: route.gw as string }));
+  const routes = plan.routes.map((route) => ({ destination: route.dst, gateway: route.gw as string }));
   await host.configureInterface(request.ifname, plan.containerAddresses, routes, jail);
 }
 

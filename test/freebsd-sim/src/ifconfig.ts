@@ -449,8 +449,10 @@ export function ifconfig(ctx: ToolContext, argv: string[]): ToolOutput {
   }
   const printed = () => (s.printName ? `${s.printName}\n` : '');
   // The address family right after the name (or after `create`); inet when there is none.
-  const link = LINK_FAMILIES.has(rest[0] as string) && Boolean(rest.shift());
-  const family: Family = FAMILIES.has(rest[0] as string) && !link ? (rest.shift() as Family) : 'inet';
+  const first = rest[0] as string;
+  const link = LINK_FAMILIES.has(first);
+  if (link || FAMILIES.has(first)) rest.shift();
+  const family: Family = FAMILIES.has(first) ? (first as Family) : 'inet';
   try {
     if (link) applyLinkParameters(s, rest);
     else applyParameters(s, rest, family);
