@@ -125,7 +125,7 @@ function podmanRuns(socket) {
   }
   const times = { jailnet: [], reference: [], none: [] };
   try {
-    for (let i = 0; i < Math.max(3, Math.ceil(iterations / 3)); i++) {
+    for (let i = 0; i < iterations; i++) {
       for (const mode of ['jailnet', 'reference', 'none']) {
         const network = mode === 'none' ? 'none' : `jnbench${mode}`;
         const started = process.hrtime.bigint();

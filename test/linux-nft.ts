@@ -10,6 +10,7 @@ import t from 'tap';
 import { createExecDoor } from '../src/hosts/exec.js';
 import type { RunInVnet } from '../src/hosts/host.js';
 import { NftPacketFilter } from '../src/hosts/linux/nft-filter.js';
+import { allowDeferredCleanups, runPendingCleanups } from '../src/util/deferred-cleanup.js';
 import {
   dnatRules,
   forwardsOf,
@@ -81,12 +82,15 @@ t.test('isolation renders as accept within a subnet and drop from the other pods
 function filterIn(ns: string, runDirectory: string) {
   const door = createExecDoor();
   const commands: string[] = [];
+  /** What each `nft -f -` was given. */
+  const scripts: string[] = [];
   const run: RunInVnet = (argv, _vnet, options) => {
     commands.push(argv.join(' '));
+    if (options?.input !== undefined) scripts.push(options.input);
     return door.run('ip', ['netns', 'exec', ns, ...argv], options);
   };
   const filter = new NftPacketFilter(run, door, runDirectory, async () => undefined);
-  return { filter, commands };
+  return { filter, commands, scripts };
 }
 
 t.test('for real in a scratch namespace', async (t) => {
@@ -206,5 +210,43 @@ t.test('for real in a scratch namespace', async (t) => {
     await filter.unpublishPorts({ containerId: 'old', ifname: 'eth0' }, []);
     await filter.unmasquerade(['10.88.0.8']);
     t.equal(read().exists, false, 'counted from the whole read: the table goes with the last of both');
+  });
+
+  // Last: from here on this process defers cleanups, as jailnetd does.
+  await t.test('in jailnetd the emptied table is kept a while: the next pod neither waits for its declaration nor for its deletion', async (t) => {
+    rmSync(runDirectory, { recursive: true, force: true });
+    allowDeferredCleanups();
+    t.teardown(() => allowDeferredCleanups(false));
+    const { filter, commands, scripts } = filterIn(ns, runDirectory);
+    await filter.masquerade(['10.88.0.2']);
+    commands.length = 0;
+    t.equal(await filter.unmasquerade(['10.88.0.2']), 1);
+    t.same(commands, ['nft -f -'], 'the last owner leaves: its element is deleted, no whole read, no deletion of the table');
+    t.equal(read().exists, true, 'the table is still there');
+    t.same(masqueradedOf(read()), [], "with nothing of jailnet's in it");
+
+    commands.length = 0;
+    scripts.length = 0;
+    await filter.masquerade(['10.88.0.3']);
+    t.same(commands, ['nft -f -'], 'the next pod: one transaction');
+    t.notMatch(scripts[0] ?? '', /table inet jailnet \{/, 'without the declaration of the table');
+    t.same(await runPendingCleanups(), [], 'an owner again: no deletion is pending');
+    t.equal(read().exists, true);
+
+    await filter.unmasquerade(['10.88.0.3']);
+    commands.length = 0;
+    t.same(await runPendingCleanups(), [], 'the put-off deletion (as at the timer, or when the daemon stops)');
+    t.same(commands, ['nft -j list table inet jailnet', 'nft -f -'], 'a whole read confirms the table empty, then it is deleted');
+    t.equal(read().exists, false, 'the table is gone');
+
+    // A table deleted by hand while kept: the next change declares it again.
+    await filter.masquerade(['10.88.0.4']);
+    await filter.unmasquerade(['10.88.0.4']);
+    sh('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'jailnet']);
+    await filter.masquerade(['10.88.0.5']);
+    t.same(masqueradedOf(read()), ['10.88.0.5'], 'a table gone by hand is made again');
+    await filter.unmasquerade(['10.88.0.5']);
+    await runPendingCleanups();
+    t.equal(read().exists, false);
   });
 });

@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { log } from '../log.js';
 import { DEFAULT_PLUGIN_TIMEOUT_MS, callDeadline } from '../util/deadline.js';
+import { allowDeferredCleanups, runPendingCleanups } from '../util/deferred-cleanup.js';
 import { CniError, ErrorCode } from '../cni/errors.js';
 import { encodeJson } from '../cni/json.js';
 import { CURRENT_VERSION } from '../cni/versions.js';
@@ -158,6 +159,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     inFlight.add(work);
     void work.finally(() => inFlight.delete(work));
   };
+  // What a call empties may be cleaned up a little later (util/deferred-cleanup.ts).
+  allowDeferredCleanups();
   const server = net.createServer({ allowHalfOpen: true }, (connection) => serveConnection(connection, env, track, onError));
   server.maxConnections = MAX_CONNECTIONS;
   server.on('error', (error) => onError(`server: ${error.message}`));
@@ -171,6 +174,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
       await Promise.race([Promise.allSettled([...inFlight]), grace]);
       clearTimeout(timer);
+      // Nothing put off is left behind by a daemon that stops.
+      for (const failure of await runPendingCleanups()) onError(`cleanup: ${failure}`);
       await fs.rm(socket, { force: true });
     },
   };

@@ -10,10 +10,14 @@
 // reboot with the table. Without the count (first use, or after a reboot) one whole read
 // makes it, and also brings a table of an earlier jailnet to this layout; when the count
 // reaches zero a whole read (of a table that is then nearly empty) confirms it before the
-// table is deleted, and corrects the count if it was wrong.
+// table is deleted, and corrects the count if it was wrong. jailnetd puts the deletion of
+// the host's emptied table off a while (util/deferred-cleanup.ts): the next pod — podman
+// run after podman run — then finds it declared, and neither call waits for the RCU grace
+// period of a declaration or a deletion.
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { cancelCleanup, cleanupsMayWait, deferCleanup } from '../../util/deferred-cleanup.js';
 import { withLock } from '../../util/file-lock.js';
 import { publicationKey, MASQUERADE_TABLE, NFT_TABLE } from '../../persistent-names.js';
 import { hasTool, HostCommandError, type ExecDoor } from '../exec.js';
@@ -67,7 +71,12 @@ interface TableMemory {
   stamp?: string;
   forwards: Map<string, PortForward[]>;
   masqueraded?: Set<string>;
+  /** The table was left there empty, its deletion put off. */
+  keptEmpty?: boolean;
 }
+
+/** How long jailnetd keeps the host's emptied table before deleting it. */
+export const EMPTY_TABLE_GRACE_MS = 30_000;
 
 const memories = new Map<string, TableMemory>();
 
@@ -96,9 +105,10 @@ interface TableAtHand {
   /**
    * Masqueraded addresses whose removal takes the table's last owners: removed with the
    * table, in one transaction instead of two (each removal waits for an RCU grace
-   * period), once the whole read that confirms the table empty leaves only them in it.
+   * period), once the whole read that confirms the table empty leaves only them in it;
+   * removed at once where the table's deletion is put off.
    */
-  removeLast(addresses: string[]): void;
+  removeLast(addresses: string[]): Promise<void>;
 }
 
 export class NftPacketFilter implements PacketFilter {
@@ -153,26 +163,30 @@ export class NftPacketFilter implements PacketFilter {
   /**
    * Runs one change under the table's lock. `work` applies its transaction and returns how
    * many owners of the table it added (negative: removed); the count is kept, and the
-   * table deleted when nothing of jailnet's is left in it. Each change leaves a new stamp
-   * beside the count: `work` gets this process's memory of the table only while the stamp
-   * is the one this process left, that is while no other process changed the table.
+   * table deleted when nothing of jailnet's is left in it (or kept a while: settle()).
+   * Each change leaves a new stamp beside the count: `work` gets this process's memory of
+   * the table only while the stamp is the one this process left, that is while no other
+   * process changed the table. `dropNow`: the put-off deletion itself.
    */
-  private async change(vnet: Vnet, work: (table: TableAtHand) => Promise<number>): Promise<void> {
+  private async change(vnet: Vnet, work: (table: TableAtHand) => Promise<number>, dropNow = false): Promise<void> {
     const files = this.files(vnet);
+    // Only the host's table: a pod's namespace may be gone by the time the timer fires.
+    const keepEmpty = !dropNow && vnet === undefined && cleanupsMayWait() && !this.door.planning;
     const run = async () => {
       const known = await this.knownCount(files.count);
       // A plan (--dry-run) changes nothing, so it teaches this process nothing either.
       const memory = this.door.planning ? { forwards: new Map<string, PortForward[]>() } : memoryOf(files.count, known);
-      // Owners counted means the table was left there, whole, by the last change.
-      const tableKnown = (known?.owners ?? 0) > 0;
+      // Owners counted means the table was left there, whole, by the last change; so does one kept empty.
+      const tableKnown = (known?.owners ?? 0) > 0 || memory.keptEmpty === true;
       let owners = known?.owners ?? (await this.countAndMigrate(vnet, memory));
       let last: string[] = [];
+      const apply = async (changes: string[]) => void (await this.transact(changes, vnet, tableKnown));
       const table: TableAtHand = {
         memory,
         owners,
-        apply: async (changes) => void (await this.transact(changes, vnet, tableKnown)),
+        apply,
         attempt: (changes) => this.transact(changes, vnet, tableKnown, true),
-        removeLast: (addresses) => void (last = addresses),
+        removeLast: async (addresses) => (keepEmpty ? apply(masqueradeChanges('delete', addresses)) : void (last = addresses)),
       };
       try {
         owners += await work(table);
@@ -180,12 +194,12 @@ export class NftPacketFilter implements PacketFilter {
         memories.delete(files.count);
         throw error;
       }
-      if (owners <= 0) owners = await this.dropIfEmpty(vnet, memory, last);
+      owners = await this.settle(vnet, files.count, memory, owners, keepEmpty ? 'keep' : last);
       if (this.door.planning) return;
       memory.stamp = randomBytes(8).toString('hex');
       await fs.writeFile(files.count, `${owners} ${memory.stamp}\n`, { mode: 0o600 });
       // Nothing to remember of a table that is gone (a pod's namespace may not come back).
-      if (owners === 0) memories.delete(files.count);
+      if (owners === 0 && !memory.keptEmpty) memories.delete(files.count);
     };
     if (this.door.planning) return void (await run());
     await fs.mkdir(this.runDirectory, { recursive: true, mode: 0o700 });
@@ -206,6 +220,23 @@ export class NftPacketFilter implements PacketFilter {
     const migration = state.exists ? migrationChanges(state) : [];
     if (migration.length > 0) await this.transact(migration, vnet, false);
     return ownersOf(state);
+  }
+
+  /**
+   * The table's owners once a change is done. With none left, the table is deleted
+   * (dropIfEmpty), or in jailnetd kept empty a while: the deletion, with its confirming
+   * whole read, runs later unless a change gives the table owners again first.
+   */
+  private async settle(vnet: Vnet, countFile: string, memory: TableMemory, owners: number, last: string[] | 'keep'): Promise<number> {
+    if (owners > 0) {
+      memory.keptEmpty = false;
+      cancelCleanup(countFile);
+      return owners;
+    }
+    if (last !== 'keep') return this.dropIfEmpty(vnet, memory, last);
+    memory.keptEmpty = true;
+    deferCleanup(countFile, EMPTY_TABLE_GRACE_MS, () => this.change(vnet, async () => 0, true));
+    return 0;
   }
 
   /** The table deleted if a whole read finds nothing of jailnet's in it but `last` (see removeLast); its owners left. */
@@ -337,7 +368,7 @@ export class NftPacketFilter implements PacketFilter {
     if (addresses.length === 0) return 0;
     await this.change(vnet, async ({ memory, owners, apply, removeLast }) => {
       present = await this.masqueradedOfThese([...new Set(addresses)], memory, vnet);
-      if (present.length >= owners) removeLast(present);
+      if (present.length >= owners) await removeLast(present);
       else if (present.length > 0) await apply(masqueradeChanges('delete', present));
       for (const address of present) memory.masqueraded?.delete(address);
       return -present.length;

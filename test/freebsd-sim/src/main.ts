@@ -1,5 +1,6 @@
 // The entry point of every simulated tool: picks the tool by the executable's name,
-// runs it against the shared state under the lock, logs it, prints, exits. jexec runs
+// runs it against the shared state (the state file under its lock, or the resident
+// kernel where one serves the directory: kernel.ts), logs it, prints, exits. jexec runs
 // the simulated tool it names in this same process, inside the jail; it never starts a
 // program of the machine the simulator runs on (exec-box.ts).
 import { spawn } from 'node:child_process';
@@ -7,25 +8,13 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fixturePath, resolveJexecCommand } from './exec-box.js';
-import { jexecTarget } from './jail.js';
-import { ToolError, contextVnet, lookupJail, reap } from './model.js';
-import { appendLog, pauseFile, stateFile, withState, type SimState } from './state.js';
-import type { ToolContext, ToolOutput } from './tool.js';
+import { callKernel, kernelSocket, type KernelMessage, type KernelReply } from './kernel.js';
+import { ToolError } from './model.js';
+import { STATE_LOCK_TIMEOUT_MS, appendLog, pauseFile, stateFile, withState } from './state.js';
+import { TOOLS, jexecStep, toolStep, type ToolRequest, type ToolStep } from './steps.js';
+import type { ToolOutput } from './tool.js';
 
-type Tool = (ctx: ToolContext, argv: string[]) => ToolOutput;
-
-/** Each tool's module is loaded only by the tool that needs it: every simulated command starts a process. */
-const TOOLS: Record<string, () => Promise<Tool>> = {
-  ifconfig: async () => (await import('./ifconfig.js')).ifconfig,
-  route: async () => (await import('./route.js')).route,
-  netstat: async () => (await import('./route.js')).netstat,
-  jail: async () => (await import('./jail.js')).jailTool,
-  jls: async () => (await import('./jail.js')).jls,
-  pfctl: async () => (await import('./pfctl.js')).pfctl,
-  sysctl: async () => (await import('./sysctl.js')).sysctl,
-  kldload: async () => (await import('./kld.js')).kldload,
-  kldstat: async () => (await import('./kld.js')).kldstat,
-};
+export { INJECTED_FAILURE } from './steps.js';
 
 /** The simulator's own failures (not a FreeBSD tool's): one line, EX_SOFTWARE. */
 class SimulatorError extends Error {}
@@ -59,24 +48,6 @@ function readStdinIfNeeded(tool: string, argv: string[]): string {
   return '';
 }
 
-export const INJECTED_FAILURE = 'freebsd-sim: injected failure\n';
-
-/** Counts the invocation; true when the test asked this one to fail (nothing changes then). */
-function injectedFailure(state: SimState, argv: string[]): boolean {
-  state.commandCount = (state.commandCount ?? 0) + 1;
-  const line = argv.join(' ');
-  return state.failAt === state.commandCount || (state.failOn ?? []).some((prefix) => line.startsWith(prefix));
-}
-
-/**
- * Whether this invocation is the one a test wants to crash right after: it then stops
- * here, with its effect in place, until the test kills the process group it started
- * (only processes the test marked JAILNET_SIM_PAUSABLE ever stop).
- */
-function pausesHere(state: SimState): boolean {
-  return state.pauseAt !== undefined && state.pauseAt === state.commandCount && process.env.JAILNET_SIM_PAUSABLE === '1';
-}
-
 const PAUSE_LIMIT_MS = 120_000;
 
 async function pauseForKill(dir: string, argv: string[]): Promise<void> {
@@ -89,31 +60,38 @@ async function pauseForKill(dir: string, argv: string[]): Promise<void> {
   throw new SimulatorError(`paused after ${argv.join(' ')} for ${PAUSE_LIMIT_MS} ms and nobody killed it`);
 }
 
-function targetVnet(state: SimState, tool: string, argv: string[], jid: number): string {
-  const flag = argv.indexOf('-j');
-  if (flag >= 0 && ['ifconfig', 'route', 'netstat'].includes(tool)) {
-    const jail = lookupJail(state, argv[flag + 1] ?? '', jid);
-    if (jail) return jail.vnetId;
-  }
-  return contextVnet(state, jid);
+/** One message to the resident kernel serving `dir` (kernel.ts); its own trouble is the simulator's. */
+async function askKernel(dir: string, message: KernelMessage): Promise<KernelReply> {
+  const reply = await callKernel(dir, message, STATE_LOCK_TIMEOUT_MS).catch((error: Error) => {
+    throw new SimulatorError(error.message);
+  });
+  if (reply.error !== undefined) throw new SimulatorError(reply.error);
+  return reply;
+}
+
+/**
+ * Where the state lives: in a resident kernel when one serves `dir` (its socket is
+ * there), else in the state file, read and written under its lock by this process.
+ */
+const resident = (dir: string): boolean => existsSync(kernelSocket(dir));
+
+async function stepTool(dir: string, request: ToolRequest): Promise<ToolStep> {
+  if (resident(dir)) return (await askKernel(dir, { op: 'tool', request })).step as ToolStep;
+  const run = await TOOLS[request.tool]!();
+  return withState(dir, (state) => toolStep(state, run, request));
+}
+
+async function stepJexec(dir: string, argv: string[], key: string, caller: number): Promise<number> {
+  if (!resident(dir)) return withState(dir, (state) => jexecStep(state, argv, key, caller));
+  const reply = await askKernel(dir, { op: 'jexec', argv, key, caller });
+  if (reply.toolError) throw new ToolError(reply.toolError.stderr, reply.toolError.exitCode, reply.toolError.stdout);
+  return reply.jid as number;
 }
 
 /** Runs one simulated tool as the jail `jid`, logs it, and returns what it prints. */
 async function runTool(dir: string, tool: string, argv: string[], jid: number): Promise<ToolOutput> {
-  const stdin = readStdinIfNeeded(tool, argv);
-  const run = await TOOLS[tool]!();
-  const { output, vnet, pause } = await withState(dir, (state) => {
-    reap(state);
-    const vnet = targetVnet(state, tool, argv, jid);
-    if (injectedFailure(state, [tool, ...argv])) return { output: { stdout: '', stderr: INJECTED_FAILURE, exitCode: 1 }, vnet, pause: false };
-    const pause = pausesHere(state);
-    try {
-      return { output: run({ state, callerJid: jid, stdin }, argv), vnet, pause };
-    } catch (error) {
-      if (error instanceof ToolError) return { output: { stdout: error.stdout, stderr: error.stderr, exitCode: error.exitCode }, vnet, pause };
-      throw error;
-    }
-  });
+  const request = { tool, argv, jid, stdin: readStdinIfNeeded(tool, argv), pausable: process.env.JAILNET_SIM_PAUSABLE === '1' };
+  const { output, vnet, pause } = await stepTool(dir, request);
   appendLog(dir, { argv: [tool, ...argv], context: contextName(jid), vnet, exitCode: output.exitCode });
   // A crash right after the command took effect: the caller never sees its result.
   if (pause) await pauseForKill(dir, [tool, ...argv]);
@@ -155,11 +133,7 @@ async function runJexec(dir: string, argv: string[]): Promise<number> {
   }
   let jid: number;
   try {
-    jid = await withState(dir, (state) => {
-      reap(state);
-      if (injectedFailure(state, ['jexec', ...argv])) throw new ToolError(INJECTED_FAILURE, 1);
-      return jexecTarget(state, key, caller).jid;
-    });
+    jid = await stepJexec(dir, argv, key, caller);
   } catch (error) {
     if (!(error instanceof ToolError)) throw error;
     logJexec(error.exitCode);

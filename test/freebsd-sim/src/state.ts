@@ -230,7 +230,7 @@ export async function writeState(dir: string, state: SimState): Promise<void> {
  * A kernel does not fail a command because other commands run at the same time: a tool
  * waits its turn (the lock is fair) for as long as any test could need.
  */
-const STATE_LOCK_TIMEOUT_MS = 600_000;
+export const STATE_LOCK_TIMEOUT_MS = 600_000;
 
 /** Runs one tool invocation against the state, serialised with every other one. */
 export async function withState<T>(dir: string, work: (state: SimState) => Promise<T> | T): Promise<T> {
