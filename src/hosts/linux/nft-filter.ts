@@ -178,6 +178,8 @@ export class NftPacketFilter implements PacketFilter {
       const memory = this.door.planning ? { forwards: new Map<string, PortForward[]>() } : memoryOf(files.count, known);
       // Owners counted means the table was left there, whole, by the last change; so does one kept empty.
       const tableKnown = (known?.owners ?? 0) > 0 || memory.keptEmpty === true;
+      // Kept only where the table is known to be there (a change that found none makes none).
+      const keep = keepEmpty && tableKnown;
       let owners = known?.owners ?? (await this.countAndMigrate(vnet, memory));
       let last: string[] = [];
       const apply = async (changes: string[]) => void (await this.transact(changes, vnet, tableKnown));
@@ -186,7 +188,7 @@ export class NftPacketFilter implements PacketFilter {
         owners,
         apply,
         attempt: (changes) => this.transact(changes, vnet, tableKnown, true),
-        removeLast: async (addresses) => (keepEmpty ? apply(masqueradeChanges('delete', addresses)) : void (last = addresses)),
+        removeLast: async (addresses) => (keep ? apply(masqueradeChanges('delete', addresses)) : void (last = addresses)),
       };
       try {
         owners += await work(table);
@@ -194,7 +196,7 @@ export class NftPacketFilter implements PacketFilter {
         memories.delete(files.count);
         throw error;
       }
-      owners = await this.settle(vnet, files.count, memory, owners, keepEmpty ? 'keep' : last);
+      owners = await this.settle(vnet, files.count, memory, owners, keep ? 'keep' : last);
       if (this.door.planning) return;
       memory.stamp = randomBytes(8).toString('hex');
       await fs.writeFile(files.count, `${owners} ${memory.stamp}\n`, { mode: 0o600 });
