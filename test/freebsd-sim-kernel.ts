@@ -1,6 +1,7 @@
 // The simulator's resident kernel (test/freebsd-sim/src/kernel.ts) holds the state in
 // memory for the benchmark; it must answer exactly as the file store does, and its own
 // trouble must show as the simulator's, never as a silently stale state.
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -90,7 +91,6 @@ t.test('a kernel that is gone fails every tool as the simulator, one line, exit 
   t.match(reply, /"error"/);
   t.equal((await tool(sim, 'ifconfig', ['-l'])).code, 0, 'still serving');
 
-  const { unlinkSync, writeFileSync } = await import('node:fs');
   await kernel.stop();
   // A kernel killed outright leaves its socket: tools must not fall back to an older file.
   writeFileSync(kernelSocket(sim.dir), '');

@@ -76,7 +76,7 @@ interface TableMemory {
 }
 
 /** How long jailnetd keeps the host's emptied table before deleting it. */
-export const EMPTY_TABLE_GRACE_MS = 30_000;
+const EMPTY_TABLE_GRACE_MS = 30_000;
 
 const memories = new Map<string, TableMemory>();
 

@@ -1,5 +1,5 @@
 // The resident simulated kernel: one process holds the simulator's state in memory and
-// runs each tool invocation sent over <dir>/kernel.sock, one at a time, with the same
+// runs each tool invocation sent over its unix socket (kernelSocket), one at a time, with the same
 // steps as the file store (steps.ts). With the file store every command parses and
 // writes the whole state, a cost that grows with it (~30 ms a command at 1,000 pods,
 // where a real FreeBSD tool's does not): a benchmark of how jailnet scales runs the
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ToolError } from './model.js';
 import { readState, writeState } from './state.js';
-import { TOOLS, jexecStep, toolStep, type Tool, type ToolRequest } from './steps.js';
+import { TOOLS, jexecStep, toolStep, type Tool, type ToolRequest, type ToolStep } from './steps.js';
 
 /**
  * The kernel's socket, found from the state directory by every tool. Not inside it: a
@@ -30,7 +30,7 @@ export type KernelMessage =
 
 /** What the kernel answers: one of these fields. */
 export interface KernelReply {
-  step?: ReturnType<typeof toolStep>;
+  step?: ToolStep;
   jid?: number;
   toolError?: { stderr: string; exitCode: number; stdout: string };
   flushed?: true;

@@ -14,7 +14,6 @@ import { STATE_LOCK_TIMEOUT_MS, appendLog, pauseFile, stateFile, withState } fro
 import { TOOLS, jexecStep, toolStep, type ToolRequest, type ToolStep } from './steps.js';
 import type { ToolOutput } from './tool.js';
 
-export { INJECTED_FAILURE } from './steps.js';
 
 /** The simulator's own failures (not a FreeBSD tool's): one line, EX_SOFTWARE. */
 class SimulatorError extends Error {}

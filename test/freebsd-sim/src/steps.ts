@@ -21,7 +21,7 @@ export const TOOLS: Record<string, () => Promise<Tool>> = {
   kldstat: async () => (await import('./kld.js')).kldstat,
 };
 
-export const INJECTED_FAILURE = 'freebsd-sim: injected failure\n';
+const INJECTED_FAILURE = 'freebsd-sim: injected failure\n';
 
 /** One tool invocation as the state sees it. */
 export interface ToolRequest {
