@@ -70,7 +70,8 @@ t.test('status: one line per check, with the fix', async (t) => {
   const lab = await podLab(t);
   const ready = await lab.jailnet(['status']);
   t.equal(ready.code, 0, ready.stdout);
-  t.equal(ready.stdout.split('\n').filter(Boolean).length, 8);
+  t.equal(ready.stdout.split('\n').filter(Boolean).length, 9);
+  t.match(ready.stdout, /^ok {4}pods' networks match jailnet's records$/m);
   t.match(ready.stdout, /^ok {4}pf\.conf hooks the cni-rdr\/\* anchors$/m);
   await tool(lab.sim, 'pfctl', ['-d']);
   await tool(lab.sim, 'sysctl', ['net.pf.filter_local=0']);

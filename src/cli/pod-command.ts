@@ -29,6 +29,8 @@ export function podView(record: PodRecord) {
     containers: record.containers,
     // What the runtime API (kata-network, kata-ipvs) put into the running pod.
     ...(record.runtime.interfaces.length + record.runtime.routes.length > 0 || record.runtime.balancer ? { runtime: record.runtime } : {}),
+    // What netmon or repair found that someone else added to the pod's vnet.
+    ...(record.observed.interfaces.length + record.observed.addresses.length + record.observed.routes.length > 0 ? { observed: record.observed } : {}),
   };
 }
 

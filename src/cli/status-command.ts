@@ -1,10 +1,11 @@
-// `jailnet status [--fix [--apply]]`: is this host ready for pods? One line per check,
-// with the fix. --fix gathers what the failed checks need into what to run now and the
+// `jailnet status [--fix [--apply]]`: is this host ready for pods, and do its pods'
+// networks match jailnet's records (repair-command.ts)? One line per check, with the fix. --fix gathers what the failed checks need into what to run now and the
 // lines each file must hold (a pf.conf fragment to paste among them); --apply does what
 // is safe to do at once — sysctls and kernel modules — and checks again.
 import { Command } from 'commander';
 import type { Host, ReadinessCheck } from '../hosts/host.js';
 import type { CliContext } from './context.js';
+import { driftChecks } from './repair-command.js';
 
 export interface FixPlan {
   /** Commands to run now, as the host's tools spell them. */
@@ -65,17 +66,18 @@ async function applySafe(host: Host, checks: ReadinessCheck[]): Promise<string[]
 
 export function statusCommand(context: CliContext): Command {
   return new Command('status')
-    .description('check that this host is ready for pods (only reads, unless --apply)')
+    .description("check that this host is ready for pods and that pods' networks match jailnet's records (only reads, unless --apply)")
     .option('--fix', 'also print what to run now and the lines each file must hold (a pf.conf fragment to paste)', false)
     .option('--apply', 'with --fix: set the sysctls and load the modules now, then check again', false)
     .action(async (options: { fix: boolean; apply: boolean }) => {
       if (options.apply && !options.fix) throw new Error('--apply goes with --fix');
       const host = await context.host();
-      let checks = await host.readiness();
+      const allChecks = async () => [...(await host.readiness()), ...(await driftChecks(context))];
+      let checks = await allChecks();
       const applied = options.apply ? await applySafe(host, checks) : [];
       // Without --apply status only reads, so a dry run prints the checks as a run does.
       if (options.apply && context.printPlanIfDry()) return;
-      if (applied.length > 0) checks = await host.readiness();
+      if (applied.length > 0) checks = await allChecks();
       const plan = fixPlan(host.kind, checks);
       const data = options.fix ? { checks, fix: plan, ...(options.apply ? { applied } : {}) } : checks;
       const appliedText = applied.length > 0 ? `applied: ${applied.join(', ')}\n` : '';

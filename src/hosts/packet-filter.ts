@@ -66,6 +66,19 @@ export interface PacketFilter {
   killFlowsTo(address: string, vnet?: Vnet): Promise<number>;
   /** Whether the filter can take jailnet's work now (FreeBSD: pf loaded). */
   available(): Promise<boolean>;
+  /**
+   * Whether what jailnet's rules hang on is whole (Linux: the base chains' fixed rules of
+   * jailnet's table; FreeBSD: always, the hooks are pf.conf's, which `status` checks).
+   */
+  baseIntact(vnet?: Vnet): Promise<boolean>;
+  /** Puts back what baseIntact found missing; nothing else changes. */
+  restoreBase(vnet?: Vnet): Promise<void>;
+  /**
+   * Forgets what this process remembers of the filter (Linux: its memory and count of the
+   * table), so the next change reads the host first: after something other than jailnet
+   * changed it (a pf reload, `nft flush table`), before a repair.
+   */
+  resync(vnet?: Vnet): Promise<void>;
 }
 
 const PROTOCOLS = new Set<string>(['tcp', 'udp', 'sctp']);

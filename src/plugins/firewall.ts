@@ -53,6 +53,11 @@ async function forget(store: FirewallStore, id: string, record: FirewallRecord):
   await store.groups.leave(record, id);
 }
 
+/** Every firewall record, for the desired state of repair (repair/desired.ts). */
+export async function firewallRecords(dir: string): Promise<FirewallRecord[]> {
+  return new JsonRecords(recordsDir(dir, 'firewall'), RecordSchema).all();
+}
+
 /** The isolation policy of all recorded attachments: pure, so it is tested as data. */
 export function isolationPolicy(all: Array<Pick<FirewallRecord, 'subnets' | 'isolated'>>): IsolationPolicy {
   const isolated = [...new Set(all.filter((r) => r.isolated).flatMap((r) => r.subnets))].sort();

@@ -21,6 +21,25 @@ import { PortClaims } from './port-claims.js';
 
 export { MappingSchema };
 
+const PortPublicationSchema = z.object({
+  owner: z.object({ containerId: z.string(), ifname: z.string() }),
+  forwards: z.array(
+    z.object({
+      protocol: z.enum(['tcp', 'udp', 'sctp']),
+      hostIP: z.string().optional(),
+      hostPort: z.number(),
+      podAddress: z.string(),
+      podPort: z.number(),
+    }),
+  ),
+  hairpin: z.object({ bridge: z.string(), subnets: z.array(z.string()) }).optional(),
+});
+
+/** Every portmap record, for the desired state of repair (repair/desired.ts). */
+export async function portmapRecords(dir: string) {
+  return new JsonRecords(recordsDir(dir, 'portmap'), PortmapRecordSchema).all();
+}
+
 export const PortmapConfSchema = z.looseObject({
   snat: z.boolean().default(true),
   markMasqBit: z.number().int().optional(),
@@ -73,6 +92,8 @@ const PortmapRecordSchema = AttachmentBase.extend({
   mappings: z.array(MappingSchema),
   /** The container's addresses, whose states DEL kills even without prevResult. */
   addresses: z.array(z.string()),
+  /** What the host was given: what `jailnet repair` puts back (absent in records of earlier versions). */
+  publication: PortPublicationSchema.optional(),
 });
 
 type PortmapRecord = z.infer<typeof PortmapRecordSchema>;
@@ -99,10 +120,11 @@ async function forget(store: PortmapStore, id: string, record: PortmapRecord): P
  * A host port another attachment publishes is refused, unless both name host addresses,
  * different ones.
  */
-async function claimPorts(request: PluginRequest, mappings: PortMapping[], addresses: string[]): Promise<() => Promise<void>> {
+async function claimPorts(request: PluginRequest, mappings: PortMapping[], publication: PortPublication): Promise<() => Promise<void>> {
   const store = await portmapStore();
   const id = attachmentKey(request.config.name as string, request.containerId, request.ifname);
-  const record: PortmapRecord = { ...baseRecord(request), mappings, addresses };
+  const addresses = [...new Set(publication.forwards.map((f) => f.podAddress))];
+  const record: PortmapRecord = { ...baseRecord(request), mappings, addresses, publication };
   await store.records.locked(async () => {
     const clash = await store.claims.clashOf(mappings, id);
     if (clash) {
@@ -123,7 +145,7 @@ async function add(request: PluginRequest): Promise<Result> {
   const publication = publicationFor(request, mappings, prev, snat);
   if (publication.forwards.length === 0) throw new CniError(ErrorCode.InvalidConfig, `prevResult has no address for ${request.ifname}`);
   // Recorded before the host holds it: DEL and gc find the publication from the record.
-  const release = await claimPorts(request, mappings, [...new Set(publication.forwards.map((f) => f.podAddress))]);
+  const release = await claimPorts(request, mappings, publication);
   let warnings: string[];
   try {
     warnings = await pluginHost().filter.publishPorts(publication);

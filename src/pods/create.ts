@@ -93,6 +93,7 @@ async function prepare(ctx: PodContext, options: CreateOptions, restoring: boole
     restart: options.restart ?? 'no',
     containers: [],
     runtime: { interfaces: [], routes: [], ...(options.balancer ? { balancer: options.balancer } : {}) },
+    observed: { interfaces: [], addresses: [], routes: [] },
   };
   return { record, lists };
 }

@@ -61,7 +61,7 @@ export function stopped(record: PodRecord): PodRecord {
   // What the runtime API hot-plugged belonged to the running pod; a restored pod starts
   // without it. The load balancer's rules are configuration: they come back with the pod.
   const { balancer } = record.runtime;
-  return { ...rest, state: 'stopped', containers: [], runtime: { interfaces: [], routes: [], ...(balancer ? { balancer } : {}) }, networks: record.networks.map(({ name, ifname }) => ({ name, ifname })) };
+  return { ...rest, state: 'stopped', containers: [], runtime: { interfaces: [], routes: [], ...(balancer ? { balancer } : {}) }, observed: { interfaces: [], addresses: [], routes: [] }, networks: record.networks.map(({ name, ifname }) => ({ name, ifname })) };
 }
 
 /**

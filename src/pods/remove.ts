@@ -22,6 +22,7 @@ export async function teardownPod(ctx: PodContext, record: PodRecord, teardown: 
   }
   record.containers = remaining;
   await unplugRuntimeInterfaces(ctx, record, teardown);
+  await destroyObservedInterfaces(ctx, record);
   for (const network of [...record.networks].reverse()) {
     await teardown.step(`DEL ${network.name}/${network.ifname}`, async () => {
       await ctx.runner.del(await ctx.network(network.name), runtimeConf(record, ctx.host.netnsOf(record.jail), network.ifname));
@@ -41,6 +42,17 @@ async function unplugRuntimeInterfaces(ctx: PodContext, record: PodRecord, teard
   }
   // The balancer's rules go with the pod's stack; a --restart always pod keeps them for its restore.
   record.runtime = { ...record.runtime, interfaces: remaining, routes: [] };
+}
+
+/**
+ * Interfaces someone else added to the pod (netmon recorded them) go before the jail, or
+ * a cloned one would come back to the host when the vnet goes. One that cannot be
+ * destroyed (a NIC handed to the pod) goes back to the host with the vnet: not an error.
+ * Their addresses and routes go with the pod's stack.
+ */
+async function destroyObservedInterfaces(ctx: PodContext, record: PodRecord): Promise<void> {
+  for (const name of record.observed.interfaces) await ctx.host.destroyInterface(name, record.jail).catch(() => undefined);
+  record.observed = { interfaces: [], addresses: [], routes: [] };
 }
 
 /** `jail -r` (when the jail is there) and the bounded wait until it is gone, dying state included. */

@@ -45,6 +45,17 @@ const BalancerSchema = z.object({
   timeouts: z.object({ tcp: z.number(), tcpfin: z.number(), udp: z.number() }).optional(),
 });
 
+/**
+ * What netmon found in the pod's vnet that jailnet did not put there (an interface, an
+ * address or a route someone added after creation): shown by pod inspect, taken away at
+ * pod rm so the pod leaves nothing behind. Routes as repair/desired.ts routeKey() spells them.
+ */
+const ObservedSchema = z.object({
+  interfaces: z.array(z.string()).default([]),
+  addresses: z.array(z.object({ interface: z.string(), address: z.string() })).default([]),
+  routes: z.array(z.string()).default([]),
+});
+
 const PodSchema = z.object({
   name: z.string(),
   /** The jail whose vnet the pod's containers share (for host mode: a jail without vnet). */
@@ -75,11 +86,13 @@ const PodSchema = z.object({
       balancer: BalancerSchema.optional(),
     })
     .default({ interfaces: [], routes: [] }),
+  observed: ObservedSchema.default({ interfaces: [], addresses: [], routes: [] }),
 });
 
 export type PodRecord = z.infer<typeof PodSchema>;
 export type RuntimeInterface = z.infer<typeof RuntimeInterfaceSchema>;
 export type RuntimeRoute = z.infer<typeof RuntimeRouteSchema>;
+export type ObservedNet = z.infer<typeof ObservedSchema>;
 export type { PortMapping };
 
 /** Pod records, one JSON file per pod, each with its own lock. */

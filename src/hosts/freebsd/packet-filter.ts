@@ -133,6 +133,16 @@ export class PfPacketFilter implements PacketFilter {
     return this.show('', 'nat', undefined);
   }
 
+  /** pf.conf holds the hooks (`status` checks them); jailnet's anchors hang on nothing of jailnet's own. */
+  async baseIntact(): Promise<boolean> {
+    return true;
+  }
+
+  async restoreBase(): Promise<void> {}
+
+  /** Every change reads or replaces what it changes: there is nothing remembered to forget. */
+  async resync(): Promise<void> {}
+
   async enabled(): Promise<boolean> {
     const result = await this.run(pfctl.info(), undefined, { allowFailure: true, reads: true });
     return result.exitCode === 0 && /^Status: Enabled/m.test(result.stdout);

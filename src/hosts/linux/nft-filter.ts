@@ -36,6 +36,7 @@ import {
 import { conntrack, ifn, nft } from './commands.js';
 import { netnsPathOf } from './jails.js';
 import {
+  baseIntact,
   DELETE_TABLE,
   dnatChain,
   emptyState,
@@ -390,5 +391,26 @@ export class NftPacketFilter implements PacketFilter {
 
   async available(): Promise<boolean> {
     return (await this.run(nft.probe(), undefined, { allowFailure: true, reads: true })).exitCode === 0;
+  }
+
+  async baseIntact(vnet?: Vnet): Promise<boolean> {
+    return baseIntact(await this.readTable(vnet));
+  }
+
+  /** One transaction of the table's declaration, which resets the base chains (transaction()); owners do not change. */
+  async restoreBase(vnet?: Vnet): Promise<void> {
+    await this.change(vnet, async () => {
+      await this.run(nft.apply(), vnet, { input: transaction([]) });
+      return 0;
+    });
+  }
+
+  /** The memory and the count go under the table's lock: the next change counts from a whole read. */
+  async resync(vnet?: Vnet): Promise<void> {
+    if (this.door.planning) return;
+    const files = this.files(vnet);
+    memories.delete(files.count);
+    await fs.mkdir(this.runDirectory, { recursive: true, mode: 0o700 });
+    await withLock(files.lock, () => fs.rm(files.count, { force: true }));
   }
 }

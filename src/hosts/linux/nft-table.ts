@@ -175,6 +175,20 @@ function skeletonLines(): string[] {
   ];
 }
 
+/**
+ * Whether the base chains hold their fixed rules (an `nft flush table` takes every rule
+ * and leaves chains, sets and maps). A table that is not there has nothing to lack.
+ */
+export function baseIntact(state: NftState): boolean {
+  if (!state.exists) return true;
+  const wanted = new Map<string, number>();
+  for (const line of skeletonLines()) {
+    const chain = new RegExp(`^add rule ${T} (\\S+) `).exec(line)?.[1];
+    if (chain) wanted.set(chain, (wanted.get(chain) ?? 0) + 1);
+  }
+  return [...wanted].every(([chain, count]) => state.rules.filter((r) => r.chain === chain).length === count);
+}
+
 /** DNAT for each forward; `fib daddr type local` is pf's `self`: any of the host's own addresses. */
 export function dnatRules(forwards: PortForward[]): string[] {
   return forwards.map((f) => {

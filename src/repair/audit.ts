@@ -1,0 +1,127 @@
+// What the host holds, read through the host interface and compared with the desired
+// state (desired.ts): each difference a Drift naming its pod, said in words, with the
+// repair step that removes it as data (none where jailnet cannot put it back: an
+// interface that is gone needs its pod re-created). Only reads.
+import type { Host, InterfaceInfo } from '../hosts/host.js';
+import { sortedForwards, type IsolationPolicy, type PortForward, type PortPublication } from '../hosts/packet-filter.js';
+import { parseIP } from '../ipam/ip.js';
+import type { ObservedNet } from '../pods/store.js';
+import { bare, routeKey, type DesiredLink, type DesiredPodNet, type DesiredState } from './desired.js';
+
+export type RepairStep =
+  | { kind: 'base' }
+  | { kind: 'publish'; publication: PortPublication }
+  | { kind: 'masquerade'; addresses: string[] }
+  | { kind: 'isolation'; policy: IsolationPolicy }
+  | { kind: 'up'; name: string; vnet?: string }
+  | { kind: 'address'; name: string; cidr: string; vnet: string }
+  /** Records what someone else added to a pod (not a host change). */
+  | { kind: 'observe'; pod: string; found: ObservedNet };
+
+export interface Drift {
+  /** The pod (a jailnet pod's name, else the sandbox), or HOST_WIDE. */
+  pod: string;
+  what: string;
+  repair?: RepairStep;
+}
+
+/** What no one pod owns: jailnet's filter base and the isolation policy. */
+export const HOST_WIDE = '(host)';
+
+/** How a drift's owner is named to the admin: `pod NAME`, or `host`. */
+export const driftSubject = (d: Drift): string => (d.pod === HOST_WIDE ? 'host' : `pod ${d.pod}`);
+
+const forwardText = (f: PortForward) => `${f.hostIP ? `${f.hostIP}:` : ''}${f.hostPort}/${f.protocol} -> ${f.podAddress}:${f.podPort}`;
+const sameList = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+
+async function filterDrift(host: Host, desired: DesiredState): Promise<Drift[]> {
+  const drift: Drift[] = [];
+  // No record asks anything of the filter: nothing to read (leftovers are gc's).
+  if (desired.publications.length + desired.masqueraded.length + desired.isolation.isolated.length === 0) return drift;
+  if (!(await host.filter.baseIntact())) drift.push({ pod: HOST_WIDE, what: "the base rules of jailnet's packet filter are missing", repair: { kind: 'base' } });
+  for (const { pod, publication } of desired.publications) {
+    const held = sortedForwards(await host.filter.publishedPorts(publication.owner));
+    const want = sortedForwards(publication.forwards);
+    if (JSON.stringify(held) === JSON.stringify(want)) continue;
+    const missing = want.filter((f) => !held.some((h) => JSON.stringify(h) === JSON.stringify(f)));
+    const what = missing.length > 0 ? `published port${missing.length > 1 ? 's' : ''} ${missing.map(forwardText).join(', ')} missing` : `published ports differ from the record (${held.map(forwardText).join(', ')})`;
+    drift.push({ pod, what: `${publication.owner.ifname}: ${what}`, repair: { kind: 'publish', publication } });
+  }
+  if (desired.masqueraded.length > 0) {
+    const held = new Set(await host.filter.masqueraded());
+    const byPod = new Map<string, string[]>();
+    for (const { pod, address } of desired.masqueraded.filter((m) => !held.has(m.address))) byPod.set(pod, [...(byPod.get(pod) ?? []), address]);
+    for (const [pod, addresses] of byPod) drift.push({ pod, what: `not masqueraded: ${addresses.join(', ')}`, repair: { kind: 'masquerade', addresses } });
+  }
+  const isolated = await host.filter.isolatedSubnets();
+  if (!sameList(isolated, desired.isolation.isolated)) {
+    drift.push({ pod: HOST_WIDE, what: `isolated subnets are [${isolated.join(', ')}], the records say [${desired.isolation.isolated.join(', ')}]`, repair: { kind: 'isolation', policy: desired.isolation } });
+  }
+  return drift;
+}
+
+async function linkDrift(host: Host, link: DesiredLink): Promise<Drift | undefined> {
+  const info = await host.inspectInterface(link.name, link.vnet);
+  const where = link.vnet === undefined ? '' : ` in ${link.vnet}`;
+  if (!info) return { pod: link.pod, what: `${link.role} ${link.name}${where} is gone (re-create the pod)` };
+  if (!info.up) return { pod: link.pod, what: `${link.role} ${link.name}${where} is down`, repair: { kind: 'up', name: link.name, vnet: link.vnet } };
+  return undefined;
+}
+
+/** The addresses an interface holds that count: not IPv6 link-local ones, which the kernel gives every interface. */
+const addressesOf = (info: InterfaceInfo): string[] => [...info.inet, ...info.inet6].map((a) => a.address).filter((a) => !/^fe80:/i.test(a));
+
+/** What is in a pod's vnet that jailnet did not put there, and what jailnet put there that is gone. */
+async function podNetDrift(host: Host, pod: DesiredPodNet): Promise<Drift[]> {
+  const drift: Drift[] = [];
+  const found: ObservedNet = { interfaces: [], addresses: [], routes: [] };
+  for (const name of await host.listInterfaces(pod.vnet)) {
+    const info = name === host.loopback ? undefined : await host.inspectInterface(name, pod.vnet);
+    if (!info) continue;
+    const wanted = pod.interfaces.get(name);
+    if (wanted === undefined) {
+      found.interfaces.push(name);
+      continue;
+    }
+    const held = addressesOf(info);
+    for (const address of held.filter((a) => !wanted.some((w) => bare(w) === a))) found.addresses.push({ interface: name, address });
+    for (const cidr of wanted.filter((w) => w.includes('/') && !held.includes(bare(w)))) {
+      drift.push({ pod: pod.pod, what: `address ${cidr} of ${name} is gone`, repair: { kind: 'address', name, cidr, vnet: pod.vnet } });
+    }
+  }
+  for (const route of await host.listRoutes(pod.vnet)) {
+    if (parseIP(route.gateway) === null) continue;
+    const key = routeKey(route.destination, route.gateway, route.family);
+    if (!pod.routes.includes(key)) found.routes.push(key);
+  }
+  const seen = [...found.interfaces.map((i) => `interface ${i}`), ...found.addresses.map((a) => `address ${a.address} on ${a.interface}`), ...found.routes.map((r) => `route ${r}`)];
+  if (seen.length > 0) drift.push({ pod: pod.pod, what: `added by someone else, not yet recorded: ${seen.join(', ')}`, repair: { kind: 'observe', pod: pod.pod, found } });
+  return drift;
+}
+
+/**
+ * Every drift of the host from the desired state; with `pod`, that pod's and what is
+ * host-wide. Attachments whose sandbox is gone are gc's (`jailnet gc`), not drift.
+ */
+export async function audit(host: Host, desired: DesiredState, pod?: string): Promise<Drift[]> {
+  const gonePods = new Set<string>();
+  for (const link of desired.links) {
+    if (link.vnet !== undefined && !gonePods.has(link.pod) && (await host.sandboxState(link.vnet)) === 'missing') gonePods.add(link.pod);
+  }
+  const mine = (p: string) => pod === undefined || p === pod || p === HOST_WIDE;
+  const live = (p: { pod: string }) => mine(p.pod) && !gonePods.has(p.pod);
+  const scoped: DesiredState = {
+    ...desired,
+    publications: desired.publications.filter(live),
+    masqueraded: desired.masqueraded.filter(live),
+    links: desired.links.filter(live),
+    pods: desired.pods.filter(live),
+  };
+  const drift = await filterDrift(host, scoped);
+  for (const link of scoped.links) {
+    const found = await linkDrift(host, link);
+    if (found) drift.push(found);
+  }
+  for (const net of scoped.pods) drift.push(...(await podNetDrift(host, net)));
+  return drift;
+}

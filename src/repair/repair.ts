@@ -1,0 +1,108 @@
+// `jailnet repair` and netmon's one pass: the desired state from the records, the drift
+// from a read of the host, and each drift's repair step applied in one place, going on
+// past a failure and reporting every one (as netavark's teardown does). Every step puts
+// a thing back as the records say it, so a repair interrupted at any host command is
+// finished by the next, and ten repairs leave the host as the first did.
+import type { Host } from '../hosts/host.js';
+import { bridgeRecords } from '../plugins/attachment-record.js';
+import { firewallRecords } from '../plugins/firewall.js';
+import { portmapRecords } from '../plugins/portmap.js';
+import type { ObservedNet, PodStore } from '../pods/store.js';
+import { oneLine } from '../util/teardown.js';
+import { audit, driftSubject, type Drift, type RepairStep } from './audit.js';
+import { desiredState, type DesiredState } from './desired.js';
+
+export interface RepairScope {
+  host: Host;
+  store: PodStore;
+  attachmentsDir: string;
+}
+
+export async function loadDesired(scope: RepairScope): Promise<DesiredState> {
+  const [bridges, publications, isolation, pods] = await Promise.all([
+    bridgeRecords(scope.attachmentsDir).all(),
+    portmapRecords(scope.attachmentsDir),
+    firewallRecords(scope.attachmentsDir),
+    scope.store.all(),
+  ]);
+  const { host } = scope;
+  return desiredState({ bridges, publications, isolation, pods, sandboxOf: (jail) => host.sandboxOf(host.netnsOf(jail)) });
+}
+
+/** The drift of the host (of one pod and what is host-wide, with `pod`). */
+export async function findDrift(scope: RepairScope, pod?: string): Promise<Drift[]> {
+  await scope.host.filter.resync();
+  return audit(scope.host, await loadDesired(scope), pod);
+}
+
+/** A pod's observed additions, merged into its record under its lock (gone pods are left alone). */
+async function recordObserved(store: PodStore, pod: string, found: ObservedNet): Promise<void> {
+  await store.locked(pod, async () => {
+    const record = await store.read(pod);
+    if (!record || record.state !== 'ready') return;
+    const { observed } = record;
+    const add = <T>(list: T[], items: T[]) => {
+      for (const item of items) if (!list.some((x) => JSON.stringify(x) === JSON.stringify(item))) list.push(item);
+    };
+    add(observed.interfaces, found.interfaces);
+    add(observed.addresses, found.addresses);
+    add(observed.routes, found.routes);
+    await store.write(record);
+  });
+}
+
+/** The order steps go in: what rules hang on before the rules, the filter before links. */
+const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'observe'];
+
+async function applyStep(scope: RepairScope, step: RepairStep): Promise<void> {
+  const { host } = scope;
+  switch (step.kind) {
+    case 'base':
+      return host.filter.restoreBase();
+    case 'publish':
+      return void (await host.filter.publishPorts(step.publication));
+    case 'masquerade':
+      return host.filter.masquerade(step.addresses);
+    case 'isolation':
+      return host.filter.setIsolation(step.policy);
+    case 'up':
+      return host.setUp(step.name, true, step.vnet);
+    case 'address':
+      return host.addAddress(step.name, step.cidr, step.vnet);
+    case 'observe':
+      return recordObserved(scope.store, step.pod, step.found);
+  }
+}
+
+export interface RepairOutcome {
+  /** Each drift repaired, as `pod: what`. */
+  fixed: string[];
+  /** Drift with no repair jailnet can make. */
+  unfixable: string[];
+  errors: string[];
+}
+
+/** Applies each drift's repair in ORDER, every step attempted. */
+export async function applyRepairs(scope: RepairScope, drift: Drift[]): Promise<RepairOutcome> {
+  const outcome: RepairOutcome = { fixed: [], unfixable: [], errors: [] };
+  const rank = (d: Drift) => (d.repair ? ORDER.indexOf(d.repair.kind) : ORDER.length);
+  for (const d of [...drift].sort((a, b) => rank(a) - rank(b))) {
+    const label = `${driftSubject(d)}: ${d.what}`;
+    if (!d.repair) {
+      outcome.unfixable.push(label);
+      continue;
+    }
+    try {
+      await applyStep(scope, d.repair);
+      outcome.fixed.push(label);
+    } catch (error) {
+      outcome.errors.push(`${label}: ${oneLine(error)}`);
+    }
+  }
+  return outcome;
+}
+
+/** One repair pass: the drift found, then repaired. */
+export async function repair(scope: RepairScope, pod?: string): Promise<RepairOutcome> {
+  return applyRepairs(scope, await findDrift(scope, pod));
+}

@@ -1,0 +1,99 @@
+// Repair on the simulated FreeBSD host: two pods publish ports and are masqueraded; the
+// admin reloads pf.conf (which declares <cni-nat> empty) and something empties jailnet's
+// anchors; `jailnet status` names each drift and exits 1, `jailnet repair` puts back
+// exactly the pf state of before (compared as data) without touching the admin's own
+// rules or anchor, the published port answers again, and ten more repairs change nothing.
+import t from 'tap';
+import { PODMAN_PF_CONF } from './helpers/podnet.js';
+import { podLab, type PodLab } from './helpers/pods.js';
+import { setup, tool } from './helpers/sim.js';
+
+t.setTimeout(600_000);
+
+/** The admin's pf.conf: podman's hooks plus rules and an anchor of their own. */
+const ADMIN_PF_CONF = `${PODMAN_PF_CONF}pass in quick on vtnet0 proto tcp to port 22\nanchor "admin-own"\n`;
+
+async function twoPods(lab: PodLab): Promise<void> {
+  for (const args of [
+    ['pfctl', '-f', '-'],
+    ['pfctl', '-a', 'admin-own', '-f', '-'],
+  ]) {
+    const loaded = await tool(lab.sim, args[0] as string, args.slice(1), args.length === 3 ? ADMIN_PF_CONF : 'block in quick proto tcp to port 2222\n');
+    if (loaded.code !== 0) throw new Error(loaded.stderr);
+  }
+  const net = await lab.jailnet(['network', 'create', 'web', '--subnet', '10.89.30.0/24', '--isolate']);
+  if (net.code !== 0) throw new Error(net.stderr);
+  for (const [pod, port] of [['pa', '8080:80'], ['pb', '8443:443']] as const) {
+    const created = await lab.jailnet(['pod', 'create', pod, '--network', 'web', '-p', port]);
+    if (created.code !== 0) throw new Error(created.stderr);
+  }
+}
+
+/** The host's pf as data: every anchor, table and the enable flag (states are pf's, not jailnet's). */
+const hostPf = (lab: PodLab) => {
+  const pf = lab.sim.state().vnets.find((v) => v.id === 'host')!.pf;
+  return { enabled: pf.enabled, anchors: pf.anchors, tables: pf.tables };
+};
+
+/** What a reload of pf.conf and a flush of jailnet's anchors leave. */
+async function wipe(lab: PodLab): Promise<void> {
+  const anchors = Object.keys(lab.sim.state().vnets.find((v) => v.id === 'host')!.pf.anchors).filter((a) => a.startsWith('cni-rdr/') || a === 'jailnet-fw');
+  const reload = await tool(lab.sim, 'pfctl', ['-f', '-'], ADMIN_PF_CONF);
+  if (reload.code !== 0) throw new Error(reload.stderr);
+  await setup(lab.sim, anchors.map((a) => ['pfctl', '-a', a, '-F', 'all']));
+}
+
+t.test('a pf reload and emptied anchors: status names the drift, repair puts back exactly what was there', async (t) => {
+  const lab = await podLab(t);
+  await twoPods(lab);
+  const reach = () => lab.sim.reach({ from: 'external', to: '192.0.2.10', port: 8080 });
+  t.match(reach(), { delivered: true }, 'the published port answers');
+  t.equal((await lab.jailnet(['status'])).code, 0, 'no drift before');
+  const before = hostPf(lab);
+  const admin = before.anchors['admin-own'];
+
+  await wipe(lab);
+  t.notMatch(reach(), { jails: ['jailnet-pa'] }, 'the reload took the published port away');
+  t.same(hostPf(lab).tables[':cni-nat']?.addresses, [], '<cni-nat> is empty');
+  const status = await lab.jailnet(['status']);
+  t.equal(status.code, 1, 'status fails on drift');
+  t.match(status.stdout, /^FAIL {2}pod pa: eth0: published port 8080\/tcp -> 10\.89\.30\.\d+:80 missing — fix: jailnet repair pa$/m);
+  t.match(status.stdout, /^FAIL {2}pod pb: eth0: published port 8443\/tcp -> 10\.89\.30\.\d+:443 missing/m);
+  t.match(status.stdout, /^FAIL {2}pod pa: not masqueraded: 10\.89\.30\.\d+ — fix: jailnet repair pa$/m);
+  t.match(status.stdout, /^FAIL {2}host: isolated subnets are \[\], the records say \[10\.89\.30\.0\/24\]/m);
+
+  const dry = await lab.jailnet(['--dry-run', 'repair']);
+  t.equal(dry.code, 0, dry.stderr);
+  t.match(dry.stdout, /pfctl -a cni-rdr\//, 'the plan names the loads');
+  t.equal((await lab.jailnet(['status'])).code, 1, '--dry-run changed nothing');
+
+  const repaired = await lab.jailnet(['repair']);
+  t.equal(repaired.code, 0, repaired.stderr);
+  t.match(repaired.stdout, /^fixed pod pa: eth0: published port 8080/m);
+  t.same(hostPf(lab), before, 'the pf state of before, as data');
+  t.same(hostPf(lab).anchors['admin-own'], admin, "the admin's anchor is untouched");
+  t.match(hostPf(lab).anchors['']?.rules.join('\n') ?? '', /port = (22|ssh)/, "the admin's own rule is there");
+  t.match(reach(), { delivered: true, jails: ['jailnet-pa'] }, 'the published port answers again');
+  t.equal((await lab.jailnet(['status'])).code, 0, 'no drift after');
+
+  for (let i = 0; i < 10; i++) {
+    const again = await lab.jailnet(['repair']);
+    t.equal(again.stdout.trim(), 'nothing to repair', `repair ${i + 2} finds nothing`);
+  }
+  t.same(hostPf(lab), before, 'ten repairs later: the same state');
+});
+
+t.test('a link taken down (suspend, resume) comes back up; one pod at a time', async (t) => {
+  const lab = await podLab(t);
+  await twoPods(lab);
+  const info = JSON.parse((await lab.jailnet(['pod', 'inspect', 'pa'])).stdout) as { jail: string };
+  await setup(lab.sim, [['ifconfig', '-j', info.jail, 'eth0', 'down']]);
+  const status = await lab.jailnet(['status']);
+  t.match(status.stdout, /^FAIL {2}pod pa: pod interface eth0 in jailnet-pa is down — fix: jailnet repair pa$/m);
+  const other = await lab.jailnet(['repair', 'pb']);
+  t.equal(other.stdout.trim(), 'nothing to repair', "pb's repair leaves pa alone");
+  const fixed = await lab.jailnet(['repair', 'pa']);
+  t.match(fixed.stdout, /^fixed pod pa: pod interface eth0 in jailnet-pa is down$/m);
+  t.equal((await lab.jailnet(['status'])).code, 0);
+  t.equal((await lab.jailnet(['repair', 'no/such'])).code, 1, 'a bad pod name is refused');
+});
