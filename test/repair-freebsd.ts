@@ -3,7 +3,13 @@
 // anchors; `jailnet status` names each drift and exits 1, `jailnet repair` puts back
 // exactly the pf state of before (compared as data) without touching the admin's own
 // rules or anchor, the published port answers again, and ten more repairs change nothing.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
+import { SIM_BIN } from './freebsd-sim/src/index.js';
+import { socketDir, startDaemonProcess } from './helpers/daemon.js';
+import { within } from './helpers/within.js';
 import { PODMAN_PF_CONF } from './helpers/podnet.js';
 import { podLab, type PodLab } from './helpers/pods.js';
 import { setup, tool } from './helpers/sim.js';
@@ -96,4 +102,40 @@ t.test('a link taken down (suspend, resume) comes back up; one pod at a time', a
   t.match(fixed.stdout, /^fixed pod pa: pod interface eth0 in jailnet-pa is down$/m);
   t.equal((await lab.jailnet(['status'])).code, 0);
   t.equal((await lab.jailnet(['repair', 'no/such'])).code, 1, 'a bad pod name is refused');
+});
+
+/** The simulated route monitors running now (only this file's tests start any). */
+function monitors(): string[] {
+  const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout.split('\n');
+  return ps.filter((line) => line.includes(path.join(SIM_BIN, 'route')) && / monitor$/.test(line));
+}
+
+
+t.test('netmon in jailnetd: a pf reload repaired within 2 s without repair, a link brought back, no monitor left', async (t) => {
+  const lab = await podLab(t, { runtime: ['[netmon]', 'enable_netmon = true'] });
+  await twoPods(lab);
+  const before = hostPf(lab);
+  const socket = path.join(await socketDir(t), 'jailnetd.sock');
+  const daemon = await startDaemonProcess(t, { ...lab.env, PATH: process.env.PATH }, socket, ['--config', path.join(lab.dir, 'jailnet.conf'), '--log-level', 'info']);
+  t.not(await within(20_000, () => daemon.stderr().includes('netmon on')), undefined, 'netmon runs in jailnetd');
+  t.not(await within(10_000, () => monitors().length === 3), undefined, 'a route monitor for the host and each pod');
+
+  await wipe(lab);
+  const repaired = await within(5_000, () => isDeepStrictEqual(hostPf(lab), before));
+  t.ok(repaired !== undefined && repaired <= 2_000, `the pf state of before, within 2 s (${repaired} ms)`);
+  t.match(lab.sim.reach({ from: 'external', to: '192.0.2.10', port: 8080 }), { delivered: true, jails: ['jailnet-pa'] }, 'the published port answers again');
+
+  await setup(lab.sim, [['ifconfig', '-j', 'jailnet-pb', 'eth0', 'down']]);
+  const up = () => lab.sim.state().ifaces.find((i) => i.name === 'eth0' && i.vnet === lab.sim.state().jails.find((j) => j.name === 'jailnet-pb')?.vnetId)?.up === true;
+  const back = await within(5_000, up);
+  t.ok(back !== undefined && back <= 2_000, `the pod's interface is up again within 2 s (${back} ms)`);
+
+  t.equal((await lab.jailnet(['pod', 'rm', 'pb'])).code, 0);
+  t.not(await within(5_000, () => monitors().length === 2), undefined, "the removed pod's monitor is gone");
+  t.equal(daemon.child.signalCode, null, 'jailnetd is still running');
+  const code = await daemon.stop();
+  t.equal(code, 0, `jailnetd stops on SIGTERM (${code} ${daemon.child.signalCode}): ${daemon.stderr()}`);
+  t.not(await within(3_000, () => monitors().length === 0), undefined, 'no monitor is left after the daemon stops');
+  t.match(daemon.stderr(), /netmon: fixed pod pa: eth0: published port 8080/, 'netmon logs what it fixed');
+  t.notMatch(daemon.stderr(), /"level":(40|50)/, 'netmon logged no warning or error');
 });

@@ -17,6 +17,7 @@ import { bashCompletion } from './completion.js';
 import { kataNetworkCommand } from './kata-network-command.js';
 import { networkCommand } from './network-command.js';
 import { containerCommand, podCommand } from './pod-command.js';
+import { netmonCommand } from './netmon-command.js';
 import { repairCommand } from './repair-command.js';
 import { statusCommand } from './status-command.js';
 import { createContext, type CliContext, type CliIO, type GlobalOptions } from './context.js';
@@ -88,6 +89,7 @@ export function buildProgram(io: CliIO = processIO): { program: Command; context
   program.addCommand(gcCommand(context));
   program.addCommand(statusCommand(context));
   program.addCommand(repairCommand(context));
+  program.addCommand(netmonCommand(context));
   program.addCommand(daemonCommand(context));
   program.addCommand(completionCommand(program, io));
   const configure = (command: Command): void => {

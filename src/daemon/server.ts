@@ -8,6 +8,7 @@ import path from 'node:path';
 import { log } from '../log.js';
 import { DEFAULT_PLUGIN_TIMEOUT_MS, callDeadline } from '../util/deadline.js';
 import { allowDeferredCleanups, runPendingCleanups } from '../util/deferred-cleanup.js';
+import { Gate } from '../util/gate.js';
 import { CniError, ErrorCode } from '../cni/errors.js';
 import { encodeJson } from '../cni/json.js';
 import { CURRENT_VERSION } from '../cni/versions.js';
@@ -30,6 +31,8 @@ export interface DaemonOptions {
   /** The daemon's environment, the context calls are compared against. */
   env?: NodeJS.ProcessEnv;
   onError?: (message: string) => void;
+  /** Calls take shared turns of it; netmon's passes exclusive ones. */
+  gate?: Gate;
 }
 
 export interface RunningDaemon {
@@ -97,13 +100,13 @@ function describe(call: DaemonCall): Record<string, string | undefined> {
   return call.kind === 'cni' ? { plugin: call.plugin, command: call.env.CNI_COMMAND, container: call.env.CNI_CONTAINERID } : { api: `kata-network ${call.sub}`, id: call.id };
 }
 
-async function answerWithin(call: DaemonCall, env: NodeJS.ProcessEnv): Promise<string> {
+async function answerWithin(call: DaemonCall, env: NodeJS.ProcessEnv, gate: Gate): Promise<string> {
   const started = performance.now();
   const deadline = (call.kind === 'cni' ? callDeadline(call.env) : undefined) ?? Date.now() + DEFAULT_PLUGIN_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<Served | KataServed>((resolve) => (timer = setTimeout(() => resolve(lateAnswer(call, deadline)), Math.max(0, deadline - Date.now()))));
   try {
-    const served = await Promise.race([serve(call, env), late]);
+    const served = await Promise.race([gate.shared(() => serve(call, env)), late]);
     const code = 'sentBack' in served ? 'fallback' : String(served.code);
     log().info({ ...describe(call), code, ms: Math.round(performance.now() - started) }, 'served');
     return encodeAnswer(served);
@@ -112,7 +115,14 @@ async function answerWithin(call: DaemonCall, env: NodeJS.ProcessEnv): Promise<s
   }
 }
 
-function serveConnection(connection: net.Socket, env: NodeJS.ProcessEnv, track: (work: Promise<unknown>) => void, onError: (message: string) => void): void {
+interface Serving {
+  env: NodeJS.ProcessEnv;
+  gate: Gate;
+  track(work: Promise<unknown>): void;
+  onError(message: string): void;
+}
+
+function serveConnection(connection: net.Socket, { env, gate, track, onError }: Serving): void {
   let received = Buffer.alloc(0);
   const refuse = (reason: string) => {
     connection.end(`${PROTOCOL} refused\n${reason}\n`);
@@ -135,7 +145,7 @@ function serveConnection(connection: net.Socket, env: NodeJS.ProcessEnv, track: 
     if (!parsed.complete) return;
     connection.off('data', onData);
     connection.setTimeout(0);
-    const work = answerWithin(parsed.call, env).then(
+    const work = answerWithin(parsed.call, env, gate).then(
       (answer) => connection.end(answer),
       (error: unknown) => refuse(`internal error: ${(error as Error).message}`),
     );
@@ -161,7 +171,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
   // What a call empties may be cleaned up a little later (util/deferred-cleanup.ts).
   allowDeferredCleanups();
-  const server = net.createServer({ allowHalfOpen: true }, (connection) => serveConnection(connection, env, track, onError));
+  const serving: Serving = { env, gate: options.gate ?? new Gate(), track, onError };
+  const server = net.createServer({ allowHalfOpen: true }, (connection) => serveConnection(connection, serving));
   server.maxConnections = MAX_CONNECTIONS;
   server.on('error', (error) => onError(`server: ${error.message}`));
   await listen(server, socket);

@@ -4,6 +4,7 @@
 // records a command that changes something instead of running it; a command that only
 // reads (the driver says so) runs for real, since what is planned depends on it.
 import { constants, accessSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { log } from '../log.js';
 import { ChangePlan } from '../util/change-plan.js';
@@ -57,6 +58,18 @@ export interface ExecDoor {
    * stdio, and returns its pid without waiting for it.
    */
   spawnDetached(tool: string, args: readonly string[]): Promise<number>;
+  /**
+   * Starts a tool that reports for as long as it runs (route monitor, ip monitor): each
+   * line of its stdout to `onLine`. It reads only; it is this process's child, stopped
+   * with stop() (SIGTERM, then SIGKILL) and never left behind by a caller that stops it.
+   */
+  watch(tool: string, args: readonly string[], onLine: (line: string) => void): Watch;
+}
+
+export interface Watch {
+  /** The tool's exit status (null when a signal ended it); resolves once it has exited. */
+  readonly exited: Promise<number | null>;
+  stop(): Promise<void>;
 }
 
 export interface ExecOptions {
@@ -167,6 +180,35 @@ async function startDetached(file: string, shownArgv: string[], args: string[], 
   return pid;
 }
 
+/** How long a watched tool has to exit on SIGTERM before SIGKILL. */
+const WATCH_STOP_MS = 2_000;
+
+function startWatch(file: string, shownArgv: string[], args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void): Watch {
+  const child = spawn(file, args, { shell: false, stdio: ['ignore', 'pipe', 'ignore'], env });
+  log().debug({ argv: shownArgv, pid: child.pid }, 'host watch started');
+  let rest = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) if (line.trim() !== '') onLine(line);
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(-1));
+    child.once('exit', (code) => resolve(code));
+  });
+  return {
+    exited,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), WATCH_STOP_MS);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
 /** Whether the door's tool path has `tool` (optional tools: conntrack, modprobe, …). */
 export function hasTool(door: Pick<ExecDoor, 'which'>, tool: string): boolean {
   try {
@@ -211,6 +253,11 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
       assertArgv(args);
       const file = planning && !runOptions.reads ? tool : resolveTool(tool);
       return runOrPlan(file, [tool, ...args], [...args], runOptions);
+    },
+    watch(tool, args, onLine) {
+      assertArgv(args);
+      if (planning) throw new Error('nothing is watched while planning');
+      return startWatch(resolveTool(tool), [tool, ...args], [...args], env, onLine);
     },
     async spawnDetached(tool, args) {
       assertArgv(args);

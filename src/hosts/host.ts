@@ -1,4 +1,4 @@
-import type { CommandResult } from './exec.js';
+import type { CommandResult, Watch } from './exec.js';
 import type { LoadBalancer } from './balancer.js';
 import type { PacketFilter } from './packet-filter.js';
 
@@ -204,6 +204,13 @@ export interface Host {
   removeBridgeMember(bridge: string, member: string): Promise<void>;
   listInterfaces(vnet?: Vnet): Promise<string[]>;
   inspectInterface(name: string, vnet?: Vnet): Promise<InterfaceInfo | undefined>;
+
+  /**
+   * One long-lived monitor of a vnet's (or the host's) links, addresses and routes: each
+   * line it prints to `onLine` (FreeBSD: route -n monitor, through -j in a vnet; Linux:
+   * ip monitor). Lines only say that something changed: netmon then reads the host.
+   */
+  watchNetwork(vnet: Vnet, onLine: (line: string) => void): Watch;
 
   // routes
   addRoute(destination: string, gateway: string, vnet?: Vnet): Promise<void>;

@@ -99,11 +99,16 @@ async function podNetDrift(host: Host, pod: DesiredPodNet): Promise<Drift[]> {
   return drift;
 }
 
+/** What an audit reads: the packet filter (cheap: netmon's every tick), links, the pods' vnets. */
+export type AuditPart = 'filter' | 'links' | 'pods';
+export const ALL_PARTS: readonly AuditPart[] = ['filter', 'links', 'pods'];
+
 /**
- * Every drift of the host from the desired state; with `pod`, that pod's and what is
- * host-wide. Attachments whose sandbox is gone are gc's (`jailnet gc`), not drift.
+ * Every drift of the host from the desired state, in `parts`; with `pod`, that pod's and
+ * what is host-wide. Attachments whose sandbox is gone are gc's (`jailnet gc`), not drift.
  */
-export async function audit(host: Host, desired: DesiredState, pod?: string): Promise<Drift[]> {
+export async function audit(host: Host, desired: DesiredState, options: { pod?: string; parts?: readonly AuditPart[] } = {}): Promise<Drift[]> {
+  const { pod, parts = ALL_PARTS } = options;
   const gonePods = new Set<string>();
   for (const link of desired.links) {
     if (link.vnet !== undefined && !gonePods.has(link.pod) && (await host.sandboxState(link.vnet)) === 'missing') gonePods.add(link.pod);
@@ -114,10 +119,10 @@ export async function audit(host: Host, desired: DesiredState, pod?: string): Pr
     ...desired,
     publications: desired.publications.filter(live),
     masqueraded: desired.masqueraded.filter(live),
-    links: desired.links.filter(live),
-    pods: desired.pods.filter(live),
+    links: parts.includes('links') ? desired.links.filter(live) : [],
+    pods: parts.includes('pods') ? desired.pods.filter(live) : [],
   };
-  const drift = await filterDrift(host, scoped);
+  const drift = parts.includes('filter') ? await filterDrift(host, scoped) : [];
   for (const link of scoped.links) {
     const found = await linkDrift(host, link);
     if (found) drift.push(found);

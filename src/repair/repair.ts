@@ -9,7 +9,7 @@ import { firewallRecords } from '../plugins/firewall.js';
 import { portmapRecords } from '../plugins/portmap.js';
 import type { ObservedNet, PodStore } from '../pods/store.js';
 import { oneLine } from '../util/teardown.js';
-import { audit, driftSubject, type Drift, type RepairStep } from './audit.js';
+import { audit, driftSubject, type AuditPart, type Drift, type RepairStep } from './audit.js';
 import { desiredState, type DesiredState } from './desired.js';
 
 export interface RepairScope {
@@ -29,10 +29,9 @@ export async function loadDesired(scope: RepairScope): Promise<DesiredState> {
   return desiredState({ bridges, publications, isolation, pods, sandboxOf: (jail) => host.sandboxOf(host.netnsOf(jail)) });
 }
 
-/** The drift of the host (of one pod and what is host-wide, with `pod`). */
-export async function findDrift(scope: RepairScope, pod?: string): Promise<Drift[]> {
-  await scope.host.filter.resync();
-  return audit(scope.host, await loadDesired(scope), pod);
+/** The drift of the host (of one pod and what is host-wide, with `pod`; only `parts`, when given). */
+export async function findDrift(scope: RepairScope, pod?: string, parts?: readonly AuditPart[]): Promise<Drift[]> {
+  return audit(scope.host, await loadDesired(scope), { ...(pod === undefined ? {} : { pod }), ...(parts ? { parts } : {}) });
 }
 
 /** A pod's observed additions, merged into its record under its lock (gone pods are left alone). */
@@ -53,6 +52,8 @@ async function recordObserved(store: PodStore, pod: string, found: ObservedNet):
 
 /** The order steps go in: what rules hang on before the rules, the filter before links. */
 const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'observe'];
+
+const FILTER_STEPS: ReadonlySet<RepairStep['kind']> = new Set(['base', 'publish', 'masquerade', 'isolation']);
 
 async function applyStep(scope: RepairScope, step: RepairStep): Promise<void> {
   const { host } = scope;
@@ -86,6 +87,8 @@ export interface RepairOutcome {
 export async function applyRepairs(scope: RepairScope, drift: Drift[]): Promise<RepairOutcome> {
   const outcome: RepairOutcome = { fixed: [], unfixable: [], errors: [] };
   const rank = (d: Drift) => (d.repair ? ORDER.indexOf(d.repair.kind) : ORDER.length);
+  // What this process remembers of the filter was made before something else changed it.
+  if (drift.some((d) => d.repair && FILTER_STEPS.has(d.repair.kind))) await scope.host.filter.resync();
   for (const d of [...drift].sort((a, b) => rank(a) - rank(b))) {
     const label = `${driftSubject(d)}: ${d.what}`;
     if (!d.repair) {

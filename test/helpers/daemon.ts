@@ -51,9 +51,11 @@ export async function startDaemonProcess(
   env: Record<string, string | undefined>,
   socket: string,
   globalOptions: string[] = [],
+  /** A command the daemon runs under (`nsenter --net=… --`). */
+  wrapper: string[] = [],
 ): Promise<DaemonProcess> {
   const assignments = envAssignments(env);
-  const child = spawn('/usr/bin/env', ['-i', ...assignments, process.execPath, JAILNET, ...globalOptions, 'daemon', '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('/usr/bin/env', ['-i', ...assignments, ...wrapper, process.execPath, JAILNET, ...globalOptions, 'daemon', '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += d));
   t.teardown(() => {

@@ -65,6 +65,8 @@ const routeTarget = (destination: string): string[] =>
   destination === 'default' || parsePrefix(destination)?.bits === 0 ? ['default'] : [destination.includes('/') ? '-net' : '-host', destination];
 
 export const route = {
+  /** route(8) `monitor`: in a vnet through -j (13.3+; running-pods.md §5, freebsd-mechanics.md §3.2). */
+  monitor: (vnet?: string): Argv => ['route', ...(vnet === undefined ? [] : ['-j', vnet]), '-n', 'monitor'],
   add: (destination: string, gateway: string): Argv => [
     'route', '-n', destination.includes(':') || gateway.includes(':') ? '-6' : '-4', 'add', ...routeTarget(destination), gateway,
   ],

@@ -3,7 +3,7 @@
 // sysctl have no `-j` and always go through jexec.
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
+import { HostCommandError, type CommandResult, type ExecDoor, type Watch } from '../exec.js';
 import { enableSysctl, settledFacts, type SettledFacts } from '../facts.js';
 import { InterfaceNameTakenError } from '../host.js';
 import type {
@@ -63,6 +63,12 @@ export class FreeBSDHost implements Host {
 
   async readiness(): Promise<ReadinessCheck[]> {
     return freebsdReadiness(this);
+  }
+
+  /** route has had -j since 13.3, the oldest release jailnet supports a vnet monitor on. */
+  watchNetwork(vnet: Vnet, onLine: (line: string) => void): Watch {
+    const [tool, ...args] = route.monitor(vnet);
+    return this.door.watch(tool, args, onLine);
   }
 
   // sandboxes

@@ -18,6 +18,8 @@ export function ifn(name: string): string {
 const family = (address: string): '-4' | '-6' => (address.includes(':') ? '-6' : '-4');
 
 export const ip = {
+  /** ip-monitor(8): one line per link, address and route change of the namespace it runs in. */
+  monitor: (): Argv => ['ip', 'monitor', 'link', 'address', 'route'],
   /** Several `ip` operations in one run: the lines of `ip -batch -`. */
   batch: (): Argv => ['ip', '-batch', '-'],
   list: (): Argv => ['ip', '-j', 'link', 'show'],

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIP, parsePrefix } from '../../ipam/ip.js';
 import { randomLocalMac, validateMacAddress } from '../../names.js';
-import { HostCommandError, type CommandResult, type ExecDoor } from '../exec.js';
+import { HostCommandError, type CommandResult, type ExecDoor, type Watch } from '../exec.js';
 import { enableSysctl, settledFacts, type SettledFacts } from '../facts.js';
 import { InterfaceNameTakenError } from '../host.js';
 import type {
@@ -77,6 +77,13 @@ export class LinuxHost implements Host {
     if (vnet === undefined) return this.door.run(tool, args, options);
     const [nsenter, ...nsArgs] = inNetns(netnsPathOf(vnet), [this.door.which(tool), ...args]);
     return this.door.run(nsenter, nsArgs, options);
+  }
+
+  watchNetwork(vnet: Vnet, onLine: (line: string) => void): Watch {
+    const [tool, ...args] = ip.monitor();
+    if (vnet === undefined) return this.door.watch(tool, args, onLine);
+    const [nsenter, ...nsArgs] = inNetns(netnsPathOf(vnet), [this.door.which(tool), ...args]);
+    return this.door.watch(nsenter, nsArgs, onLine);
   }
 
   // sandboxes

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fixturePath, resolveJexecCommand } from './exec-box.js';
 import { callKernel, kernelSocket, type KernelMessage, type KernelReply } from './kernel.js';
+import { runMonitor } from './monitor.js';
 import { ToolError } from './model.js';
 import { STATE_LOCK_TIMEOUT_MS, appendLog, pauseFile, stateFile, withState } from './state.js';
 import { TOOLS, jexecStep, toolStep, type ToolRequest, type ToolStep } from './steps.js';
@@ -155,6 +156,17 @@ async function runJexec(dir: string, argv: string[]): Promise<number> {
   return emit(output);
 }
 
+/** `route monitor`: the step checks the command line as route(8) does; the monitor then runs on (monitor.ts). */
+async function runRouteMonitor(dir: string, argv: string[]): Promise<void> {
+  if (resident(dir)) throw new SimulatorError('route monitor is not simulated while a resident kernel serves the state');
+  const request = { tool: 'route', argv, jid: callerJid(), stdin: '', pausable: false };
+  const { output, vnet } = await stepTool(dir, request);
+  appendLog(dir, { argv: ['route', ...argv], context: contextName(request.jid), vnet, exitCode: output.exitCode });
+  if (output.exitCode !== 0) return emit(output);
+  await runMonitor(dir, vnet);
+  process.exit(0);
+}
+
 async function dispatch(tool: string, argv: string[]): Promise<void> {
   const dir = stateDir();
   if (tool === 'jexec') {
@@ -162,6 +174,7 @@ async function dispatch(tool: string, argv: string[]): Promise<void> {
     return;
   }
   if (!TOOLS[tool]) throw new SimulatorError(`no simulated tool named ${tool}`);
+  if (tool === 'route' && argv.includes('monitor')) return runRouteMonitor(dir, argv);
   await emit(await runTool(dir, tool, argv, callerJid()));
 }
 

@@ -295,6 +295,8 @@ export function route(ctx: ToolContext, argv: string[]): ToolOutput {
   if (command === 'add') result = add(ctx, vnetId, parsed);
   else if (command === 'delete') result = remove(ctx, vnetId, parsed);
   else if (command === 'get' || command === 'show') result = get(ctx, vnetId, parsed);
+  // route.c: `monitor` takes no operand here; what it prints comes after this step (monitor.ts).
+  else if (command === 'monitor' && argv.length === i + 1) result = ok('');
   else usage(command);
   return quiet && command !== 'get' && command !== 'show' ? ok('', result.stderr) : result;
 }
