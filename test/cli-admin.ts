@@ -118,9 +118,13 @@ t.test('restart always: rc.d stop keeps the pod, a reboot and rc.d start bring i
 
 t.test('rc.d/jailnet follows rc.subr and is shellcheck-clean', async (t) => {
   const script = await fs.readFile(path.join(ROOT, 'rc.d', 'jailnet'), 'utf8');
-  for (const line of ['# PROVIDE: jailnet', '# REQUIRE: NETWORKING pf', '# KEYWORD: shutdown', 'rcvar="jailnet_enable"', 'extra_commands="gc"', 'run_rc_command "$1"']) {
+  for (const line of ['# PROVIDE: jailnet', '# REQUIRE: NETWORKING pf', '# KEYWORD: shutdown', 'rcvar="jailnet_enable"', 'extra_commands="gc repair"', 'run_rc_command "$1"']) {
     t.ok(script.includes(line), line);
   }
+  t.match(script, /jailnet_cli pod restore\n(\s*#.*\n)*\s*jailnet_cli repair\n/, 'start repairs after restoring pods');
+  t.match(script, /jailnet_stop\(\)\n\{\n(\s*#.*\n)*\s*jailnet_netmon_stop\n/, 'stop ends netmon before the teardown');
+  const port = await fs.readFile(path.join(ROOT, 'ports/net/jailnet/files/jailnet.in'), 'utf8');
+  t.equal(port.replaceAll('%%PREFIX%%', '/usr/local'), script, "the port's rc.d script is this one");
   const check = spawnSync('shellcheck', ['-s', 'sh', path.join(ROOT, 'rc.d', 'jailnet')], { encoding: 'utf8' });
   t.equal(check.error, undefined, 'shellcheck runs (scripts/install.sh installs it)');
   t.equal(check.status, 0, check.stdout);

@@ -37,13 +37,16 @@ t.test('errors name the line', async (t) => {
 
 t.test('every section and its values', async (t) => {
   const config = parseConfigText(
-    '[runtime]\ntool_path = /opt/sbin:/sbin\nteardown_timeout = 5\n[netmon]\nenable_netmon = true\npath = /usr/local/bin/jailnet-netmon\n[network]\ninternetworking_model = tcfilter\n',
+    '[runtime]\ntool_path = /opt/sbin:/sbin\nteardown_timeout = 5\n[netmon]\nenable_netmon = true\npath = /usr/local/bin/jailnet-netmon\n[network]\ninternetworking_model = none\n',
     'jailnet.conf',
   );
   t.equal(config.runtime.toolPath, '/opt/sbin:/sbin');
   t.equal(config.runtime.teardownTimeoutMs, 5000);
   t.same(config.netmon, { enabled: true, path: '/usr/local/bin/jailnet-netmon' });
-  t.same(config.network, { disableNewNetns: false, internetworkingModel: 'tcfilter' });
+  t.same(config.network, { disableNewNetns: false, internetworkingModel: 'none' });
+  for (const model of ['tcfilter', 'macvtap']) {
+    t.throws(() => parseConfigText(`[network]\ninternetworking_model = ${model}\n`, 'x.conf'), new RegExp(`^x\\.conf:2: \\[network\\] internetworking_model = ${model} is not for jails: .* a jail has no VM .*; use none$`), `${model} is refused`);
+  }
   t.throws(() => parseConfigText('[network]\ninternetworking_model = bridge\n', 'x.conf'), /x\.conf:2: \[network\] internetworking_model/);
 });
 
@@ -67,4 +70,15 @@ t.test('the CLI reports a bad config in one line and exits non-zero', async (t) 
   const result = await jailnet(['--config', file, 'cni', 'status', '--network', 'x']);
   t.equal(result.code, 2);
   t.equal(result.stderr, `jailnet: ${file}:2: unknown key "stat_dir" in [runtime]\n`);
+});
+
+t.test('[netmon] path names another program: jailnet netmon hands over to it', async (t) => {
+  const dir = t.testdir();
+  const program = path.join(dir, 'other-netmon');
+  await fs.writeFile(program, '#!/bin/sh\necho "other netmon, config $JAILNET_CONFIG"\nexit 3\n', { mode: 0o755 });
+  const file = path.join(dir, 'jailnet.conf');
+  await fs.writeFile(file, `[netmon]\nenable_netmon = yes\npath = ${program}\n`);
+  const result = await jailnet(['--config', file, 'netmon']);
+  t.equal(result.stdout, `other netmon, config ${file}\n`, 'it runs, told which config');
+  t.equal(result.code, 3, 'its exit status is netmon\'s');
 });

@@ -1,6 +1,6 @@
 // The driver's readers on real FreeBSD output (samples from freebsd-mechanics.md).
 import t from 'tap';
-import { parseIfconfig, parseIfconfigList, parseJls, parseKilledStates, parseNetstatRoutes, parsePfLines } from '../src/hosts/freebsd/parse.js';
+import { isMonitoredChange, parseIfconfig, parseIfconfigList, parseJls, parseKilledStates, parseNetstatRoutes, parsePfLines } from '../src/hosts/freebsd/parse.js';
 
 const EPAIR_A = `epair0a: flags=1008943<UP,BROADCAST,RUNNING,PROMISC,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500
 \tdescription: pod-abc host side
@@ -80,4 +80,29 @@ Destination                       Gateway                       Flags     Netif 
   t.same(routes[4], { family: 6, destination: '::1', gateway: 'link#1', flags: 'UHS', netif: 'lo0' });
   t.same(parsePfLines('   10.88.0.5\n   10.88.0.6\n'), ['10.88.0.5', '10.88.0.6']);
   t.equal(parseKilledStates('killed 3 states from 1 sources and 1 destinations\n'), 3);
+});
+
+t.test('route -n monitor: changes of interfaces, addresses and routes, in both printers', async (t) => {
+  // 14.x netlink printer, with and without the PID field (running-pods.md §5).
+  const changes = [
+    '12:01:02.345 PID 1234 add/repl iface iface#5 epair3b admin UP oper UP mtu 1500',
+    '12:01:02.345 PID 1234 delete iface iface#5 epair3b admin UP oper UP mtu 1500',
+    '12:01:02.346 PID 1234 add/repl addr 10.88.0.5/16 iface eth0',
+    '12:01:02.347 add/repl route 0.0.0.0/0 gw 10.88.0.1 iface eth0 mtu 1500 table inet.0',
+    '12:01:02.348 delete addr 10.88.0.5/16 iface eth0',
+    // 13.x rtsock printer: the head line of a message block.
+    'RTM_IFINFO: iface status change: len 168, if# 5, link: up, flags:<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST>',
+    'RTM_IFANNOUNCE: interface arrival/departure: len 32, if# 5, what: arrival',
+    'RTM_NEWADDR: address being added to iface: len 52, metric 0, flags:<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST>',
+    'RTM_ADD: Add Route: len 192, pid: 1234, seq 1, errno 0, flags:<UP,GATEWAY,DONE,STATIC>',
+  ];
+  for (const line of changes) t.ok(isMonitoredChange(line), line);
+  const noise = [
+    '12:01:02.349 PID 0 add/repl neigh 10.88.0.1 state REACHABLE lladdr 02:00:00:00:00:01 iface eth0',
+    '12:01:02.350 add/repl nhop#3 ...',
+    'got message of size 168 on Sun Dec  6 12:01:02 2026',
+    'sockaddrs: <NETMASK,IFP,IFA,BRD>',
+    'RTM_MISS: Lookup failed on this address: len 104',
+  ];
+  for (const line of noise) t.notOk(isMonitoredChange(line), line);
 });

@@ -704,3 +704,28 @@ t.test('sysctls are per vnet', async (t) => {
   const kld = await tool(sim, 'jexec', ['pod', `${sim.env.JAILNET_TOOL_PATH}/kldload`, 'if_vxlan']);
   t.equal(kld.stderr, "kldload: can't load if_vxlan: Operation not permitted\n", 'no kldload inside a jail');
 });
+
+t.test('route -n monitor: one line per change of its vnet, until its jail goes', async (t) => {
+  const sim = await newSim(t);
+  await setup(sim, [['jail', '-c', 'name=mon', 'path=/', 'vnet', 'persist']]);
+  const extra = await tool(sim, 'route', ['-n', 'monitor', 'extra']);
+  t.equal(extra.code, 64, 'an operand after monitor is refused');
+  t.match(extra.stderr, /^route: bad keyword: extra\nroute: usage: route \[-j jail\]/);
+  const nojail = await tool(sim, 'route', ['-j', 'nosuch', '-n', 'monitor']);
+  t.equal(nojail.code, 1);
+  t.equal(nojail.stderr, 'route: jail not found: No such file or directory\n');
+  const { SIM_BIN } = await import('./freebsd-sim/src/index.js');
+  const { spawn } = await import('node:child_process');
+  const path = await import('node:path');
+  const child = spawn(path.join(SIM_BIN, 'route'), ['-j', 'mon', '-n', 'monitor'], { env: { ...process.env, ...sim.env } });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise<string | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  await new Promise((r) => setTimeout(r, 1_000));
+  await setup(sim, [['ifconfig', '-j', 'mon', 'lo0', 'inet', '127.0.0.1/8', 'up']]);
+  for (let i = 0; i < 40 && !out.includes('addr 127.0.0.1/8 iface lo0'); i++) await new Promise((r) => setTimeout(r, 50));
+  t.match(out, /^\d\d:\d\d:\d\d\.\d{3} add\/repl iface iface#\d+ lo0 admin UP oper UP mtu 16384$/m, 'lo0 up: an iface line');
+  t.match(out, /^\d\d:\d\d:\d\d\.\d{3} add\/repl addr 127\.0\.0\.1\/8 iface lo0$/m, 'its address: an addr line');
+  await setup(sim, [['jail', '-r', 'mon']]);
+  t.equal(await exited, 'SIGKILL', 'jail -r ends the monitor attached to the jail');
+});

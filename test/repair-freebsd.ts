@@ -8,6 +8,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
 import { SIM_BIN } from './freebsd-sim/src/index.js';
+import { crashAfter } from './helpers/crash.js';
 import { socketDir, startDaemonProcess } from './helpers/daemon.js';
 import { within } from './helpers/within.js';
 import { PODMAN_PF_CONF } from './helpers/podnet.js';
@@ -102,6 +103,22 @@ t.test('a link taken down (suspend, resume) comes back up; one pod at a time', a
   t.match(fixed.stdout, /^fixed pod pa: pod interface eth0 in jailnet-pa is down$/m);
   t.equal((await lab.jailnet(['status'])).code, 0);
   t.equal((await lab.jailnet(['repair', 'no/such'])).code, 1, 'a bad pod name is refused');
+
+  // Someone gives pod pa an epair of their own and a route.
+  const made = (await setup(lab.sim, [['ifconfig', 'epair', 'create']])).stdout.trim();
+  const theirs = made.replace(/a$/, 'b');
+  await setup(lab.sim, [['ifconfig', theirs, 'vnet', 'jailnet-pa'], ['ifconfig', '-j', 'jailnet-pa', theirs, 'inet', '192.0.2.200/28', 'up'], ['route', '-j', 'jailnet-pa', 'add', '198.51.100.0/24', '192.0.2.201']]);
+  const seen = await lab.jailnet(['status']);
+  t.match(seen.stdout, new RegExp(`^FAIL  pod pa: added by someone else, not yet recorded: interface ${theirs}, route 198\\.51\\.100\\.0/24 via 192\\.0\\.2\\.201 — fix: jailnet repair pa$`, 'm'));
+  t.equal((await lab.jailnet(['repair'])).code, 0);
+  const inspected = JSON.parse((await lab.jailnet(['pod', 'inspect', 'pa'])).stdout) as { observed?: unknown };
+  t.same(inspected.observed, { interfaces: [theirs], addresses: [], routes: ['198.51.100.0/24 via 192.0.2.201'] }, 'pod inspect shows what was added');
+  const listed = JSON.parse((await lab.jailnet(['kata-network', 'list-ifaces', 'pa'])).stdout) as Array<{ name: string; ip: string[] }>;
+  t.match(listed, [{ name: theirs, ip: ['192.0.2.200/28'] }], 'list-ifaces shows it too');
+  const recorded = await lab.jailnet(['status']);
+  t.equal(recorded.code, 0, `recorded: no drift ${recorded.stdout}`);
+  t.equal((await lab.jailnet(['pod', 'rm', 'pa'])).code, 0);
+  t.notOk(lab.sim.state().ifaces.some((i) => i.name === made || i.name === theirs), 'pod rm took the added epair away: nothing comes back to the host');
 });
 
 /** The simulated route monitors running now (only this file's tests start any). */
@@ -138,4 +155,29 @@ t.test('netmon in jailnetd: a pf reload repaired within 2 s without repair, a li
   t.not(await within(3_000, () => monitors().length === 0), undefined, 'no monitor is left after the daemon stops');
   t.match(daemon.stderr(), /netmon: fixed pod pa: eth0: published port 8080/, 'netmon logs what it fixed');
   t.notMatch(daemon.stderr(), /"level":(40|50)/, 'netmon logged no warning or error');
+});
+
+t.test('jailnetd killed after each host command of its repair: the next repair finishes the job', async (t) => {
+  const lab = await podLab(t, { runtime: ['[netmon]', 'enable_netmon = true'] });
+  await twoPods(lab);
+  const before = hostPf(lab);
+  // How many host commands a whole repair takes, with the three monitors netmon starts.
+  await wipe(lab);
+  const counted = lab.sim.state().commandCount;
+  t.equal((await lab.jailnet(['repair'])).code, 0);
+  const commands = lab.sim.state().commandCount - counted + 3;
+  const socket = path.join(await socketDir(t), 'jailnetd.sock');
+  let finished = 0;
+  for (let n = 1; n <= commands; n++) {
+    await wipe(lab);
+    const { killedAfter } = await crashAfter(lab.sim, n, lab.launch(['daemon', '--socket', socket]));
+    t.ok(killedAfter, `jailnetd killed after command ${n}: ${killedAfter}`);
+    if (isDeepStrictEqual(hostPf(lab), before)) finished++;
+    t.same(monitors(), [], 'no monitor outlives the daemon');
+    const repaired = await lab.jailnet(['repair']);
+    t.equal(repaired.code, 0, repaired.stderr);
+    t.same(hostPf(lab), before, `after a kill at ${killedAfter}, repair puts back the pf state of before`);
+    t.equal((await lab.jailnet(['repair'])).stdout.trim(), 'nothing to repair');
+  }
+  t.comment(`crash: jailnetd killed after each of ${commands} host commands of its first pass; ${finished} kills came after its repair was whole`);
 });

@@ -1,6 +1,10 @@
 // `jailnet netmon`: the reconcile loop (repair/netmon.ts) in the foreground, for hosts
-// that run it outside jailnetd ([netmon] path names this program); `jailnet daemon`
-// runs the same loop inside jailnetd when [netmon] enable_netmon is set.
+// that run it outside jailnetd (rc.d/jailnet's jailnet_netmon); `jailnet daemon` runs
+// the same loop inside jailnetd when [netmon] enable_netmon is set. Where [netmon] path
+// names another program, this command hands over to it: that program is the netmon.
+import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
 import { log } from '../log.js';
 import { Netmon } from '../repair/netmon.js';
@@ -16,10 +20,43 @@ export async function startNetmon(context: CliContext, exclusive?: <T>(work: () 
   return netmon;
 }
 
+const resolved = (file: string): string => {
+  try {
+    return realpathSync(file);
+  } catch {
+    return path.resolve(file);
+  }
+};
+
+/** [netmon] path, when it names a program other than this one. */
+function otherProgram(configured: string | undefined): string | undefined {
+  const own = process.argv[1];
+  return configured !== undefined && (own === undefined || resolved(configured) !== resolved(own)) ? configured : undefined;
+}
+
+/** Runs [netmon] path in the foreground (JAILNET_CONFIG tells it which config), passing the stop signal on. */
+async function handOver(context: CliContext, program: string): Promise<number> {
+  const child = spawn(program, [], { stdio: 'inherit', env: { ...context.pluginEnv() } });
+  const exited = new Promise<number>((resolve) => {
+    child.once('error', (error) => {
+      context.io.stderr(`jailnet netmon: ${program}: ${error.message}\n`);
+      resolve(1);
+    });
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+  void stopSignal().then((signal) => child.kill(signal));
+  return exited;
+}
+
 export function netmonCommand(context: CliContext): Command {
   return new Command('netmon')
     .description("watch pods' networks and repair drift from jailnet's records until SIGTERM (jailnetd runs this itself with enable_netmon)")
     .action(async () => {
+      const other = otherProgram((await context.config()).netmon.path);
+      if (other !== undefined) {
+        context.exitCode = await handOver(context, other);
+        return;
+      }
       const stopped = stopSignal();
       const netmon = await startNetmon(context);
       context.io.stderr('jailnet netmon: watching\n');

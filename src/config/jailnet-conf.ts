@@ -162,7 +162,17 @@ function resolve(file: string | undefined, sections: Partial<Record<SectionName,
 
 /** Options that cannot hold together, reported with both keys and the later key's line. */
 function checkConflicts(config: JailnetConfig, file: string, lineOf: (section: string, key: string) => number | undefined): void {
-  if (!config.network.disableNewNetns) return;
+  if (config.network.disableNewNetns) checkHostModeConflicts(config, file, lineOf);
+  const model = config.network.internetworkingModel;
+  // In a VM runtime these join the VM's tap to the pod's interface. A jail has no VM: the
+  // pod's interface itself is in the pod's vnet, so `none` is what jailnet always does.
+  if (model !== 'none') {
+    throw new ConfigError(file, lineOf('network', 'internetworking_model'),
+      `[network] internetworking_model = ${model} is not for jails: ${model} joins a VM's tap to the pod's interface, and a jail has no VM (its interface is in its own vnet); use none`);
+  }
+}
+
+function checkHostModeConflicts(config: JailnetConfig, file: string, lineOf: (section: string, key: string) => number | undefined): void {
   if (config.netmon.enabled) {
     throw new ConfigError(file, lineOf('netmon', 'enable_netmon') ?? lineOf('network', 'disable_new_netns'),
       '[network] disable_new_netns conflicts with [netmon] enable_netmon: without a new network namespace there is nothing to monitor');

@@ -207,8 +207,9 @@ export interface Host {
 
   /**
    * One long-lived monitor of a vnet's (or the host's) links, addresses and routes: each
-   * line it prints to `onLine` (FreeBSD: route -n monitor, through -j in a vnet; Linux:
-   * ip monitor). Lines only say that something changed: netmon then reads the host.
+   * line that reports a change of one of them to `onLine` (FreeBSD: route -n monitor,
+   * through -j in a vnet; Linux: ip monitor). A line only says that something changed:
+   * netmon then reads the host.
    */
   watchNetwork(vnet: Vnet, onLine: (line: string) => void): Watch;
 

@@ -76,6 +76,7 @@ async function podNetDrift(host: Host, pod: DesiredPodNet): Promise<Drift[]> {
   const drift: Drift[] = [];
   const found: ObservedNet = { interfaces: [], addresses: [], routes: [] };
   for (const name of await host.listInterfaces(pod.vnet)) {
+    if (pod.foreign.includes(name)) continue;
     const info = name === host.loopback ? undefined : await host.inspectInterface(name, pod.vnet);
     if (!info) continue;
     const wanted = pod.interfaces.get(name);

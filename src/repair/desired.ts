@@ -47,6 +47,8 @@ export interface DesiredPodNet {
   interfaces: Map<string, string[]>;
   /** Routes through a gateway, as routeKey() spells them. */
   routes: string[];
+  /** Interfaces someone else added, already recorded: whatever is on them is theirs. */
+  foreign: string[];
 }
 
 export interface DesiredState {
@@ -91,10 +93,9 @@ function podNet(pod: PodRecord): DesiredPodNet {
   }
   for (const entry of pod.runtime.interfaces) interfaces.set(entry.name, entry.addresses.map((a) => `${a.address}/${a.mask}`));
   for (const route of pod.runtime.routes) if (route.gateway) routes.push(routeKey(route.dest, route.gateway, route.family));
-  for (const name of pod.observed.interfaces) interfaces.set(name, interfaces.get(name) ?? []);
   for (const { interface: name, address } of pod.observed.addresses) interfaces.set(name, [...(interfaces.get(name) ?? []), address]);
   routes.push(...pod.observed.routes);
-  return { pod: pod.name, vnet: pod.jail, interfaces, routes: [...new Set(routes)] };
+  return { pod: pod.name, vnet: pod.jail, interfaces, routes: [...new Set(routes)], foreign: pod.observed.interfaces };
 }
 
 /** The desired state of every attachment and pod jailnet has a record of. */

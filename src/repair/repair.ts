@@ -83,23 +83,34 @@ export interface RepairOutcome {
   errors: string[];
 }
 
+/**
+ * Drift whose steps are one host change: every pod's missing masquerade entries become
+ * one `masquerade` of all of them (one pfctl or one nft transaction, not one per pod).
+ */
+function batched(drift: Drift[]): Array<{ labels: string[]; step?: RepairStep }> {
+  const label = (d: Drift) => `${driftSubject(d)}: ${d.what}`;
+  const masq = drift.filter((d) => d.repair?.kind === 'masquerade');
+  const addresses = masq.flatMap((d) => (d.repair?.kind === 'masquerade' ? d.repair.addresses : []));
+  const rest = drift.filter((d) => d.repair?.kind !== 'masquerade').map((d) => ({ labels: [label(d)], ...(d.repair ? { step: d.repair } : {}) }));
+  return masq.length === 0 ? rest : [...rest, { labels: masq.map(label), step: { kind: 'masquerade', addresses } }];
+}
+
 /** Applies each drift's repair in ORDER, every step attempted. */
 export async function applyRepairs(scope: RepairScope, drift: Drift[]): Promise<RepairOutcome> {
   const outcome: RepairOutcome = { fixed: [], unfixable: [], errors: [] };
-  const rank = (d: Drift) => (d.repair ? ORDER.indexOf(d.repair.kind) : ORDER.length);
+  const rank = (b: { step?: RepairStep }) => (b.step ? ORDER.indexOf(b.step.kind) : ORDER.length);
   // What this process remembers of the filter was made before something else changed it.
   if (drift.some((d) => d.repair && FILTER_STEPS.has(d.repair.kind))) await scope.host.filter.resync();
-  for (const d of [...drift].sort((a, b) => rank(a) - rank(b))) {
-    const label = `${driftSubject(d)}: ${d.what}`;
-    if (!d.repair) {
-      outcome.unfixable.push(label);
+  for (const { labels, step } of batched(drift).sort((a, b) => rank(a) - rank(b))) {
+    if (!step) {
+      outcome.unfixable.push(...labels);
       continue;
     }
     try {
-      await applyStep(scope, d.repair);
-      outcome.fixed.push(label);
+      await applyStep(scope, step);
+      outcome.fixed.push(...labels);
     } catch (error) {
-      outcome.errors.push(`${label}: ${oneLine(error)}`);
+      outcome.errors.push(...labels.map((l) => `${l}: ${oneLine(error)}`));
     }
   }
   return outcome;

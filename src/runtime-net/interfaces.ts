@@ -167,10 +167,18 @@ export async function updateInterface(ctx: PodContext, id: string, iface: Interf
   });
 }
 
-/** list-ifaces in the contract's compat mode: what was added through this API; null when nothing was. */
+/**
+ * list-ifaces in the contract's compat mode: what was added through this API, and what
+ * netmon saw someone else add to the pod (read from the host: only netmon's record says
+ * it is there); null when there is neither.
+ */
 export async function listInterfaces(ctx: PodContext, id: string): Promise<Array<{ name: string; mac: string; ip: string[]; mtu: number }> | null> {
   const owner = await networkOwner(ctx, id);
   const ready = owner.runtime.interfaces.filter((i) => i.state === 'ready');
-  if (ready.length === 0) return null;
-  return ready.map((i) => ({ name: i.name, mac: i.hwAddr, ip: i.addresses.map((a) => `${a.address}/${a.mask}`), mtu: i.mtu }));
+  const listed = ready.map((i) => ({ name: i.name, mac: i.hwAddr, ip: i.addresses.map((a) => `${a.address}/${a.mask}`), mtu: i.mtu }));
+  for (const name of owner.observed.interfaces) {
+    const info = await ctx.host.inspectInterface(name, owner.jail);
+    if (info) listed.push({ name, mac: info.mac ?? '', ip: [...info.inet, ...info.inet6].map((a) => `${a.address}/${a.prefixLength}`), mtu: info.mtu });
+  }
+  return listed.length === 0 ? null : listed;
 }

@@ -26,7 +26,7 @@ import type {
 import { deviceRoute, ifconfig, jail, jls, kld, netstat, route, sysctl, type Argv } from './commands.js';
 import { PfLoadBalancer } from './balancer.js';
 import { PfPacketFilter } from './packet-filter.js';
-import { parseIfconfig, parseIfconfigList, parseJls, parseNetstatRoutes } from './parse.js';
+import { isMonitoredChange, parseIfconfig, parseIfconfigList, parseJls, parseNetstatRoutes } from './parse.js';
 import { freebsdReadiness } from './readiness.js';
 
 const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -68,7 +68,7 @@ export class FreeBSDHost implements Host {
   /** route has had -j since 13.3, the oldest release jailnet supports a vnet monitor on. */
   watchNetwork(vnet: Vnet, onLine: (line: string) => void): Watch {
     const [tool, ...args] = route.monitor(vnet);
-    return this.door.watch(tool, args, onLine);
+    return this.door.watch(tool, args, (line) => isMonitoredChange(line) && onLine(line));
   }
 
   // sandboxes

@@ -144,3 +144,17 @@ export function parsePfStates(stdout: string): PfStateLine[] {
   }
   return out;
 }
+
+/**
+ * Whether a line of `route -n monitor` reports a change of an interface, an address or a
+ * route (what netmon looks at), in either printer's form. 14.x's netlink printer
+ * (sbin/route/route_netlink.c): `HH:MM:SS.mmm [PID n ]add/repl|delete iface|addr|route …`,
+ * some builds without the `PID n` field; neighbour and nexthop lines are not changes of
+ * the pod's network. 13.x's rtsock printer: a block per message whose head line names
+ * its type (`RTM_IFINFO: …`), among `got message of size …` and sockaddr lines
+ * (freebsd-mechanics.md §3.2, running-pods.md §5).
+ */
+export function isMonitoredChange(line: string): boolean {
+  if (/^\d\d:\d\d:\d\d\.\d+ (PID \d+ )?(add\/repl|add|delete|del|repl|change) (iface|addr|route)\b/.test(line)) return true;
+  return /^RTM_(IFINFO|IFANNOUNCE|NEWADDR|DELADDR|ADD|DELETE|CHANGE):/.test(line.trim());
+}

@@ -159,9 +159,10 @@ async function runJexec(dir: string, argv: string[]): Promise<number> {
 /** `route monitor`: the step checks the command line as route(8) does; the monitor then runs on (monitor.ts). */
 async function runRouteMonitor(dir: string, argv: string[]): Promise<void> {
   if (resident(dir)) throw new SimulatorError('route monitor is not simulated while a resident kernel serves the state');
-  const request = { tool: 'route', argv, jid: callerJid(), stdin: '', pausable: false };
-  const { output, vnet } = await stepTool(dir, request);
+  const request = { tool: 'route', argv, jid: callerJid(), stdin: '', pausable: process.env.JAILNET_SIM_PAUSABLE === '1' };
+  const { output, vnet, pause } = await stepTool(dir, request);
   appendLog(dir, { argv: ['route', ...argv], context: contextName(request.jid), vnet, exitCode: output.exitCode });
+  if (pause) await pauseForKill(dir, ['route', ...argv]);
   if (output.exitCode !== 0) return emit(output);
   await runMonitor(dir, vnet);
   process.exit(0);

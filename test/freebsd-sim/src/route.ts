@@ -264,6 +264,19 @@ function get(ctx: ToolContext, vnetId: string, parsed: RouteArgs): ToolOutput {
   return ok(lines.join('\n') + '\n');
 }
 
+/**
+ * route.c monitor(): its operands are options, `-fib N` only; anything else is
+ * usage(operand) [inf: from route.c's monitor() as remembered, not a captured run]. The
+ * simulated host has one fib, so only `-fib 0` names one.
+ */
+function monitorOperands(operands: string[]): ToolOutput {
+  for (let i = 0; i < operands.length; i++) {
+    if (operands[i] === '-fib' && operands[i + 1] === '0') i++;
+    else usage(operands[i]);
+  }
+  return ok('');
+}
+
 export function route(ctx: ToolContext, argv: string[]): ToolOutput {
   let vnetId = contextVnet(ctx.state, ctx.callerJid);
   let family: 4 | 6 | undefined;
@@ -295,8 +308,8 @@ export function route(ctx: ToolContext, argv: string[]): ToolOutput {
   if (command === 'add') result = add(ctx, vnetId, parsed);
   else if (command === 'delete') result = remove(ctx, vnetId, parsed);
   else if (command === 'get' || command === 'show') result = get(ctx, vnetId, parsed);
-  // route.c: `monitor` takes no operand here; what it prints comes after this step (monitor.ts).
-  else if (command === 'monitor' && argv.length === i + 1) result = ok('');
+  // What `monitor` prints comes after this step (monitor.ts).
+  else if (command === 'monitor') result = monitorOperands(argv.slice(i + 1));
   else usage(command);
   return quiet && command !== 'get' && command !== 'show' ? ok('', result.stderr) : result;
 }
