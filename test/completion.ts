@@ -33,7 +33,7 @@ t.test('bash: every command path completes its subcommands and its options', asy
     for (const option of node.options) t.ok(options.includes(option), `jailnet ${node.path.join(' ')} ${option}`);
   }
   t.same(complete(generated.stdout, ['jailnet', 'kata-ipvs', 'ipvsadm', 'p1', '--js']), ['--json'], 'global options after the subcommand');
-  t.same(complete(generated.stdout, ['jailnet', '--json', 'net']), ['network'], 'options before the subcommand are skipped');
+  t.same(complete(generated.stdout, ['jailnet', '--json', 'netw']), ['network'], 'options before the subcommand are skipped');
   t.same(complete(generated.stdout, ['jailnet', 'container', 'exec', 'p1', 'c1', '--', '--js']), [], "nothing after --: the words are the container's");
 });
 

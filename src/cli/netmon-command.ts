@@ -2,7 +2,6 @@
 // that run it outside jailnetd (rc.d/jailnet's jailnet_netmon); `jailnet daemon` runs
 // the same loop inside jailnetd when [netmon] enable_netmon is set. Where [netmon] path
 // names another program, this command hands over to it: that program is the netmon.
-import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -34,18 +33,13 @@ function otherProgram(configured: string | undefined): string | undefined {
   return configured !== undefined && (own === undefined || resolved(configured) !== resolved(own)) ? configured : undefined;
 }
 
-/** Runs [netmon] path in the foreground (JAILNET_CONFIG tells it which config), passing the stop signal on. */
+/** Runs [netmon] path in the foreground (JAILNET_CONFIG tells it which config), passing the stop on. */
 async function handOver(context: CliContext, program: string): Promise<number> {
-  const child = spawn(program, [], { stdio: 'inherit', env: { ...context.pluginEnv() } });
-  const exited = new Promise<number>((resolve) => {
-    child.once('error', (error) => {
-      context.io.stderr(`jailnet netmon: ${program}: ${error.message}\n`);
-      resolve(1);
-    });
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
-  });
-  void stopSignal().then((signal) => child.kill(signal));
-  return exited;
+  const running = (await context.door()).runInForeground(program, [], context.pluginEnv());
+  void stopSignal().then(() => running.stop());
+  const code = await running.exited;
+  if (code === -1) context.io.stderr(`jailnet netmon: ${program} could not be started\n`);
+  return code === null || code < 0 ? 1 : code;
 }
 
 export function netmonCommand(context: CliContext): Command {

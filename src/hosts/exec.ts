@@ -4,7 +4,7 @@
 // records a command that changes something instead of running it; a command that only
 // reads (the driver says so) runs for real, since what is planned depends on it.
 import { constants, accessSync, statSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { log } from '../log.js';
 import { ChangePlan } from '../util/change-plan.js';
@@ -64,6 +64,12 @@ export interface ExecDoor {
    * with stop() (SIGTERM, then SIGKILL) and never left behind by a caller that stops it.
    */
   watch(tool: string, args: readonly string[], onLine: (line: string) => void): Watch;
+  /**
+   * Runs a program the admin configured (an absolute path: [netmon] path) in the
+   * foreground, on this process's own stdio, with `env` added, until it exits or is
+   * stopped; not in plan mode.
+   */
+  runInForeground(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Watch;
 }
 
 export interface Watch {
@@ -183,16 +189,14 @@ async function startDetached(file: string, shownArgv: string[], args: string[], 
 /** How long a watched tool has to exit on SIGTERM before SIGKILL. */
 const WATCH_STOP_MS = 2_000;
 
-function startWatch(file: string, shownArgv: string[], args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void): Watch {
-  const child = spawn(file, args, { shell: false, stdio: ['ignore', 'pipe', 'ignore'], env });
-  log().debug({ argv: shownArgv, pid: child.pid }, 'host watch started');
-  let rest = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) if (line.trim() !== '') onLine(line);
-  });
+function startForeground(file: string, args: string[], env: NodeJS.ProcessEnv): Watch {
+  const child = spawn(file, args, { shell: false, stdio: 'inherit', env });
+  log().debug({ argv: [file, ...args], pid: child.pid }, 'host program started');
+  return watchOf(child);
+}
+
+/** A started child as a Watch: its exit, and a stop that escalates to SIGKILL. */
+function watchOf(child: ChildProcess): Watch {
   const exited = new Promise<number | null>((resolve) => {
     child.once('error', () => resolve(-1));
     child.once('exit', (code) => resolve(code));
@@ -207,6 +211,19 @@ function startWatch(file: string, shownArgv: string[], args: string[], env: Node
       clearTimeout(killer);
     },
   };
+}
+
+function startWatch(file: string, shownArgv: string[], args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void): Watch {
+  const child = spawn(file, args, { shell: false, stdio: ['ignore', 'pipe', 'ignore'], env });
+  log().debug({ argv: shownArgv, pid: child.pid }, 'host watch started');
+  let rest = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) if (line.trim() !== '') onLine(line);
+  });
+  return watchOf(child);
 }
 
 /** Whether the door's tool path has `tool` (optional tools: conntrack, modprobe, …). */
@@ -253,6 +270,12 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
       assertArgv(args);
       const file = planning && !runOptions.reads ? tool : resolveTool(tool);
       return runOrPlan(file, [tool, ...args], [...args], runOptions);
+    },
+    runInForeground(file, args, extraEnv) {
+      assertArgv(args);
+      if (!path.isAbsolute(file)) throw new TypeError(`runInForeground needs an absolute path: ${file}`);
+      if (planning) throw new Error('nothing is started while planning');
+      return startForeground(file, [...args], { ...env, ...extraEnv });
     },
     watch(tool, args, onLine) {
       assertArgv(args);

@@ -15,8 +15,9 @@ export type RepairStep =
   | { kind: 'isolation'; policy: IsolationPolicy }
   | { kind: 'up'; name: string; vnet?: string }
   | { kind: 'address'; name: string; cidr: string; vnet: string }
+  | { kind: 'route'; destination: string; gateway: string; vnet: string }
   /** Records what someone else added to a pod (not a host change). */
-  | { kind: 'observe'; pod: string; found: ObservedNet };
+  | { kind: 'observe'; pod: string; found: ObservedNet; gone: ObservedNet };
 
 export interface Drift {
   /** The pod (a jailnet pod's name, else the sandbox), or HOST_WIDE. */
@@ -71,32 +72,64 @@ async function linkDrift(host: Host, link: DesiredLink): Promise<Drift | undefin
 /** The addresses an interface holds that count: not IPv6 link-local ones, which the kernel gives every interface. */
 const addressesOf = (info: InterfaceInfo): string[] => [...info.inet, ...info.inet6].map((a) => a.address).filter((a) => !/^fe80:/i.test(a));
 
-/** What is in a pod's vnet that jailnet did not put there, and what jailnet put there that is gone. */
-async function podNetDrift(host: Host, pod: DesiredPodNet): Promise<Drift[]> {
-  const drift: Drift[] = [];
-  const found: ObservedNet = { interfaces: [], addresses: [], routes: [] };
+/** What a pod's vnet holds: each interface (not loopback) with its addresses, and its routes through a gateway. */
+export interface VnetView {
+  interfaces: Map<string, string[]>;
+  routes: string[];
+}
+
+async function readVnet(host: Host, pod: DesiredPodNet): Promise<VnetView> {
+  const interfaces = new Map<string, string[]>();
   for (const name of await host.listInterfaces(pod.vnet)) {
-    if (pod.foreign.includes(name)) continue;
-    const info = name === host.loopback ? undefined : await host.inspectInterface(name, pod.vnet);
-    if (!info) continue;
-    const wanted = pod.interfaces.get(name);
-    if (wanted === undefined) {
-      found.interfaces.push(name);
-      continue;
-    }
-    const held = addressesOf(info);
-    for (const address of held.filter((a) => !wanted.some((w) => bare(w) === a))) found.addresses.push({ interface: name, address });
-    for (const cidr of wanted.filter((w) => w.includes('/') && !held.includes(bare(w)))) {
-      drift.push({ pod: pod.pod, what: `address ${cidr} of ${name} is gone`, repair: { kind: 'address', name, cidr, vnet: pod.vnet } });
-    }
+    if (name === host.loopback) continue;
+    // Someone else's recorded interface: only whether it is still there counts.
+    const info = pod.observed.interfaces.includes(name) ? undefined : await host.inspectInterface(name, pod.vnet);
+    interfaces.set(name, info ? addressesOf(info) : []);
   }
-  for (const route of await host.listRoutes(pod.vnet)) {
-    if (parseIP(route.gateway) === null) continue;
-    const key = routeKey(route.destination, route.gateway, route.family);
-    if (!pod.routes.includes(key)) found.routes.push(key);
+  const routes = (await host.listRoutes(pod.vnet)).filter((r) => parseIP(r.gateway) !== null).map((r) => routeKey(r.destination, r.gateway, r.family));
+  return { interfaces, routes };
+}
+
+const observedText = (net: ObservedNet) =>
+  [...net.interfaces.map((i) => `interface ${i}`), ...net.addresses.map((a) => `address ${a.address} on ${a.interface}`), ...net.routes.map((r) => `route ${r}`)].join(', ');
+
+/** What someone else added and is not recorded yet, and what was recorded and is gone since. */
+function observedChanges(pod: DesiredPodNet, view: VnetView): { found: ObservedNet; gone: ObservedNet } {
+  const { observed } = pod;
+  const theirs = (name: string, address: string) => observed.addresses.some((a) => a.interface === name && a.address === address);
+  const found: ObservedNet = { interfaces: [], addresses: [], routes: [] };
+  for (const [name, held] of view.interfaces) {
+    const own = pod.interfaces.get(name);
+    if (observed.interfaces.includes(name)) continue;
+    if (own === undefined) found.interfaces.push(name);
+    else for (const address of held.filter((a) => !own.some((w) => bare(w) === a) && !theirs(name, a))) found.addresses.push({ interface: name, address });
   }
-  const seen = [...found.interfaces.map((i) => `interface ${i}`), ...found.addresses.map((a) => `address ${a.address} on ${a.interface}`), ...found.routes.map((r) => `route ${r}`)];
-  if (seen.length > 0) drift.push({ pod: pod.pod, what: `added by someone else, not yet recorded: ${seen.join(', ')}`, repair: { kind: 'observe', pod: pod.pod, found } });
+  found.routes = view.routes.filter((r) => !pod.routes.includes(r) && !observed.routes.includes(r));
+  const gone: ObservedNet = {
+    interfaces: observed.interfaces.filter((i) => !view.interfaces.has(i)),
+    addresses: observed.addresses.filter((a) => !(view.interfaces.get(a.interface) ?? []).includes(a.address)),
+    routes: observed.routes.filter((r) => !view.routes.includes(r)),
+  };
+  return { found, gone };
+}
+
+/** A pod's vnet against jailnet's records of it: pure, so it is tested as data. */
+export function podNetDiff(pod: DesiredPodNet, view: VnetView): Drift[] {
+  const drift: Drift[] = [];
+  const at = (what: string, repair?: RepairStep): Drift => ({ pod: pod.pod, what, ...(repair ? { repair } : {}) });
+  // An interface of jailnet's that is gone is a link's drift (linkDrift), not this one's.
+  for (const [name, own] of pod.interfaces) {
+    const held = view.interfaces.get(name);
+    if (held === undefined) continue;
+    for (const cidr of own.filter((w) => w.includes('/') && !held.includes(bare(w)))) drift.push(at(`address ${cidr} of ${name} is gone`, { kind: 'address', name, cidr, vnet: pod.vnet }));
+  }
+  for (const key of pod.routes.filter((r) => !view.routes.includes(r))) {
+    const [destination, gateway] = key.split(' via ') as [string, string];
+    drift.push(at(`route ${key} is gone`, { kind: 'route', destination, gateway, vnet: pod.vnet }));
+  }
+  const { found, gone } = observedChanges(pod, view);
+  const said = [observedText(found) && `added by someone else, not yet recorded: ${observedText(found)}`, observedText(gone) && `recorded as added by someone else, gone since: ${observedText(gone)}`];
+  if (said.some(Boolean)) drift.push(at(said.filter(Boolean).join('; '), { kind: 'observe', pod: pod.pod, found, gone }));
   return drift;
 }
 
@@ -125,9 +158,22 @@ export async function audit(host: Host, desired: DesiredState, options: { pod?: 
   };
   const drift = parts.includes('filter') ? await filterDrift(host, scoped) : [];
   for (const link of scoped.links) {
-    const found = await linkDrift(host, link);
+    const found = await unlessGone(host, link.vnet, () => linkDrift(host, link));
     if (found) drift.push(found);
   }
-  for (const net of scoped.pods) drift.push(...(await podNetDrift(host, net)));
+  for (const net of scoped.pods) drift.push(...((await unlessGone(host, net.vnet, async () => podNetDiff(net, await readVnet(host, net)))) ?? []));
   return drift;
+}
+
+/**
+ * A read inside a vnet that fails because the vnet went meanwhile (a pod removed while
+ * netmon looked) is no drift and no error: the pod is gone, its records go with it.
+ */
+async function unlessGone<T>(host: Host, vnet: string | undefined, read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (vnet !== undefined && (await host.sandboxState(vnet)) === 'missing') return undefined;
+    throw error;
+  }
 }

@@ -7,7 +7,7 @@ import type { IsolationPolicy, PortPublication } from '../hosts/packet-filter.js
 import { formatIP, parseIP, parsePrefix } from '../ipam/ip.js';
 import type { AttachmentRecord } from '../plugins/attachment-record.js';
 import { isolationPolicy } from '../plugins/firewall.js';
-import type { PodRecord } from '../pods/store.js';
+import type { ObservedNet, PodRecord } from '../pods/store.js';
 
 /** A portmap record as desired state needs it (portmap.ts PortmapRecord). */
 export interface PublicationRecord {
@@ -36,19 +36,22 @@ export interface DesiredLink {
   pod: string;
   name: string;
   vnet?: string;
-  role: 'bridge' | 'host end' | 'pod interface';
+  role: 'bridge' | 'host end' | 'pod interface' | 'runtime interface';
 }
 
 /** What jailnet put into a jailnet pod's vnet: anything else there was added by someone else. */
 export interface DesiredPodNet {
   pod: string;
   vnet: string;
-  /** Interface name → its addresses, as CIDR where jailnet knows the prefix length. */
+  /** jailnet's own interfaces → their addresses, as CIDR where jailnet knows the prefix length. */
   interfaces: Map<string, string[]>;
-  /** Routes through a gateway, as routeKey() spells them. */
+  /** jailnet's own routes through a gateway, as routeKey() spells them. */
   routes: string[];
-  /** Interfaces someone else added, already recorded: whatever is on them is theirs. */
-  foreign: string[];
+  /**
+   * What someone else added, already recorded: neither drift nor put back when it goes
+   * (the record then forgets it); whatever is on an observed interface is theirs too.
+   */
+  observed: ObservedNet;
 }
 
 export interface DesiredState {
@@ -93,9 +96,7 @@ function podNet(pod: PodRecord): DesiredPodNet {
   }
   for (const entry of pod.runtime.interfaces) interfaces.set(entry.name, entry.addresses.map((a) => `${a.address}/${a.mask}`));
   for (const route of pod.runtime.routes) if (route.gateway) routes.push(routeKey(route.dest, route.gateway, route.family));
-  for (const { interface: name, address } of pod.observed.addresses) interfaces.set(name, [...(interfaces.get(name) ?? []), address]);
-  routes.push(...pod.observed.routes);
-  return { pod: pod.name, vnet: pod.jail, interfaces, routes: [...new Set(routes)], foreign: pod.observed.interfaces };
+  return { pod: pod.name, vnet: pod.jail, interfaces, routes: [...new Set(routes)], observed: pod.observed };
 }
 
 /** The desired state of every attachment and pod jailnet has a record of. */
@@ -110,6 +111,10 @@ export function desiredState(records: Records): DesiredState {
     if (!seenBridges.has(b.bridge)) links.push({ pod, name: b.bridge, role: 'bridge' });
     seenBridges.add(b.bridge);
     links.push({ pod, name: b.hostInterface, role: 'host end' }, { pod, name: b.ifname, vnet: b.jail, role: 'pod interface' });
+  }
+  // What kata-network add-iface plugged into a running pod, once it is whole.
+  for (const pod of records.pods.filter((p) => p.state === 'ready')) {
+    for (const entry of pod.runtime.interfaces.filter((i) => i.state === 'ready')) links.push({ pod: pod.name, name: entry.name, vnet: pod.jail, role: 'runtime interface' });
   }
   return {
     publications: records.publications

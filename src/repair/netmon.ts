@@ -44,6 +44,7 @@ export class Netmon {
   private stopping = false;
   private fullWanted = true;
   private lastFull = 0;
+  private filterPassMs = 0;
   private readonly monitors = new Map<string, MonitorSlot>();
 
   constructor(private readonly options: NetmonOptions) {}
@@ -69,11 +70,15 @@ export class Netmon {
     this.timer = undefined;
     const full = this.fullWanted || Date.now() - this.lastFull >= FULL_MS;
     this.fullWanted = false;
+    const started = Date.now();
     this.pass = this.runPass(full).catch((error: unknown) => this.options.log('warn', `netmon: ${(error as Error).message}`));
     await this.pass;
     this.pass = undefined;
-    // An event during the pass asks for another at once.
-    this.schedule(this.fullWanted ? EVENT_DELAY_MS : (this.options.tickMs ?? TICK_MS));
+    if (!full) this.filterPassMs = Date.now() - started;
+    // An event during the pass asks for another at once. Otherwise the next tick waits at
+    // least twice as long as reading the filter takes: on a host with many pods, where
+    // that is slow, the ticks take a third of a core at most and repairs come later.
+    this.schedule(this.fullWanted ? EVENT_DELAY_MS : Math.max(this.options.tickMs ?? TICK_MS, 2 * this.filterPassMs));
   }
 
   private async runPass(full: boolean): Promise<void> {

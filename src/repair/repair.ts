@@ -34,24 +34,24 @@ export async function findDrift(scope: RepairScope, pod?: string, parts?: readon
   return audit(scope.host, await loadDesired(scope), { ...(pod === undefined ? {} : { pod }), ...(parts ? { parts } : {}) });
 }
 
-/** A pod's observed additions, merged into its record under its lock (gone pods are left alone). */
-async function recordObserved(store: PodStore, pod: string, found: ObservedNet): Promise<void> {
+/** A pod's record of what someone else added: `found` merged in, `gone` taken out, under its lock (gone pods are left alone). */
+async function recordObserved(store: PodStore, pod: string, found: ObservedNet, gone: ObservedNet): Promise<void> {
   await store.locked(pod, async () => {
     const record = await store.read(pod);
     if (!record || record.state !== 'ready') return;
-    const { observed } = record;
-    const add = <T>(list: T[], items: T[]) => {
-      for (const item of items) if (!list.some((x) => JSON.stringify(x) === JSON.stringify(item))) list.push(item);
+    const same = (a: unknown) => (b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const merge = <T>(list: T[], add: T[], drop: T[]) => [...list.filter((x) => !drop.some(same(x))), ...add.filter((x) => !list.some(same(x)))];
+    record.observed = {
+      interfaces: merge(record.observed.interfaces, found.interfaces, gone.interfaces),
+      addresses: merge(record.observed.addresses, found.addresses, gone.addresses),
+      routes: merge(record.observed.routes, found.routes, gone.routes),
     };
-    add(observed.interfaces, found.interfaces);
-    add(observed.addresses, found.addresses);
-    add(observed.routes, found.routes);
     await store.write(record);
   });
 }
 
 /** The order steps go in: what rules hang on before the rules, the filter before links. */
-const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'observe'];
+const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'route', 'observe'];
 
 const FILTER_STEPS: ReadonlySet<RepairStep['kind']> = new Set(['base', 'publish', 'masquerade', 'isolation']);
 
@@ -70,8 +70,10 @@ async function applyStep(scope: RepairScope, step: RepairStep): Promise<void> {
       return host.setUp(step.name, true, step.vnet);
     case 'address':
       return host.addAddress(step.name, step.cidr, step.vnet);
+    case 'route':
+      return host.addRoute(step.destination, step.gateway, step.vnet);
     case 'observe':
-      return recordObserved(scope.store, step.pod, step.found);
+      return recordObserved(scope.store, step.pod, step.found, step.gone);
   }
 }
 
