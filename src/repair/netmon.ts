@@ -75,10 +75,11 @@ export class Netmon {
     await this.pass;
     this.pass = undefined;
     if (!full) this.filterPassMs = Date.now() - started;
-    // An event during the pass asks for another at once. Otherwise the next tick waits at
-    // least twice as long as reading the filter takes: on a host with many pods, where
-    // that is slow, the ticks take a third of a core at most and repairs come later.
-    this.schedule(this.fullWanted ? EVENT_DELAY_MS : Math.max(this.options.tickMs ?? TICK_MS, 2 * this.filterPassMs));
+    // An event during the pass asks for another at once. Otherwise the next tick comes
+    // after TICK_MS, or where reading the filter takes longer than that (a host with many
+    // pods), after twice that read: the ticks take a third of a core at most.
+    const tick = this.options.tickMs ?? TICK_MS;
+    this.schedule(this.fullWanted ? EVENT_DELAY_MS : this.filterPassMs > tick ? 2 * this.filterPassMs : tick);
   }
 
   private async runPass(full: boolean): Promise<void> {
