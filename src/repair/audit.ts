@@ -133,6 +133,19 @@ export function podNetDiff(pod: DesiredPodNet, view: VnetView): Drift[] {
   return drift;
 }
 
+/**
+ * The pods whose sandbox is gone (a crash or a reboot took it; records stay until gc):
+ * one look per pod vnet. netmon looks on its whole passes and hands the answer to the
+ * filter ticks between them, which would otherwise ask it of every pod twice a second.
+ */
+export async function podsGone(host: Host, desired: DesiredState): Promise<Set<string>> {
+  const gone = new Set<string>();
+  for (const link of desired.links) {
+    if (link.vnet !== undefined && !gone.has(link.pod) && (await host.sandboxState(link.vnet)) === 'missing') gone.add(link.pod);
+  }
+  return gone;
+}
+
 /** What an audit reads: the packet filter (cheap: netmon's every tick), links, the pods' vnets. */
 export type AuditPart = 'filter' | 'links' | 'pods';
 export const ALL_PARTS: readonly AuditPart[] = ['filter', 'links', 'pods'];
@@ -141,12 +154,9 @@ export const ALL_PARTS: readonly AuditPart[] = ['filter', 'links', 'pods'];
  * Every drift of the host from the desired state, in `parts`; with `pod`, that pod's and
  * what is host-wide. Attachments whose sandbox is gone are gc's (`jailnet gc`), not drift.
  */
-export async function audit(host: Host, desired: DesiredState, options: { pod?: string; parts?: readonly AuditPart[] } = {}): Promise<Drift[]> {
+export async function audit(host: Host, desired: DesiredState, options: { pod?: string; parts?: readonly AuditPart[]; gone?: ReadonlySet<string> } = {}): Promise<Drift[]> {
   const { pod, parts = ALL_PARTS } = options;
-  const gonePods = new Set<string>();
-  for (const link of desired.links) {
-    if (link.vnet !== undefined && !gonePods.has(link.pod) && (await host.sandboxState(link.vnet)) === 'missing') gonePods.add(link.pod);
-  }
+  const gonePods = options.gone ?? (await podsGone(host, desired));
   const mine = (p: string) => pod === undefined || p === pod || p === HOST_WIDE;
   const live = (p: { pod: string }) => mine(p.pod) && !gonePods.has(p.pod);
   const scoped: DesiredState = {

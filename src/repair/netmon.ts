@@ -7,7 +7,7 @@
 // long-lived monitor per vnet (and the host) only says when to look; one that dies is
 // restarted with back-off. Errors are logged, never fatal; stop() leaves no process.
 import type { Watch } from '../hosts/exec.js';
-import { ALL_PARTS, audit } from './audit.js';
+import { ALL_PARTS, audit, podsGone } from './audit.js';
 import type { DesiredState } from './desired.js';
 import { applyRepairs, loadDesired, type RepairScope } from './repair.js';
 
@@ -45,6 +45,8 @@ export class Netmon {
   private fullWanted = true;
   private lastFull = 0;
   private filterPassMs = 0;
+  /** The pods whose sandbox the last whole pass found gone (audit.ts podsGone). */
+  private gone: ReadonlySet<string> = new Set();
   private readonly monitors = new Map<string, MonitorSlot>();
 
   constructor(private readonly options: NetmonOptions) {}
@@ -88,7 +90,8 @@ export class Netmon {
     await exclusive(async () => {
       const desired = await loadDesired(scope);
       if (full) this.watchAll(desired);
-      const drift = await audit(scope.host, desired, { parts: full ? ALL_PARTS : ['filter'] });
+      if (full) this.gone = await podsGone(scope.host, desired);
+      const drift = await audit(scope.host, desired, { parts: full ? ALL_PARTS : ['filter'], gone: this.gone });
       if (full) this.lastFull = Date.now();
       if (drift.length === 0) return;
       // Without the gate a plugin may have changed the records meanwhile (a DEL between the
