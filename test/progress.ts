@@ -7,6 +7,7 @@ import { emptyRules } from '../src/balancer/rules.js';
 import { terminalProgress, type ProgressFactory } from '../src/util/progress.js';
 import { podLab, type PodLab } from './helpers/pods.js';
 import { JAILNET } from './helpers/run.js';
+import { setup } from './helpers/sim.js';
 
 const ERASE = '\r\x1b[K';
 
@@ -73,4 +74,23 @@ t.test('pod restore and gc draw progress on a terminal only', async (t) => {
   const piped = await lab.jailnet(['gc']);
   t.equal(piped.stderr, '', 'nothing on stderr when it is not a terminal');
   t.notMatch(piped.stdout, '\x1b[');
+});
+
+t.test('repair draws its reading of the pods and its repairs on a terminal only', async (t) => {
+  const lab = await podLab(t);
+  t.equal((await lab.jailnet(['network', 'create', 'net1', '--subnet', '10.89.9.0/24'])).code, 0);
+  for (const name of ['p1', 'p2', 'p3']) t.equal((await lab.jailnet(['pod', 'create', name, '--network', 'net1'])).code, 0);
+  const jailOf = async (pod: string) => (JSON.parse((await lab.jailnet(['pod', 'inspect', pod])).stdout) as { jail: string }).jail;
+  await setup(lab.sim, [['ifconfig', '-j', await jailOf('p2'), 'eth0', 'down']]);
+
+  const repair = onTerminal(lab, ['repair']);
+  t.match(repair, /\r\x1b\[Kchecking pods: (\d+)\/\1 p3/, 'every link and pod read, the last drawn');
+  t.match(repair, `${ERASE}repairing: 1/1 pod p2`, 'the one repair drawn');
+  t.match(repair, `${ERASE}fixed pod p2: pod interface eth0 in `, 'the line is cleared before the answer');
+
+  await setup(lab.sim, [['ifconfig', '-j', await jailOf('p2'), 'eth0', 'down']]);
+  const piped = await lab.jailnet(['repair']);
+  t.match(piped.stdout, /^fixed pod p2: pod interface eth0/);
+  t.equal(piped.stderr, '', 'nothing on stderr when it is not a terminal');
+  t.notMatch(onTerminal(lab, ['--json', 'repair']), '\x1b[K', 'nothing extra with --json');
 });

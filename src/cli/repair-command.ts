@@ -39,7 +39,7 @@ export function repairCommand(context: CliContext): Command {
     .argument('[pod]', 'only this pod (and what all pods share)')
     .action(async (pod: string | undefined) => {
       if (pod !== undefined) validatePodName(pod);
-      const scope = await repairScope(context);
+      const scope = { ...(await repairScope(context)), progress: context.progress };
       const outcome = await applyRepairs(scope, await findDrift(scope, pod));
       if (context.printPlanIfDry()) return;
       const lines = [...outcome.fixed.map((f) => `fixed ${f}`), ...outcome.unfixable.map((u) => `cannot fix ${u}`)];

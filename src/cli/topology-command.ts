@@ -1,5 +1,6 @@
 // `jailnet topology [--format text|json|dot]`: networks, their bridges and members, pods,
-// their containers, addresses, published ports and load-balancer services. Reads only.
+// their containers, addresses, published ports, load-balancer services, interfaces and
+// routes hot-plugged with kata-network, and what was added outside jailnet. Reads only.
 import { Command, Option } from 'commander';
 import { listNetworks } from '../cni/conflist.js';
 import { buildTopology, type NetworkConfig } from '../topology/model.js';
@@ -26,7 +27,7 @@ async function bridgeMembers(host: Host, bridges: string[]): Promise<Map<string,
 
 export function topologyCommand(context: CliContext): Command {
   return new Command('topology')
-    .description("networks, bridges and their members, pods, containers, addresses, published ports, load-balancer services")
+    .description("networks, bridges and their members, pods, containers, addresses, published ports, load-balancer services, hot-plugged interfaces and routes")
     .addOption(new Option('--format <format>', 'text, json or dot (Graphviz)').choices(['text', 'json', 'dot']).default('text'))
     .action(async (options: { format: 'text' | 'json' | 'dot' }) => {
       const { runtime } = await context.config();

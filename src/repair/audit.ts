@@ -6,6 +6,7 @@ import type { Host, InterfaceInfo } from '../hosts/host.js';
 import { sortedForwards, type IsolationPolicy, type PortForward, type PortPublication } from '../hosts/packet-filter.js';
 import { parseIP } from '../ipam/ip.js';
 import type { ObservedNet } from '../pods/store.js';
+import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { bare, routeKey, type DesiredLink, type DesiredPodNet, type DesiredState } from './desired.js';
 
 export type RepairStep =
@@ -154,7 +155,16 @@ export const ALL_PARTS: readonly AuditPart[] = ['filter', 'links', 'pods'];
  * Every drift of the host from the desired state, in `parts`; with `pod`, that pod's and
  * what is host-wide. Attachments whose sandbox is gone are gc's (`jailnet gc`), not drift.
  */
-export async function audit(host: Host, desired: DesiredState, options: { pod?: string; parts?: readonly AuditPart[]; gone?: ReadonlySet<string> } = {}): Promise<Drift[]> {
+export interface AuditOptions {
+  pod?: string;
+  parts?: readonly AuditPart[];
+  /** The pods known gone (netmon's last whole pass); looked up when not given. */
+  gone?: ReadonlySet<string>;
+  /** A step per link and per pod read (`jailnet repair` on a terminal). */
+  progress?: ProgressFactory;
+}
+
+export async function audit(host: Host, desired: DesiredState, options: AuditOptions = {}): Promise<Drift[]> {
   const { pod, parts = ALL_PARTS } = options;
   const gonePods = options.gone ?? (await podsGone(host, desired));
   const mine = (p: string) => pod === undefined || p === pod || p === HOST_WIDE;
@@ -167,11 +177,20 @@ export async function audit(host: Host, desired: DesiredState, options: { pod?: 
     pods: parts.includes('pods') ? desired.pods.filter(live) : [],
   };
   const drift = parts.includes('filter') ? await filterDrift(host, scoped) : [];
-  for (const link of scoped.links) {
-    const found = await unlessGone(host, link.vnet, () => linkDrift(host, link));
-    if (found) drift.push(found);
+  const progress = (options.progress ?? noProgress)('checking pods', scoped.links.length + scoped.pods.length);
+  try {
+    for (const link of scoped.links) {
+      const found = await unlessGone(host, link.vnet, () => linkDrift(host, link));
+      if (found) drift.push(found);
+      progress.step(link.pod === HOST_WIDE ? link.name : link.pod);
+    }
+    for (const net of scoped.pods) {
+      drift.push(...((await unlessGone(host, net.vnet, async () => podNetDiff(net, await readVnet(host, net)))) ?? []));
+      progress.step(net.pod);
+    }
+  } finally {
+    progress.done();
   }
-  for (const net of scoped.pods) drift.push(...((await unlessGone(host, net.vnet, async () => podNetDiff(net, await readVnet(host, net)))) ?? []));
   return drift;
 }
 

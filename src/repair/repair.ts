@@ -8,6 +8,7 @@ import { bridgeRecords } from '../plugins/attachment-record.js';
 import { firewallRecords } from '../plugins/firewall.js';
 import { portmapRecords } from '../plugins/portmap.js';
 import type { ObservedNet, PodStore } from '../pods/store.js';
+import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { oneLine } from '../util/teardown.js';
 import { audit, driftSubject, type AuditPart, type Drift, type RepairStep } from './audit.js';
 import { desiredState, type DesiredState } from './desired.js';
@@ -16,6 +17,8 @@ export interface RepairScope {
   host: Host;
   store: PodStore;
   attachmentsDir: string;
+  /** Progress of reading and repairing many pods (a terminal line from the CLI; none elsewhere). */
+  progress?: ProgressFactory;
 }
 
 export async function loadDesired(scope: RepairScope): Promise<DesiredState> {
@@ -31,7 +34,8 @@ export async function loadDesired(scope: RepairScope): Promise<DesiredState> {
 
 /** The drift of the host (of one pod and what is host-wide, with `pod`; only `parts`, when given). */
 export async function findDrift(scope: RepairScope, pod?: string, parts?: readonly AuditPart[]): Promise<Drift[]> {
-  return audit(scope.host, await loadDesired(scope), { ...(pod === undefined ? {} : { pod }), ...(parts ? { parts } : {}) });
+  const options = { ...(pod === undefined ? {} : { pod }), ...(parts ? { parts } : {}), ...(scope.progress ? { progress: scope.progress } : {}) };
+  return audit(scope.host, await loadDesired(scope), options);
 }
 
 /** A pod's record of what someone else added: `found` merged in, `gone` taken out, under its lock (gone pods are left alone). */
@@ -89,12 +93,14 @@ export interface RepairOutcome {
  * Drift whose steps are one host change: every pod's missing masquerade entries become
  * one `masquerade` of all of them (one pfctl or one nft transaction, not one per pod).
  */
-function batched(drift: Drift[]): Array<{ labels: string[]; step?: RepairStep }> {
+function batched(drift: Drift[]): Array<{ subject: string; labels: string[]; step?: RepairStep }> {
   const label = (d: Drift) => `${driftSubject(d)}: ${d.what}`;
   const masq = drift.filter((d) => d.repair?.kind === 'masquerade');
   const addresses = masq.flatMap((d) => (d.repair?.kind === 'masquerade' ? d.repair.addresses : []));
-  const rest = drift.filter((d) => d.repair?.kind !== 'masquerade').map((d) => ({ labels: [label(d)], ...(d.repair ? { step: d.repair } : {}) }));
-  return masq.length === 0 ? rest : [...rest, { labels: masq.map(label), step: { kind: 'masquerade', addresses } }];
+  const rest = drift
+    .filter((d) => d.repair?.kind !== 'masquerade')
+    .map((d) => ({ subject: driftSubject(d), labels: [label(d)], ...(d.repair ? { step: d.repair } : {}) }));
+  return masq.length === 0 ? rest : [...rest, { subject: 'masquerade', labels: masq.map(label), step: { kind: 'masquerade', addresses } }];
 }
 
 /** Applies each drift's repair in ORDER, every step attempted. */
@@ -103,18 +109,21 @@ export async function applyRepairs(scope: RepairScope, drift: Drift[]): Promise<
   const rank = (b: { step?: RepairStep }) => (b.step ? ORDER.indexOf(b.step.kind) : ORDER.length);
   // What this process remembers of the filter was made before something else changed it.
   if (drift.some((d) => d.repair && FILTER_STEPS.has(d.repair.kind))) await scope.host.filter.resync();
-  for (const { labels, step } of batched(drift).sort((a, b) => rank(a) - rank(b))) {
-    if (!step) {
-      outcome.unfixable.push(...labels);
-      continue;
+  const batches = batched(drift).sort((a, b) => rank(a) - rank(b));
+  const progress = (scope.progress ?? noProgress)('repairing', batches.length);
+  for (const { subject, labels, step } of batches) {
+    if (!step) outcome.unfixable.push(...labels);
+    else {
+      try {
+        await applyStep(scope, step);
+        outcome.fixed.push(...labels);
+      } catch (error) {
+        outcome.errors.push(...labels.map((l) => `${l}: ${oneLine(error)}`));
+      }
     }
-    try {
-      await applyStep(scope, step);
-      outcome.fixed.push(...labels);
-    } catch (error) {
-      outcome.errors.push(...labels.map((l) => `${l}: ${oneLine(error)}`));
-    }
+    progress.step(subject);
   }
+  progress.done();
   return outcome;
 }
 

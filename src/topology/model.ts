@@ -1,6 +1,7 @@
 // What `jailnet topology` shows, as data: each network with its bridge, subnets and the
 // bridge's members as the host reports them, and each pod with its attachments
-// (addresses), containers, published ports and load-balancer services. Built from the
+// (addresses), containers, published ports, load-balancer services, what the runtime API
+// hot-plugged (kata-network) and what someone else added (netmon's record). Built from the
 // conflists, the pod records and one read of each bridge; pure once those are read.
 import type { PodRecord } from '../pods/store.js';
 
@@ -23,6 +24,12 @@ export interface PodNode {
   containers: string[];
   ports: Array<{ protocol: string; hostIP?: string; hostPort: number; containerPort: number }>;
   services: Array<{ protocol: string; address: string; port: number; scheduler: string; servers: Array<{ address: string; port: number; weight: number }> }>;
+  /** Interfaces added to the running pod through kata-network add-iface (ready ones). */
+  runtimeInterfaces: Array<{ name: string; device: string; linkType: 'tap' | 'pair'; addresses: string[] }>;
+  /** Routes added through kata-network add-route. */
+  runtimeRoutes: Array<{ dest: string; gateway?: string; device: string }>;
+  /** Interfaces, addresses and routes found in the pod that neither jailnet nor the runtime API made. */
+  addedOutside: PodRecord['observed'];
 }
 
 export interface Topology {
@@ -54,6 +61,11 @@ function podNode(record: PodRecord): PodNode {
     containers: record.containers.map((c) => c.name),
     ports: record.ports.map((p) => ({ protocol: p.protocol, ...(p.hostIP ? { hostIP: p.hostIP } : {}), hostPort: p.hostPort, containerPort: p.containerPort })),
     services: (balancer?.services ?? []).map((s) => ({ protocol: s.protocol, address: s.address, port: s.port, scheduler: s.scheduler, servers: s.servers.map((r) => ({ ...r })) })),
+    runtimeInterfaces: record.runtime.interfaces
+      .filter((i) => i.state === 'ready')
+      .map((i) => ({ name: i.name, device: i.device, linkType: i.linkType, addresses: i.addresses.map((a) => `${a.address}/${a.mask}`) })),
+    runtimeRoutes: record.runtime.routes.map((r) => ({ dest: r.dest, ...(r.gateway ? { gateway: r.gateway } : {}), device: r.device })),
+    addedOutside: record.observed,
   };
 }
 

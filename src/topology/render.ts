@@ -1,14 +1,30 @@
 // `jailnet topology` as text (a tree an admin reads) and as Graphviz dot (networks as
-// ellipses, each pod a cluster with its containers, published ports on the pod, the load
-// balancer's services as diamonds pointing at their real servers). Pure: data in, text out.
+// ellipses, each pod a cluster with its containers and hot-plugged interfaces, published
+// ports on the pod, the load balancer's services as diamonds pointing at their real
+// servers, what was added outside jailnet as a dashed note). Pure: data in, text out.
 import type { PodNode, Topology } from './model.js';
 
 const portText = (p: PodNode['ports'][number]) => `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}->${p.containerPort}/${p.protocol}`;
 const serverText = (r: PodNode['services'][number]['servers'][number]) => `${r.address}:${r.port} w${r.weight}`;
+const routeText = (r: PodNode['runtimeRoutes'][number]) => `${r.dest}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.device}`;
+const runtimeText = (i: PodNode['runtimeInterfaces'][number]) => `${i.name} (${i.linkType} ${i.device}, kata-network): ${i.addresses.join(' ') || '-'}`;
+
+/** What someone else added to the pod, one phrase each; empty when nothing was. */
+function outsideText(added: PodNode['addedOutside']): string[] {
+  return [
+    ...added.interfaces.map((name) => `interface ${name}`),
+    ...added.addresses.map((a) => `address ${a.address} on ${a.interface}`),
+    ...added.routes.map((route) => `route ${route}`),
+  ];
+}
 
 function podLines(pod: PodNode): string[] {
   const lines = [`pod ${pod.name} (${pod.mode}, ${pod.state}) jail ${pod.jail}${pod.sharesWith ? ` shares ${pod.sharesWith}` : ''}`];
   for (const a of pod.attachments) lines.push(`  ${a.ifname} on ${a.network}: ${a.addresses.join(' ') || '-'}`);
+  for (const i of pod.runtimeInterfaces) lines.push(`  ${runtimeText(i)}`);
+  for (const r of pod.runtimeRoutes) lines.push(`  route ${routeText(r)} (kata-network)`);
+  const outside = outsideText(pod.addedOutside);
+  if (outside.length > 0) lines.push(`  added outside jailnet: ${outside.join(', ')}`);
   if (pod.ports.length > 0) lines.push(`  ports: ${pod.ports.map(portText).join(', ')}`);
   if (pod.containers.length > 0) lines.push(`  containers: ${pod.containers.join(', ')}`);
   for (const s of pod.services) lines.push(`  service ${s.protocol.toUpperCase()} ${s.address}:${s.port} ${s.scheduler} -> ${s.servers.map(serverText).join(', ') || '-'}`);
@@ -30,10 +46,11 @@ export function topologyText(topology: Topology): string {
 const q = (text: string) => `"${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
 
 function podCluster(pod: PodNode, index: number): string[] {
-  const label = [pod.name, ...pod.attachments.flatMap((a) => a.addresses), ...pod.ports.map(portText)].join('\n');
+  const viaOwn = pod.runtimeRoutes.filter((r) => !pod.runtimeInterfaces.some((i) => i.name === r.device)).map((r) => `route ${routeText(r)}`);
+  const label = [pod.name, ...pod.attachments.flatMap((a) => a.addresses), ...pod.ports.map(portText), ...viaOwn].join('\n');
   const lines = [`  subgraph cluster_${index} {`, `    label=${q(`pod ${pod.name}`)};`, `    ${q(`pod:${pod.name}`)} [label=${q(label)}];`];
   for (const c of pod.containers) lines.push(`    ${q(`ctr:${pod.name}/${c}`)} [label=${q(c)} shape=component];`, `    ${q(`pod:${pod.name}`)} -> ${q(`ctr:${pod.name}/${c}`)} [arrowhead=none];`);
-  lines.push('  }');
+  lines.push(...podExtras(pod), '  }');
   for (const a of pod.attachments) lines.push(`  ${q(`pod:${pod.name}`)} -> ${q(`net:${a.network}`)} [label=${q(a.ifname)} arrowhead=none];`);
   if (pod.sharesWith) lines.push(`  ${q(`pod:${pod.name}`)} -> ${q(`pod:${pod.sharesWith}`)} [style=dashed label="shares"];`);
   for (const s of pod.services) {
@@ -41,6 +58,23 @@ function podCluster(pod: PodNode, index: number): string[] {
     lines.push(`  ${q(id)} [label=${q(`${s.protocol.toUpperCase()} ${s.address}:${s.port}\n${s.scheduler}`)} shape=diamond];`);
     lines.push(`  ${q(`pod:${pod.name}`)} -> ${q(id)};`);
     for (const r of s.servers) lines.push(`  ${q(id)} -> ${q(`addr:${r.address}`)} [label=${q(`:${r.port} w${r.weight}`)}];`);
+  }
+  return lines;
+}
+
+/** A pod's hot-plugged interfaces (with the routes through them) and what was added outside jailnet, inside its cluster. */
+function podExtras(pod: PodNode): string[] {
+  const lines: string[] = [];
+  for (const i of pod.runtimeInterfaces) {
+    const id = `rif:${pod.name}/${i.name}`;
+    const routes = pod.runtimeRoutes.filter((r) => r.device === i.name).map((r) => `route ${routeText(r)}`);
+    const label = [`${i.name} (${i.linkType} ${i.device})`, ...i.addresses, ...routes].join('\n');
+    lines.push(`    ${q(id)} [label=${q(label)} shape=cds];`, `    ${q(`pod:${pod.name}`)} -> ${q(id)} [arrowhead=none label="kata-network"];`);
+  }
+  const outside = outsideText(pod.addedOutside);
+  if (outside.length > 0) {
+    const id = `out:${pod.name}`;
+    lines.push(`    ${q(id)} [label=${q(['added outside jailnet', ...outside].join('\n'))} shape=note style=dashed];`, `    ${q(`pod:${pod.name}`)} -> ${q(id)} [style=dashed arrowhead=none];`);
   }
   return lines;
 }
