@@ -51,8 +51,8 @@ t.test("podman's default network: two pods, a published port, and a clean teardo
   t.match(reach('pod-b', '192.0.2.10', 8080), { delivered: true, jails: ['pod-a'], port: 80 }, 'from another pod');
   const anchor = await tool(h.sim, 'pfctl', ['-a', `cni-rdr/${ID_A.slice(0, 32)}-eth0`, '-s', 'nat']);
   // pfctl prints ports by their /etc/services names (80/tcp is http); jailnet reads with -P.
-  t.match(anchor.stdout, /^nat on cni-podman0 inet proto tcp from \(lo0\) to 10\.88\.0\.2 port = http -> \(cni-podman0\)$/m, 'localhost replies come back through NAT');
-  t.match(anchor.stdout, /^nat on cni-podman0 inet proto tcp from 10\.88\.0\.0\/16 to 10\.88\.0\.2 port = http -> \(cni-podman0\)$/m, 'hairpin and pod-to-pod replies too');
+  t.match(anchor.stdout, /^nat on cni-podman0 inet proto tcp from \(lo0\) to 10\.88\.0\.2 port = http -> \(cni-podman0\) round-robin$/m, 'localhost replies come back through NAT');
+  t.match(anchor.stdout, /^nat on cni-podman0 inet proto tcp from 10\.88\.0\.0\/16 to 10\.88\.0\.2 port = http -> \(cni-podman0\) round-robin$/m, 'hairpin and pod-to-pod replies too');
 
   const check = await h.cli(['cni', 'check', '--conflist', list, '--container-id', ID_A, '--netns', 'pod-a', ...PUBLISH]);
   t.equal(check.code, 0, `CHECK passes: ${check.stderr}`);
@@ -172,6 +172,7 @@ t.test('loopback, tuning and refused fields', async (t) => {
     ['tuning', { sysctl: { 'kern.securelevel': '1' } }, 'sysctl "kern.securelevel" is refused', 7],
     ['tuning', { allmulti: true }, 'unsupported field "allmulti"', 2],
     ['bridge', { vlan: 100 }, 'unsupported field "vlan": 100', 2],
+    ['bridge', { macspoofchk: true }, 'unsupported field "macspoofchk": true', 2],
     ['portmap', { markMasqBit: 13 }, 'unsupported field "markMasqBit"', 2],
   ];
   for (const [type, extra, message, code] of refusals) {

@@ -594,6 +594,33 @@ t.test('loaded rules read back in pfctl form', async (t) => {
   t.equal(gone.stderr, 'pfctl: DIOCGETRULES: Invalid argument\n', 'a flushed anchor is gone');
 });
 
+t.test('translation pools and negations print as pfctl prints them', async (t) => {
+  const sim = await newSim(t);
+  // parse.y natrule: an interface in parentheses that may hold several addresses (no
+  // `:0`), a table or a list, with no pool type, becomes round-robin, which print_pool
+  // prints; print_fromto prints a negation as "! " before the address.
+  const rules = [
+    'nat on vtnet0 inet from <cni-nat> to any -> (vtnet0)',
+    'nat on vtnet0 inet6 from <cni-nat> to !ff00::/8 -> (vtnet0)',
+    'nat on vtnet0 inet from 10.1.0.0/24 to any -> (vtnet0:0)',
+    'nat on vtnet0 inet from 10.2.0.0/24 to any -> 192.0.2.10',
+    'rdr pass inet proto tcp from any to ! 10.0.0.9 port 81 -> <pool> port 80 sticky-address',
+  ];
+  await tool(sim, 'pfctl', ['-a', 'x', '-f', '-'], `${rules.join('\n')}\n`);
+  const shown = await tool(sim, 'pfctl', ['-P', '-a', 'x', '-s', 'nat']);
+  t.equal(
+    shown.stdout,
+    [
+      'nat on vtnet0 inet from <cni-nat> to any -> (vtnet0) round-robin',
+      'nat on vtnet0 inet6 from <cni-nat> to ! ff00::/8 -> (vtnet0) round-robin',
+      'nat on vtnet0 inet from 10.1.0.0/24 to any -> (vtnet0:0)',
+      'nat on vtnet0 inet from 10.2.0.0/24 to any -> 192.0.2.10',
+      'rdr pass inet proto tcp from any to ! 10.0.0.9 port = 81 -> <pool> port 80 round-robin sticky-address',
+      '',
+    ].join('\n'),
+  );
+});
+
 t.test('service names only where /etc/services has one for the protocol', async (t) => {
   const sim = await newSim(t);
   // FreeBSD's services: domain 53/tcp and 53/udp; 9090 has no entry; udp 8080 is http-alt too.

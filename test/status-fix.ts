@@ -8,6 +8,7 @@ import t from 'tap';
 import { fixPlan, fixText } from '../src/cli/status-command.js';
 import { podLab } from './helpers/pods.js';
 import { jailnet, ROOT } from './helpers/run.js';
+import { PODMAN_PF_CONF } from './helpers/podnet.js';
 import { newSim, tool } from './helpers/sim.js';
 
 t.setTimeout(300_000);
@@ -41,6 +42,44 @@ t.test('a fresh host: the fix, the fragment pasted, --apply, then nothing to fix
   t.equal((await tool(sim, 'sysctl', ['-n', 'net.pf.filter_local'])).stdout, '1\n');
   t.equal((await run('status')).code, 0, 'status is clean');
   t.equal((await run('status', '--apply')).code, 1, '--apply without --fix is refused');
+});
+
+t.test('an IPv6 network: the IPv6 masquerade and forwarding are checked, the fragment loads, pkg-message has it', async (t) => {
+  const lab = await podLab(t);
+  const run = (...args: string[]) => lab.jailnet(args);
+  const v6 = 'nat on $ext_if inet6 from <cni-nat> to ! ff00::/8 -> ($ext_if)';
+  t.notMatch((await run('status')).stdout, /IPv6|inet6/, 'no IPv6 check while no network has IPv6');
+  t.equal((await run('network', 'create', 'web6', '--subnet', '10.89.40.0/24', '--ipv6')).code, 0);
+  const fix = await run('--json', 'status', '--fix');
+  t.equal(fix.code, 1);
+  const { checks, fix: plan } = JSON.parse(fix.stdout) as { checks: Array<{ name: string; ok: boolean }>; fix: { now: string[]; files: Record<string, string[]> } };
+  t.ok(checks.some((c) => c.name === 'pf.conf masquerades <cni-nat>' && c.ok), 'the lab host masquerades IPv4');
+  t.ok(checks.some((c) => c.name === 'pf.conf masquerades <cni-nat> for IPv6' && !c.ok), 'but not IPv6');
+  t.ok(checks.some((c) => c.name === 'net.inet6.ip6.forwarding=1' && !c.ok));
+  t.same(plan.now, ['sysctl net.inet6.ip6.forwarding=1']);
+  t.same(plan.files['/etc/rc.conf'], ['ipv6_gateway_enable="YES"']);
+  const fragment = plan.files['/etc/pf.conf'] as string[];
+  t.same(fragment, ['ext_if = "vtnet0"', 'table <cni-nat> persist', v6]);
+  const message = await fs.readFile(path.join(ROOT, 'ports/net/jailnet/pkg-message'), 'utf8');
+  t.ok(message.includes(v6), 'pkg-message has the IPv6 line');
+
+  // The admin's pf.conf with the fragment's line added after their IPv4 nat line.
+  const conf = PODMAN_PF_CONF.split('\n').flatMap((line) => (line.includes(' inet from <cni-nat>') ? [line, v6] : [line]));
+  const loaded = await tool(lab.sim, 'pfctl', ['-f', '-'], ['ext_if = "vtnet0"', ...conf].join('\n'));
+  t.equal(loaded.code, 0, loaded.stderr);
+  t.match((await tool(lab.sim, 'pfctl', ['-s', 'nat'])).stdout, /^nat on vtnet0 inet6 from <cni-nat> to ! ff00::\/8 -> \(vtnet0\) round-robin$/m, 'pfctl prints it back as FreeBSD does');
+  const applied = await run('status', '--fix', '--apply');
+  t.equal(applied.code, 0, applied.stdout);
+  t.match(applied.stdout, /^applied: net\.inet6\.ip6\.forwarding=1\n/);
+  t.match(applied.stdout, /^ok {4}pf\.conf masquerades <cni-nat> for IPv6$/m);
+
+  // The guide's IFDISABLED paragraph: the pod's address clears it (in6.c in6_control).
+  t.equal((await run('pod', 'create', 'p6', '--network', 'web6')).code, 0);
+  const { jail } = JSON.parse((await run('pod', 'inspect', 'p6')).stdout) as { jail: string };
+  const shown = (await tool(lab.sim, 'ifconfig', ['-j', jail, 'eth0'])).stdout;
+  t.match(shown, /^\tinet6 fe80::\S+ prefixlen 64 scopeid/m, 'a link-local address');
+  t.match(shown, /^\tinet6 fd[0-9a-f:]+ prefixlen 64$/m, 'the network\'s ULA address');
+  t.match(shown, /^\tnd6 options=21<PERFORMNUD,AUTO_LINKLOCAL>$/m, 'and no IFDISABLED');
 });
 
 t.test('the plan as data: modules as each host loads them, sysctls as each host sets them', async (t) => {

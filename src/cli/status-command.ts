@@ -3,8 +3,10 @@
 // lines each file must hold (a pf.conf fragment to paste among them); --apply does what
 // is safe to do at once — sysctls and kernel modules — and checks again.
 import { Command } from 'commander';
-import type { Host, ReadinessCheck } from '../hosts/host.js';
+import { listNetworks } from '../cni/conflist.js';
+import type { Host, ReadinessCheck, ReadinessNeeds } from '../hosts/host.js';
 import type { CliContext } from './context.js';
+import { subnetsOf } from './network-command.js';
 import { driftChecks } from './repair-command.js';
 
 export interface FixPlan {
@@ -48,6 +50,18 @@ export function fixText(plan: FixPlan): string {
 
 const checkLines = (checks: ReadinessCheck[]) => checks.map((c) => (c.ok ? `ok    ${c.name}` : `FAIL  ${c.name} — fix: ${c.fix}`)).join('\n');
 
+/** What the configured networks ask of the host: IPv6 forwarding and masquerading where a network routes IPv6. */
+export function networkNeeds(lists: Array<{ plugins: Array<Record<string, unknown>> }>): ReadinessNeeds {
+  const needs: ReadinessNeeds = { ipv6Forwarding: false, ipv6Masquerade: false };
+  for (const list of lists) {
+    const bridge = list.plugins.find((p) => p.type === 'bridge');
+    if (!bridge || !subnetsOf(list).some((s) => s.includes(':'))) continue;
+    if (bridge.isGateway === true) needs.ipv6Forwarding = true;
+    if (bridge.ipMasq === true) needs.ipv6Masquerade = true;
+  }
+  return needs;
+}
+
 /** Sets the sysctls and loads the modules the failed checks name; returns what it did. */
 async function applySafe(host: Host, checks: ReadinessCheck[]): Promise<string[]> {
   const done: string[] = [];
@@ -72,7 +86,8 @@ export function statusCommand(context: CliContext): Command {
     .action(async (options: { fix: boolean; apply: boolean }) => {
       if (options.apply && !options.fix) throw new Error('--apply goes with --fix');
       const host = await context.host();
-      const allChecks = async () => [...(await host.readiness()), ...(await driftChecks(context))];
+      const needs = networkNeeds((await listNetworks((await context.config()).runtime.cniConfigDir)).lists);
+      const allChecks = async () => [...(await host.readiness(needs)), ...(await driftChecks(context))];
       let checks = await allChecks();
       const applied = options.apply ? await applySafe(host, checks) : [];
       // Without --apply status only reads, so a dry run prints the checks as a run does.

@@ -27,6 +27,16 @@ export interface ReadinessCheck {
   remedy?: Remedy[];
 }
 
+/** What the host's networks ask of it beyond the basics, read from jailnet's networks. */
+export interface ReadinessNeeds {
+  /** A network routes IPv6 beyond its bridge (an IPv6 subnet with a gateway). */
+  ipv6Forwarding: boolean;
+  /** A network masquerades IPv6 (an IPv6 subnet with ipMasq). */
+  ipv6Masquerade: boolean;
+}
+
+export const NO_EXTRA_NEEDS: ReadinessNeeds = { ipv6Forwarding: false, ipv6Masquerade: false };
+
 export function readinessCheck(name: string, ok: boolean, fix: string, remedy?: Remedy[]): ReadinessCheck {
   return { name, ok, ...(ok ? {} : { fix, ...(remedy ? { remedy } : {}) }) };
 }
@@ -243,7 +253,7 @@ export interface Host {
   /** A pod's load balancer (kata-ipvs), rendered in its packet filter (balancer.ts). */
   readonly balancer: LoadBalancer;
   /** What `jailnet status` checks on this kind of host, each with its fix. */
-  readiness(): Promise<ReadinessCheck[]>;
+  readiness(needs?: ReadinessNeeds): Promise<ReadinessCheck[]>;
 
   /** IP forwarding of one family on the host, so a gateway's pods reach beyond their bridge; a no-op when on. */
   enableForwarding(family: 4 | 6): Promise<void>;

@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HostCommandError, type CommandResult, type ExecDoor, type Watch } from '../exec.js';
 import { enableSysctl, settledFacts, type SettledFacts } from '../facts.js';
-import { InterfaceNameTakenError } from '../host.js';
+import { InterfaceNameTakenError, NO_EXTRA_NEEDS, type ReadinessNeeds } from '../host.js';
 import type {
   ChildJailOptions,
   EpairOptions,
@@ -61,8 +61,8 @@ export class FreeBSDHost implements Host {
     this.balancer = new PfLoadBalancer((argv, vnet, options) => this.run(argv, vnet, options), this);
   }
 
-  async readiness(): Promise<ReadinessCheck[]> {
-    return freebsdReadiness(this);
+  async readiness(needs: ReadinessNeeds = NO_EXTRA_NEEDS): Promise<ReadinessCheck[]> {
+    return freebsdReadiness(this, needs);
   }
 
   /** route has had -j since 13.3, the oldest release jailnet supports a vnet monitor on. */

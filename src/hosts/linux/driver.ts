@@ -67,6 +67,7 @@ export class LinuxHost implements Host {
     this.balancer = new NftLoadBalancer((argv, vnet, options) => this.run(argv, vnet, options), door);
   }
 
+  /** The Linux driver masquerades and forwards IPv6 itself (nft, sysctl at ADD): no extra need. */
   async readiness(): Promise<ReadinessCheck[]> {
     return linuxReadiness(this, this.door);
   }

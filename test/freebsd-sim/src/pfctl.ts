@@ -126,11 +126,29 @@ function expandMacros(line: string, macros: Map<string, string>, lineNo: number)
   });
 }
 
-/** pfctl prints port numbers of from/to as "port = N". */
+/**
+ * A rule as pfctl prints it back: port numbers of from/to as "port = N", a negation as
+ * "! " (pfctl_parser.c print_fromto: printf("! ") before the address), and the pool type
+ * a translation rule got without naming one.
+ */
 function normaliseRule(line: string): string {
   const [match, redirect] = line.split(/\s+->\s+/, 2) as [string, string | undefined];
-  const left = match.replace(/\bport\s+(\d+)\b/g, 'port = $1').replace(/\s+/g, ' ');
-  return redirect === undefined ? left : `${left} -> ${redirect.replace(/\s+/g, ' ')}`;
+  const left = match.replace(/\bport\s+(\d+)\b/g, 'port = $1').replace(/!(?![=\s])/g, '! ').replace(/\s+/g, ' ');
+  return redirect === undefined ? left : `${left} -> ${implicitPool(left, redirect.replace(/\s+/g, ' '))}`;
+}
+
+/**
+ * parse.y natrule: a redirection pool with several addresses, a table, or an interface
+ * in parentheses that may hold several (DYNIF_MULTIADDR: no `:0`) and no pool type
+ * becomes PF_POOL_ROUNDROBIN, which print_pool prints after the address and port.
+ */
+function implicitPool(rule: string, redirect: string): string {
+  if (!/^(rdr|nat|binat)\b/.test(rule) || /\b(bitmask|random|source-hash|round-robin)\b/.test(redirect)) return redirect;
+  const target = /^(\{[^}]*\}|\S+)((?: port \S+)?)(.*)$/.exec(redirect);
+  if (!target) return redirect;
+  const [, address = '', port = '', rest = ''] = target;
+  const several = (address.startsWith('{') && address.includes(',')) || address.startsWith('<') || (/^\([^):]+\)$/.test(address));
+  return several ? `${address}${port} round-robin${rest}` : redirect;
 }
 
 /**
