@@ -37,6 +37,8 @@ export function loadBridgeConf(request: PluginRequest): BridgeConf {
   // FreeBSD 14's if_bridge has no VLAN filtering: say so rather than ignore it.
   if (conf.vlan !== 0) throw new CniError(ErrorCode.UnsupportedField, `unsupported field "vlan": ${conf.vlan}`, 'FreeBSD 14 bridges cannot filter VLANs');
   if (conf.vlanTrunk !== undefined) throw new CniError(ErrorCode.UnsupportedField, 'unsupported field "vlanTrunk"', 'FreeBSD 14 bridges cannot filter VLANs');
+  // Accepting it would promise a filter nobody installs.
+  if (conf.macspoofchk === true) throw new CniError(ErrorCode.UnsupportedField, 'unsupported field "macspoofchk": true', "jailnet does not filter a pod's frames by their source MAC address");
   if (conf.mtu !== 0 && conf.mtu < MIN_MTU) throw new CniError(ErrorCode.InvalidConfig, `invalid mtu ${conf.mtu}`, `FreeBSD interfaces take ${MIN_MTU} to ${MAX_MTU}`);
   const { MAC: fromEnv } = pickCniArgs(request.args, ['MAC', 'IP', 'K8S_POD_NAME', 'K8S_POD_NAMESPACE', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID']);
   const mac = conf.runtimeConfig?.mac ?? conf.args?.cni?.mac ?? fromEnv;
