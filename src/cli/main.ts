@@ -13,7 +13,7 @@ import { gcCommand } from './gc-command.js';
 import { hostCommand } from './host-command.js';
 import { kataIpvsCommand } from './kata-ipvs-command.js';
 import { topologyCommand } from './topology-command.js';
-import { bashCompletion } from './completion.js';
+import { bashCompletion, completionWords, tcshCompletion } from './completion.js';
 import { kataNetworkCommand } from './kata-network-command.js';
 import { networkCommand } from './network-command.js';
 import { containerCommand, podCommand } from './pod-command.js';
@@ -118,12 +118,20 @@ function acceptGlobals(program: Command, command: Command): void {
 
 function completionCommand(program: Command, io: CliIO): Command {
   return new Command('completion')
-    .description('print a completion script for bash or zsh, generated from the command tree')
-    .argument('[shell]', 'bash or zsh', 'bash')
-    .action((shell: string) => {
-      // FreeBSD's sh(1) completes file names only: it has no programmable completion to feed.
-      if (shell !== 'bash' && shell !== 'zsh') throw new Error(`no completion for ${shell}: bash and zsh (through bashcompinit) are supported; sh has no programmable completion`);
+    .description('print a completion script for bash, zsh or tcsh (csh), generated from the command tree')
+    .argument('[shell]', 'bash, zsh, tcsh or csh', 'bash')
+    .option('--words', "print the words that complete tcsh's $COMMAND_LINE, one a line (what the tcsh script runs)", false)
+    .action((shell: string, options: { words: boolean }) => {
       const globals = program.options.map((o) => o.long).filter((f): f is string => f !== undefined && f !== '--version');
+      if (options.words) {
+        const words = completionWords(program, globals, process.env.COMMAND_LINE ?? '');
+        if (words.length > 0) io.stdout(`${words.join('\n')}\n`);
+        return;
+      }
+      // FreeBSD's sh(1) completes file names only: it has no programmable completion to feed.
+      if (shell === 'sh') throw new Error('no completion for sh: it has no programmable completion; bash, zsh (through bashcompinit) and tcsh are supported');
+      if (shell === 'tcsh' || shell === 'csh') return io.stdout(tcshCompletion(program.name()));
+      if (shell !== 'bash' && shell !== 'zsh') throw new Error(`no completion for ${shell}: bash, zsh (through bashcompinit) and tcsh are supported`);
       io.stdout(bashCompletion(program, globals));
     });
 }
