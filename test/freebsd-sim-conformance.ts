@@ -313,6 +313,23 @@ const CASES: Case[] = [
     stderr: 'stdin:1: only round-robin valid for multiple redirection addresses\npfctl: Syntax error in config file: pf rules not loaded\n',
     code: 1,
   },
+  // parse.y natrule disallow_alias: an interface that may hold several addresses (no `:0`).
+  {
+    name: 'an interface pool that is not round-robin',
+    run: ['pfctl', '-a', 'x', '-f', '-'],
+    stdin: 'nat on vtnet0 inet from 10.1.0.0/24 to any -> (vtnet0) random\n',
+    stderr: 'stdin:1: interface (vtnet0) is only supported in round-robin redirection pools\npfctl: Syntax error in config file: pf rules not loaded\n',
+    code: 1,
+  },
+  { name: 'one address of an interface with any pool', run: ['pfctl', '-a', 'x', '-f', '-'], stdin: 'nat on vtnet0 inet from 10.1.0.0/24 to any -> (vtnet0:0) random\n', stderr: '', code: 0 },
+  // redir_host_list: the comma between a list's hosts is optional (comma: ',' | empty).
+  {
+    name: 'a list without commas is a list',
+    run: ['pfctl', '-a', 'x', '-f', '-'],
+    stdin: 'rdr pass inet proto tcp from any to 10.10.0.1 port 80 -> { 10.88.0.5 10.88.0.6 } port 8080 source-hash\n',
+    stderr: 'stdin:1: only round-robin valid for multiple redirection addresses\npfctl: Syntax error in config file: pf rules not loaded\n',
+    code: 1,
+  },
   // parse.y pfrule (route-to): the routing pool's texts.
   {
     name: 'a route-to list that is not round-robin',

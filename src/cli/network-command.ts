@@ -14,14 +14,19 @@ import type { CliContext } from './context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** A conflist's bridge plugin, where its network's bridge and subnets are. */
+export function bridgePlugin(list: { plugins: Array<Record<string, unknown>> }): Record<string, unknown> | undefined {
+  return list.plugins.find((p) => p.type === 'bridge');
+}
+
 /** A conflist's subnets: its bridge plugin's host-local ranges. */
 export function subnetsOf(list: { plugins: Array<Record<string, unknown>> }): string[] {
-  const bridge = list.plugins.find((p) => p.type === 'bridge') as { ipam?: { ranges?: Array<Array<{ subnet: string }>> } } | undefined;
+  const bridge = bridgePlugin(list) as { ipam?: { ranges?: Array<Array<{ subnet: string }>> } } | undefined;
   return (bridge?.ipam?.ranges ?? []).flat().map((r) => r.subnet);
 }
 
 export function bridgeOf(list: { plugins: Array<Record<string, unknown>> }): string | undefined {
-  return list.plugins.find((p) => p.type === 'bridge')?.bridge as string | undefined;
+  return bridgePlugin(list)?.bridge as string | undefined;
 }
 
 /** An interface of that name on this host that is not a bridge (an uplink, lo0) cannot be one. */

@@ -13,7 +13,7 @@ import type { CliContext } from './context.js';
 
 export async function repairScope(context: CliContext): Promise<RepairScope> {
   const { runtime } = await context.config();
-  return { host: await context.host(), store: new PodStore(runtime.stateDir, context.plan), attachmentsDir: path.join(runtime.stateDir, 'attachments') };
+  return { host: await context.host(), store: new PodStore(runtime.stateDir, context.plan), attachmentsDir: path.join(runtime.stateDir, 'attachments'), progress: context.progress };
 }
 
 /** Each drift as a failed check of `jailnet status`, or one passed check when there is none. */
@@ -39,7 +39,7 @@ export function repairCommand(context: CliContext): Command {
     .argument('[pod]', 'only this pod (and what all pods share)')
     .action(async (pod: string | undefined) => {
       if (pod !== undefined) validatePodName(pod);
-      const scope = { ...(await repairScope(context)), progress: context.progress };
+      const scope = await repairScope(context);
       const outcome = await applyRepairs(scope, await findDrift(scope, pod));
       if (context.printPlanIfDry()) return;
       const lines = [...outcome.fixed.map((f) => `fixed ${f}`), ...outcome.unfixable.map((u) => `cannot fix ${u}`)];

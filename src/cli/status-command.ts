@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { listNetworks } from '../cni/conflist.js';
 import type { Host, ReadinessCheck, ReadinessNeeds } from '../hosts/host.js';
 import type { CliContext } from './context.js';
-import { subnetsOf } from './network-command.js';
+import { bridgePlugin, subnetsOf } from './network-command.js';
 import { driftChecks } from './repair-command.js';
 
 export interface FixPlan {
@@ -54,7 +54,7 @@ const checkLines = (checks: ReadinessCheck[]) => checks.map((c) => (c.ok ? `ok  
 export function networkNeeds(lists: Array<{ plugins: Array<Record<string, unknown>> }>): ReadinessNeeds {
   const needs: ReadinessNeeds = { ipv6Forwarding: false, ipv6Masquerade: false };
   for (const list of lists) {
-    const bridge = list.plugins.find((p) => p.type === 'bridge');
+    const bridge = bridgePlugin(list);
     if (!bridge || !subnetsOf(list).some((s) => s.includes(':'))) continue;
     if (bridge.isGateway === true) needs.ipv6Forwarding = true;
     if (bridge.ipMasq === true) needs.ipv6Masquerade = true;

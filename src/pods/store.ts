@@ -93,6 +93,16 @@ export type PodRecord = z.infer<typeof PodSchema>;
 export type RuntimeInterface = z.infer<typeof RuntimeInterfaceSchema>;
 export type RuntimeRoute = z.infer<typeof RuntimeRouteSchema>;
 export type ObservedNet = z.infer<typeof ObservedSchema>;
+
+/** A hot-plugged interface's addresses as CIDR (the record keeps the mask as a prefix length). */
+export const runtimeCidrs = (entry: Pick<RuntimeInterface, 'addresses'>): string[] => entry.addresses.map((a) => `${a.address}/${a.mask}`);
+
+/** What someone else added, one phrase each, as status, repair and topology say it. */
+export const observedPhrases = (net: ObservedNet): string[] => [
+  ...net.interfaces.map((name) => `interface ${name}`),
+  ...net.addresses.map((a) => `address ${a.address} on ${a.interface}`),
+  ...net.routes.map((route) => `route ${route}`),
+];
 export type { PortMapping };
 
 /** Pod records, one JSON file per pod, each with its own lock. */

@@ -5,7 +5,7 @@
 import type { Host, InterfaceInfo } from '../hosts/host.js';
 import { sortedForwards, type IsolationPolicy, type PortForward, type PortPublication } from '../hosts/packet-filter.js';
 import { parseIP } from '../ipam/ip.js';
-import type { ObservedNet } from '../pods/store.js';
+import { observedPhrases, type ObservedNet } from '../pods/store.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { bare, routeKey, type DesiredLink, type DesiredPodNet, type DesiredState } from './desired.js';
 
@@ -91,8 +91,7 @@ async function readVnet(host: Host, pod: DesiredPodNet): Promise<VnetView> {
   return { interfaces, routes };
 }
 
-const observedText = (net: ObservedNet) =>
-  [...net.interfaces.map((i) => `interface ${i}`), ...net.addresses.map((a) => `address ${a.address} on ${a.interface}`), ...net.routes.map((r) => `route ${r}`)].join(', ');
+const observedText = (net: ObservedNet) => observedPhrases(net).join(', ');
 
 /** What someone else added and is not recorded yet, and what was recorded and is gone since. */
 function observedChanges(pod: DesiredPodNet, view: VnetView): { found: ObservedNet; gone: ObservedNet } {

@@ -7,7 +7,7 @@ import type { IsolationPolicy, PortPublication } from '../hosts/packet-filter.js
 import { formatIP, parseIP, parsePrefix } from '../ipam/ip.js';
 import type { AttachmentRecord } from '../plugins/attachment-record.js';
 import { isolationPolicy } from '../plugins/firewall.js';
-import type { ObservedNet, PodRecord } from '../pods/store.js';
+import { runtimeCidrs, type ObservedNet, type PodRecord } from '../pods/store.js';
 
 /** A portmap record as desired state needs it (portmap.ts PortmapRecord). */
 export interface PublicationRecord {
@@ -94,7 +94,7 @@ function podNet(pod: PodRecord): DesiredPodNet {
       }
     }
   }
-  for (const entry of pod.runtime.interfaces) interfaces.set(entry.name, entry.addresses.map((a) => `${a.address}/${a.mask}`));
+  for (const entry of pod.runtime.interfaces) interfaces.set(entry.name, runtimeCidrs(entry));
   for (const route of pod.runtime.routes) if (route.gateway) routes.push(routeKey(route.dest, route.gateway, route.family));
   return { pod: pod.name, vnet: pod.jail, interfaces, routes: [...new Set(routes)], observed: pod.observed };
 }

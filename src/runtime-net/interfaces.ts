@@ -5,7 +5,7 @@
 // command ("adding"), so a crash leaves a trace that pod rm and gc follow.
 import type { Host, InterfaceInfo } from '../hosts/host.js';
 import type { PodContext } from '../pods/pods.js';
-import type { PodRecord, RuntimeInterface } from '../pods/store.js';
+import { runtimeCidrs, type PodRecord, type RuntimeInterface } from '../pods/store.js';
 import { Teardown } from '../util/teardown.js';
 import { checkAddress, checkHwAddr, checkInterfaceName, checkInterfaceUpdate, checkNewInterface, RuntimeNetError, type Interface } from './contract.js';
 import { lockedPod, networkOwner } from './resolve.js';
@@ -58,7 +58,7 @@ async function plug(host: Host, jail: string, entry: RuntimeInterface): Promise<
     await host.setMtu(entry.name, entry.mtu, jail);
     await host.setMac(entry.name, entry.hwAddr, jail);
   }
-  await host.configureInterface(entry.name, entry.addresses.map((a) => `${a.address}/${a.mask}`), [], jail);
+  await host.configureInterface(entry.name, runtimeCidrs(entry), [], jail);
 }
 
 /**
@@ -175,7 +175,7 @@ export async function updateInterface(ctx: PodContext, id: string, iface: Interf
 export async function listInterfaces(ctx: PodContext, id: string): Promise<Array<{ name: string; mac: string; ip: string[]; mtu: number }> | null> {
   const owner = await networkOwner(ctx, id);
   const ready = owner.runtime.interfaces.filter((i) => i.state === 'ready');
-  const listed = ready.map((i) => ({ name: i.name, mac: i.hwAddr, ip: i.addresses.map((a) => `${a.address}/${a.mask}`), mtu: i.mtu }));
+  const listed = ready.map((i) => ({ name: i.name, mac: i.hwAddr, ip: runtimeCidrs(i), mtu: i.mtu }));
   for (const name of owner.observed.interfaces) {
     const info = await ctx.host.inspectInterface(name, owner.jail);
     if (info) listed.push({ name, mac: info.mac ?? '', ip: [...info.inet, ...info.inet6].map((a) => `${a.address}/${a.prefixLength}`), mtu: info.mtu });

@@ -3,7 +3,7 @@
 // (addresses), containers, published ports, load-balancer services, what the runtime API
 // hot-plugged (kata-network) and what someone else added (netmon's record). Built from the
 // conflists, the pod records and one read of each bridge; pure once those are read.
-import type { PodRecord } from '../pods/store.js';
+import { runtimeCidrs, type PodRecord } from '../pods/store.js';
 
 export interface NetworkNode {
   name: string;
@@ -63,7 +63,7 @@ function podNode(record: PodRecord): PodNode {
     services: (balancer?.services ?? []).map((s) => ({ protocol: s.protocol, address: s.address, port: s.port, scheduler: s.scheduler, servers: s.servers.map((r) => ({ ...r })) })),
     runtimeInterfaces: record.runtime.interfaces
       .filter((i) => i.state === 'ready')
-      .map((i) => ({ name: i.name, device: i.device, linkType: i.linkType, addresses: i.addresses.map((a) => `${a.address}/${a.mask}`) })),
+      .map((i) => ({ name: i.name, device: i.device, linkType: i.linkType, addresses: runtimeCidrs(i) })),
     runtimeRoutes: record.runtime.routes.map((r) => ({ dest: r.dest, ...(r.gateway ? { gateway: r.gateway } : {}), device: r.device })),
     addedOutside: record.observed,
   };

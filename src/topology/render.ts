@@ -2,6 +2,7 @@
 // ellipses, each pod a cluster with its containers and hot-plugged interfaces, published
 // ports on the pod, the load balancer's services as diamonds pointing at their real
 // servers, what was added outside jailnet as a dashed note). Pure: data in, text out.
+import { observedPhrases } from '../pods/store.js';
 import type { PodNode, Topology } from './model.js';
 
 const portText = (p: PodNode['ports'][number]) => `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}->${p.containerPort}/${p.protocol}`;
@@ -9,21 +10,12 @@ const serverText = (r: PodNode['services'][number]['servers'][number]) => `${r.a
 const routeText = (r: PodNode['runtimeRoutes'][number]) => `${r.dest}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.device}`;
 const runtimeText = (i: PodNode['runtimeInterfaces'][number]) => `${i.name} (${i.linkType} ${i.device}, kata-network): ${i.addresses.join(' ') || '-'}`;
 
-/** What someone else added to the pod, one phrase each; empty when nothing was. */
-function outsideText(added: PodNode['addedOutside']): string[] {
-  return [
-    ...added.interfaces.map((name) => `interface ${name}`),
-    ...added.addresses.map((a) => `address ${a.address} on ${a.interface}`),
-    ...added.routes.map((route) => `route ${route}`),
-  ];
-}
-
 function podLines(pod: PodNode): string[] {
   const lines = [`pod ${pod.name} (${pod.mode}, ${pod.state}) jail ${pod.jail}${pod.sharesWith ? ` shares ${pod.sharesWith}` : ''}`];
   for (const a of pod.attachments) lines.push(`  ${a.ifname} on ${a.network}: ${a.addresses.join(' ') || '-'}`);
   for (const i of pod.runtimeInterfaces) lines.push(`  ${runtimeText(i)}`);
   for (const r of pod.runtimeRoutes) lines.push(`  route ${routeText(r)} (kata-network)`);
-  const outside = outsideText(pod.addedOutside);
+  const outside = observedPhrases(pod.addedOutside);
   if (outside.length > 0) lines.push(`  added outside jailnet: ${outside.join(', ')}`);
   if (pod.ports.length > 0) lines.push(`  ports: ${pod.ports.map(portText).join(', ')}`);
   if (pod.containers.length > 0) lines.push(`  containers: ${pod.containers.join(', ')}`);
@@ -71,7 +63,7 @@ function podExtras(pod: PodNode): string[] {
     const label = [`${i.name} (${i.linkType} ${i.device})`, ...i.addresses, ...routes].join('\n');
     lines.push(`    ${q(id)} [label=${q(label)} shape=cds];`, `    ${q(`pod:${pod.name}`)} -> ${q(id)} [arrowhead=none label="kata-network"];`);
   }
-  const outside = outsideText(pod.addedOutside);
+  const outside = observedPhrases(pod.addedOutside);
   if (outside.length > 0) {
     const id = `out:${pod.name}`;
     lines.push(`    ${q(id)} [label=${q(['added outside jailnet', ...outside].join('\n'))} shape=note style=dashed];`, `    ${q(`pod:${pod.name}`)} -> ${q(id)} [style=dashed arrowhead=none];`);

@@ -129,26 +129,12 @@ function expandMacros(line: string, macros: Map<string, string>, lineNo: number)
 /**
  * A rule as pfctl prints it back: port numbers of from/to as "port = N", a negation as
  * "! " (pfctl_parser.c print_fromto: printf("! ") before the address), and the pool type
- * a translation rule got without naming one.
+ * a translation rule got without naming one (implicitPool).
  */
 function normaliseRule(line: string): string {
   const [match, redirect] = line.split(/\s+->\s+/, 2) as [string, string | undefined];
   const left = match.replace(/\bport\s+(\d+)\b/g, 'port = $1').replace(/!(?![=\s])/g, '! ').replace(/\s+/g, ' ');
-  return redirect === undefined ? left : `${left} -> ${implicitPool(left, redirect.replace(/\s+/g, ' '))}`;
-}
-
-/**
- * parse.y natrule: a redirection pool with several addresses, a table, or an interface
- * in parentheses that may hold several (DYNIF_MULTIADDR: no `:0`) and no pool type
- * becomes PF_POOL_ROUNDROBIN, which print_pool prints after the address and port.
- */
-function implicitPool(rule: string, redirect: string): string {
-  if (!/^(rdr|nat|binat)\b/.test(rule) || /\b(bitmask|random|source-hash|round-robin)\b/.test(redirect)) return redirect;
-  const target = /^(\{[^}]*\}|\S+)((?: port \S+)?)(.*)$/.exec(redirect);
-  if (!target) return redirect;
-  const [, address = '', port = '', rest = ''] = target;
-  const several = (address.startsWith('{') && address.includes(',')) || address.startsWith('<') || (/^\([^):]+\)$/.test(address));
-  return several ? `${address}${port} round-robin${rest}` : redirect;
+  return redirect === undefined ? left : `${left} -> ${implicitPool(redirect.replace(/\s+/g, ' '))}`;
 }
 
 /**
@@ -163,24 +149,55 @@ function withStateDefaults(rule: string): string {
   return `${rule}${flags} keep state`;
 }
 
+const POOL_TYPE = /\b(bitmask|random|source-hash|round-robin)\b/;
+
 /**
- * Pool types with several addresses or a table (FreeBSD 14 sbin/pfctl/parse.y): a
- * translation rule (natrule) and a route-to rule (pfrule) refuse them unless the pool is
- * round-robin, each with its own text. Repeated addresses in a list are kept
- * (redir_host_list appends without checking).
+ * A redirection's pool as parse.y sees it: the type it names, and what makes it hold
+ * several addresses — a table, a list of more than one (the comma between is optional:
+ * redir_host_list), or an interface in parentheses without `:0` (DYNIF_MULTIADDR).
+ */
+function poolOf(redirect: string) {
+  const target = /^(\{[^}]*\}|\S+)/.exec(redirect)?.[1] ?? '';
+  const hosts = target.startsWith('{') ? target.slice(1, -1).split(/[\s,]+/).filter(Boolean) : [target];
+  return {
+    target,
+    type: POOL_TYPE.exec(redirect)?.[1],
+    table: hosts.some((h) => h.startsWith('<')),
+    list: hosts.length > 1,
+    alias: hosts.find((h) => /^\([^):]+\)$/.test(h)),
+  };
+}
+
+/**
+ * parse.y natrule: a pool that holds several addresses and names no type becomes
+ * PF_POOL_ROUNDROBIN, which print_pool prints after the address and port.
+ */
+function implicitPool(redirect: string): string {
+  const pool = poolOf(redirect);
+  if (pool.type || !(pool.table || pool.list || pool.alias)) return redirect;
+  const [, port = '', rest = ''] = /^(?:\{[^}]*\}|\S+)((?: port \S+)?)(.*)$/.exec(redirect) ?? [];
+  return `${pool.target}${port} round-robin${rest}`;
+}
+
+/**
+ * Pool types with several addresses (FreeBSD 14 sbin/pfctl/parse.y): a translation rule
+ * (natrule) and a route-to rule (pfrule) refuse them unless the pool is round-robin, each
+ * check with its own text and in parse.y's order — disallow_table, disallow_alias (natrule
+ * only here: route-to's `(if addr)` is another form), then the list. Repeated addresses in
+ * a list are kept (redir_host_list appends without checking).
  */
 function checkPool(line: string, lineNo: number): void {
   const translation = /^(rdr|nat|binat)\b/.test(line);
   const redirect = translation ? line.split(/\s+->\s+/)[1] : /\s(route-to|reply-to|dup-to)\s+(.*)$/.exec(line)?.[2];
   if (!redirect) return;
-  const usesTable = /<[^>]+>/.test(redirect);
-  const usesList = /\{[^}]*,[^}]*\}/.test(redirect);
-  const pool = /\b(bitmask|random|source-hash|round-robin)\b/.exec(redirect)?.[1];
+  const pool = poolOf(redirect);
+  if (!pool.type || pool.type === 'round-robin') return;
   const refuse = (message: string): never => {
     throw new ToolError(`stdin:${lineNo}: ${message}\npfctl: Syntax error in config file: pf rules not loaded\n`, 1);
   };
-  if (usesTable && pool && pool !== 'round-robin') refuse(`tables are only supported in round-robin ${translation ? 'redirection' : 'routing'} pools`);
-  if (usesList && pool && pool !== 'round-robin') refuse(translation ? 'only round-robin valid for multiple redirection addresses' : 'r.rpool.opts must be PF_POOL_ROUNDROBIN');
+  if (pool.table) refuse(`tables are only supported in round-robin ${translation ? 'redirection' : 'routing'} pools`);
+  if (translation && pool.alias) refuse(`interface ${pool.alias} is only supported in round-robin redirection pools`);
+  if (pool.list) refuse(translation ? 'only round-robin valid for multiple redirection addresses' : 'r.rpool.opts must be PF_POOL_ROUNDROBIN');
 }
 
 /** pf's timeout names (sbin/pfctl/pfctl_parser.c pf_timeouts, FreeBSD 14). */
