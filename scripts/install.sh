@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 # util-linux (nsenter, unshare, setpriv) and conntrack: what the Linux driver runs;
 # podman, buildah, runc, catatonit, uidmap: the real CNI clients of the Linux tests;
 # busybox-static: httpd and ping inside test namespaces; iptables: the reference portmap;
-# mandoc: the manual pages' lint test; netcat-openbsd: nc -U, which the plugin shims reach jailnetd with;
+# netavark and aardvark-dns (1.4.0, no service): the netavark contract's reference, measured beside
+# jailnet's, and the aardvark-dns jailnet's netavark drives; mandoc: the manual pages' lint test; netcat-openbsd: nc -U, which the plugin shims reach jailnetd with;
 # graphviz: the topology test renders `jailnet topology --format dot` to SVG;
 # tcsh: the completion test sources `jailnet completion tcsh` in a real tcsh (FreeBSD's csh).
 APT_PACKAGES=(containernetworking-plugins shellcheck iproute2 nftables procps util-linux conntrack
-  podman buildah runc catatonit uidmap busybox-static iptables mandoc netcat-openbsd graphviz tcsh)
+  podman buildah runc catatonit uidmap busybox-static iptables mandoc netcat-openbsd graphviz tcsh
+  netavark aardvark-dns)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

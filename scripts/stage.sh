@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 root=$dest$prefix
 app=$root/lib/jailnet
 
-install -d "$app/bin" "$app/libexec/cni" "$app/jail-templates" "$root/bin" "$root/libexec/jailnet/cni" \
+install -d "$app/bin" "$app/libexec/cni" "$app/libexec/podman" "$root/libexec/podman" "$app/jail-templates" "$root/bin" "$root/libexec/jailnet/cni" \
 	"$root/etc/jailnet" "$root/share/man/man5" "$root/share/man/man8"
 install -m 644 "$here/package.json" "$app/package.json"
 install -m 755 "$here/bin/jailnet.js" "$app/bin/jailnet.js"
@@ -27,6 +27,9 @@ for shim in "$here"/libexec/cni/*; do
 	ln -sf "../../../lib/jailnet/libexec/cni/$name" "$root/libexec/jailnet/cni/$name"
 done
 ln -sf ../lib/jailnet/bin/jailnet.js "$root/bin/jailnet"
+# podman looks for its network backend here first (helper_binaries_dir on FreeBSD).
+install -m 755 "$here/libexec/podman/netavark" "$app/libexec/podman/netavark"
+ln -sf ../../lib/jailnet/libexec/podman/netavark "$root/libexec/podman/netavark"
 # The program without the TypeScript declarations and source maps.
 (cd "$here" && find dist -type f -name '*.js') | while read -r file; do
 	install -d "$app/${file%/*}"
@@ -34,6 +37,6 @@ ln -sf ../lib/jailnet/bin/jailnet.js "$root/bin/jailnet"
 done
 [ -d "$here/node_modules" ] && [ "${STAGE_NODE_MODULES:-yes}" = yes ] && cp -R "$here/node_modules" "$app/"
 install -m 644 "$here/etc/jailnet.conf.sample" "$root/etc/jailnet/jailnet.conf.sample"
-for page in jailnet.8 jailnet-cni.8 jailnet.conf.5; do
+for page in jailnet.8 jailnet-cni.8 jailnet-netavark.8 jailnet.conf.5; do
 	gzip -9 -n -c "$here/man/$page" > "$root/share/man/man${page##*.}/$page.gz"
 done

@@ -10,9 +10,10 @@ import { IpamSchema } from '../src/ipam/config.js';
 import { BridgeConfSchema } from '../src/plugins/bridge/config.js';
 import { FirewallConfSchema } from '../src/plugins/firewall.js';
 import { PortmapConfSchema } from '../src/plugins/portmap.js';
+import { StaticIpamSchema } from '../src/plugins/static.js';
 import { TuningConfSchema } from '../src/plugins/tuning.js';
 
-const PAGES = ['man/jailnet.8', 'man/jailnet.conf.5', 'man/jailnet-cni.8'];
+const PAGES = ['man/jailnet.8', 'man/jailnet.conf.5', 'man/jailnet-cni.8', 'man/jailnet-netavark.8'];
 
 function mandoc(args: string[]): { code: number; stdout: string; stderr: string } {
   const run = spawnSync('mandoc', args, { encoding: 'utf8' });
@@ -41,7 +42,7 @@ function commands(command: Command, path: string[] = []): Array<{ path: string; 
  */
 const ELSEWHERE = new Set([
   // jailnet's own pages (the port installs them under /usr/local/share/man)
-  'jailnet(8)', 'jailnet.conf(5)', 'jailnet-cni(8)',
+  'jailnet(8)', 'jailnet.conf(5)', 'jailnet-cni(8)', 'jailnet-netavark(8)',
   // FreeBSD's base system
   'pf.conf(5)', 'pf(4)', 'pfctl(8)', 'jail(8)', 'jail.conf(5)', 'jexec(8)', 'ifconfig(8)', 'route(8)',
   'if_bridge(4)', 'epair(4)', 'daemon(8)', 'nc(1)', 'sh(1)',
@@ -95,6 +96,7 @@ t.test("every plugin's configuration field is in jailnet-cni(8)", async (t) => {
     portmap: PortmapConfSchema,
     firewall: FirewallConfSchema,
     tuning: TuningConfSchema,
+    static: StaticIpamSchema,
   };
   // CNI's envelopes: what a plugin reads inside them is named with it (runtimeConfig.mac).
   const envelope = new Set(['args', 'runtimeConfig']);

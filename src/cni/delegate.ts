@@ -5,13 +5,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { bundledPluginDir } from '../platform.js';
-import { runPluginInProcess } from '../plugins/in-process.js';
+import { runPluginDecoded } from '../plugins/in-process.js';
 import { isPluginName } from '../plugins/registry.js';
 import { callEnv } from '../util/call-env.js';
 import { formatCniArgs } from './args.js';
 import { CniError, ErrorCode } from './errors.js';
-import { cniEnvironment, execInvoker, findPlugin, pluginError, type InvokeEnv } from './invoke.js';
-import { decodeJson } from './netconf.js';
+import { cniEnvironment, execInvoker, findPlugin, type InvokeEnv } from './invoke.js';
 import { parseResult, type Result } from './result.js';
 import type { PluginRequest } from './skel.js';
 import type { CniCommand } from './versions.js';
@@ -45,7 +44,7 @@ async function runDelegate(command: Exclude<CniCommand, 'VERSION'>, request: Plu
     args: formatCniArgs(request.args),
     path: request.path,
   };
-  if (await isOwnPlugin(type, request.path)) return runInProcess(type, invocation, { ...delegateEnv, ...cniEnvironment(invocation) }, request.config);
+  if (await isOwnPlugin(type, request.path)) return runPluginDecoded(type, command, { ...delegateEnv, ...cniEnvironment(invocation) }, request.config);
   return execInvoker(delegateEnv).invoke(type, invocation, request.config);
 }
 
@@ -57,11 +56,6 @@ async function isOwnPlugin(type: string, dirs: string[]): Promise<boolean> {
   return real === ours;
 }
 
-async function runInProcess(type: string, invocation: InvokeEnv, env: NodeJS.ProcessEnv, config: unknown): Promise<unknown> {
-  const { code, stdout } = await runPluginInProcess(type, env, Buffer.from(JSON.stringify(config)));
-  if (code !== 0) throw pluginError(type, invocation.command, stdout, '', code);
-  return stdout.trim() === '' ? undefined : decodeJson(stdout, `output of plugin ${type}`);
-}
 
 export async function ipamAdd(request: PluginRequest): Promise<Result> {
   const output = await runDelegate('ADD', request);

@@ -5,6 +5,7 @@
 // reads (the driver says so) runs for real, since what is planned depends on it.
 import { constants, accessSync, statSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { log } from '../log.js';
 import { ChangePlan } from '../util/change-plan.js';
@@ -39,6 +40,12 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** The command only reads: it runs even in plan mode. */
   reads?: boolean;
+  /**
+   * The command forks a daemon that keeps its stdio (aardvark-dns run): its output goes to
+   * this file (stdout is dropped) instead of pipes, which the daemon would hold open after the command exits.
+   * The result's stderr is the file's text.
+   */
+  outputFile?: string;
 }
 
 export interface ExecDoor {
@@ -149,6 +156,7 @@ function toolResolver(toolPath: string): (tool: string) => string {
 async function execute(file: string, shownArgv: string[], args: string[], runOptions: RunOptions, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CommandResult> {
   const started = performance.now();
   const execa = await execaOnce();
+  const output = runOptions.outputFile ? { stdout: 'ignore' as const, stderr: { file: runOptions.outputFile } } : {};
   const run = await execa(file, args, {
     shell: false,
     reject: false,
@@ -157,7 +165,9 @@ async function execute(file: string, shownArgv: string[], args: string[], runOpt
     env: { ...env, ...runOptions.env },
     extendEnv: false,
     stripFinalNewline: false,
+    ...output,
   });
+  if (runOptions.outputFile) run.stderr = await readFile(runOptions.outputFile, 'utf8').catch(() => '');
   const result: CommandResult = {
     argv: shownArgv,
     exitCode: run.exitCode ?? -1,

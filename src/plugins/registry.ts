@@ -9,6 +9,7 @@ const PLUGINS: Record<string, () => Promise<Plugin>> = {
   loopback: async () => (await import('./loopback.js')).loopback,
   firewall: async () => (await import('./firewall.js')).firewall,
   tuning: async () => (await import('./tuning.js')).tuning,
+  static: async () => (await import('./static.js')).staticIpam,
 };
 
 export const PLUGIN_NAMES = Object.keys(PLUGINS);

@@ -249,7 +249,12 @@ export class FreeBSDHost implements Host {
     for (const [i, cidr] of cidrs.entries()) {
       await this.run(i === cidrs.length - 1 ? ifconfig.addAddressAndUp(name, cidr) : ifconfig.addAddress(name, cidr), vnet);
     }
-    for (const r of routes) await this.addRoute(r.destination, r.gateway, vnet);
+    // A route that is already there stays as it is: the first network to give a destination
+    // (the default route of a container on two networks) wins, as the reference plugins do.
+    for (const r of routes) {
+      const added = await this.run(route.add(r.destination, r.gateway), vnet, { allowFailure: true });
+      if (added.exitCode !== 0 && !/File exists/.test(added.stderr)) throw new HostCommandError(added);
+    }
   }
 
   async removeAddress(name: string, address: string, vnet?: Vnet): Promise<void> {

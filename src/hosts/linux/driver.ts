@@ -221,7 +221,16 @@ export class LinuxHost implements Host {
       ip.set(name, 'up').slice(1).join(' '),
       ...routes.map((r) => `route add ${r.destination} via ${r.gateway}`),
     ];
-    await this.run(ip.batch(), vnet, { input: `${lines.join('\n')}\n` });
+    const batch = await this.run(ip.batch(), vnet, { input: `${lines.join('\n')}\n`, allowFailure: true });
+    if (batch.exitCode === 0) return;
+    if (!/File exists/.test(batch.stderr)) throw new HostCommandError(batch);
+    // Something was there already (the default route of the container's first network: the
+    // first one wins, as the reference plugins say; an address of a repeated ADD). ip -batch
+    // stops at that line, so each line is run again on its own, and only "exists" is passed over.
+    for (const line of lines) {
+      const one = await this.run(ip.batch(), vnet, { input: `${line}\n`, allowFailure: true });
+      if (one.exitCode !== 0 && !/File exists/.test(one.stderr)) throw new HostCommandError(one);
+    }
   }
 
   async removeAddress(name: string, address: string, vnet?: Vnet): Promise<void> {

@@ -9,7 +9,8 @@ import type { Host, InterfaceInfo } from '../../hosts/host.js';
 import { familyOf } from '../../ipam/ip.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitBudget } from '../../util/deadline.js';
-import { DEFAULT_LOCK_WAIT_MS, lockHeld, LockTimeoutError, tryLock } from '../../util/file-lock.js';
+import { DEFAULT_LOCK_WAIT_MS, lockHeld, LockTimeoutError, tryLock, withLock } from '../../util/file-lock.js';
+import { bridgeRecords } from '../attachment-record.js';
 import { attachmentsDir } from '../host-for-plugin.js';
 import type { Rollback } from '../rollback.js';
 import type { BridgeConf } from './config.js';
@@ -124,4 +125,24 @@ export async function readyBridge(host: Host, rollback: Rollback, conf: BridgeCo
 /** IP forwarding for the families the gateway serves: idempotent, so no lock. */
 export async function enableForwarding(host: Host, plan: AttachmentPlan): Promise<void> {
   for (const family of plan.forwarding) await host.enableForwarding(family);
+}
+
+export type BridgeRemoval = 'removed' | 'absent' | 'in use';
+
+/**
+ * Removes a bridge nothing uses any more, as netavark does when a network's last container
+ * leaves: no jailnet attachment is recorded on it and it has no member (a member that is
+ * not jailnet's, an admin's uplink, keeps it). Under the bridge's lock, so no first ADD is
+ * setting it up meanwhile; an ADD records its attachment before it looks at the bridge.
+ */
+export async function removeUnusedBridge(host: Host, bridge: string): Promise<BridgeRemoval> {
+  return withLock(await bridgeLock(bridge), async () => {
+    const records = await bridgeRecords(await attachmentsDir()).all();
+    if (records.some((r) => r.bridge === bridge)) return 'in use';
+    const info = await host.inspectInterface(bridge);
+    if (!info) return 'absent';
+    if (!info.groups.includes('bridge') || info.members.length > 0) return 'in use';
+    await host.destroyInterface(bridge);
+    return 'removed';
+  });
 }

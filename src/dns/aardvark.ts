@@ -1,0 +1,170 @@
+// Container names through aardvark-dns, the resolver podman users already rely on: its
+// per-network files, and the process started or reloaded once per change (one SIGHUP for a
+// whole setup, never one per entry). The file format and the start, reload and exit rules
+// are aardvark's (netavark-contract.md §6, dns-and-overlay.md A.1): a first line with the
+// listen addresses (the gateways) and the network's DNS servers, then one line a container:
+// `id v4s v6s names[ servers]`. aardvark exits by itself once a reload leaves it no file.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { ExecDoor } from '../hosts/exec.js';
+import { withLock } from '../util/file-lock.js';
+import { oneLine } from '../util/teardown.js';
+
+/** The search domain aardvark answers under (`name.dns.podman`), as netavark returns it. */
+export const DNS_SEARCH_DOMAIN = 'dns.podman';
+/** A name aardvark's format can carry: no space, comma or newline (netavark's SafeString), no longer than a DNS label. */
+const DNS_NAME = /^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,62})$/;
+
+export interface AardvarkSite {
+  /** `<netavark config dir>/aardvark-dns`. */
+  dir: string;
+  binary: string;
+  port: number;
+}
+
+export interface DnsEntry {
+  containerId: string;
+  ipv4: string[];
+  ipv6: string[];
+  /** The container's name, then its aliases. */
+  names: string[];
+  /** The container's own servers (podman --dns), forwarded to for it alone. */
+  servers: string[];
+}
+
+export interface NetworkDns {
+  network: string;
+  internal: boolean;
+  /** The gateways: where aardvark listens and what containers are told to ask. */
+  listen: string[];
+  /** The network's DNS servers (network_dns_servers). */
+  servers: string[];
+}
+
+export class DnsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DnsError';
+  }
+}
+
+export function aardvarkDir(configDir: string): string {
+  return path.join(configDir, 'aardvark-dns');
+}
+
+/** A name, an alias or a container ID refused before anything is written. */
+export function checkDnsName(name: string, what: string): string {
+  if (!DNS_NAME.test(name)) throw new DnsError(`invalid ${what} ${JSON.stringify(name.slice(0, 70))}: a DNS name of letters, digits, '_', '.' and '-', at most 63 characters`);
+  return name.toLowerCase();
+}
+
+/** A server that is one of the gateways would have aardvark forward to itself without end. */
+export function checkNoLoop(dns: NetworkDns, servers: string[]): void {
+  const loop = [...dns.servers, ...servers].find((s) => dns.listen.includes(s));
+  if (loop) throw new DnsError(`DNS server ${loop} is a gateway of network ${dns.network}: aardvark-dns would ask itself`);
+}
+
+/** aardvark names an internal network's file `<name>%int` since 1.11 (it then forwards nothing for it). */
+export function networkFile(dns: NetworkDns, version: [number, number]): string {
+  const internalSuffix = dns.internal && (version[0] > 1 || version[1] >= 11);
+  return `${dns.network}${internalSuffix ? '%int' : ''}`;
+}
+
+export const headerLine = (dns: NetworkDns): string => [dns.listen.join(','), ...(dns.servers.length > 0 ? [dns.servers.join(',')] : [])].join(' ');
+
+export const entryLine = (e: DnsEntry): string =>
+  [e.containerId, e.ipv4.join(','), e.ipv6.join(','), e.names.join(','), ...(e.servers.length > 0 ? [e.servers.join(',')] : [])].join(' ');
+
+/** The file with this container's line (replacing an earlier one); the header is the network's as it is now. */
+export function withEntry(text: string | undefined, dns: NetworkDns, entry: DnsEntry): string {
+  const lines = (text ?? '').split('\n').filter(Boolean).slice(1).filter((l) => l.split(' ')[0] !== entry.containerId);
+  return [headerLine(dns), ...lines, entryLine(entry)].map((l) => `${l}\n`).join('');
+}
+
+/** The file without this container's lines; undefined when only the header would be left. */
+export function withoutEntry(text: string, containerId: string): string | undefined {
+  const [header = '', ...lines] = text.split('\n').filter(Boolean);
+  const kept = lines.filter((l) => l.split(' ')[0] !== containerId);
+  return kept.length === 0 ? undefined : [header, ...kept].map((l) => `${l}\n`).join('');
+}
+
+/** `update`: the header's second column replaced by these servers (none: the column goes). */
+export function withServers(text: string, servers: string[]): string {
+  const [header = '', ...lines] = text.split('\n').filter(Boolean);
+  const listen = header.split(' ')[0] ?? '';
+  return [[listen, ...(servers.length > 0 ? [servers.join(',')] : [])].join(' '), ...lines].map((l) => `${l}\n`).join('');
+}
+
+const readText = (file: string) => fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+
+/**
+ * Rewrites network files under the lock every writer of the directory takes; `change` gets
+ * a file's text (undefined when absent) and returns the new text, undefined to delete it.
+ * Returns whether any file changed.
+ */
+export async function editFiles(dir: string, files: string[], change: (file: string, text: string | undefined) => string | undefined): Promise<boolean> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  return withLock(path.join(path.dirname(dir), 'jailnet-aardvark'), async () => {
+    let changed = false;
+    for (const name of files) {
+      const file = path.join(dir, name);
+      const before = await readText(file);
+      const after = change(name, before);
+      if (after === before) continue;
+      changed = true;
+      if (after === undefined) await fs.rm(file, { force: true });
+      else await fs.writeFile(`${file}.tmp`, after).then(() => fs.rename(`${file}.tmp`, file));
+    }
+    return changed;
+  });
+}
+
+/** The version of the aardvark binary (`aardvark-dns 1.4.0`), which decides the file name of internal networks. */
+export async function aardvarkVersion(door: ExecDoor, binary: string): Promise<[number, number]> {
+  const run = await door.runFile(binary, ['--version'], { reads: true, allowFailure: true });
+  const found = /aardvark-dns (\d+)\.(\d+)/.exec(run.stdout);
+  if (!found) throw new DnsError(`cannot tell the version of ${binary}: ${oneLine(run.stderr || run.stdout || `exit code ${run.exitCode}`)}`);
+  return [Number(found[1]), Number(found[2])];
+}
+
+/** The pid in aardvark.pid, when that process is alive. */
+async function runningPid(site: AardvarkSite): Promise<number | undefined> {
+  const text = await readText(path.join(site.dir, 'aardvark.pid'));
+  const pid = Number(text?.trim());
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The directory's file that is not a network's. */
+const OWN_FILES = new Set(['aardvark.pid']);
+
+/** Whether any network file is left for aardvark to serve. */
+async function anyNetworkFile(dir: string): Promise<boolean> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  return names.some((n) => !OWN_FILES.has(n) && !n.endsWith('.tmp'));
+}
+
+/**
+ * One reload after a change: SIGHUP to the running aardvark; none running and `start` (a
+ * setup), it is started (`--config DIR -p PORT run`: it forks, and the parent exits once the
+ * child listens). A teardown never starts one; an aardvark with nothing left exits by itself.
+ */
+export async function reloadAardvark(door: ExecDoor, site: AardvarkSite, start: boolean): Promise<'reloaded' | 'started' | 'none'> {
+  const pid = await runningPid(site);
+  if (pid !== undefined) {
+    process.kill(pid, 'SIGHUP');
+    return 'reloaded';
+  }
+  if (!start || !(await anyNetworkFile(site.dir))) return 'none';
+  // Beside the directory, not in it: aardvark 1.4 reads every file there as a network's and
+  // exits on one it cannot parse. aardvark 1.4 takes RUST_LOG as a bare level.
+  const output = path.join(path.dirname(site.dir), 'jailnet-aardvark.log');
+  const run = await door.runFile(site.binary, ['--config', site.dir, '-p', String(site.port), 'run'], { allowFailure: true, outputFile: output, env: { RUST_LOG: 'warn' } });
+  if (run.exitCode !== 0) throw new DnsError(`aardvark-dns failed to start: ${oneLine(run.stderr || `exit code ${run.exitCode}`)}`);
+  return 'started';
+}
