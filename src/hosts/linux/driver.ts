@@ -48,6 +48,9 @@ function batchSafe(description: string): string {
   return description;
 }
 
+/** EEXIST as ip words it: a route (`RTNETLINK answers: File exists`), an address (the kernel's extack `ipv4: Address already assigned`). */
+const ALREADY_THERE = /File exists|Address already assigned/;
+
 export class LinuxHost implements Host {
   readonly kind = 'linux' as const;
   readonly loopback = 'lo';
@@ -223,13 +226,13 @@ export class LinuxHost implements Host {
     ];
     const batch = await this.run(ip.batch(), vnet, { input: `${lines.join('\n')}\n`, allowFailure: true });
     if (batch.exitCode === 0) return;
-    if (!/File exists/.test(batch.stderr)) throw new HostCommandError(batch);
+    if (!ALREADY_THERE.test(batch.stderr)) throw new HostCommandError(batch);
     // Something was there already (the default route of the container's first network: the
     // first one wins, as the reference plugins say; an address of a repeated ADD). ip -batch
     // stops at that line, so each line is run again on its own, and only "exists" is passed over.
     for (const line of lines) {
       const one = await this.run(ip.batch(), vnet, { input: `${line}\n`, allowFailure: true });
-      if (one.exitCode !== 0 && !/File exists/.test(one.stderr)) throw new HostCommandError(one);
+      if (one.exitCode !== 0 && !ALREADY_THERE.test(one.stderr)) throw new HostCommandError(one);
     }
   }
 
