@@ -126,7 +126,7 @@ t.test('the map form (podman 4/5) and the contract error paths through the proce
     ['no --config', ['setup', A], map, /^--config not specified but required for netavark setup$/],
     ['rootless', [...globals(h).slice(0, 2), '--rootless=true', 'setup', A], map, /rootless networking is not supported/],
     ['an unknown firewall driver', [...globals(h), '--firewall-driver', 'ebtables', 'setup', A], map, /^Must provide a valid firewall backend, got ebtables$/],
-    ['create', [...globals(h), 'create'], {}, /not supported by this jailnet yet/],
+    ['create without its input', [...globals(h), 'create'], {}, /^failed to load network create input: missing field `network`/],
     ['dhcp-proxy', ['dhcp-proxy'], {}, /no DHCP proxy/],
   ];
   for (const [what, argv, input, message] of errors) {

@@ -7,7 +7,9 @@ import { parseIP } from '../ipam/ip.js';
 import { stopSignal } from '../util/stop-signal.js';
 import { oneLine } from '../util/teardown.js';
 import { openBackend, setup, teardown } from './backend.js';
+import { completeNetwork, readCreateInput } from './create.js';
 import { updateServers } from './dns.js';
+import { hostFromOptions } from '../hosts/select.js';
 import { checkNetworkName } from './plan.js';
 import { parseInvocation, USAGE, UsageError, type Invocation } from './options.js';
 import { NetavarkError, readNetworkOptions } from './wire.js';
@@ -27,7 +29,6 @@ const NOT_HERE: Record<string, string> = {
   'dhcp-proxy': 'jailnet has no DHCP proxy: its networks take the addresses podman assigns (ipam driver host-local)',
   'firewalld-reload': 'jailnet does not use firewalld; after a firewall reload, `jailnet repair` restores its rules',
   'firewall-reload': 'after a firewall reload, `jailnet repair` restores jailnet\'s rules (pf anchors or the nft table)',
-  create: 'netavark create (podman 6) is not supported by this jailnet yet; create the network with podman 4 or 5, or by hand',
 };
 
 /** NETAVARK_FW or --firewall-driver, as netavark checks it (case-insensitive); false for `none`. */
@@ -63,7 +64,7 @@ function dnsServerList(list: string): string[] {
 async function readInput(inv: Invocation, io: NetavarkIO): Promise<string> {
   if (inv.file === undefined) return io.stdin();
   return fs.readFile(inv.file, 'utf8').catch((error: Error) => {
-    throw new NetavarkError(`failed to load network options: ${oneLine(error)}`);
+    throw new NetavarkError(`failed to read ${inv.file}: ${oneLine(error)}`);
   });
 }
 
@@ -95,6 +96,11 @@ async function run(inv: Invocation, io: NetavarkIO): Promise<string> {
     }
     case 'version':
       return versionJson();
+    case 'create': {
+      const input = readCreateInput(await readInput(inv, io));
+      const { host } = hostFromOptions(undefined, { env: io.env });
+      return `${JSON.stringify(completeNetwork(input, await host.listInterfaces(), new Date()))}\n`;
+    }
     default:
       throw new NetavarkError(NOT_HERE[inv.command as string] ?? `unknown command ${inv.command}`);
   }
