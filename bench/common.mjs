@@ -1,7 +1,7 @@
 // What every part of the benchmark shares: the environment plugins run in, cold plugin
 // processes, libcni's way of running a conflist, podman's default chain, jailnetd.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,4 +106,15 @@ export async function inBatches(count, width, job) {
     while (next < count) await job(next++);
   };
   await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
+}
+
+/**
+ * Replaces what lies between `<!-- mark -->` and `<!-- /mark -->` in bench/README.md with
+ * a dated line and the table: the rest of the file, other results included, stays.
+ */
+export function writeResults(mark, when, text) {
+  const readme = path.join(root, 'bench', 'README.md');
+  const [head, rest = ''] = readFileSync(readme, 'utf8').split(`<!-- ${mark} -->`);
+  const tail = rest.includes(`<!-- /${mark} -->`) ? rest.slice(rest.indexOf(`<!-- /${mark} -->`)) : `<!-- /${mark} -->\n`;
+  writeFileSync(readme, `${head}<!-- ${mark} -->\nRun on ${new Date().toISOString().slice(0, 10)}: ${when}\n\n${text}\n${tail}`);
 }

@@ -15,7 +15,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { JAILNET_DIR, REFERENCE_DIR, WARMUP, baseEnv, call, defaultChain, median, ms, peakRssMiB, root, runChain, scratch, startDaemon } from './common.mjs';
+import { JAILNET_DIR, REFERENCE_DIR, WARMUP, baseEnv, call, defaultChain, median, ms, peakRssMiB, root, runChain, scratch, startDaemon, writeResults } from './common.mjs';
 import { CHECKPOINTS, scaleLinux, scaleSimulator, simulatedHost } from './scale.mjs';
 
 const args = process.argv.slice(2);
@@ -240,12 +240,7 @@ async function main() {
   const text = table();
   console.log(text);
   if (write) {
-    const readme = path.join(root, 'bench', 'README.md');
-    // Only what lies between the two marks is replaced: the sections after them stay.
-    const [head, rest = ''] = readFileSync(readme, 'utf8').split('<!-- results -->');
-    const tail = rest.includes('<!-- /results -->') ? rest.slice(rest.indexOf('<!-- /results -->')) : '<!-- /results -->\n';
-    const when = `Run on ${new Date().toISOString().slice(0, 10)}: ${iterations} iterations, Node ${process.version}, medians in ms unless the unit says otherwise.`;
-    writeFileSync(readme, `${head}<!-- results -->\n${when}\n\n${text}\n${tail}`);
+    writeResults('results', `${iterations} iterations, Node ${process.version}, medians in ms unless the unit says otherwise.`, text);
   }
 }
 

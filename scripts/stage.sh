@@ -29,6 +29,7 @@ done
 ln -sf ../lib/jailnet/bin/jailnet.js "$root/bin/jailnet"
 # podman looks for its network backend here first (helper_binaries_dir on FreeBSD).
 install -m 755 "$here/libexec/podman/netavark" "$app/libexec/podman/netavark"
+install -m 755 "$here/libexec/netavark.js" "$app/libexec/netavark.js"
 ln -sf ../../lib/jailnet/libexec/podman/netavark "$root/libexec/podman/netavark"
 # The program without the TypeScript declarations and source maps.
 (cd "$here" && find dist -type f -name '*.js') | while read -r file; do

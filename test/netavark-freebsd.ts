@@ -121,7 +121,7 @@ t.test('the map form (podman 4/5) and the contract error paths through the proce
     ['malformed JSON', [...globals(h), 'setup', A], '{"container_id":', /^failed to load network options: /],
     ['a missing field', [...globals(h), 'setup', A], { container_name: 'x', networks: [], network_info: {} }, /missing field `container_id`/],
     ['a network missing from network_info', [...globals(h), 'setup', A], { ...map, network_info: {} }, /no network_info for network web/],
-    ['a jail that does not exist', [...globals(h), 'setup', 'nosuchjail'], map, /^invalid namespace path: jail nosuchjail does not exist$/],
+    ['a jail that does not exist', [...globals(h), 'setup', 'nosuchjail'], map, /^invalid namespace path: jail nosuchjail does not exist or has no network stack of its own$/],
     ['a namespace that is a path', [...globals(h), 'setup', '/run/netns/x'], map, /^invalid namespace path: /],
     ['no --config', ['setup', A], map, /^--config not specified but required for netavark setup$/],
     ['rootless', [...globals(h).slice(0, 2), '--rootless=true', 'setup', A], map, /rootless networking is not supported/],
@@ -177,6 +177,29 @@ t.test('setup killed after each host command, then teardown: nothing left', asyn
     t.same(hostState(h), initial, `after a kill at ${killedAfter} and teardown: the host as before`);
     t.same(await leftovers(h), [], 'no record or cache entry');
   }
+});
+
+t.test("jailnet gc sees netavark's attachments: leaves a live one alone, takes one whose jail is gone", async (t) => {
+  const h = await podHost(t);
+  await h.jail(A);
+  const before = hostState(h);
+  const input = networkOptions(A, 'ctr-a', [{ network: WEB, ips: ['10.89.0.2'] }], [{ container_port: 80, host_port: 8080 }]);
+  t.equal((await call(h, 'setup', A, input)).code, 0);
+  const live = hostState(h);
+  const gc = await h.cli(['gc']);
+  t.equal(gc.code, 0, gc.stderr);
+  t.same(hostState(h), live, 'gc does not touch an attachment whose jail exists');
+  const status = await h.cli(['status']);
+  t.match(status.stdout, /^ok {4}pods' networks match jailnet's records$/m, 'status reads its records');
+  await setup(h.sim, [['jail', '-r', A]]);
+  const collected = await h.cli(['gc']);
+  t.equal(collected.code, 0, collected.stderr);
+  t.match(collected.stdout, new RegExp(`removed attachment web/${A}/eth0`));
+  const after = comparable(h.sim.state(), ['podman1']);
+  t.same(after.vnets, comparable(h.sim.state()).vnets);
+  t.same(after.interfaces.filter((i) => i.vnet === 'host'), before.interfaces.filter((i) => i.vnet === 'host' && i.name !== 'podman1'), 'no host end left (the bridge stays, as after CNI gc)');
+  t.same(h.sim.state().vnets[0]?.pf.tables[':cni-nat']?.addresses ?? [], [], 'no masquerade entry left');
+  t.same(await leftovers(h), [], 'no record or cache entry left');
 });
 
 t.test('a failed setup of a second network rolls back the first', async (t) => {

@@ -54,7 +54,7 @@ if (missing) {
     // The nft owner count lives in the run directory: one per host namespace, this one's own.
     const env = { PATH: process.env.PATH, JAILNET_CONFIG: conf, JAILNET_RUN_DIR: path.join(dir, 'jailnet-run') };
     const nv = (args: string[], input: unknown) =>
-      run('/usr/bin/nsenter', [`--net=${hostNs}`, '--', process.execPath, NETAVARK, '--config', path.join(dir, 'run'), '--rootless=false', `--aardvark-binary=${AARDVARK}`, ...args], env, JSON.stringify(input));
+      run('/usr/bin/nsenter', [`--net=${hostNs}`, '--', NETAVARK, '--config', path.join(dir, 'run'), '--rootless=false', `--aardvark-binary=${AARDVARK}`, ...args], env, JSON.stringify(input));
     const inHost = (file: string, args: string[]) => sh('nsenter', [`--net=${hostNs}`, '--', file, ...args], { allowFailure: true }).stdout;
     const inCtr = (ns: string, args: string[]) => sh('nsenter', [`--net=${ns}`, '--', 'ip', ...args]).stdout;
     const hostLinks = () => inHost('ip', ['-o', 'link']).split('\n').filter(Boolean).map((l) => l.split(':')[1]?.trim().split('@')[0]);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { busyboxPath, missingPrerequisite, scratchDir } from './helpers/linux.js';
 import { NETAVARK } from './helpers/netavark.js';
-import { privateHost, type PrivateHost } from './helpers/private-host.js';
+import { privateHost, type PrivateHost } from './fixtures/private-host.mjs';
 import { FETCH } from './helpers/linux.js';
 
 t.setTimeout(600_000);

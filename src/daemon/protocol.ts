@@ -3,6 +3,8 @@
 //
 //   request:  "jailnetd/1 cni <plugin> <stdin bytes>\n" ("NAME=value\n")* "\n" <stdin>
 //             "jailnetd/1 kata-network <sub> <id> <stdin bytes>\n" ("NAME=value\n")* "\n" <JSON input>
+//             "jailnetd/1 netavark <stdin bytes>\n" ("ARG=value\n" | "NAME=value\n")* "\n" <stdin>
+//                        (ARG lines are netavark's arguments, in order)
 //   answer:   "jailnetd/1 <exit code>\n" <the plugin's stdout>
 //             "jailnetd/1 <exit code> <stdout bytes>\n" <stdout> <stderr>   (kata-network)
 //             "jailnetd/1 fallback\n" <why>   (the shim runs the plugin itself)
@@ -41,7 +43,21 @@ export interface KataCall {
   stdin: Buffer;
 }
 
-export type DaemonCall = CniCall | KataCall;
+/** netavark's contract (libexec/podman/netavark): its arguments, the context and netavark's own variables, stdin. */
+export interface NetavarkCall {
+  kind: 'netavark';
+  args: string[];
+  env: Record<string, string>;
+  stdin: Buffer;
+}
+
+export type DaemonCall = CniCall | KataCall | NetavarkCall;
+
+/** What a netavark call carries beside its arguments: the context, netavark's variables, and the caller's network namespace. */
+export const NETAVARK_VARIABLES = [...CONTEXT_VARIABLES, 'NETAVARK_FW', 'NETAVARK_DNS_PORT', 'JAILNET_NETNS'] as const;
+const NETAVARK_ALLOWED = new Set<string>(NETAVARK_VARIABLES);
+/** netavark's arguments are few (options, a subcommand, a namespace): more is not podman. */
+const MAX_NETAVARK_ARGS = 64;
 
 export const KATA_SUBCOMMANDS: ReadonlySet<string> = new Set([
   'add-iface', 'del-iface', 'update-iface', 'list-ifaces', 'add-route', 'del-route', 'update-routes', 'list-routes',
@@ -53,13 +69,14 @@ export class ProtocolError extends Error {
 
 export type Parsed = { complete: false } | { complete: true; call: DaemonCall };
 
-type RequestLine = { kind: 'cni'; plugin: string; length: number } | { kind: 'kata-network'; sub: string; id: string; length: number };
+type RequestLine = { kind: 'cni'; plugin: string; length: number } | { kind: 'kata-network'; sub: string; id: string; length: number } | { kind: 'netavark'; length: number };
 
 function parseRequestLine(line: string, plugins: ReadonlySet<string>): RequestLine {
   const cni = /^jailnetd\/1 cni ([a-z0-9-]{1,32}) (0|[1-9][0-9]{0,7})$/.exec(line);
   // An ID is a pod name, a container ID or a prefix: no whitespace, no path, bounded.
   const kata = /^jailnetd\/1 kata-network ([a-z-]{1,16}) ([A-Za-z0-9][A-Za-z0-9_.-]{0,127}) (0|[1-9][0-9]{0,7})$/.exec(line);
-  const length = Number((cni ?? kata)?.at(-1));
+  const netavark = /^jailnetd\/1 netavark (0|[1-9][0-9]{0,7})$/.exec(line);
+  const length = Number((cni ?? kata ?? netavark)?.at(-1));
   if (length > MAX_STDIN_BYTES) throw new ProtocolError(`stdin of ${length} bytes exceeds ${MAX_STDIN_BYTES}`);
   if (cni) {
     const plugin = cni[1] as string;
@@ -70,6 +87,7 @@ function parseRequestLine(line: string, plugins: ReadonlySet<string>): RequestLi
     if (!KATA_SUBCOMMANDS.has(kata[1] as string)) throw new ProtocolError(`no kata-network subcommand named ${JSON.stringify(kata[1])}`);
     return { kind: 'kata-network', sub: kata[1] as string, id: kata[2] as string, length };
   }
+  if (netavark) return { kind: 'netavark', length };
   throw new ProtocolError(`not a ${PROTOCOL} request line: ${JSON.stringify(line.slice(0, 80))}`);
 }
 
@@ -86,6 +104,14 @@ function parseEnvironment(lines: string[], allowed: ReadonlySet<string>): Record
   return env;
 }
 
+/** The ARG lines, in order: each one argument, no control character in it. */
+function netavarkArgs(lines: string[]): string[] {
+  const args = lines.filter((l) => l.startsWith('ARG=')).map((l) => l.slice(4));
+  if (args.length > MAX_NETAVARK_ARGS) throw new ProtocolError(`more than ${MAX_NETAVARK_ARGS} arguments`);
+  if (args.some((a) => /[\0-\x1f\x7f]/.test(a))) throw new ProtocolError('control character in an argument');
+  return args;
+}
+
 /** Parses what has arrived so far; throws as soon as the bytes cannot become a valid request. */
 export function parseRequest(buffer: Buffer, plugins: ReadonlySet<string>): Parsed {
   const headEnd = buffer.indexOf('\n\n');
@@ -99,10 +125,13 @@ export function parseRequest(buffer: Buffer, plugins: ReadonlySet<string>): Pars
   if (headEnd > MAX_HEAD_BYTES) throw new ProtocolError(`request head exceeds ${MAX_HEAD_BYTES} bytes`);
   const [first = '', ...rest] = buffer.subarray(0, headEnd).toString('utf8').split('\n');
   const head = parseRequestLine(first, plugins);
-  const env = parseEnvironment(rest, head.kind === 'cni' ? FORWARDED : CONTEXT_ONLY);
+  const args = head.kind === 'netavark' ? netavarkArgs(rest) : [];
+  const lines = head.kind === 'netavark' ? rest.filter((l) => !l.startsWith('ARG=')) : rest;
+  const env = parseEnvironment(lines, head.kind === 'cni' ? FORWARDED : head.kind === 'netavark' ? NETAVARK_ALLOWED : CONTEXT_ONLY);
   const stdin = buffer.subarray(headEnd + 2);
   if (stdin.length > head.length) throw new ProtocolError(`more than the announced ${head.length} bytes of stdin`);
   if (stdin.length < head.length) return { complete: false };
+  if (head.kind === 'netavark') return { complete: true, call: { kind: 'netavark', args, env, stdin } };
   const { length: _length, ...what } = head;
   return { complete: true, call: { ...what, env, stdin } };
 }

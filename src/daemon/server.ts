@@ -16,6 +16,7 @@ import { PLUGIN_NAMES } from '../plugins/registry.js';
 import { PROTOCOL, ProtocolError, encodeAnswer, parseRequest, type DaemonCall } from './protocol.js';
 import { serveCniCall, type Served } from './cni-service.js';
 import { serveKataCall, type KataServed } from './kata-service.js';
+import { serveNetavarkCall, type NetavarkServed } from './netavark-service.js';
 
 const SERVED_PLUGINS: ReadonlySet<string> = new Set(PLUGIN_NAMES);
 
@@ -84,7 +85,8 @@ async function listen(server: net.Server, socket: string): Promise<void> {
 }
 
 /** A call still running at its deadline: the caller gets "try again later" (the work itself is not cancelled). */
-function lateAnswer(call: DaemonCall, deadline: number): Served | KataServed {
+function lateAnswer(call: DaemonCall, deadline: number): Served | KataServed | NetavarkServed {
+  if (call.kind === 'netavark') return { code: 1, stdout: `${JSON.stringify({ error: `jailnetd: the call did not finish by ${new Date(deadline).toISOString()}` })}\n` };
   if (call.kind === 'kata-network') return { code: 1, stdout: '', stderr: `jailnet: jailnetd: the call did not finish by ${new Date(deadline).toISOString()}\n` };
   const error = new CniError(ErrorCode.TryAgainLater, 'jailnetd: the call did not finish in time', `deadline ${new Date(deadline).toISOString()}`);
   return { code: 1, stdout: `${encodeJson(error.toJSON(CURRENT_VERSION))}\n` };
@@ -92,11 +94,13 @@ function lateAnswer(call: DaemonCall, deadline: number): Served | KataServed {
 
 /** The call's answer, or a CNI error once its deadline (its own, else the plugin timeout) has passed. */
 /** The call served: a CNI plugin, or a runtime API command. */
-function serve(call: DaemonCall, env: NodeJS.ProcessEnv): Promise<Served | KataServed> {
+function serve(call: DaemonCall, env: NodeJS.ProcessEnv): Promise<Served | KataServed | NetavarkServed> {
+  if (call.kind === 'netavark') return serveNetavarkCall(call, env);
   return call.kind === 'cni' ? serveCniCall(call, env) : serveKataCall(call, env);
 }
 
 function describe(call: DaemonCall): Record<string, string | undefined> {
+  if (call.kind === 'netavark') return { netavark: call.args.find((a) => ['setup', 'teardown', 'update', 'create'].includes(a)) };
   return call.kind === 'cni' ? { plugin: call.plugin, command: call.env.CNI_COMMAND, container: call.env.CNI_CONTAINERID } : { api: `kata-network ${call.sub}`, id: call.id };
 }
 
@@ -104,7 +108,7 @@ async function answerWithin(call: DaemonCall, env: NodeJS.ProcessEnv, gate: Gate
   const started = performance.now();
   const deadline = (call.kind === 'cni' ? callDeadline(call.env) : undefined) ?? Date.now() + DEFAULT_PLUGIN_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Served | KataServed>((resolve) => (timer = setTimeout(() => resolve(lateAnswer(call, deadline)), Math.max(0, deadline - Date.now()))));
+  const late = new Promise<Served | KataServed | NetavarkServed>((resolve) => (timer = setTimeout(() => resolve(lateAnswer(call, deadline)), Math.max(0, deadline - Date.now()))));
   try {
     const served = await Promise.race([gate.shared(() => serve(call, env)), late]);
     const code = 'sentBack' in served ? 'fallback' : String(served.code);

@@ -119,12 +119,20 @@ export async function editFiles(dir: string, files: string[], change: (file: str
   });
 }
 
+/** Versions asked, by binary and its modification time: jailnetd asks each binary once until it is replaced. */
+const versions = new Map<string, [number, number]>();
+
 /** The version of the aardvark binary (`aardvark-dns 1.4.0`), which decides the file name of internal networks. */
 export async function aardvarkVersion(door: ExecDoor, binary: string): Promise<[number, number]> {
+  const key = `${binary}\n${(await fs.stat(binary)).mtimeMs}`;
+  const known = versions.get(key);
+  if (known) return known;
   const run = await door.runFile(binary, ['--version'], { reads: true, allowFailure: true });
   const found = /aardvark-dns (\d+)\.(\d+)/.exec(run.stdout);
   if (!found) throw new DnsError(`cannot tell the version of ${binary}: ${oneLine(run.stderr || run.stdout || `exit code ${run.exitCode}`)}`);
-  return [Number(found[1]), Number(found[2])];
+  const version: [number, number] = [Number(found[1]), Number(found[2])];
+  versions.set(key, version);
+  return version;
 }
 
 /** The pid in aardvark.pid, when that process is alive. */

@@ -4,7 +4,7 @@
 // repair, netmon and gc see it), and its result is cached for the teardown.
 import { ResultCache } from '../cni/cache.js';
 import { ChainRunner, type RuntimeConf } from '../cni/chain.js';
-import { CniError } from '../cni/errors.js';
+import { CniError, ErrorCode } from '../cni/errors.js';
 import { loadConfig } from '../config/jailnet-conf.js';
 import type { Host } from '../hosts/host.js';
 import { bundledPluginDir, defaultConfigFile } from '../platform.js';
@@ -56,17 +56,22 @@ function asNetavark<T>(work: () => T): T {
 
 const runtimeConf = (containerId: string, ns: string, a: NetworkAttachment): RuntimeConf => ({ containerId, netns: ns, ifname: a.ifname, args: [], capabilityArgs: a.capabilityArgs });
 
-/** The jail or namespace named by the argument, with a network stack of its own; netavark's words when not. */
-async function requireNamespace(host: Host, ns: string): Promise<void> {
-  let vnet: string;
+/** The argument names a jail or namespace (checked as text); whether it exists, the bridge plugin's ADD finds out. */
+function checkNamespace(host: Host, ns: string): void {
   try {
-    vnet = host.sandboxOf(ns);
+    host.sandboxOf(ns);
   } catch (error) {
     throw new NetavarkError(`invalid namespace path: ${oneLine(error)}`);
   }
-  const state = await host.sandboxState(vnet);
-  if (state === 'missing') throw new NetavarkError(`invalid namespace path: ${host.sandboxNoun} ${ns} does not exist`);
-  if (state === 'shared') throw new NetavarkError(`invalid namespace path: ${host.sandboxNoun} ${ns} has no network stack of its own`);
+}
+
+/** A plugin's failure as netavark says it: a missing jail or namespace in its words. */
+function netavarkError(error: unknown, host: Host, ns: string): unknown {
+  if (!(error instanceof CniError)) return error;
+  if (error.code === ErrorCode.UnknownContainer || error.code === ErrorCode.InvalidEnvironment) {
+    if (/not found|no network stack/.test(error.message)) return new NetavarkError(`invalid namespace path: ${host.sandboxNoun} ${ns} does not exist or has no network stack of its own`);
+  }
+  return new NetavarkError(error.describe());
 }
 
 /** The loopback interface up with 127.0.0.1 and ::1: podman 6 no longer does it on FreeBSD, netavark does it on Linux. */
@@ -83,19 +88,20 @@ async function loopbackUp(backend: Backend, containerId: string, ns: string): Pr
 export async function setup(backend: Backend, ns: string, options: NetworkOptions): Promise<Record<string, StatusBlock>> {
   const plan = planAttachments(options, { teardown: false, firewall: backend.firewall });
   if (plan.attachments.length === 0) return {};
-  await requireNamespace(backend.host, ns);
+  checkNamespace(backend.host, ns);
   const done: Array<{ attachment: NetworkAttachment; result: Record<string, unknown> }> = [];
   let named = new Set<string>();
   try {
-    await loopbackUp(backend, plan.containerId, ns);
+    // The first network's ADD finds a jail or namespace that is missing, before any change.
     for (const attachment of plan.attachments) {
       done.push({ attachment, result: await backend.runner.add(attachment.list, runtimeConf(plan.containerId, ns, attachment)) });
     }
+    await loopbackUp(backend, plan.containerId, ns);
     named = await addNames(backend.dns, plan.attachments);
   } catch (error) {
     await removeNames(backend.dns, plan.containerId, plan.attachments).catch(() => undefined);
     await removeAttachments(backend, plan.containerId, ns, done.map((d) => d.attachment)).catch(() => undefined);
-    throw error instanceof CniError ? new NetavarkError(error.describe()) : error;
+    throw netavarkError(error, backend.host, ns);
   }
   return Object.fromEntries(done.map(({ attachment, result }) => [attachment.network, statusBlock(attachment, result, options, named.has(attachment.network))]));
 }

@@ -5,13 +5,20 @@ import type { Result } from '../cni/result.js';
 import type { Plugin, PluginRequest } from '../cni/skel.js';
 import { pluginHost, sandboxOf } from './host-for-plugin.js';
 
+/**
+ * One command where the sandbox is new (its loopback down, without an address): the address
+ * and up together. Adding 127.0.0.1/8 again is no error on FreeBSD (in.c in_aifaddr_ioctl
+ * updates an address the interface has) and is passed over on Linux, so no read comes first.
+ */
 async function add(request: PluginRequest): Promise<Result> {
   const host = pluginHost();
   const vnet = sandboxOf(host, request.netns);
-  const lo = await host.inspectInterface(host.loopback, vnet).catch(() => undefined);
-  if (!lo) throw new CniError(ErrorCode.UnknownContainer, `sandbox "${vnet}" not found or has no ${host.loopback}`);
-  if (!lo.inet.some((a) => a.address === '127.0.0.1')) await host.addAddress(host.loopback, '127.0.0.1/8', vnet);
-  if (!lo.up) await host.setUp(host.loopback, true, vnet);
+  try {
+    await host.configureInterface(host.loopback, ['127.0.0.1/8'], [], vnet);
+  } catch (error) {
+    if ((await host.sandboxState(vnet).catch(() => 'missing')) !== 'own') throw new CniError(ErrorCode.UnknownContainer, `sandbox "${vnet}" not found or has no ${host.loopback}`);
+    throw error;
+  }
   return {
     interfaces: [{ name: host.loopback, mac: '00:00:00:00:00:00', sandbox: request.netns }],
     ips: [

@@ -35,10 +35,17 @@ function bridgeReady(info: InterfaceInfo, conf: BridgeConf, plan: AttachmentPlan
   return plan.gatewayAddresses.every((g) => present.includes(g));
 }
 
-async function ensureBridge(host: Host, rollback: Rollback, conf: BridgeConf): Promise<InterfaceInfo> {
-  const existing = await host.inspectInterface(conf.bridge);
-  if (existing) return existing;
-  await rollback.step(`bridge ${conf.bridge}`, () => host.createBridge(conf.bridge), () => host.destroyInterface(conf.bridge));
+/** `known`: the bridge as just seen under the lock (undefined: absent), so it is not read again. */
+async function ensureBridge(host: Host, rollback: Rollback, conf: BridgeConf, known: InterfaceInfo | undefined): Promise<InterfaceInfo> {
+  if (known) return known;
+  try {
+    await rollback.step(`bridge ${conf.bridge}`, () => host.createBridge(conf.bridge), () => host.destroyInterface(conf.bridge));
+  } catch (error) {
+    // Made meanwhile by someone who took no lock (an admin, another tool): it is read and used as found.
+    const found = await host.inspectInterface(conf.bridge);
+    if (!found) throw error;
+    return found;
+  }
   const created = await host.inspectInterface(conf.bridge);
   if (!created) throw new CniError(ErrorCode.HostCommandFailed, `bridge ${conf.bridge} was not created`);
   return created;
@@ -81,8 +88,8 @@ export function requireBridge(info: InterfaceInfo, conf: BridgeConf): void {
   throw new CniError(ErrorCode.InvalidConfig, `interface ${conf.bridge} exists and is not a bridge`, 'give this network another "bridge" name');
 }
 
-async function setUpBridge(host: Host, rollback: Rollback, conf: BridgeConf, plan: AttachmentPlan): Promise<InterfaceInfo> {
-  const bridge = await ensureBridge(host, rollback, conf);
+async function setUpBridge(host: Host, rollback: Rollback, conf: BridgeConf, plan: AttachmentPlan, seen: InterfaceInfo | undefined): Promise<InterfaceInfo> {
+  const bridge = await ensureBridge(host, rollback, conf, seen);
   requireBridge(bridge, conf);
   if (bridgeReady(bridge, conf, plan)) return bridge;
   if (conf.promiscMode && !bridge.flags.includes('PROMISC')) await host.setPromisc(conf.bridge, true);
@@ -96,12 +103,12 @@ async function setUpBridge(host: Host, rollback: Rollback, conf: BridgeConf, pla
  * it up under the bridge's lock; the others do not queue behind it (each would then
  * look at the bridge in turn): they wait until it is done and look once more.
  */
-export async function readyBridge(host: Host, rollback: Rollback, conf: BridgeConf, plan: AttachmentPlan, first?: InterfaceInfo): Promise<InterfaceInfo> {
+export async function readyBridge(host: Host, rollback: Rollback, conf: BridgeConf, plan: AttachmentPlan, first: InterfaceInfo | undefined | null = null): Promise<InterfaceInfo> {
   const lock = await bridgeLock(conf.bridge);
   const budget = waitBudget(DEFAULT_LOCK_WAIT_MS);
   const deadline = Date.now() + budget;
-  // The caller's read of the bridge serves as the first look.
-  let look: InterfaceInfo | undefined | null = first ?? null;
+  // The caller's read of the bridge (undefined: it is absent; null: not read) serves as the first look.
+  let look: InterfaceInfo | undefined | null = first;
   for (;;) {
     const seen = look === null ? await host.inspectInterface(conf.bridge) : look;
     look = null;
@@ -110,7 +117,11 @@ export async function readyBridge(host: Host, rollback: Rollback, conf: BridgeCo
     const release = await tryLock(lock);
     if (release) {
       try {
-        return await setUpBridge(host, rollback, conf, plan);
+        // Under the lock, a bridge seen half set up is read again (another ADD may have finished
+        // it); one seen absent is created at once, and a creation that finds it made reads it.
+        const current = seen ? await host.inspectInterface(conf.bridge) : undefined;
+        if (current && bridgeReady(current, conf, plan)) return current;
+        return await setUpBridge(host, rollback, conf, plan, current);
       } finally {
         await release();
       }

@@ -1,10 +1,11 @@
-// The netavark executable's main(): podman's libnetwork runs it with global options, a
-// subcommand and JSON on stdin (netavark-contract.md). It returns the exit code: 0 with one
-// JSON document (and a newline) on stdout, 1 with exactly {"error":"…"} on stdout, 2 with a
-// usage error on stderr. Logs go to stderr only.
+// The netavark contract as one call: podman's libnetwork runs its backend with global
+// options, a subcommand and JSON on stdin (netavark-contract.md); runNetavark takes the same
+// and returns the exit code: 0 with one JSON document (and a newline) on stdout, 1 with
+// exactly {"error":"…"} on stdout, 2 with a usage error on stderr. Logs go to stderr only.
+// Its doors: libexec/podman/netavark (a shim to jailnetd, or libexec/netavark.js in a process
+// of its own) and jailnetd's netavark service.
 import { promises as fs } from 'node:fs';
 import { parseIP } from '../ipam/ip.js';
-import { stopSignal } from '../util/stop-signal.js';
 import { oneLine } from '../util/teardown.js';
 import { openBackend, setup, teardown } from './backend.js';
 import { completeNetwork, readCreateInput } from './create.js';
@@ -68,13 +69,12 @@ async function readInput(inv: Invocation, io: NetavarkIO): Promise<string> {
   });
 }
 
-/** setup or teardown; a teardown is not cut in half by SIGTERM or SIGINT (the handlers keep the process alive). */
+/** setup or teardown (the doors keep SIGTERM and SIGINT from cutting a teardown in half). */
 async function attach(inv: Invocation, io: NetavarkIO): Promise<string> {
   if (inv.rootless) throw new NetavarkError('rootless networking is not supported by jailnet: run podman as root');
   const backend = await backendFor(inv, io);
   const options = readNetworkOptions(await readInput(inv, io));
   if (inv.command === 'setup') return `${JSON.stringify(await setup(backend, inv.target as string, options))}\n`;
-  void stopSignal();
   await teardown(backend, inv.target as string, options);
   return '';
 }
@@ -106,7 +106,7 @@ async function run(inv: Invocation, io: NetavarkIO): Promise<string> {
   }
 }
 
-export async function main(argv: string[], io: NetavarkIO): Promise<number> {
+export async function runNetavark(argv: string[], io: NetavarkIO): Promise<number> {
   let inv: Invocation;
   try {
     inv = parseInvocation(argv);
