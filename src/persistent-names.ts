@@ -78,3 +78,12 @@ export const LEASE_INDEX_DIR = '.jailnet-by-attachment';
 
 /** jailnetd's socket, where the plugin shims (libexec/cni/*) look for it unless JAILNET_SOCKET says otherwise. */
 export const DAEMON_SOCKET = '/var/run/jailnet/jailnetd.sock';
+
+/**
+ * jailnet's files beside aardvark-dns's directory (`<netavark --config>/aardvark-dns`), in
+ * podman's network run directory: the lock every writer of the directory takes, and what
+ * aardvark-dns printed when jailnet started it. Never inside the directory: aardvark 1.4
+ * reads every file there as a network's.
+ */
+export const AARDVARK_LOCK = 'jailnet-aardvark';
+export const AARDVARK_OUTPUT = 'jailnet-aardvark.log';

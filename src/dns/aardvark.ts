@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ExecDoor } from '../hosts/exec.js';
+import { AARDVARK_LOCK, AARDVARK_OUTPUT } from '../persistent-names.js';
 import { withLock } from '../util/file-lock.js';
 import { oneLine } from '../util/teardown.js';
 
@@ -104,7 +105,7 @@ const readText = (file: string) => fs.readFile(file, 'utf8').catch((error: NodeJ
  */
 export async function editFiles(dir: string, files: string[], change: (file: string, text: string | undefined) => string | undefined): Promise<boolean> {
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-  return withLock(path.join(path.dirname(dir), 'jailnet-aardvark'), async () => {
+  return withLock(path.join(path.dirname(dir), AARDVARK_LOCK), async () => {
     let changed = false;
     for (const name of files) {
       const file = path.join(dir, name);
@@ -171,7 +172,7 @@ export async function reloadAardvark(door: ExecDoor, site: AardvarkSite, start: 
   if (!start || !(await anyNetworkFile(site.dir))) return 'none';
   // Beside the directory, not in it: aardvark 1.4 reads every file there as a network's and
   // exits on one it cannot parse. aardvark 1.4 takes RUST_LOG as a bare level.
-  const output = path.join(path.dirname(site.dir), 'jailnet-aardvark.log');
+  const output = path.join(path.dirname(site.dir), AARDVARK_OUTPUT);
   const run = await door.runFile(site.binary, ['--config', site.dir, '-p', String(site.port), 'run'], { allowFailure: true, outputFile: output, env: { RUST_LOG: 'warn' } });
   if (run.exitCode !== 0) throw new DnsError(`aardvark-dns failed to start: ${oneLine(run.stderr || `exit code ${run.exitCode}`)}`);
   return 'started';

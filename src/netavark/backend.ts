@@ -1,7 +1,7 @@
 // netavark's setup and teardown on jailnet's own plugins: each network of the container is
 // one CNI chain (plan.ts) run in this process through the chain runner, so its attachment
-// is recorded in jailnet's state directory exactly as a CNI one is (status, topology,
-// repair, netmon and gc see it), and its result is cached for the teardown.
+// is recorded in jailnet's state directory exactly as a CNI one is (status, repair, netmon
+// and gc see it), and its result is cached for the teardown.
 import { ResultCache } from '../cni/cache.js';
 import { ChainRunner, type RuntimeConf } from '../cni/chain.js';
 import { CniError, ErrorCode } from '../cni/errors.js';
@@ -26,7 +26,6 @@ export interface Backend {
   firewall: boolean;
 }
 
-/** jailnet.conf (JAILNET_CONFIG or the default), the host driver, and a chain runner over jailnet's own plugins. */
 export interface BackendOptions {
   /** netavark's --config: podman's network run directory (aardvark-dns's files live below it). */
   configDir: string;
@@ -36,21 +35,22 @@ export interface BackendOptions {
   firewall: boolean;
 }
 
+/** jailnet.conf (JAILNET_CONFIG or the default), the host driver, and a chain runner over jailnet's own plugins. */
 export async function openBackend(env: NodeJS.ProcessEnv, options: BackendOptions): Promise<Backend> {
   const config = await loadConfig(env.JAILNET_CONFIG, defaultConfigFile()).catch((error: Error) => {
     throw new NetavarkError(`invalid jailnet configuration: ${oneLine(error)}`);
   });
-  const { host, door } = asNetavark(() => hostFromOptions(undefined, { env }));
+  const { host, door } = hostDriver(env);
   const runner = new ChainRunner({ pluginDirs: [bundledPluginDir()], cache: new ResultCache(config.runtime.cniCacheDir), invoker: inProcessInvoker(env) });
   return { host, runner, env, firewall: options.firewall, dns: dnsContext(door, options.configDir, options.aardvarkBinary, options.dnsPort) };
 }
 
-/** A plugin's CNI error as netavark words a failure: one chained message. */
-function asNetavark<T>(work: () => T): T {
+/** The host driver JAILNET_HOST or the OS picks; none is a netavark error. */
+export function hostDriver(env: NodeJS.ProcessEnv): ReturnType<typeof hostFromOptions> {
   try {
-    return work();
+    return hostFromOptions(undefined, { env });
   } catch (error) {
-    throw error instanceof CniError ? new NetavarkError(error.describe()) : error;
+    throw new NetavarkError(`no host driver for this system: ${oneLine(error)}`);
   }
 }
 

@@ -7,10 +7,9 @@
 import { promises as fs } from 'node:fs';
 import { parseIP } from '../ipam/ip.js';
 import { oneLine } from '../util/teardown.js';
-import { openBackend, setup, teardown } from './backend.js';
+import { hostDriver, openBackend, setup, teardown } from './backend.js';
 import { completeNetwork, readCreateInput } from './create.js';
 import { updateServers } from './dns.js';
-import { hostFromOptions } from '../hosts/select.js';
 import { checkNetworkName } from './plan.js';
 import { parseInvocation, USAGE, UsageError, type Invocation } from './options.js';
 import { NetavarkError, readNetworkOptions } from './wire.js';
@@ -98,7 +97,7 @@ async function run(inv: Invocation, io: NetavarkIO): Promise<string> {
       return versionJson();
     case 'create': {
       const input = readCreateInput(await readInput(inv, io));
-      const { host } = hostFromOptions(undefined, { env: io.env });
+      const { host } = hostDriver(io.env);
       return `${JSON.stringify(completeNetwork(input, await host.listInterfaces(), new Date()))}\n`;
     }
     default:
