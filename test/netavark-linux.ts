@@ -24,7 +24,7 @@ function isAlive(pid: number): boolean {
 const HOST_NS = 'jnt-nvhost';
 const CTRS = ['jnt-nva', 'jnt-nvb', 'jnt-nvc'] as const;
 const WEB: NetworkSpec = { name: 'jntweb', bridge: 'jnt-nv0', dns: true, subnets: [{ subnet: '10.246.50.0/24', gateway: '10.246.50.1' }] };
-const BACK: NetworkSpec = { name: 'jntback', bridge: 'jnt-nv1', dns: true, subnets: [{ subnet: '10.246.51.0/24', gateway: '10.246.51.1' }] };
+const BACK: NetworkSpec = { name: 'jntback', bridge: 'jnt-nv1', dns: true, ipv6: true, subnets: [{ subnet: '10.246.51.0/24', gateway: '10.246.51.1' }, { subnet: 'fd24:651::/64', gateway: 'fd24:651::1' }] };
 const AARDVARK = '/usr/lib/podman/aardvark-dns';
 const THIRD: NetworkSpec = { name: 'jntthird', bridge: 'jnt-nv2', internal: true, subnets: [{ subnet: '10.246.52.0/24', gateway: '10.246.52.1' }] };
 const A = 'a3'.repeat(32);
@@ -76,12 +76,17 @@ if (missing) {
     serveHttp(nsA, 'from a\n');
     t.same(fetchFrom(hostNs, 'http://10.246.50.1:18080/'), { ok: true, body: 'from a\n' }, 'the published port answers from the host side, by DNAT');
 
-    const b = networkOptions(B, 'ctr-b', [{ network: WEB, ips: ['10.246.50.3'] }, { network: BACK, ips: ['10.246.51.3'], mac: '02:00:00:00:be:ef' }]);
+    const b = networkOptions(B, 'ctr-b', [{ network: WEB, ips: ['10.246.50.3'] }, { network: BACK, ips: ['10.246.51.3', 'fd24:651::3'], mac: '02:00:00:00:be:ef' }]);
     const setB = await nv(['setup', nsB], b);
     t.equal(setB.code, 0, setB.stdout);
     t.same(Object.keys(setB.json), ['jntweb', 'jntback']);
     t.match(inCtr(nsB, ['link', 'show', 'eth1']), /02:00:00:00:be:ef/, 'static_mac');
     t.equal(inCtr(nsB, ['route']).match(/^default/gm)?.length, 1, 'one default route, the first network\'s');
+    t.match(setB.json.jntback.interfaces.eth1.subnets, [{ ipnet: '10.246.51.3/24', gateway: '10.246.51.1' }, { ipnet: 'fd24:651::3/64', gateway: 'fd24:651::1' }], 'dual stack in the answer');
+    t.match(inCtr(nsB, ['-6', '-o', 'addr', 'show', 'eth1']), /inet6 fd24:651::3\/64/, 'the IPv6 address on eth1');
+    t.match(inCtr(nsB, ['-6', 'route']), /^default via fd24:651::1 dev eth1/m, 'the IPv6 default route, from the only network that has IPv6');
+    t.match(inHost('ip', ['-6', '-o', 'addr', 'show', 'jnt-nv1']), /inet6 fd24:651::1\/64/, 'the IPv6 gateway on the bridge');
+    t.match(inHost('cat', [path.join(dir, 'run', 'aardvark-dns', 'jntback')]), /^10\.246\.51\.1,fd24:651::1\n.* 10\.246\.51\.3 fd24:651::3 ctr-b,/m, "aardvark's file lists both families");
     t.ok(ping(nsB, '10.246.50.2'), 'b reaches a');
     t.same(fetchFrom(nsB, 'http://10.246.50.1:18080/'), { ok: true, body: 'from a\n' }, 'another container reaches the published port');
     t.equal(lookup(nsB, 'ctr-a', '10.246.50.1'), '10.246.50.2', 'b resolves a by name');
@@ -94,7 +99,7 @@ if (missing) {
     t.equal(readFileSync(path.join(dir, 'run', 'aardvark-dns', 'aardvark.pid'), 'utf8').trim(), String(pid), 'one aardvark for all, reloaded, not restarted');
     const update = await nv(['update', 'jntback', '--network-dns-servers', '192.0.2.53,192.0.2.54'], null);
     t.equal(update.code, 0, update.stdout);
-    t.match(readFileSync(path.join(dir, 'run', 'aardvark-dns', 'jntback'), 'utf8'), /^10\.246\.51\.1 192\.0\.2\.53,192\.0\.2\.54\n/, 'update rewrites the servers');
+    t.match(readFileSync(path.join(dir, 'run', 'aardvark-dns', 'jntback'), 'utf8'), /^10\.246\.51\.1,fd24:651::1 192\.0\.2\.53,192\.0\.2\.54\n/, 'update rewrites the servers');
     t.equal((await nv(['teardown', nsC], c)).code, 0);
     t.equal(lookup(nsB, 'ctr-c', '10.246.51.1'), 'NXDOMAIN', 'a container torn down no longer resolves');
 
