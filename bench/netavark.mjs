@@ -6,22 +6,29 @@
 //      without it. `--network none` is the baseline: the "network cost" is the difference.
 //      As many rounds of the four as there are iterations, interleaved;
 //   2. FreeBSD host commands of a second container's setup (one published port) and teardown,
-//      through jailnetd, counted in the simulator's log.
+//      through jailnetd, counted in the simulator's log;
+//   3. setup and teardown of container #10, #100 and #1000 on one network through jailnetd,
+//      on the simulated FreeBSD host (its resident kernel) and on this Linux host for real
+//      (bench/scale.mjs's checkpoints; BENCH_PODS=N stops at N).
 // Usage (root, Linux, after `npm run build`): node bench/netavark.mjs [iterations] [--write]
 // --write replaces the netavark section of bench/README.md. Medians; ratio = jailnet / netavark.
 import { chmodSync, copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { privateHost } from '../test/fixtures/private-host.mjs';
 import { baseEnv, median, ms, root, scratch, startDaemon, writeResults } from './common.mjs';
-import { simulatedHost } from './scale.mjs';
+import { CHECKPOINTS, probeAtCheckpoints, simulatedHost } from './scale.mjs';
+import { inBatches } from './common.mjs';
 
 const args = process.argv.slice(2);
 const iterations = Number(args.find((a) => /^\d+$/.test(a)) ?? 15);
 const write = args.includes('--write');
 const DEBIAN = '/usr/lib/podman';
+const scalePods = Number(process.env.BENCH_PODS ?? 1000);
+const SHIM = path.join(root, 'libexec', 'podman', 'netavark');
 const rows = [];
 const goals = [];
+const scaleRows = [];
 
 function rootfs() {
   const dir = path.join(scratch, 'rootfs');
@@ -122,10 +129,101 @@ async function freebsdCommands() {
   }
 }
 
+/** One netavark call as podman makes it, without blocking this process (several run at once while filling). */
+function netavarkAsync(args, env, input) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(SHIM, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve({ ms: ms(started), result: out }) : reject(new Error(`netavark ${args.join(' ')}: ${out}`))));
+    child.stdin.end(input);
+  });
+}
+
+/** Containers on one network for probeAtCheckpoints: `ns(i)` names a container's jail or netns, `address(i)` its address in 10.96.0.0/20. */
+function netavarkPods(env, configDir, ns, make, unmake) {
+  const index = (i) => (i === 'probe' ? 4000 : i);
+  const address = (i) => `10.96.${Math.floor((index(i) + 2) / 256)}.${(index(i) + 2) % 256}`;
+  const id = (i) => `c${String(index(i)).padStart(5, '0')}`.repeat(11).slice(0, 64);
+  const network = { name: 'jnbscale', id: 'd'.repeat(64), driver: 'bridge', network_interface: 'jnbnv0', subnets: [{ subnet: '10.96.0.0/20', gateway: '10.96.0.1' }], ipv6_enabled: false, internal: false, dns_enabled: false, ipam_options: { driver: 'host-local' } };
+  const input = (i) => JSON.stringify({ container_id: id(i), container_name: `c${index(i)}`, port_mappings: [{ host_ip: '', container_port: 80, host_port: 20000 + index(i), range: 1, protocol: 'tcp' }], networks: [{ name: 'jnbscale', static_ips: [address(i)], interface_name: 'eth0' }], network_info: { jnbscale: network } });
+  const up = new Set();
+  return {
+    up,
+    prepare: (i) => make(i),
+    add: async (i) => {
+      const r = await netavarkAsync(['--config', configDir, 'setup', ns(i)], env, input(i));
+      up.add(i);
+      return r;
+    },
+    remove: async (i) => {
+      const r = await netavarkAsync(['--config', configDir, 'teardown', ns(i)], env, input(i));
+      up.delete(i);
+      return r;
+    },
+    dispose: (i) => unmake(i),
+  };
+}
+
+async function scaleFreebsd() {
+  const dir = path.join(scratch, 'netavark-scale-freebsd');
+  mkdirSync(dir);
+  const host = await simulatedHost(dir);
+  const { startKernel } = await import(path.join(root, 'test', 'freebsd-sim', 'dist', 'index.js'));
+  const kernel = await startKernel(host.sim.dir);
+  const socket = path.join(scratch, 'netavark-scale.sock');
+  const daemon = await startDaemon(socket, host.env);
+  const jail = (i) => `jnbn${i}`;
+  const pods = netavarkPods({ ...host.env, JAILNET_SOCKET: socket }, path.join(dir, 'run'), jail, (i) => host.tool('jail', ['-c', `name=${jail(i)}`, 'path=/', 'vnet', 'persist']), (i) => host.tool('jail', ['-r', jail(i)]));
+  try {
+    const { rows: found } = await probeAtCheckpoints({ ...pods, commandCount: () => host.sim.log().length }, scalePods);
+    scaleRows.push(...found.map((r) => ({ ...r, where: 'FreeBSD (simulator)' })));
+  } finally {
+    daemon.kill('SIGTERM');
+    await kernel.stop();
+  }
+}
+
+/** On this host: one named netns per container, the bridge jnbnv0, jailnetd in this namespace. */
+async function scaleLinux() {
+  const socket = path.join(scratch, 'netavark-scale-linux.sock');
+  const daemon = await startDaemon(socket);
+  const netns = (i) => `jnbn${i}`;
+  const pods = netavarkPods({ ...baseEnv, JAILNET_SOCKET: socket }, path.join(scratch, 'netavark-scale-run'), (i) => `/var/run/netns/${netns(i)}`, (i) => spawnSync('ip', ['netns', 'add', netns(i)]), (i) => spawnSync('ip', ['netns', 'del', netns(i)]));
+  try {
+    const { rows: found } = await probeAtCheckpoints(pods, scalePods);
+    scaleRows.push(...found.map((r) => ({ ...r, where: 'Linux' })));
+  } finally {
+    const left = [...pods.up];
+    await inBatches(left.length, 4, (n) => pods.remove(left[n]).catch(() => undefined));
+    for (let i = 0; i < Math.min(scalePods, CHECKPOINTS.at(-1)); i++) spawnSync('ip', ['netns', 'del', netns(i)]);
+    spawnSync('ip', ['netns', 'del', netns('probe')]);
+    daemon.kill('SIGTERM');
+  }
+}
+
+function scaleGoals() {
+  for (const where of new Set(scaleRows.map((r) => r.where))) {
+    const mine = scaleRows.filter((r) => r.where === where);
+    const first = mine[0];
+    const last = mine.at(-1);
+    if (!first || !last || first === last) continue;
+    const ratio = last.ADD / first.ADD;
+    goals.push({ text: `${where}: setup of container #${last.pod} ≤ 1.2× container #${first.pod}`, figure: `${last.ADD.toFixed(1)} vs ${first.ADD.toFixed(1)} ms (${ratio.toFixed(2)}×)`, met: ratio <= 1.2 });
+  }
+}
+
 function table() {
   const fmt = (v, unit) => (unit === 'commands' ? String(v) : v.toFixed(1));
   const lines = ['| what | unit | measured | network cost / netavark 1.4 |', '|---|---|---|---|'];
   for (const r of rows) lines.push(`| ${r.what} | ${r.unit} | ${fmt(r.value, r.unit)} | ${r.ratio === undefined ? '—' : `${r.ratio.toFixed(2)}×`} |`);
+  if (scaleRows.length > 0) {
+    lines.push('', '| where | container # | setup ms | teardown ms | host commands (setup / teardown) |', '|---|---|---|---|---|');
+    for (const r of scaleRows) lines.push(`| ${r.where} | ${r.pod} | ${r.ADD.toFixed(1)} | ${r.DEL.toFixed(1)} | ${r.commands ? `${r.commands.ADD} / ${r.commands.DEL}` : '—'} |`);
+  }
   lines.push('', '| goal | measured | met |', '|---|---|---|');
   for (const g of goals) lines.push(`| ${g.text} | ${g.figure} | ${g.met ? 'yes' : 'no'} |`);
   return lines.join('\n');
@@ -136,6 +234,9 @@ async function main() {
   try {
     await podmanRuns();
     await freebsdCommands();
+    await scaleFreebsd();
+    await scaleLinux();
+    scaleGoals();
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

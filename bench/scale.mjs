@@ -35,7 +35,7 @@ export async function simulatedHost(dir) {
  * Fills one network pod by pod and probes it at each checkpoint; `pods` says how a pod is
  * made, named and removed. Returns one row per checkpoint reached.
  */
-async function probeAtCheckpoints(pods, total) {
+export async function probeAtCheckpoints(pods, total) {
   const rows = [];
   let filled = 0;
   for (const checkpoint of CHECKPOINTS.filter((k) => k <= total)) {
