@@ -17,7 +17,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { privateHost } from '../test/fixtures/private-host.mjs';
 import { baseEnv, median, ms, root, scratch, startDaemon, writeResults } from './common.mjs';
-import { CHECKPOINTS, probeAtCheckpoints, simulatedHost } from './scale.mjs';
+import { CHECKPOINTS, probeAtCheckpoints, scaleHost, simulatedHost } from './scale.mjs';
 import { inBatches } from './common.mjs';
 
 const args = process.argv.slice(2);
@@ -169,13 +169,7 @@ function netavarkPods(env, configDir, ns, make, unmake) {
 }
 
 async function scaleFreebsd() {
-  const dir = path.join(scratch, 'netavark-scale-freebsd');
-  mkdirSync(dir);
-  const host = await simulatedHost(dir);
-  const { startKernel } = await import(path.join(root, 'test', 'freebsd-sim', 'dist', 'index.js'));
-  const kernel = await startKernel(host.sim.dir);
-  const socket = path.join(scratch, 'netavark-scale.sock');
-  const daemon = await startDaemon(socket, host.env);
+  const { dir, host, kernel, socket, daemon } = await scaleHost('netavark-scale-freebsd');
   const jail = (i) => `jnbn${i}`;
   const pods = netavarkPods({ ...host.env, JAILNET_SOCKET: socket }, path.join(dir, 'run'), jail, (i) => host.tool('jail', ['-c', `name=${jail(i)}`, 'path=/', 'vnet', 'persist']), (i) => host.tool('jail', ['-r', jail(i)]));
   try {

@@ -64,17 +64,25 @@ export async function probeAtCheckpoints(pods, total) {
   return { rows, filled };
 }
 
-/** Part 5 on the simulated FreeBSD host, and part 6: the RSS of the daemon that served it. */
-export async function scaleSimulator(total) {
-  const dir = path.join(scratch, 'scale-freebsd');
+/**
+ * A simulated FreeBSD host in `scratch/<name>` for filling with pods, its state in the
+ * simulator's resident kernel (with the state file, every simulated command would parse and
+ * write all of it, a cost of the simulator's that grows with the pods), and jailnetd serving it.
+ */
+export async function scaleHost(name) {
+  const dir = path.join(scratch, name);
   mkdirSync(dir);
   const host = await simulatedHost(dir);
-  // The state in one resident process: with the state file, every simulated command would
-  // parse and write all of it, a cost of the simulator's that grows with the pods.
   const { startKernel } = await import(path.join(root, 'test', 'freebsd-sim', 'dist', 'index.js'));
   const kernel = await startKernel(host.sim.dir);
-  const socket = path.join(scratch, 'scale-freebsd.sock');
+  const socket = path.join(scratch, `${name}.sock`);
   const daemon = await startDaemon(socket, host.env);
+  return { dir, host, kernel, socket, daemon };
+}
+
+/** Part 5 on the simulated FreeBSD host, and part 6: the RSS of the daemon that served it. */
+export async function scaleSimulator(total) {
+  const { dir, host, kernel, socket, daemon } = await scaleHost('scale-freebsd');
   const list = defaultChain('podman', 'cni-podman0', '10.88.0.0/20', path.join(dir, 'leases'));
   const pods = {
     prepare: (i) => host.tool('jail', ['-c', `name=jnbs${i}`, 'path=/', 'vnet', 'persist']),
