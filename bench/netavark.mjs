@@ -17,7 +17,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { privateHost } from '../test/fixtures/private-host.mjs';
 import { baseEnv, median, ms, root, scratch, startDaemon, writeResults } from './common.mjs';
-import { CHECKPOINTS, probeAtCheckpoints, scaleHost, simulatedHost } from './scale.mjs';
+import { CHECKPOINTS, probeAtCheckpoints, scaleHost } from './scale.mjs';
 import { inBatches } from './common.mjs';
 
 const args = process.argv.slice(2);
@@ -103,11 +103,7 @@ function options(id, address, hostPort) {
 }
 
 async function freebsdCommands() {
-  const dir = path.join(scratch, 'freebsd');
-  mkdirSync(dir);
-  const host = await simulatedHost(dir);
-  const socket = path.join(scratch, 'netavark-commands.sock');
-  const daemon = await startDaemon(socket, host.env);
+  const { dir, host, socket, daemon } = await scaleHost('netavark-commands', { resident: false });
   const env = { ...host.env, JAILNET_SOCKET: socket };
   const netavark = (sub, id, input) => {
     const r = spawnSync(path.join(root, 'libexec', 'podman', 'netavark'), ['--config', path.join(dir, 'run'), sub, id], { env, input, encoding: 'utf8' });

@@ -65,16 +65,17 @@ export async function probeAtCheckpoints(pods, total) {
 }
 
 /**
- * A simulated FreeBSD host in `scratch/<name>` for filling with pods, its state in the
- * simulator's resident kernel (with the state file, every simulated command would parse and
- * write all of it, a cost of the simulator's that grows with the pods), and jailnetd serving it.
+ * A simulated FreeBSD host in `scratch/<name>` with jailnetd serving it. `resident`: its state
+ * in the simulator's resident kernel, for filling with pods (with the state file, every
+ * simulated command would parse and write all of it, a cost of the simulator's that grows
+ * with the pods); stop it with kernel.stop().
  */
-export async function scaleHost(name) {
+export async function scaleHost(name, { resident = true } = {}) {
   const dir = path.join(scratch, name);
   mkdirSync(dir);
   const host = await simulatedHost(dir);
   const { startKernel } = await import(path.join(root, 'test', 'freebsd-sim', 'dist', 'index.js'));
-  const kernel = await startKernel(host.sim.dir);
+  const kernel = resident ? await startKernel(host.sim.dir) : { stop: async () => undefined };
   const socket = path.join(scratch, `${name}.sock`);
   const daemon = await startDaemon(socket, host.env);
   return { dir, host, kernel, socket, daemon };

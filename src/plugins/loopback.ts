@@ -7,8 +7,10 @@ import { pluginHost, sandboxOf } from './host-for-plugin.js';
 
 /**
  * One command where the sandbox is new (its loopback down, without an address): the address
- * and up together. Adding 127.0.0.1/8 again is no error on FreeBSD (in.c in_aifaddr_ioctl
- * updates an address the interface has) and is passed over on Linux, so no read comes first.
+ * and up together, no read first. Adding 127.0.0.1/8 again is no error: FreeBSD's in.c
+ * in_aifaddr_ioctl removes the address the interface already has (in_difaddr_ioctl, which
+ * drops routes through it: none in a pod) and adds it anew; Linux's answer, "Address already
+ * assigned", is passed over by the driver.
  */
 async function add(request: PluginRequest): Promise<Result> {
   const host = pluginHost();

@@ -35,13 +35,16 @@ function bridgeReady(info: InterfaceInfo, conf: BridgeConf, plan: AttachmentPlan
   return plan.gatewayAddresses.every((g) => present.includes(g));
 }
 
-/** `known`: the bridge as just seen under the lock (undefined: absent), so it is not read again. */
+/**
+ * `known`: the bridge as read under the lock, or undefined where it was last seen absent (then
+ * it is created at once, and a creation that finds it made meanwhile reads it).
+ */
 async function ensureBridge(host: Host, rollback: Rollback, conf: BridgeConf, known: InterfaceInfo | undefined): Promise<InterfaceInfo> {
   if (known) return known;
   try {
     await rollback.step(`bridge ${conf.bridge}`, () => host.createBridge(conf.bridge), () => host.destroyInterface(conf.bridge));
   } catch (error) {
-    // Made meanwhile by someone who took no lock (an admin, another tool): it is read and used as found.
+    // Made meanwhile: by an ADD that held the lock after this one looked, or by someone who takes none.
     const found = await host.inspectInterface(conf.bridge);
     if (!found) throw error;
     return found;
