@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const JAILNET_DIR = path.join(root, 'libexec', 'cni');
 export const REFERENCE_DIR = '/usr/lib/cni';
-const { socketAnswers } = await import(path.join(root, 'dist', 'daemon', 'server.js'));
+const { socketAnswers } = await import(path.join(root, 'dist', 'daemon', 'socket-probe.js'));
 // The CA bundle variable of some machines adds ~140 ms to every Node start.
 const { NODE_EXTRA_CA_CERTS: _slow, NODE_OPTIONS: _hooks, JAILNET_SOCKET: _socket, ...inherited } = process.env;
 export const baseEnv = inherited;

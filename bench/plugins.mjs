@@ -6,7 +6,8 @@
 //   2. podman's default chain (bridge+host-local, portmap, firewall, tuning; 0.4.0) ADD+DEL
 //      for one netns, both implementations driven by the runner below;
 //   3. real podman: `podman run --rm --network N` of a trivial container, two containers.conf
-//      that differ only in cni_plugin_dirs;
+//      that differ only in cni_plugin_dirs; then jailnet's where no jailnetd runs at the start
+//      and [daemon] autostart starts one (in a private host);
 //   4. FreeBSD host commands for a second container's ADD and DEL, counted in the simulator's log;
 //   5. ADD and DEL of pod #10, #100, #1000 on one network (simulator and Linux; bench/scale.mjs);
 //   6. peak RSS of a shim call, and of the daemons holding those pods.
@@ -17,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { JAILNET_DIR, REFERENCE_DIR, WARMUP, baseEnv, call, defaultChain, median, ms, peakRssMiB, root, runChain, scratch, startDaemon, writeResults } from './common.mjs';
 import { CHECKPOINTS, scaleLinux, scaleSimulator, simulatedHost } from './scale.mjs';
+import { privateHost } from '../test/fixtures/private-host.mjs';
 
 const args = process.argv.slice(2);
 const iterations = Number(args.find((a) => /^\d+$/.test(a)) ?? 15);
@@ -144,6 +146,44 @@ function podmanRuns(socket) {
   row('podman run --rm --network N', median(times.jailnet), undefined, median(times.reference));
   const cost = (mode) => median(times[mode]) - median(times.none);
   goal('podman run network cost ≤ 0.8× the reference plugins', `${cost('jailnet').toFixed(0)} ms vs ${cost('reference').toFixed(0)} ms (${(cost('jailnet') / cost('reference')).toFixed(2)}×)`, cost('jailnet') <= 0.8 * cost('reference'));
+  return { rootfs, referenceCost: cost('reference') };
+}
+
+/**
+ * Part 3b: the same podman run where no jailnetd runs at the start and [daemon] autostart is
+ * on (FreeBSD's default), so that the first run's calls start it: in a private host (its own
+ * mount and network namespace, test/fixtures/private-host.mjs), where containers.conf is the
+ * system's and its [engine] env gives every podman process, conmon's cleanup included,
+ * jailnet.conf. Its network cost is against `--network none` in the same private host.
+ */
+async function podmanAutostartRuns({ rootfs, referenceCost }) {
+  const jailnetConf = path.join(scratch, 'jailnet-autostart.conf');
+  writeFileSync(jailnetConf, '[daemon]\nautostart = yes\n');
+  const netd = path.join(scratch, 'netd-autostart');
+  mkdirSync(netd);
+  const conf = path.join(scratch, 'containers-autostart.conf');
+  writeFileSync(conf, `[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\nenv = ["JAILNET_CONFIG=${jailnetConf}"]\n[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["${JAILNET_DIR}"]\nnetwork_config_dir = "${netd}"\n`);
+  const host = await privateHost(conf);
+  const podman = (...a) => host.run(['podman', ...a], { PATH: baseEnv.PATH });
+  const times = { autostart: [], none: [] };
+  try {
+    const made = podman('network', 'create', '--subnet', '10.253.3.0/24', 'jnbenchauto');
+    if (made.code !== 0) throw new Error(`network create (autostart): ${made.stderr}`);
+    for (let i = 0; i < iterations; i++) {
+      for (const mode of ['autostart', 'none']) {
+        const started = process.hrtime.bigint();
+        const r = podman('run', '--rm', '--network', mode === 'none' ? 'none' : 'jnbenchauto', '--rootfs', rootfs, '/bin/true');
+        if (r.code !== 0) throw new Error(`podman run (${mode}): ${r.stderr}`);
+        times[mode].push(ms(started));
+      }
+    }
+  } finally {
+    await host.stop();
+  }
+  const cost = median(times.autostart) - median(times.none);
+  row('podman run --rm --network N, no jailnetd at the start, [daemon] autostart (its first run)', undefined, times.autostart[0], undefined);
+  row('podman run --rm --network N, no jailnetd at the start, [daemon] autostart', undefined, median(times.autostart), undefined);
+  goal('podman run network cost without an enabled jailnetd ([daemon] autostart) ≤ 2× the reference plugins', `${cost.toFixed(0)} ms vs ${referenceCost.toFixed(0)} ms (${(cost / referenceCost).toFixed(2)}×)`, cost <= 2 * referenceCost);
 }
 
 /**
@@ -230,7 +270,7 @@ async function main() {
   try {
     singlePlugins(socket);
     await chains(socket);
-    podmanRuns(socket);
+    await podmanAutostartRuns(podmanRuns(socket));
     await freebsdCommands();
     await scale(socket, daemon);
   } finally {

@@ -80,6 +80,13 @@ export const LEASE_INDEX_DIR = '.jailnet-by-attachment';
 export const DAEMON_SOCKET = '/var/run/jailnet/jailnetd.sock';
 
 /**
+ * Beside jailnetd's socket, for a daemon a call started ([daemon] autostart): its pidfile
+ * (also the lock of its start, so that concurrent calls start one) and its log.
+ */
+export const daemonPidFile = (socket: string): string => `${socket}.pid`;
+export const daemonLogFile = (socket: string): string => `${socket}.log`;
+
+/**
  * jailnet's files beside aardvark-dns's directory (`<netavark --config>/aardvark-dns`), in
  * podman's network run directory: the lock every writer of the directory takes, and what
  * aardvark-dns printed when jailnet started it. Never inside the directory: aardvark 1.4

@@ -24,6 +24,15 @@ export function defaultConfigFile(kind: HostKind = hostKind()): string {
   return kind === 'freebsd' ? '/usr/local/etc/jailnet/jailnet.conf' : '/etc/jailnet/jailnet.conf';
 }
 
+/**
+ * Whether a plugin or netavark call that finds no jailnetd starts one ([daemon] autostart):
+ * on FreeBSD, yes (a host where nobody enabled jailnetd would otherwise pay a Node start per
+ * call); on Linux, where jailnet runs for tests and podman has its own netavark, no.
+ */
+export function defaultDaemonAutostart(kind: HostKind = hostKind()): boolean {
+  return kind === 'freebsd';
+}
+
 /** The directory of jailnet's own plugin launchers (libexec/cni in the package). */
 export function bundledPluginDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'libexec', 'cni');

@@ -8,6 +8,7 @@ import { DAEMON_SOCKET } from '../dist/persistent-names.js';
 import { podLab } from './helpers/pods.js';
 import { ROOT } from './helpers/run.js';
 import { tool } from './helpers/sim.js';
+import { DAEMON_HEAP_OPTIONS } from '../dist/daemon/autostart.js';
 
 t.test('network create, ls, inspect, rm', async (t) => {
   const lab = await podLab(t);
@@ -70,7 +71,8 @@ t.test('status: one line per check, with the fix', async (t) => {
   const lab = await podLab(t);
   const ready = await lab.jailnet(['status']);
   t.equal(ready.code, 0, ready.stdout);
-  t.equal(ready.stdout.split('\n').filter(Boolean).length, 9);
+  t.equal(ready.stdout.split('\n').filter(Boolean).length, 10);
+  t.match(ready.stdout, /^note {2}jailnetd is not running on \S+: each plugin and netavark call starts a Node process — to run it: sysrc jailnetd_enable=YES && service jailnetd start, or \[daemon\] autostart = yes in jailnet\.conf$/m, 'a note, which is not a failure');
   t.match(ready.stdout, /^ok {4}pods' networks match jailnet's records$/m);
   t.match(ready.stdout, /^ok {4}pf\.conf hooks the cni-rdr\/\* anchors$/m);
   await tool(lab.sim, 'pfctl', ['-d']);
@@ -145,6 +147,7 @@ t.test('rc.d/jailnetd runs jailnet daemon under daemon(8) and is shellcheck-clea
   const rcHeap = /jailnetd_node_options:=(.+)\}"$/m.exec(script)?.[1];
   t.ok(unitHeap?.includes('--max-semi-space-size='), `the unit bounds the daemon's heap: ${unitHeap}`);
   t.equal(rcHeap, unitHeap, 'rc.d/jailnetd gives the daemon the same heap bounds');
+  t.equal(DAEMON_HEAP_OPTIONS.join(' '), unitHeap, 'and so does [daemon] autostart');
   t.match(script, /\/usr\/bin\/env NODE_OPTIONS=\\"\$\{jailnetd_node_options\}\\" \$\{jailnetd_program\}/, 'rc.d passes them through env(1)');
   const verify = spawnSync('systemd-analyze', ['verify', path.join(ROOT, 'systemd', 'jailnetd.service')], { encoding: 'utf8' });
   if (verify.error === undefined) t.notMatch(verify.stderr, /jailnetd\.service:\d+/, `systemd-analyze finds nothing in the unit: ${verify.stderr}`);

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { listNetworks } from '../cni/conflist.js';
 import type { Host, ReadinessCheck, ReadinessNeeds } from '../hosts/host.js';
 import type { CliContext } from './context.js';
+import { daemonCheck } from '../daemon/daemon-check.js';
 import { bridgePlugin, subnetsOf } from './network-command.js';
 import { driftChecks } from './repair-command.js';
 
@@ -48,7 +49,11 @@ export function fixText(plan: FixPlan): string {
   return parts.join('\n\n');
 }
 
-const checkLines = (checks: ReadinessCheck[]) => checks.map((c) => (c.ok ? `ok    ${c.name}` : `FAIL  ${c.name} — fix: ${c.fix}`)).join('\n');
+const checkLine = (c: ReadinessCheck) => {
+  if (c.note) return `note  ${c.name}${c.fix ? ` — to run it: ${c.fix}` : ''}`;
+  return c.ok ? `ok    ${c.name}` : `FAIL  ${c.name} — fix: ${c.fix}`;
+};
+const checkLines = (checks: ReadinessCheck[]) => checks.map(checkLine).join('\n');
 
 /** What the configured networks ask of the host: IPv6 forwarding and masquerading where a network routes IPv6. */
 export function networkNeeds(lists: Array<{ plugins: Array<Record<string, unknown>> }>): ReadinessNeeds {
@@ -87,7 +92,8 @@ export function statusCommand(context: CliContext): Command {
       if (options.apply && !options.fix) throw new Error('--apply goes with --fix');
       const host = await context.host();
       const needs = networkNeeds((await listNetworks((await context.config()).runtime.cniConfigDir)).lists);
-      const allChecks = async () => [...(await host.readiness(needs)), ...(await driftChecks(context))];
+      const daemon = await daemonCheck(host.kind, await context.config(), process.env);
+      const allChecks = async () => [...(await host.readiness(needs)), ...(await driftChecks(context)), daemon];
       let checks = await allChecks();
       const applied = options.apply ? await applySafe(host, checks) : [];
       // Without --apply status only reads, so a dry run prints the checks as a run does.

@@ -176,8 +176,8 @@ export async function runPlugin(plugin: Plugin, io: PluginIO): Promise<number> {
 }
 
 /** The entry point of a plugin executable. */
-export function pluginMain(plugin: Plugin): void {
-  runPlugin(plugin, {
+export function pluginMain(plugin: Plugin): Promise<void> {
+  return runPlugin(plugin, {
     env: process.env,
     stdin: process.stdin,
     writeStdout: (text) => process.stdout.write(text),

@@ -6,7 +6,7 @@ import path from 'node:path';
 import ini from 'ini';
 import { z } from 'zod';
 import { DEFAULT_PLUGIN_TIMEOUT_MS } from '../util/deadline.js';
-import { bundledPluginDir, defaultCniConfigDir, defaultStateDir } from '../platform.js';
+import { bundledPluginDir, defaultCniConfigDir, defaultDaemonAutostart, defaultStateDir } from '../platform.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -29,6 +29,9 @@ const boolean = z
   .union([z.boolean(), z.enum(['yes', 'no', 'on', 'off', '1', '0', 'YES', 'NO'])])
   .transform((v) => v === true || ['yes', 'on', '1', 'YES'].includes(String(v)));
 
+/** How long an autostarted jailnetd waits for the next call before it stops. */
+const DEFAULT_IDLE_EXIT_SECONDS = 600;
+
 const SECTIONS = {
   runtime: z.strictObject({
     state_dir: absolutePath.optional(),
@@ -46,6 +49,10 @@ const SECTIONS = {
   netmon: z.strictObject({
     enable_netmon: boolean.optional(),
     path: absolutePath.optional(),
+  }),
+  daemon: z.strictObject({
+    autostart: boolean.optional(),
+    idle_exit: z.coerce.number().positive('must be a positive number of seconds').optional(),
   }),
   network: z.strictObject({
     disable_new_netns: boolean.optional(),
@@ -76,6 +83,8 @@ export interface JailnetConfig {
   file: string | undefined;
   runtime: RuntimeConfig;
   netmon: { enabled: boolean; path: string | undefined };
+  /** A plugin or netavark call that finds no jailnetd starts one, which stops after idleExitMs without a call. */
+  daemon: { autostart: boolean; idleExitMs: number };
   network: { disableNewNetns: boolean; internetworkingModel: 'none' | 'tcfilter' | 'macvtap' };
 }
 
@@ -143,6 +152,7 @@ function resolve(file: string | undefined, sections: Partial<Record<SectionName,
   const runtime = (sections.runtime ?? {}) as z.infer<(typeof SECTIONS)['runtime']>;
   const netmon = (sections.netmon ?? {}) as z.infer<(typeof SECTIONS)['netmon']>;
   const network = (sections.network ?? {}) as z.infer<(typeof SECTIONS)['network']>;
+  const daemon = (sections.daemon ?? {}) as z.infer<(typeof SECTIONS)['daemon']>;
   const stateDir = runtime.state_dir ?? defaultStateDir();
   return {
     file,
@@ -156,6 +166,7 @@ function resolve(file: string | undefined, sections: Partial<Record<SectionName,
       pluginTimeoutMs: (runtime.plugin_timeout ?? DEFAULT_PLUGIN_TIMEOUT_MS / 1000) * 1000,
     },
     netmon: { enabled: netmon.enable_netmon ?? false, path: netmon.path },
+    daemon: { autostart: daemon.autostart ?? defaultDaemonAutostart(), idleExitMs: (daemon.idle_exit ?? DEFAULT_IDLE_EXIT_SECONDS) * 1000 },
     network: { disableNewNetns: network.disable_new_netns ?? false, internetworkingModel: network.internetworking_model ?? 'none' },
   };
 }

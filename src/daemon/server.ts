@@ -17,6 +17,7 @@ import { PROTOCOL, ProtocolError, encodeAnswer, parseRequest, type DaemonCall } 
 import { serveCniCall, type Served } from './cni-service.js';
 import { serveKataCall, type KataServed } from './kata-service.js';
 import { serveNetavarkCall, type NetavarkServed } from './netavark-service.js';
+import { socketAnswers } from './socket-probe.js';
 
 const SERVED_PLUGINS: ReadonlySet<string> = new Set(PLUGIN_NAMES);
 
@@ -34,12 +35,28 @@ export interface DaemonOptions {
   onError?: (message: string) => void;
   /** Calls take shared turns of it; netmon's passes exclusive ones. */
   gate?: Gate;
+  /** With it, `idle` settles once this long has passed without a connection or a call in progress. */
+  idleMs?: number;
 }
 
 export interface RunningDaemon {
   socket: string;
   /** Stops accepting, waits (bounded) for calls in progress, removes the socket. */
   close(graceMs?: number): Promise<void>;
+  /** Settles when the daemon has been idle for `idleMs`; never without it. */
+  idle: Promise<void>;
+}
+
+/** A timer restarted by every connection and armed only while no call is in progress. */
+function idleWatch(idleMs: number | undefined, busy: () => boolean) {
+  let settle: () => void = () => undefined;
+  const idle = new Promise<void>((resolve) => (settle = resolve));
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    if (idleMs !== undefined && !busy()) timer = setTimeout(settle, idleMs);
+  };
+  return { idle, arm, stop: () => clearTimeout(timer) };
 }
 
 /** The socket's directory must be root's alone: anyone who can write it could replace the socket. */
@@ -50,15 +67,6 @@ async function checkSocketDir(dir: string): Promise<void> {
   const uid = process.getuid?.() ?? 0;
   if (stat.uid !== uid) throw new DaemonSetupError(`${dir} is owned by uid ${stat.uid}, not ${uid}`);
   if ((stat.mode & 0o077) !== 0) throw new DaemonSetupError(`${dir} is accessible to others (mode ${(stat.mode & 0o777).toString(8)}); it must be 0700`);
-}
-
-/** Whether something accepts connections on the socket (a live daemon). */
-export function socketAnswers(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect(socket);
-    probe.once('connect', () => (probe.destroy(), resolve(true)));
-    probe.once('error', () => resolve(false));
-  });
 }
 
 /** Removes a socket a dead daemon left; refuses when a live one answers or the path is something else. */
@@ -112,7 +120,8 @@ async function answerWithin(call: DaemonCall, env: NodeJS.ProcessEnv, gate: Gate
   try {
     const served = await Promise.race([gate.shared(() => serve(call, env)), late]);
     const code = 'sentBack' in served ? 'fallback' : String(served.code);
-    log().info({ ...describe(call), code, ms: Math.round(performance.now() - started) }, 'served');
+    const why = 'sentBack' in served ? { sentBack: served.sentBack } : {};
+    log().info({ ...describe(call), code, ...why, ms: Math.round(performance.now() - started) }, 'served');
     return encodeAnswer(served);
   } finally {
     clearTimeout(timer);
@@ -169,20 +178,25 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   await checkSocketDir(path.dirname(socket));
   await claimSocketPath(socket);
   const inFlight = new Set<Promise<unknown>>();
+  const watch = idleWatch(options.idleMs, () => inFlight.size > 0);
   const track = (work: Promise<unknown>) => {
     inFlight.add(work);
-    void work.finally(() => inFlight.delete(work));
+    watch.arm();
+    void work.finally(() => (inFlight.delete(work), watch.arm()));
   };
   // What a call empties may be cleaned up a little later (util/deferred-cleanup.ts).
   allowDeferredCleanups();
   const serving: Serving = { env, gate: options.gate ?? new Gate(), track, onError };
-  const server = net.createServer({ allowHalfOpen: true }, (connection) => serveConnection(connection, serving));
+  const server = net.createServer({ allowHalfOpen: true }, (connection) => (watch.arm(), serveConnection(connection, serving)));
   server.maxConnections = MAX_CONNECTIONS;
   server.on('error', (error) => onError(`server: ${error.message}`));
   await listen(server, socket);
+  watch.arm();
   return {
     socket,
+    idle: watch.idle,
     async close(graceMs = 30_000) {
+      watch.stop();
       // No new connections; the ones in progress finish (bounded by the grace) and close.
       server.close();
       let timer: NodeJS.Timeout | undefined;

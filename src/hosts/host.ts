@@ -23,6 +23,8 @@ export interface Remedy {
 export interface ReadinessCheck {
   name: string;
   ok: boolean;
+  /** Worth saying, never a failure (ok stays true): printed as `note`, with fix as advice. */
+  note?: boolean;
   fix?: string;
   remedy?: Remedy[];
 }

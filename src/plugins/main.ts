@@ -1,5 +1,6 @@
 // The plugin process behind the shims in libexec/cni/ when jailnetd does not serve the
-// call: picks the plugin by the shim's name and runs it in this process.
+// call: picks the plugin by the shim's name and runs it in this process; then, with
+// [daemon] autostart, starts jailnetd for the calls after it.
 import { encodeJson } from '../cni/json.js';
 import { versionInfo } from '../cni/versions.js';
 import { isPluginName, pluginNamed } from './registry.js';
@@ -15,5 +16,6 @@ export async function runNamedPlugin(name: string): Promise<void> {
     return;
   }
   const [{ pluginMain }, plugin] = await Promise.all([import('../cni/skel.js'), pluginNamed(name)]);
-  pluginMain(plugin);
+  await pluginMain(plugin);
+  await (await import('../daemon/autostart.js')).autostartAfterCall(process.env);
 }

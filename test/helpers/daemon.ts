@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { socketAnswers } from '../../dist/daemon/server.js';
+import { socketAnswers } from '../../dist/daemon/socket-probe.js';
 import { envAssignments, JAILNET } from './run.js';
 
 export interface DaemonProcess {
@@ -32,7 +32,7 @@ export function rawRequest(socket: string, bytes: Buffer | string, options: { ha
   });
 }
 
-export { socketAnswers as answers } from '../../dist/daemon/server.js';
+export { socketAnswers as answers } from '../../dist/daemon/socket-probe.js';
 
 /** A socket path short enough for sun_path (104 bytes on FreeBSD, 108 on Linux). */
 export async function socketDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
