@@ -199,7 +199,17 @@ function valueCases(lab: PodLab): PluginCase[] {
     add(plugin, 'overlapping range sets', (e) => (ipam(e).ranges = [[{ subnet: '10.88.0.0/16' }], [{ subnet: '10.88.1.0/24' }]]));
     add(plugin, 'no ranges', (e) => (ipam(e).ranges = []));
     add(plugin, 'a route to nowhere', (e) => (ipam(e).routes = [{ dst: 'default' }]));
+    // issue 33 item 7: each of these was taken as if it were right.
+    add(plugin, 'a route dst with host bits', (e) => (ipam(e).routes = [{ dst: '10.0.0.1/8' }]));
+    add(plugin, 'the broadcast address as gateway', (e) => (ipam(e).ranges = [[{ subnet: '10.88.0.0/16', gateway: '10.88.255.255' }]]));
+    add(plugin, 'the network address as gateway', (e) => (ipam(e).ranges = [[{ subnet: '10.88.0.0/16', gateway: '10.88.0.0' }]]));
+    if (plugin === 'host-local') add(plugin, 'a gateway outside the subnet', (e) => (ipam(e).ranges = [[{ subnet: '10.88.0.0/16', gateway: '10.99.0.1' }]]));
   }
+  for (const dns of ['8.8.8.8', 1, [], { nameservers: '8.8.8.8' }, { search: 'x' }]) add('bridge', `dns ${JSON.stringify(dns)}`, (e) => (e.dns = dns));
+  for (const address of ['x', '10.88.0.2', '10.88.0.300/16']) add('portmap', `a prevResult address ${address}`, (e) => ((e.prevResult as { ips: Array<{ address: string }> }).ips[0]!.address = address), 6);
+  add('portmap', 'a prevResult gateway that is not an IP', (e) => ((e.prevResult as { ips: Array<{ gateway?: string }> }).ips[0]!.gateway = 'x'), 6);
+  add('portmap', 'one host port twice', (e) => (e.runtimeConfig = { portMappings: [{ hostPort: 8088, containerPort: 80 }, { hostPort: 8088, containerPort: 81 }] }));
+  add('portmap', 'one host port twice, once on 0.0.0.0', (e) => (e.runtimeConfig = { portMappings: [{ hostPort: 8088, containerPort: 80, hostIP: '0.0.0.0' }, { hostPort: 8088, containerPort: 81, hostIP: '192.0.2.1' }] }));
   for (const [what, mapping] of [['hostPort 0', { hostPort: 0, containerPort: 80 }], ['hostPort 65536', { hostPort: 65536, containerPort: 80 }], ['containerPort -1', { hostPort: 80, containerPort: -1 }], ['protocol icmp', { hostPort: 80, containerPort: 80, protocol: 'icmp' }], ['hostIP x', { hostPort: 80, containerPort: 80, hostIP: 'x' }], ['hostPort "80"', { hostPort: '80', containerPort: 80 }]] as const) {
     add('portmap', what, (e) => (e.runtimeConfig = { portMappings: [mapping] }));
   }
@@ -341,7 +351,12 @@ function cliCases(lab: PodLab, conf: string): CliCase[] {
   add('network create --ip-range outside', ['network', 'create', 'n2', '--subnet', '10.89.81.0/24', '--ip-range', '10.89.82.0/25']);
   for (const spec of ['80', '0:80', '80:0', '65536:80', 'a:80', '1.2.3:80:80', '80:80/icmp', '[zz]:80:80']) add(`pod create -p ${spec}`, ['pod', 'create', 'p2', '--network', 'net1', '-p', spec]);
   for (const mac of ['ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:01', '00:00:00:00:00:00', 'x']) add(`pod create --mac ${mac}`, ['pod', 'create', 'p2', '--network', 'net1', '--mac', mac]);
-  for (const ip of ['x', '10.89.60.300', '::zz']) add(`pod create --ip ${ip}`, ['pod', 'create', 'p2', '--network', 'net1', '--ip', ip]);
+  for (const ip of ['x', '10.89.60.300', '::zz', '']) add(`pod create --ip ${JSON.stringify(ip)}`, ['pod', 'create', 'p2', '--network', 'net1', '--ip', ip]);
+  add('pod create --mac ""', ['pod', 'create', 'p2', '--network', 'net1', '--mac', '']);
+  add('pod create -p 8088:80 -p 8088:81', ['pod', 'create', 'p2', '--network', 'net1', '-p', '8088:80', '-p', '8088:81']);
+  add('network create --bridge ""', ['network', 'create', 'n2', '--bridge', '']);
+  add('network create --ip-range ""', ['network', 'create', 'n2', '--subnet', '10.89.80.0/24', '--ip-range', '']);
+  add('network create --gateway at the broadcast address', ['network', 'create', 'n2', '--subnet', '10.89.80.0/24', '--gateway', '10.89.80.255']);
   for (const mode of ['bogus', 'container:', 'container:../x', 'container:nosuch']) add(`pod create --mode ${mode}`, ['pod', 'create', 'p2', '--mode', mode]);
   add('pod create --restart sometimes', ['pod', 'create', 'p2', '--network', 'net1', '--restart', 'sometimes']);
   add('container add --path relative', ['container', 'add', 'ok', 'c9', '--path', 'relative']);
@@ -370,6 +385,8 @@ const BAD_CONFIGS = [
   '[network]\ndisable_new_netns = true\n[netmon]\nenable_netmon = true\n',
   '[network]\ninternetworking_model = bogus\n',
   '[runtime]\nstate_dir =\n',
+  '[runtime]\nstate_dir = /var/db/jailnet\0x\n',
+  '[runtime]\0\nstate_dir = /x\n',
 ];
 
 /** A broken jailnet.conf under the plugins, and an unknown host driver. */

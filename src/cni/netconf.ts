@@ -2,6 +2,7 @@
 // Plugin-specific keys pass through: each plugin parses its own schema from the same object.
 import { z } from 'zod';
 import { CniError, ErrorCode } from './errors.js';
+import { DNSSchema } from './result.js';
 
 export const PluginConfSchema = z.looseObject({
   cniVersion: z.string().optional(),
@@ -12,7 +13,8 @@ export const PluginConfSchema = z.looseObject({
   prevResult: z.unknown().optional(),
   args: z.record(z.string(), z.unknown()).optional(),
   ipam: z.looseObject({ type: z.string().optional() }).optional(),
-  dns: z.unknown().optional(),
+  // SPEC.md's DNS object: of another type, the reference's JSON decoding fails too.
+  dns: DNSSchema.optional(),
   ipMasq: z.boolean().optional(),
   'cni.dev/valid-attachments': z.array(z.looseObject({ containerID: z.string(), ifname: z.string() })).optional(),
 });

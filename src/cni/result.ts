@@ -1,6 +1,7 @@
 // The ADD result in every supported spec version. Internally a result is kept in
 // the 1.1.0 shape; it is converted only when written, to the version the config asks for.
 import { z } from 'zod';
+import { parseIP, parsePrefix } from '../ipam/ip.js';
 import { CniError, ErrorCode } from './errors.js';
 import { compareVersions, hasIPVersionField, requireSupported } from './versions.js';
 
@@ -13,16 +14,20 @@ const InterfaceSchema = z.looseObject({
   pciID: z.string().optional(),
 });
 
+// What Go's types.IPNet and net.IP decode: anything else fails there, and here.
+const cidr = z.string().refine((text) => parsePrefix(text) !== null, { message: 'must be an address with its prefix length (CIDR)' });
+const address = z.string().refine((text) => parseIP(text) !== null, { message: 'must be an IP address' });
+
 const IPConfigSchema = z.looseObject({
   version: z.enum(['4', '6']).optional(),
   interface: z.number().int().nonnegative().optional(),
-  address: z.string(),
-  gateway: z.string().optional(),
+  address: cidr,
+  gateway: address.optional(),
 });
 
 const RouteSchema = z.looseObject({
-  dst: z.string(),
-  gw: z.string().optional(),
+  dst: cidr,
+  gw: address.optional(),
   mtu: z.number().int().optional(),
   advmss: z.number().int().optional(),
   priority: z.number().int().optional(),

@@ -101,6 +101,9 @@ function scanLines(text: string, file: string): KeyLocation[] {
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = raw.trim();
     const number = index + 1;
+    // ini would read past a NUL or another control character as if it were not there.
+    const control = /[\u0000-\u0008\u000a-\u001f\u007f]/.exec(raw);
+    if (control) throw new ConfigError(file, number, `control character U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} in the line`);
     if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
     const header = /^\[([^\]]+)\]$/.exec(line);
     if (header) {

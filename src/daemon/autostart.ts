@@ -36,6 +36,12 @@ const onPath = (program: string, pathVar = '') => pathVar.split(':').some((dir) 
 const daemonEnv = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv =>
   Object.fromEntries(Object.entries(env).filter(([name]) => !/^(CNI_|NETAVARK_)/.test(name) && name !== 'JAILNET_SOCKET'));
 
+/** A pidfile created a moment ago and not yet written (claimPidFile creates, then writes). */
+async function beingWritten(file: string): Promise<boolean> {
+  const stat = await fs.stat(file).catch(() => undefined);
+  return stat !== undefined && stat.size === 0 && Date.now() - stat.mtimeMs < 5_000;
+}
+
 /** Starts jailnetd when none answers on the socket and no other call is starting one. */
 export async function autostartDaemon(site: AutostartSite): Promise<AutostartOutcome> {
   if ((process.getuid?.() ?? 0) !== 0) return 'not-root';
@@ -45,9 +51,11 @@ export async function autostartDaemon(site: AutostartSite): Promise<AutostartOut
   await fs.mkdir(path.dirname(site.socket), { recursive: true, mode: 0o700 });
   // The lock names this process until the daemon's pid replaces it: a file naming a dead
   // process (a starter or a daemon that died) is stale and taken over, once.
+  // (Two callers taking over one stale file at once may both start a daemon: the second
+  // finds the first on the socket and exits, and a daemon removes only its own socket.)
   for (let attempt = 0; attempt < 2; attempt++) {
     if (await claimPidFile(pidFile, process.pid)) return spawnDaemon(site, pidFile);
-    if ((await livePid(pidFile)) !== undefined) return 'starting';
+    if ((await livePid(pidFile)) !== undefined || (await beingWritten(pidFile))) return 'starting';
     await fs.rm(pidFile, { force: true });
   }
   return 'starting';
@@ -59,7 +67,8 @@ async function spawnDaemon(site: AutostartSite, pidFile: string): Promise<Autost
     // The caller's JAILNET_LOG_LEVEL, which the CLI's own --log-level default would override.
     const level = LOG_LEVELS.find((l) => l === site.env.JAILNET_LOG_LEVEL);
     const args = [CLI, ...(level ? ['--log-level', level] : []), 'daemon', '--socket', site.socket, '--pidfile', pidFile, '--idle-exit', String(site.idleExitMs / 1000)];
-    const child = spawn(process.execPath, [...DAEMON_HEAP_OPTIONS, ...args], { detached: true, stdio: ['ignore', log.fd, log.fd], env: daemonEnv(site.env) });
+    // At /: a caller's working directory may be a mount that goes away while the daemon runs.
+    const child = spawn(process.execPath, [...DAEMON_HEAP_OPTIONS, ...args], { cwd: '/', detached: true, stdio: ['ignore', log.fd, log.fd], env: daemonEnv(site.env) });
     const pid = await new Promise<number | undefined>((resolve) => {
       child.once('spawn', () => resolve(child.pid));
       child.once('error', () => resolve(undefined));

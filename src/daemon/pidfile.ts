@@ -2,6 +2,7 @@
 // starts, and its record while it runs, so that an admin, rc.d/jailnetd and `jailnet status`
 // can find a daemon nobody started by hand.
 import { promises as fs } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { processAlive } from '../util/process.js';
 
 /** The live process a pidfile names, or undefined (no file, no number, or a process gone). */
@@ -22,8 +23,9 @@ export async function claimPidFile(file: string, pid: number | string): Promise<
   }
 }
 
+/** Replaces the file at once (a reader never sees it empty): the starter's pid by the daemon's. */
 export async function writePidFile(file: string, pid = process.pid): Promise<void> {
-  await fs.writeFile(file, `${pid}\n`, { mode: 0o600 });
+  await writeFileAtomic(file, `${pid}\n`, { mode: 0o600, sync: false });
 }
 
 /** Removes the file if it still names this process (a successor's file stays). */

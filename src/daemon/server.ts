@@ -191,6 +191,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   server.maxConnections = MAX_CONNECTIONS;
   server.on('error', (error) => onError(`server: ${error.message}`));
   await listen(server, socket);
+  // Its own socket only: another daemon may have taken the path since (autostart.ts).
+  const own = (await fs.stat(socket)).ino;
   watch.arm();
   return {
     socket,
@@ -205,7 +207,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       clearTimeout(timer);
       // Nothing put off is left behind by a daemon that stops.
       for (const failure of await runPendingCleanups()) onError(`cleanup: ${failure}`);
-      await fs.rm(socket, { force: true });
+      if ((await fs.stat(socket).catch(() => undefined))?.ino === own) await fs.rm(socket, { force: true });
     },
   };
 }

@@ -7,7 +7,7 @@ import { CniError, ErrorCode } from '../cni/errors.js';
 import { parseConfig } from '../cni/netconf.js';
 import { compareVersions } from '../cni/versions.js';
 import { defaultIpamDataDir } from '../platform.js';
-import { parseIP, parsePrefix, type IP } from './ip.js';
+import { hostBitsSet, parseIP, parsePrefix, type IP } from './ip.js';
 import { canonicalizeRangeSet, rangeSetsOverlap, type RangeInput, type RangeSet } from './range.js';
 
 /** Kernel file systems: a lease directory there is refused (writes there hang, or reach the kernel). */
@@ -27,7 +27,11 @@ export const RangeInputSchema = z.object({
 });
 
 const RouteInputSchema = z.object({
-  dst: z.string().refine((dst) => parsePrefix(dst) !== null, { message: 'dst must be an address prefix (CIDR)' }),
+  dst: z.string().superRefine((dst, ctx) => {
+    const prefix = parsePrefix(dst);
+    if (!prefix) ctx.addIssue({ code: 'custom', message: 'dst must be an address prefix (CIDR)' });
+    else if (hostBitsSet(prefix)) ctx.addIssue({ code: 'custom', message: `dst ${dst} has host bits set: give the network it names` });
+  }),
   gw: z.string().refine((gw) => parseIP(gw) !== null, { message: 'gw must be an IP address' }).optional(),
 });
 

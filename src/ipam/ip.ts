@@ -149,6 +149,11 @@ export function lastAddress(prefix: Prefix): IP {
   return { family: prefix.ip.family, value: networkAddress(prefix).value | hostMask(prefix.ip.family, prefix.bits) };
 }
 
+/** `10.0.0.1/8`: an address with a prefix length, not the network it names. */
+export function hostBitsSet(prefix: Prefix): boolean {
+  return networkAddress(prefix).value !== prefix.ip.value;
+}
+
 export function prefixContains(prefix: Prefix, ip: IP): boolean {
   if (ip.family !== prefix.ip.family) return false;
   return (ip.value & ~hostMask(ip.family, prefix.bits)) === networkAddress(prefix).value;

@@ -1,5 +1,6 @@
-// host-local address ranges and range sets, canonicalized exactly as the reference
-// plugin does, so the same config allocates the same addresses in the same order.
+// host-local address ranges and range sets, canonicalized as the reference plugin does, so
+// the same config allocates the same addresses in the same order; but a gateway outside its
+// subnet, or on its network or broadcast address, is refused (Debian's reference takes it).
 import {
   compareIP,
   formatIP,
@@ -51,6 +52,16 @@ function defaultRangeEnd(subnet: Prefix): IP {
   return subnet.ip.family === 4 ? previousIP(last) : last;
 }
 
+/**
+ * A given gateway must be a host of its subnet: not outside it (a route to it would have no
+ * interface), not its network address, and for IPv4 not its broadcast address.
+ */
+function checkGatewayPlace(gateway: IP, subnet: Prefix): void {
+  if (!prefixContains(subnet, gateway)) throw new Error(`gateway ${formatIP(gateway)} not in network ${formatPrefix(subnet)}`);
+  if (ipEqual(gateway, networkAddress(subnet))) throw new Error(`gateway ${formatIP(gateway)} is the network address of ${formatPrefix(subnet)}`);
+  if (gateway.family === 4 && ipEqual(gateway, lastAddress(subnet))) throw new Error(`gateway ${formatIP(gateway)} is the broadcast address of ${formatPrefix(subnet)}`);
+}
+
 export function canonicalizeRange(input: RangeInput): Range {
   const subnet = parsePrefix(input.subnet);
   if (!subnet) throw new Error(`invalid subnet "${input.subnet}"`);
@@ -63,6 +74,7 @@ export function canonicalizeRange(input: RangeInput): Range {
     );
   }
   const gateway = input.gateway ? parseAddress(input.gateway, 'gateway') : nextIP(network);
+  if (input.gateway) checkGatewayPlace(gateway, subnet);
   const partial: Pick<Range, 'subnet'> & Partial<Range> = { subnet };
   let rangeStart = nextIP(network);
   if (input.rangeStart) {

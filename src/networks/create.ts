@@ -1,7 +1,7 @@
 // `jailnet network create`: a conflist in podman's format (bridge + host-local,
 // portmap, firewall, tuning; cniVersion 0.4.0), so podman and jailnet share networks.
 import { createHash } from 'node:crypto';
-import { formatIP, networkAddress, parseIP, parsePrefix, prefixContains, prefixesOverlap, type Prefix } from '../ipam/ip.js';
+import { formatIP, lastAddress, networkAddress, parseIP, parsePrefix, prefixContains, prefixesOverlap, type Prefix } from '../ipam/ip.js';
 import { validateInterfaceName } from '../names.js';
 import { MAX_MTU, MIN_MTU } from '../plugins/bridge/config.js';
 
@@ -86,6 +86,7 @@ function checkGateway(gateway: string | undefined, subnets: string[]): void {
   if (!own.some((p) => prefixContains(p, ip))) throw new NetworkError(`gateway ${gateway} is not inside ${own.length > 0 ? own.map((p) => `${formatIP(p.ip)}/${p.bits}`).join(' or ') : 'any subnet of its family'}`);
   const prefix = own.find((p) => prefixContains(p, ip)) as Prefix;
   if (ip.value === networkAddress(prefix).value) throw new NetworkError(`gateway ${gateway} is the network address of its subnet`);
+  if (ip.family === 4 && ip.value === lastAddress(prefix).value) throw new NetworkError(`gateway ${gateway} is the broadcast address of its subnet`);
 }
 
 function checkBridge(bridge: string, usedBridges: string[]): string {
@@ -103,8 +104,9 @@ export function networkConflist(options: NetworkOptions, usedSubnets: Prefix[], 
   if (!subnets.some((s) => !s.includes(':'))) subnets.unshift(freeSubnet(usedSubnets));
   if (options.ipv6 && !subnets.some((s) => s.includes(':'))) subnets.push(ulaSubnet(options.name));
   checkGateway(options.gateway, subnets);
-  const bridge = options.bridge ? checkBridge(options.bridge, usedBridges) : bridgeNameFor(usedBridges);
-  const ipRange = options.ipRange ? parseSubnet(options.ipRange) : undefined;
+  // An empty value is an error (checkBridge, parseSubnet), not the option left out.
+  const bridge = options.bridge !== undefined ? checkBridge(options.bridge, usedBridges) : bridgeNameFor(usedBridges);
+  const ipRange = options.ipRange !== undefined ? parseSubnet(options.ipRange) : undefined;
   const ranges = subnets.map((subnet) => {
     const range: Record<string, string> = { subnet };
     const prefix = parsePrefix(subnet) as Prefix;

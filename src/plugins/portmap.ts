@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { CniError, ErrorCode } from '../cni/errors.js';
 import { parseConfig } from '../cni/netconf.js';
-import { MappingSchema, type PortMapping } from '../cni/port-mapping.js';
+import { MappingSchema, describeClash, hostPortClash, type PortMapping } from '../cni/port-mapping.js';
 import type { Result } from '../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../cni/skel.js';
 import { familyOf } from '../ipam/ip.js';
@@ -56,7 +56,10 @@ function loadConf(request: PluginRequest) {
   for (const field of ['markMasqBit', 'externalSetMarkChain', 'conditionsV4', 'conditionsV6'] as const) {
     if (conf[field] !== undefined) throw new CniError(ErrorCode.UnsupportedField, `unsupported field "${field}"`, 'it configures iptables, which FreeBSD does not use');
   }
-  return { snat: conf.snat, mappings: conf.runtimeConfig?.portMappings ?? [] };
+  const mappings = conf.runtimeConfig?.portMappings ?? [];
+  const clash = hostPortClash(mappings);
+  if (clash) throw new CniError(ErrorCode.InvalidConfig, describeClash(clash));
+  return { snat: conf.snat, mappings };
 }
 
 const ownerOf = (request: PluginRequest): PublicationOwner => ({ containerId: request.containerId, ifname: request.ifname });

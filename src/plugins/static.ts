@@ -7,7 +7,7 @@ import { CniError, ErrorCode } from '../cni/errors.js';
 import { parseConfig } from '../cni/netconf.js';
 import { DNSSchema, type Result } from '../cni/result.js';
 import type { Plugin, PluginRequest } from '../cni/skel.js';
-import { familyOf, formatPrefix, networkAddress, parseIP, parsePrefix } from '../ipam/ip.js';
+import { familyOf, hostBitsSet, parseIP, parsePrefix } from '../ipam/ip.js';
 
 const AddressSchema = z.object({ address: z.string(), gateway: z.string().optional() });
 const RouteSchema = z.object({ dst: z.string(), gw: z.string().optional() });
@@ -36,7 +36,7 @@ function checkIpam(ipam: StaticIpam): void {
   for (const { dst, gw } of ipam.routes) {
     const prefix = parsePrefix(dst);
     if (!prefix) invalid(`invalid route destination "${dst}"`);
-    if (formatPrefix({ ip: networkAddress(prefix!), bits: prefix!.bits }) !== formatPrefix(prefix!)) invalid(`route destination "${dst}" has host bits set`);
+    if (hostBitsSet(prefix!)) invalid(`route destination "${dst}" has host bits set`);
     if (gw !== undefined && (!parseIP(gw) || familyOf(gw) !== familyOf(dst))) invalid(`invalid route gateway "${gw}" for ${dst}`);
   }
 }

@@ -3,6 +3,7 @@
 // be undone is reported with the failure, the record left for gc to finish.
 import { emptyRules, type BalancerRules } from '../balancer/rules.js';
 import type { ConfList } from '../cni/conflist.js';
+import { describeClash, hostPortClash } from '../cni/port-mapping.js';
 import { parseIP } from '../ipam/ip.js';
 import { isUnicastMac, validatePodName } from '../names.js';
 import { noProgress } from '../util/progress.js';
@@ -53,12 +54,15 @@ function checkOptions(ctx: PodContext, options: CreateOptions): { mode: PodMode;
   if (ctx.disableNewNetns && (parsed.mode === 'bridge' || parsed.mode === 'none')) {
     throw new PodError(`[network] disable_new_netns is set: pods use the host's network, so --mode ${parsed.mode} cannot apply`);
   }
-  if (options.ip && !parseIP(options.ip)) throw new PodError(`invalid --ip "${options.ip}"`);
-  if (options.mac && !isUnicastMac(options.mac)) throw new PodError(`invalid --mac "${options.mac}": a unicast MAC address is needed (not zero, broadcast or multicast)`);
+  // An empty value is an error, not the option left out.
+  if (options.ip !== undefined && !parseIP(options.ip)) throw new PodError(`invalid --ip "${options.ip}"`);
+  if (options.mac !== undefined && !isUnicastMac(options.mac)) throw new PodError(`invalid --mac "${options.mac}": a unicast MAC address is needed (not zero, broadcast or multicast)`);
   if (parsed.mode === 'bridge' && options.networks.length === 0) throw new PodError('bridge mode needs at least one --network');
   if (parsed.mode !== 'bridge' && (options.networks.length > 0 || options.ports.length > 0)) {
     throw new PodError(`--network and -p need bridge mode; this pod is in ${parsed.mode} mode`);
   }
+  const clash = hostPortClash(options.ports);
+  if (clash) throw new PodError(describeClash(clash));
   return parsed;
 }
 
