@@ -43,8 +43,27 @@ t.test('network create, ls, inspect, rm', async (t) => {
   t.equal(refused.code, 1);
   t.match(refused.stderr, /network net2 is used by pod web/);
   t.equal((await lab.jailnet(['pod', 'rm', 'web'])).code, 0);
-  t.equal((await lab.jailnet(['network', 'rm', 'net2'])).code, 0);
+  const bridges = () => lab.sim.state().ifaces.filter((i) => i.vnet === 'host' && /^jailnet\d$/.test(i.name)).map((i) => i.name);
+  t.same(bridges(), ['jailnet1'], 'pod rm leaves the bridge to its network');
+  const dry = await lab.jailnet(['--dry-run', 'network', 'rm', 'net2']);
+  t.match(dry.stdout, /ifconfig jailnet1 destroy/, 'the plan names the bridge');
+  t.same(bridges(), ['jailnet1'], '--dry-run keeps it');
+  const removed = await lab.jailnet(['network', 'rm', 'net2']);
+  t.equal(removed.code, 0, removed.stderr);
+  t.match(removed.stdout, /^removed net2 \(.*net2\.conflist\) and its bridge jailnet1$/m);
+  t.same(bridges(), [], 'network rm removes the bridge nothing uses');
   t.same((await fs.readdir(lab.netDir)).sort(), ['net1.conflist']);
+
+  // A bridge an admin's interface is a member of stays, and the user is told.
+  t.equal((await lab.jailnet(['network', 'create', 'net4', '--subnet', '10.89.9.0/24'])).code, 0);
+  t.equal((await lab.jailnet(['pod', 'create', 'web4', '--network', 'net4'])).code, 0);
+  t.equal((await lab.jailnet(['pod', 'rm', 'web4'])).code, 0);
+  const own = (await tool(lab.sim, 'ifconfig', ['epair', 'create'])).stdout.trim();
+  t.equal((await tool(lab.sim, 'ifconfig', ['jailnet1', 'addm', own])).code, 0, "the admin's member");
+  const kept = await lab.jailnet(['--json', 'network', 'rm', 'net4']);
+  t.equal(kept.code, 0, kept.stderr);
+  t.match(JSON.parse(kept.stdout), { removed: 'net4', bridge: { name: 'jailnet1', outcome: 'kept', reason: `it has members jailnet did not attach (${own})` } });
+  t.same(bridges(), ['jailnet1'], 'the bridge stays');
 });
 
 t.test('--gateway, --ip-range, and a pod with --ip and --mac', async (t) => {

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { snapshotDir } from './helpers/leases.js';
-import { comparable, podHost, podmanDefaultNetwork } from './helpers/podnet.js';
+import { comparable, PODMAN_PF_CONF, podHost, podmanDefaultNetwork } from './helpers/podnet.js';
 import { tool } from './helpers/sim.js';
 
 const PUBLISH = ['--runtime-config', JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] })];
@@ -69,6 +69,42 @@ t.test("podman's default network: two pods, a published port, and a clean teardo
 
   const again = await h.del(list, ID_A, 'pod-a');
   t.equal(again.code, 0, 'DEL again succeeds');
+});
+
+t.test('one container on two networks with the same published port; a pf reload, then podman network reload (DEL and ADD)', async (t) => {
+  const h = await podHost(t);
+  await h.jail('pod-a');
+  const first = await h.writeList('podman', podmanDefaultNetwork(h.leaseDir));
+  const other = podmanDefaultNetwork(h.leaseDir, { bridge: 'cni-podman1', ipam: { type: 'host-local', dataDir: h.leaseDir, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet: '10.89.0.0/24', gateway: '10.89.0.1' }]] } });
+  const second = await h.writeList('second', { ...other, name: 'second' });
+  const reach = () => h.sim.reach({ from: 'external', to: '192.0.2.10', port: 8080 });
+  const addressOf = (run: { json: { ips: Array<{ address: string }> } }) => run.json.ips[0]?.address.split('/')[0];
+  const add = async (list: string, extra: string[] = []) => {
+    const run = await h.add(list, ID_A, 'pod-a', [...extra, ...PUBLISH]);
+    t.equal(run.code, 0, `ADD: ${run.stderr}`);
+    return addressOf(run);
+  };
+  const onFirst = await add(first);
+  // podman network connect: the first network's default route is there already, and its port published.
+  const onSecond = await add(second, ['--ifname', 'eth1']);
+  t.match(reach(), { delivered: true, jails: ['pod-a'], address: onFirst }, 'the port reaches the container through the first network');
+  t.equal((await h.del(first, ID_A, 'pod-a', PUBLISH)).code, 0, 'the first network leaves');
+  t.match(reach(), { delivered: true, jails: ['pod-a'], address: onSecond }, 'the port is handed to the second network');
+  const again = await add(first);
+  t.equal((await h.del(second, ID_A, 'pod-a', ['--ifname', 'eth1', ...PUBLISH])).code, 0, 'the second network leaves');
+  t.match(reach(), { delivered: true, jails: ['pod-a'], address: again });
+
+  // The admin reloads pf.conf (which declares <cni-nat> empty) and flushes the anchor.
+  t.equal((await tool(h.sim, 'pfctl', ['-f', '-'], PODMAN_PF_CONF)).code, 0, 'pfctl -f pf.conf');
+  t.equal((await tool(h.sim, 'pfctl', ['-a', `cni-rdr/${ID_A.slice(0, 32)}-eth0`, '-F', 'all'])).code, 0);
+  t.notMatch(reach(), { jails: ['pod-a'] }, 'the port is cut');
+  t.same(h.sim.state().vnets[0]?.pf.tables[':cni-nat']?.addresses, [], '<cni-nat> is empty');
+  // podman network reload: a DEL, then an ADD.
+  t.equal((await h.del(first, ID_A, 'pod-a', PUBLISH)).code, 0, 'DEL');
+  const reloaded = await add(first);
+  t.match(reach(), { delivered: true, jails: ['pod-a'], address: reloaded }, 'the port answers again');
+  t.same(h.sim.state().vnets[0]?.pf.tables[':cni-nat']?.addresses, [reloaded], 'and the container is masqueraded again');
+  t.equal((await h.del(first, ID_A, 'pod-a', PUBLISH)).code, 0);
 });
 
 t.test('DEL without prevResult and after the jail is gone', async (t) => {

@@ -12,7 +12,11 @@ import type { RunInVnet } from '../src/hosts/host.js';
 import { NftPacketFilter } from '../src/hosts/linux/nft-filter.js';
 import { allowDeferredCleanups, runPendingCleanups } from '../src/util/deferred-cleanup.js';
 import {
+  BASE_LISTING,
+  baseIntact,
+  baseIntactInListing,
   dnatRules,
+  elementsLeadingTo,
   forwardsOf,
   isolatedOf,
   isolationRules,
@@ -185,6 +189,35 @@ t.test('for real in a scratch namespace', async (t) => {
       ['nft get element inet jailnet cni-nat-v4 { 10.88.0.2, 10.88.0.3 }', 'nft -j list table inet jailnet', 'nft -f -'],
       'the last owners go with the table: after the look (this process no longer knows them all), a whole read confirms nothing else is in it, one transaction deletes it',
     );
+  });
+
+  await t.test('after `nft flush table` (a firewall reload) the next change puts the base rules back, and a flushed publication goes by its map elements', async (t) => {
+    const { filter, commands } = filterIn(ns, runDirectory);
+    await filter.publishPorts(publication);
+    await filter.masquerade(['10.88.0.2']);
+    const listing = () => sh('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: `${BASE_LISTING}\n` }).stdout;
+    t.equal(baseIntactInListing(listing()), true, "the base chain's listing shows its rules");
+    sh('ip', ['netns', 'exec', ns, 'nft', 'flush', 'table', 'inet', 'jailnet']);
+    t.equal(baseIntactInListing(listing()), false, 'and, once flushed, that they are gone');
+    t.equal(baseIntact(read()), false);
+    t.same([...elementsLeadingTo(read(), 'ctr1-eth0').keys()].sort(), ['hairpin-v4', 'hairpin-v6', 'published', 'published-v4'], 'the map elements still lead to the emptied chains');
+    // As a process that never saw the table (another stamp beside the count): its chain is read, found empty.
+    const countFile = path.join(runDirectory, readdirSync(runDirectory).find((f) => f.endsWith('.owners'))!);
+    writeFileSync(countFile, `${readFileSync(countFile, 'utf8').trim().split(' ')[0]} another-process\n`);
+    commands.length = 0;
+    await filter.unpublishPorts(publication.owner, []);
+    t.same(commands, ['nft -j list chain inet jailnet dnat/ctr1-eth0', 'nft -j list table inet jailnet', 'nft -f -', 'nft -f -'], 'its empty chain read, then the whole table for its elements; the removal; the base put back');
+    t.notMatch(text(), /ctr1-eth0|8080|5353/, 'no chain or element of it is left');
+    t.equal(baseIntact(read()), true, 'the base rules are back');
+    sh('ip', ['netns', 'exec', ns, 'nft', 'flush', 'table', 'inet', 'jailnet']);
+    commands.length = 0;
+    await filter.publishPorts(publication);
+    t.same(commands, ['nft -f -', 'nft -f -'], 'a publication this process knows to be gone: its transaction, then the base put back');
+    t.equal(baseIntact(read()), true);
+    t.same(sortedForwards(forwardsOf(read(), 'ctr1-eth0')), sortedForwards(publication.forwards));
+    await filter.unpublishPorts(publication.owner, []);
+    await filter.unmasquerade(['10.88.0.2']);
+    t.equal(read().exists, false, 'the table goes with its last owner');
   });
 
   await t.test('a table of the earlier layout (base chains jumping to each publication) is brought to this one', async (t) => {

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { cliLab, fetchFrom, hostAddress, hostLinks, jailnetNft, linkRemove, missingPrerequisite, netnsRemove, ping } from './helpers/linux.js';
+import { cliLab, fetchFrom, hostAddress, hostLinks, jailnetNft, linkRemove, missingPrerequisite, netnsRemove, ping, sh } from './helpers/linux.js';
 
 const missing = missingPrerequisite(['setpriv', 'hostname']);
 if (missing) {
@@ -53,7 +53,30 @@ if (missing) {
     t.same(leftovers('jntpods', bridge), nothingLeft, 'no lease, veth, netns, container or cache file is left');
     t.notMatch(jailnetNft().text, addressA, 'no nft rule is left');
     t.notOk(fetchFrom(undefined, 'http://127.0.0.1:18491/').ok, 'the port is closed');
-    t.equal((await cli('network', 'rm', 'jntpods')).code, 0);
+    t.ok(hostLinks().some((l) => l.ifname === bridge), 'the bridge stays with its network');
+    const removed = await cli('network', 'rm', 'jntpods');
+    t.equal(removed.code, 0, removed.stderr);
+    t.match(removed.stdout, `and its bridge ${bridge}`);
+    t.notOk(hostLinks().some((l) => l.ifname === bridge), 'network rm removes the bridge nothing uses');
+  });
+
+  t.test("network rm keeps a bridge with a member that is not jailnet's, and says so", async (t) => {
+    const bridge = 'jnt-pods2';
+    const member = 'jnt-pods2m';
+    t.teardown(() => {
+      netnsRemove('jailnet-jnt-pk');
+      linkRemove(member);
+      linkRemove(bridge);
+    });
+    t.equal((await cli('network', 'create', 'jntkeep', '--subnet', '10.246.2.0/24', '--bridge', bridge)).code, 0);
+    t.equal((await cli('pod', 'create', 'jnt-pk', '--network', 'jntkeep')).code, 0);
+    t.equal((await cli('pod', 'rm', 'jnt-pk')).code, 0);
+    sh('ip', ['link', 'add', member, 'type', 'veth', 'peer', 'name', `${member.slice(0, -1)}p`]);
+    sh('ip', ['link', 'set', member, 'master', bridge]);
+    const removed = await cli('network', 'rm', 'jntkeep');
+    t.equal(removed.code, 0, removed.stderr);
+    t.match(removed.stdout, `bridge ${bridge} kept: it has members jailnet did not attach (${member})`);
+    t.ok(hostLinks().some((l) => l.ifname === bridge), 'the bridge stays');
   });
 
   t.test('20 pods created in parallel: unique addresses, all reachable, all removed without leaks', async (t) => {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { busyboxPath, missingPrerequisite, scratchDir } from './helpers/linux.js';
 import { NETAVARK } from './helpers/netavark.js';
+import { containersConf } from './helpers/podman-cni.js';
 import { privateHost, type PrivateHost } from './fixtures/private-host.mjs';
 import { FETCH } from './helpers/linux.js';
 
@@ -30,22 +31,7 @@ function podmanLab() {
   symlinkSync(NETAVARK, path.join(helpers, 'netavark'));
   symlinkSync(AARDVARK, path.join(helpers, 'aardvark-dns'));
   const conf = path.join(dir, 'containers.conf');
-  writeFileSync(
-    conf,
-    [
-      '[containers]',
-      'default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]',
-      '[engine]',
-      'cgroup_manager = "cgroupfs"',
-      'events_logger = "file"',
-      'runtime = "runc"',
-      `helper_binaries_dir = ["${helpers}", "/usr/lib/podman", "/usr/libexec/podman"]`,
-      '[network]',
-      'network_backend = "netavark"',
-      `network_config_dir = "${path.join(dir, 'networks')}"`,
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(conf, containersConf(['network_backend = "netavark"', `network_config_dir = "${path.join(dir, 'networks')}"`], { engine: [`helper_binaries_dir = ["${helpers}", "/usr/lib/podman", "/usr/libexec/podman"]`] }));
   return { dir, rootfs, conf };
 }
 

@@ -4,12 +4,13 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { findNetwork, listNetworks } from '../cni/conflist.js';
 import { parsePrefix, type Prefix } from '../ipam/ip.js';
-import { validateNetworkName } from '../names.js';
+import { validateInterfaceName, validateNetworkName } from '../names.js';
 import { JAILNET_MARK, NetworkError, networkConflist } from '../networks/create.js';
+import { removeUnusedBridge } from '../plugins/bridge/setup.js';
 import { PodStore } from '../pods/store.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { formatPlan, unlessPlanning } from '../util/change-plan.js';
-import type { InterfaceInfo } from '../hosts/host.js';
+import type { Host, InterfaceInfo } from '../hosts/host.js';
 import type { CliContext } from './context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -100,10 +101,51 @@ function networkInspect(network: Command, context: CliContext): void {
     });
 }
 
+/** What became of a removed network's bridge: gone, never there, or kept (and why). */
+interface BridgeOutcome {
+  name: string;
+  outcome: 'removed' | 'absent' | 'kept';
+  reason?: string;
+}
+
+/**
+ * The network's bridge goes with it when nothing uses it, as podman's `network rm` does
+ * (libnetwork removes what CNI leaves); one with a member jailnet did not attach (an
+ * admin's uplink) or with attachments still recorded stays, and the user is told why.
+ */
+async function removeNetworkBridge(context: CliContext, stateDir: string, list: { plugins: Array<Record<string, unknown>> }): Promise<BridgeOutcome | undefined> {
+  const name = bridgeOf(list);
+  if (name === undefined) return undefined;
+  validateInterfaceName(name);
+  let host: Host;
+  try {
+    host = await context.host();
+  } catch {
+    // No driver or tool here: there is no bridge of this host to remove.
+    return undefined;
+  }
+  const outcome = await removeUnusedBridge(host, name, { attachments: path.join(stateDir, 'attachments'), planning: context.dryRun() });
+  if (outcome !== 'in use') return { name, outcome };
+  const info = await host.inspectInterface(name);
+  const reason = !info?.groups.includes('bridge')
+    ? 'it is not a bridge'
+    : info.members.length > 0
+      ? `it has members jailnet did not attach (${info.members.join(', ')})`
+      : 'containers are still attached to it';
+  return { name, outcome: 'kept', reason };
+}
+
+function describeRemoval(name: string, file: string, bridge: BridgeOutcome | undefined): string {
+  const line = `removed ${name} (${file})`;
+  if (bridge?.outcome === 'removed') return `${line} and its bridge ${bridge.name}`;
+  if (bridge?.outcome === 'kept') return `${line}; bridge ${bridge.name} kept: ${bridge.reason}`;
+  return line;
+}
+
 function networkRemove(network: Command, context: CliContext): void {
   network
     .command('rm <name>')
-    .description('remove a network (refused while pods use it)')
+    .description("remove a network and its bridge (refused while pods use it; a bridge with others' members stays)")
     .action(async (name: string) => {
       validateNetworkName(name);
       const { runtime } = await context.config();
@@ -117,7 +159,8 @@ function networkRemove(network: Command, context: CliContext): void {
         const text = await fs.readFile(file).catch(() => undefined);
         if (text && text.equals(list.bytes)) {
           await unlessPlanning(context.plan, 'remove', file, () => fs.rm(file));
-          if (!context.printPlanIfDry()) context.print({ removed: name, file }, () => `removed ${name} (${file})`);
+          const bridge = await removeNetworkBridge(context, runtime.stateDir, JSON.parse(text.toString()) as { plugins: Array<Record<string, unknown>> });
+          if (!context.printPlanIfDry()) context.print({ removed: name, file, ...(bridge ? { bridge } : {}) }, () => describeRemoval(name, file, bridge));
           return;
         }
       }

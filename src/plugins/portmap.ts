@@ -62,7 +62,7 @@ function loadConf(request: PluginRequest) {
   return { snat: conf.snat, mappings };
 }
 
-const ownerOf = (request: PluginRequest): PublicationOwner => ({ containerId: request.containerId, ifname: request.ifname });
+const ownerOf = (of: { containerId: string; ifname: string }): PublicationOwner => ({ containerId: of.containerId, ifname: of.ifname });
 
 /** The container's addresses and subnets, from the previous plugin's result. */
 function targetOf(result: Result, ifname: string): { bridge?: string; addresses: string[]; subnets: string[] } {
@@ -97,6 +97,8 @@ const PortmapRecordSchema = AttachmentBase.extend({
   addresses: z.array(z.string()),
   /** What the host was given: what `jailnet repair` puts back (absent in records of earlier versions). */
   publication: PortPublicationSchema.optional(),
+  /** The mappings a sibling (the container on another network) publishes instead (claimedElsewhere). */
+  shared: z.array(MappingSchema).optional(),
 });
 
 type PortmapRecord = z.infer<typeof PortmapRecordSchema>;
@@ -118,37 +120,85 @@ async function forget(store: PortmapStore, id: string, record: PortmapRecord): P
 }
 
 /**
+ * The mappings another attachment's claim takes, split: those of a sibling (the same
+ * container on another network, which publishes the port already: the first one wins, as
+ * with its default route, and the port follows the container to the sibling when that one
+ * goes) and the first clash with any other attachment. Under the records' lock.
+ */
+async function claimedElsewhere(store: PortmapStore, mappings: PortMapping[], id: string, containerId: string) {
+  const shared: PortMapping[] = [];
+  let rest = mappings;
+  for (let clash = await store.claims.clashOf(rest, id); clash; clash = await store.claims.clashOf(rest, id)) {
+    const owner = await store.records.read(clash.owner);
+    if (owner?.containerId !== containerId) return { shared, clash: { ...clash, owner } };
+    shared.push(clash.mapping);
+    rest = rest.filter((m) => m !== clash?.mapping);
+  }
+  return { shared, clash: undefined };
+}
+
+/** What a record publishes of `mappings`: forwards to its addresses, with the hairpin it had. */
+function publicationOfRecord(record: PortmapRecord, mappings: PortMapping[]): PortPublication {
+  const hairpin = record.publication?.hairpin;
+  return { owner: ownerOf(record), forwards: forwardsFor(mappings, record.addresses), ...(hairpin ? { hairpin } : {}) };
+}
+
+/**
  * Checks the ports and claims them in one critical section, so two ADDs never both take a
  * port: the claims first, then the record (see port-claims.ts for a crash between them).
  * A host port another attachment publishes is refused, unless both name host addresses,
- * different ones.
+ * different ones, or the other is a sibling (claimedElsewhere). Returns what to publish.
  */
-async function claimPorts(request: PluginRequest, mappings: PortMapping[], publication: PortPublication): Promise<() => Promise<void>> {
+async function claimPorts(request: PluginRequest, mappings: PortMapping[], wanted: PortPublication) {
   const store = await portmapStore();
   const id = attachmentKey(request.config.name as string, request.containerId, request.ifname);
-  const addresses = [...new Set(publication.forwards.map((f) => f.podAddress))];
-  const record: PortmapRecord = { ...baseRecord(request), mappings, addresses, publication };
+  const addresses = [...new Set(wanted.forwards.map((f) => f.podAddress))];
+  const record: PortmapRecord = { ...baseRecord(request), mappings, addresses, publication: wanted };
   await store.records.locked(async () => {
-    const clash = await store.claims.clashOf(mappings, id);
+    const { shared, clash } = await claimedElsewhere(store, mappings, id, request.containerId);
     if (clash) {
-      const owner = await store.records.read(clash.owner);
-      const by = owner ? rdrAnchor({ containerId: owner.containerId, ifname: owner.ifname }) : clash.owner;
+      const by = clash.owner ? rdrAnchor(ownerOf(clash.owner)) : clash.mapping.hostPort;
       throw new CniError(ErrorCode.PortInUse, `host port ${clash.mapping.hostPort}/${clash.mapping.protocol} is already published`, `by ${by}`);
     }
-    await store.claims.claim(mappings, id);
+    const own = mappings.filter((m) => !shared.includes(m));
+    record.publication = publicationOfRecord(record, own);
+    if (shared.length > 0) record.shared = shared;
+    await store.claims.claim(own, id);
     await store.records.write(id, record);
   });
-  return () => forget(store, id, record);
+  return { publication: record.publication as PortPublication, release: () => forget(store, id, record) };
+}
+
+/**
+ * After an attachment gave its ports up: each sibling that asked for one of them (the same
+ * container on another network) publishes it now, so the port still reaches the container.
+ */
+async function handOver(store: PortmapStore, gone: PortmapRecord): Promise<void> {
+  const goneId = attachmentKey(gone.network, gone.containerId, gone.ifname);
+  await store.records.locked(async () => {
+    for (const [id, sibling] of await store.records.entries(`-${gone.containerId}-`)) {
+      if (id === goneId || sibling.containerId !== gone.containerId) continue;
+      const { shared } = await claimedElsewhere(store, sibling.mappings, id, sibling.containerId);
+      const own = sibling.mappings.filter((m) => !shared.includes(m));
+      if (shared.length === (sibling.shared?.length ?? 0)) continue;
+      const publication = publicationOfRecord(sibling, own);
+      await store.claims.claim(own, id);
+      await pluginHost().filter.publishPorts(publication);
+      const { shared: _before, ...rest } = sibling;
+      await store.records.write(id, { ...rest, publication, ...(shared.length > 0 ? { shared } : {}) });
+    }
+  });
 }
 
 async function add(request: PluginRequest): Promise<Result> {
   const prev = requirePrevResult(request, 'portmap');
   const { snat, mappings } = loadConf(request);
   if (mappings.length === 0) return prev;
-  const publication = publicationFor(request, mappings, prev, snat);
-  if (publication.forwards.length === 0) throw new CniError(ErrorCode.InvalidConfig, `prevResult has no address for ${request.ifname}`);
+  const wanted = publicationFor(request, mappings, prev, snat);
+  if (wanted.forwards.length === 0) throw new CniError(ErrorCode.InvalidConfig, `prevResult has no address for ${request.ifname}`);
   // Recorded before the host holds it: DEL and gc find the publication from the record.
-  const release = await claimPorts(request, mappings, publication);
+  const { publication, release } = await claimPorts(request, mappings, wanted);
+  if (publication.forwards.length === 0) return prev;
   let warnings: string[];
   try {
     warnings = await pluginHost().filter.publishPorts(publication);
@@ -161,16 +211,20 @@ async function add(request: PluginRequest): Promise<Result> {
   return prev;
 }
 
+/** The attachment's publication taken from the host, its claims and record given up, its ports handed to a sibling. */
+async function withdraw(store: PortmapStore, record: PortmapRecord, alsoFlowsTo: string[] = []): Promise<void> {
+  await pluginHost().filter.unpublishPorts(ownerOf(record), [...new Set([...record.addresses, ...alsoFlowsTo])]);
+  await forget(store, attachmentKey(record.network, record.containerId, record.ifname), record);
+  await handOver(store, record);
+}
+
 async function del(request: PluginRequest): Promise<void> {
   loadConf(request);
   const store = await portmapStore();
-  const id = attachmentKey(request.config.name as string, request.containerId, request.ifname);
-  const record = await store.records.read(id);
+  const record = await store.records.read(attachmentKey(request.config.name as string, request.containerId, request.ifname));
   // No record: this attachment never published a port (the record comes before the host's rules).
   if (!record) return;
-  const fromResult = request.prevResult ? containerAddresses(request.prevResult, request.ifname) : [];
-  await pluginHost().filter.unpublishPorts(ownerOf(request), [...new Set([...record.addresses, ...fromResult])]);
-  await forget(store, id, record);
+  await withdraw(store, record, request.prevResult ? containerAddresses(request.prevResult, request.ifname) : []);
 }
 
 async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
@@ -179,8 +233,7 @@ async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
   const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
   const store = await portmapStore();
   for (const record of (await store.records.all()).filter((r) => r.network === network && !keep.has(`${r.containerId}\n${r.ifname}`))) {
-    await pluginHost().filter.unpublishPorts({ containerId: record.containerId, ifname: record.ifname }, record.addresses);
-    await forget(store, attachmentKey(network, record.containerId, record.ifname), record);
+    await withdraw(store, record);
   }
 }
 
@@ -193,8 +246,11 @@ function held(wanted: PortForward, published: PortForward[]): boolean {
 
 async function check(request: PluginRequest): Promise<void> {
   const prev = requirePrevResult(request, 'portmap');
-  const { snat, mappings } = loadConf(request);
-  const wanted = publicationFor(request, mappings, prev, snat).forwards;
+  const { mappings } = loadConf(request);
+  const store = await portmapStore();
+  // What this attachment publishes (a sibling may publish some of its ports: claimedElsewhere).
+  const record = await store.records.read(attachmentKey(request.config.name as string, request.containerId, request.ifname));
+  const wanted = record?.publication?.forwards ?? forwardsFor(mappings, containerAddresses(prev, request.ifname));
   const published = await pluginHost().filter.publishedPorts(ownerOf(request));
   for (const f of sortedForwards(wanted)) {
     if (!held(f, published)) throw new CniError(ErrorCode.CheckFailed, `no rule publishes ${f.hostPort}/${f.protocol} to ${f.podAddress}:${f.podPort}`);

@@ -36,9 +36,12 @@ import {
 import { conntrack, ifn, nft } from './commands.js';
 import { netnsPathOf } from './jails.js';
 import {
+  BASE_LISTING,
   baseIntact,
+  baseIntactInListing,
   DELETE_TABLE,
   dnatChain,
+  elementsLeadingTo,
   emptyState,
   forwardsOf,
   isolatedOf,
@@ -54,6 +57,7 @@ import {
   setNames,
   transaction,
   withoutCovered,
+  type ElementsByMap,
   type NftState,
 } from './nft-table.js';
 import { parseDeletedFlows } from './parse.js';
@@ -142,11 +146,19 @@ export class NftPacketFilter implements PacketFilter {
    * Applies changes in one transaction, and says whether it held (only `mayFail` ones may
    * not; nft then changes nothing). Where the table is known to be there, without its
    * declaration (see transaction()), and with it only when the table turns out missing.
+   * A table that is there may have lost its base rules to an `nft flush table` (a firewall
+   * reload) that jailnet's count and memory cannot see: the bare transaction lists a base
+   * chain after its changes, and where their rules are gone they are put back at once (a
+   * flushed table's rules are podman's `network reload` remedy's to restore, issue 33).
    */
   private async transact(changes: string[], vnet: Vnet, tableKnown: boolean, mayFail = false): Promise<boolean> {
     if (tableKnown) {
-      const bare = await this.run(nft.apply(), vnet, { input: transaction(changes, false), allowFailure: true });
-      if (bare.exitCode === 0) return true;
+      const input = `${transaction(changes, false)}${BASE_LISTING}\n`;
+      const bare = await this.run(nft.apply(), vnet, { input, allowFailure: true });
+      if (bare.exitCode === 0) {
+        if (!this.door.planning && !baseIntactInListing(bare.stdout)) await this.run(nft.apply(), vnet, { input: transaction([]) });
+        return true;
+      }
       if (!MISSING.test(bare.stderr)) {
         if (mayFail) return false;
         throw new HostCommandError(bare);
@@ -261,6 +273,17 @@ export class NftPacketFilter implements PacketFilter {
   }
 
   /**
+   * What a change must take away of `key`'s publication: its forwards, or, where a flush
+   * emptied its chain (a publication always has a forward), the map elements that still
+   * lead to it, from one whole read (a chain cannot go while an element jumps to it).
+   */
+  private async previousOf(key: string, vnet: Vnet): Promise<PortForward[] | ElementsByMap | undefined> {
+    const forwards = await this.ownForwards(key, vnet);
+    if (forwards === undefined || forwards.length > 0) return forwards;
+    return elementsLeadingTo(await this.readTable(vnet), key);
+  }
+
+  /**
    * DNAT of 127.0.0.1 towards a bridge needs the bridge to route loopback sources. On the
    * host it is read first from /proc (this process runs in the host's namespace), so only
    * the first publication on a bridge costs a command.
@@ -286,7 +309,7 @@ export class NftPacketFilter implements PacketFilter {
         return known === undefined ? 1 : 0;
       }
       memory.forwards.delete(key);
-      const previous = await this.ownForwards(key, vnet);
+      const previous = await this.previousOf(key, vnet);
       await apply(publicationChanges(key, previous, publication));
       memory.forwards.set(key, publication.forwards);
       return previous === undefined ? 1 : 0;
@@ -301,7 +324,7 @@ export class NftPacketFilter implements PacketFilter {
       const known = memory.forwards.get(key);
       memory.forwards.delete(key);
       if (known !== undefined && (await attempt(publicationChanges(key, known, null)))) return -1;
-      const previous = await this.ownForwards(key, vnet);
+      const previous = await this.previousOf(key, vnet);
       if (previous === undefined) return 0;
       await apply(publicationChanges(key, previous, null));
       return -1;

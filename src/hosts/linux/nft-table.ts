@@ -8,7 +8,9 @@
 // Every change is one `nft -f -` transaction, which also declares the table and resets the
 // base chains' few fixed rules wherever the table may be missing, so a half-applied state
 // never exists; no other table is ever touched. Reads are structural: rules come back as
-// nft's JSON expressions, never as text. Pure: state in, script or data out.
+// nft's JSON expressions, never as text (one exception: the base chains listed at the end of
+// a transaction, whose rules are only counted, as `nft -j -f` runs no script). Pure: state
+// in, script or data out.
 import { bitLength, familyOf, networkAddress, parseIP, parsePrefix, prefixContains, type Prefix } from '../../ipam/ip.js';
 import { MASQUERADE_TABLE, NFT_TABLE, POD_SUBNETS_TABLE } from '../../persistent-names.js';
 import { isProtocol, type IsolationPolicy, type PortForward, type PortPublication } from '../packet-filter.js';
@@ -42,22 +44,29 @@ export interface NftState {
   chains: string[];
   rules: NftRule[];
   sets: Map<string, string[]>;
+  /** Each verdict map's elements: the key as nft writes it, and the chain it jumps to. */
+  maps: Map<string, Array<{ key: string; target?: string }>>;
 }
+
+/** A map's elements by map: the keys, as nft writes them. */
+export type ElementsByMap = Map<MapName, string[]>;
 
 /** What a transaction does with elements (`delete` fails unless each one is there). */
 export type ElementVerb = 'add' | 'delete';
 
-export const emptyState = (): NftState => ({ exists: false, chains: [], rules: [], sets: new Map() });
+export const emptyState = (): NftState => ({ exists: false, chains: [], rules: [], sets: new Map(), maps: new Map() });
 
 interface JsonElem {
   prefix?: { addr: string; len: number };
   range?: [string, string];
   elem?: { val: unknown };
+  concat?: unknown[];
 }
 
 function elementText(elem: unknown): string {
   if (typeof elem === 'string' || typeof elem === 'number') return String(elem);
   const e = elem as JsonElem;
+  if (e.concat) return e.concat.map(elementText).join(' . ');
   if (e.prefix) return `${e.prefix.addr}/${e.prefix.len}`;
   if (e.range) return `${e.range[0]}-${e.range[1]}`;
   if (e.elem) return elementText(e.elem.val);
@@ -66,12 +75,13 @@ function elementText(elem: unknown): string {
 
 /** Reads `nft -j list table inet jailnet`, or the same of one chain (`list chain`). */
 export function parseNftTable(json: string): NftState {
-  const state: NftState = { exists: true, chains: [], rules: [], sets: new Map() };
+  const state: NftState = { exists: true, chains: [], rules: [], sets: new Map(), maps: new Map() };
   const items = (JSON.parse(json) as { nftables: Array<Record<string, Record<string, unknown>>> }).nftables;
   for (const item of items) {
     if (item.chain) state.chains.push(item.chain.name as string);
     if (item.rule) state.rules.push({ chain: item.rule.chain as string, expr: (item.rule.expr as unknown[] | undefined) ?? [] });
     if (item.set) state.sets.set(item.set.name as string, ((item.set.elem as unknown[] | undefined) ?? []).map(elementText));
+    if (item.map) state.maps.set(item.map.name as string, ((item.map.elem as Array<[unknown, { jump?: { target: string } }]> | undefined) ?? []).map(([key, verdict]) => ({ key: elementText(key), target: verdict?.jump?.target })));
   }
   return state;
 }
@@ -175,18 +185,56 @@ function skeletonLines(): string[] {
   ];
 }
 
+/** How many fixed rules each base chain holds (skeletonLines). */
+function baseRuleCounts(): Map<string, number> {
+  const wanted = new Map<string, number>();
+  for (const line of skeletonLines()) {
+    const chain = new RegExp(`^add rule ${T} (\\S+) `).exec(line)?.[1];
+    if (chain) wanted.set(chain, (wanted.get(chain) ?? 0) + 1);
+  }
+  return wanted;
+}
+
 /**
  * Whether the base chains hold their fixed rules (an `nft flush table` takes every rule
  * and leaves chains, sets and maps). A table that is not there has nothing to lack.
  */
 export function baseIntact(state: NftState): boolean {
   if (!state.exists) return true;
-  const wanted = new Map<string, number>();
-  for (const line of skeletonLines()) {
-    const chain = new RegExp(`^add rule ${T} (\\S+) `).exec(line)?.[1];
-    if (chain) wanted.set(chain, (wanted.get(chain) ?? 0) + 1);
+  return [...baseRuleCounts()].every(([chain, count]) => state.rules.filter((r) => r.chain === chain).length === count);
+}
+
+/**
+ * `list chain` of the first base chain, put after the changes of a transaction that does not
+ * declare the table: its output (baseIntactInListing) says whether an `nft flush table` (a
+ * firewall reload) took the base rules, which jailnet's count and memory of the table cannot
+ * know, at no command of its own. One chain: nft 1.0.6 fails a script that lists two.
+ */
+export const BASE_LISTING = `list chain ${T} ${BASE_CHAINS[0]}`;
+
+/** Whether nft's text listing of base chains (BASE_LISTING's output) shows each listed one with its fixed rules (lines in its block other than its type and policy). */
+export function baseIntactInListing(text: string): boolean {
+  const counts = new Map<string, number>();
+  let chain: string | undefined;
+  for (const line of text.split('\n').map((l) => l.trim())) {
+    const opened = /^chain (\S+) \{$/.exec(line);
+    if (opened) counts.set((chain = opened[1] as string), 0);
+    else if (line === '}') chain = undefined;
+    else if (chain !== undefined && line !== '' && !/^(type \S+ hook |policy )/.test(line)) counts.set(chain, (counts.get(chain) ?? 0) + 1);
   }
-  return [...wanted].every(([chain, count]) => state.rules.filter((r) => r.chain === chain).length === count);
+  const wanted = baseRuleCounts();
+  return counts.size > 0 && [...counts].every(([c, count]) => wanted.get(c) === count);
+}
+
+/** The elements of jailnet's maps that lead to `key`'s chains: what a publication whose chains were flushed still holds. */
+export function elementsLeadingTo(state: NftState, key: string): ElementsByMap {
+  const targets = new Set([dnatChain(key), snatChain(key)]);
+  const found: ElementsByMap = new Map();
+  for (const map of Object.values(MAPS)) {
+    const keys = (state.maps.get(map) ?? []).filter((e) => e.target !== undefined && targets.has(e.target)).map((e) => e.key);
+    if (keys.length > 0) found.set(map, keys);
+  }
+  return found;
 }
 
 /** DNAT for each forward; `fib daddr type local` is pf's `self`: any of the host's own addresses. */
@@ -254,17 +302,18 @@ const elementsLine = (map: MapName, keys: string[], key: string): string =>
 /**
  * The changes that make `key`'s publication what `publication` says (null: none), given
  * the forwards it has now (read from its own DNAT chain; undefined: it has none;
- * `unread`: taken to have none, its chains created, which fails where they are there).
+ * `unread`: taken to have none, its chains created, which fails where they are there) or,
+ * where a flush emptied its chains, the map elements that still lead to them.
  * Old elements are removed by adding them first (a no-op where they are) and deleting
  * them, so a removal never fails on an element a crash left out; a chain is emptied and
  * refilled, or deleted once no element leads to it.
  */
-export function publicationChanges(key: string, previous: PortForward[] | undefined | 'unread', publication: PortPublication | null): string[] {
+export function publicationChanges(key: string, previous: PortForward[] | ElementsByMap | undefined | 'unread', publication: PortPublication | null): string[] {
   const lines: string[] = [];
-  const had = Array.isArray(previous);
+  const had = previous !== undefined && previous !== 'unread';
   if (had) {
     lines.push(`add chain ${T} ${dnatChain(key)}`, `add chain ${T} ${snatChain(key)}`);
-    for (const [map, keys] of publicationElements(previous, true)) {
+    for (const [map, keys] of Array.isArray(previous) ? publicationElements(previous, true) : previous) {
       for (const element of keys) lines.push(`${elementsLine(map, [element], key)}`, `delete element ${T} ${map} { ${element} }`);
     }
   }

@@ -16,8 +16,8 @@ import type { Rollback } from '../rollback.js';
 import type { BridgeConf } from './config.js';
 import type { AttachmentPlan } from './plan.js';
 
-async function bridgeLock(bridge: string): Promise<string> {
-  const dir = path.join(await attachmentsDir(), 'locks');
+async function bridgeLock(bridge: string, attachments?: string): Promise<string> {
+  const dir = path.join(attachments ?? (await attachmentsDir()), 'locks');
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   return path.join(dir, `bridge-${bridge}`);
 }
@@ -149,14 +149,17 @@ export type BridgeRemoval = 'removed' | 'absent' | 'in use';
  * not jailnet's, an admin's uplink, keeps it). Under the bridge's lock, so no first ADD is
  * setting it up meanwhile; an ADD records its attachment before it looks at the bridge.
  */
-export async function removeUnusedBridge(host: Host, bridge: string): Promise<BridgeRemoval> {
-  return withLock(await bridgeLock(bridge), async () => {
-    const records = await bridgeRecords(await attachmentsDir()).all();
+export async function removeUnusedBridge(host: Host, bridge: string, how: { attachments?: string; planning?: boolean } = {}): Promise<BridgeRemoval> {
+  const attachments = how.attachments ?? (await attachmentsDir());
+  const work = async (): Promise<BridgeRemoval> => {
+    const records = await bridgeRecords(attachments).all();
     if (records.some((r) => r.bridge === bridge)) return 'in use';
     const info = await host.inspectInterface(bridge);
     if (!info) return 'absent';
     if (!info.groups.includes('bridge') || info.members.length > 0) return 'in use';
     await host.destroyInterface(bridge);
     return 'removed';
-  });
+  };
+  // A plan (--dry-run) writes nothing, not even a lock file.
+  return how.planning ? work() : withLock(await bridgeLock(bridge, attachments), work);
 }
