@@ -120,7 +120,8 @@ function podmanRuns(socket) {
     writeFileSync(conf, `[containers]\ndefault_ulimits = ["nofile=${nofile}:${nofile}", "nproc=32768:32768"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["${dir}"]\nnetwork_config_dir = "${netd}"\n`);
     const env = { ...baseEnv, CONTAINERS_CONF: conf, JAILNET_SOCKET: socket };
     podman[mode] = (...a) => spawnSync('podman', a, { env, encoding: 'utf8' });
-    podman[mode]('network', 'create', '--subnet', subnet, `jnbench${mode}`);
+    // DNS off in both: the reference plugins have no dnsname, so podman writes none for them.
+    podman[mode]('network', 'create', '--disable-dns', '--subnet', subnet, `jnbench${mode}`);
     // Each config dir would pick the same free bridge name: one per implementation instead.
     const listFile = path.join(netd, `jnbench${mode}.conflist`);
     writeFileSync(listFile, readFileSync(listFile, 'utf8').replace(/"bridge": "cni-podman\d+"/, `"bridge": "jnbpod${mode.slice(0, 3)}0"`));
@@ -167,7 +168,7 @@ async function podmanAutostartRuns({ rootfs, referenceCost }) {
   const podman = (...a) => host.run(['podman', ...a], { PATH: baseEnv.PATH });
   const times = { autostart: [], none: [] };
   try {
-    const made = podman('network', 'create', '--subnet', '10.253.3.0/24', 'jnbenchauto');
+    const made = podman('network', 'create', '--disable-dns', '--subnet', '10.253.3.0/24', 'jnbenchauto');
     if (made.code !== 0) throw new Error(`network create (autostart): ${made.stderr}`);
     for (let i = 0; i < iterations; i++) {
       for (const mode of ['autostart', 'none']) {

@@ -93,4 +93,11 @@ export const daemonLogFile = (socket: string): string => `${socket}.log`;
  * reads every file there as a network's.
  */
 export const AARDVARK_LOCK = 'jailnet-aardvark';
+
+/**
+ * aardvark-dns's directory for the dnsname plugin (podman's CNI backend): in jailnet's run
+ * directory (JAILNET_RUN_DIR, else the socket's), which goes at reboot with the containers
+ * it names; apart from netavark's, which podman keeps in its own run directory.
+ */
+export const cniAardvarkDir = (env: NodeJS.ProcessEnv): string => `${env.JAILNET_RUN_DIR || DAEMON_SOCKET.slice(0, DAEMON_SOCKET.lastIndexOf('/'))}/aardvark-dns`;
 export const AARDVARK_OUTPUT = 'jailnet-aardvark.log';

@@ -37,3 +37,11 @@ export function defaultDaemonAutostart(kind: HostKind = hostKind()): boolean {
 export function bundledPluginDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'libexec', 'cni');
 }
+
+/**
+ * Where the dnsname plugin looks for aardvark-dns, the first that exists: FreeBSD's port
+ * (dns/aardvark-dns), podman's helper directory on other systems, Debian's package.
+ */
+export function aardvarkBinaries(): string[] {
+  return ['/usr/local/libexec/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns', '/usr/lib/podman/aardvark-dns'];
+}

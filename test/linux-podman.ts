@@ -10,6 +10,7 @@ import { defaultStateDir } from '../src/platform.js';
 import { DAEMON_SOCKET } from '../src/persistent-names.js';
 import { answers, startDaemonProcess } from './helpers/daemon.js';
 import { PLUGIN_DIR } from './helpers/run.js';
+import { containersConf } from './helpers/podman-cni.js';
 import { busyboxPath, fetchFrom, hostAddress, hostLinks, jailnetNft, missingPrerequisite, scratchDir } from './helpers/linux.js';
 
 const missing = missingPrerequisite(['podman', 'buildah', 'runc']);
@@ -34,19 +35,7 @@ if (missing) {
   // podman lowers its own NPROC to 32768 (the reference's recipe).
   writeFileSync(
     path.join(dir, 'containers.conf'),
-    [
-      '[containers]',
-      `default_ulimits = ["nofile=${hardNofile}:${hardNofile}", "nproc=${nproc}:${nproc}"]`,
-      '[engine]',
-      'cgroup_manager = "cgroupfs"',
-      'events_logger = "file"',
-      'runtime = "runc"',
-      '[network]',
-      'network_backend = "cni"',
-      `cni_plugin_dirs = ["${PLUGIN_DIR}"]`,
-      `network_config_dir = "${netd}"`,
-      '',
-    ].join('\n'),
+    containersConf(['network_backend = "cni"', `cni_plugin_dirs = ["${PLUGIN_DIR}"]`, `network_config_dir = "${netd}"`], { ulimits: `"nofile=${hardNofile}:${hardNofile}", "nproc=${nproc}:${nproc}"` }),
   );
   // jailnet's plugins read the default jailnet.conf here: podman runs some DELs from its
   // cleanup process (started by conmon), which does not inherit this test's environment.
@@ -80,7 +69,8 @@ if (missing) {
 
     t.test('podman uses the CNI backend and writes the network with jailnet\'s plugin types', async (t) => {
       t.equal(podman('info', '--format', '{{.Host.NetworkBackend}}').stdout.trim(), 'cni');
-      const created = podman('network', 'create', '--subnet', `${SUBNET}.0/24`, NETWORK);
+      // DNS off: names are test/podman-cni-dns.ts's, in a private host (aardvark would listen on this host's bridge).
+      const created = podman('network', 'create', '--disable-dns', '--subnet', `${SUBNET}.0/24`, NETWORK);
       t.equal(created.code, 0, created.stderr);
       const list = JSON.parse(readFileSync(path.join(netd, `${NETWORK}.conflist`), 'utf8'));
       bridge = list.plugins[0].bridge;

@@ -11,6 +11,7 @@ import { BridgeConfSchema } from '../src/plugins/bridge/config.js';
 import { FirewallConfSchema } from '../src/plugins/firewall.js';
 import { PortmapConfSchema } from '../src/plugins/portmap.js';
 import { StaticIpamSchema } from '../src/plugins/static.js';
+import { DnsnameConfSchema } from '../src/plugins/dnsname.js';
 import { TuningConfSchema } from '../src/plugins/tuning.js';
 
 const PAGES = ['man/jailnet.8', 'man/jailnet.conf.5', 'man/jailnet-cni.8', 'man/jailnet-netavark.8'];
@@ -97,6 +98,7 @@ t.test("every plugin's configuration field is in jailnet-cni(8)", async (t) => {
     firewall: FirewallConfSchema,
     tuning: TuningConfSchema,
     static: StaticIpamSchema,
+    dnsname: DnsnameConfSchema,
   };
   // CNI's envelopes: what a plugin reads inside them is named with it (runtimeConfig.mac).
   const envelope = new Set(['args', 'runtimeConfig']);

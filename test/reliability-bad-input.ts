@@ -20,6 +20,7 @@ import { hostLocal } from '../src/plugins/host-local.js';
 import { loopback } from '../src/plugins/loopback.js';
 import { MappingSchema, portmap, PortmapConfSchema } from '../src/plugins/portmap.js';
 import { tuning, TuningConfSchema } from '../src/plugins/tuning.js';
+import { dnsname, DnsnameConfSchema } from '../src/plugins/dnsname.js';
 import { comparable, podmanDefaultNetwork } from './helpers/podnet.js';
 import { podLab, type PodLab } from './helpers/pods.js';
 import { PLUGIN_DIR } from './helpers/run.js';
@@ -28,7 +29,7 @@ import { setup } from './helpers/sim.js';
 
 t.setTimeout(900_000);
 
-const PLUGINS: Record<string, Plugin> = { bridge, 'host-local': hostLocal, portmap, firewall, tuning, loopback };
+const PLUGINS: Record<string, Plugin> = { bridge, 'host-local': hostLocal, portmap, firewall, tuning, loopback, dnsname };
 type PluginName = keyof typeof PLUGINS;
 
 interface PluginCase {
@@ -61,8 +62,10 @@ function entryOf(lab: PodLab, plugin: PluginName): Record<string, unknown> {
   const byType: Record<string, Record<string, unknown>> = Object.fromEntries(list.plugins.map((p) => [p.type, p as Record<string, unknown>]));
   const ipam = (byType.bridge as { ipam: Record<string, unknown> }).ipam;
   const prevResult = { cniVersion: '0.4.0', interfaces: [{ name: 'eth0', sandbox: 'ctr1' }], ips: [{ version: '4', interface: 0, address: '10.88.0.9/16', gateway: '10.88.0.1' }], routes: [], dns: {} };
-  const entry = plugin === 'host-local' ? { type: 'host-local', ipam } : plugin === 'loopback' ? { type: 'loopback' } : { ...byType[plugin] };
-  const chained = plugin === 'portmap' || plugin === 'firewall' || plugin === 'tuning';
+  // podman's CNI backend adds dnsname to a new network where it finds the plugin (cni_conversion.go).
+  const dnsname = { type: 'dnsname', domainName: 'dns.podman', capabilities: { aliases: true } };
+  const entry = plugin === 'host-local' ? { type: 'host-local', ipam } : plugin === 'loopback' ? { type: 'loopback' } : plugin === 'dnsname' ? dnsname : { ...byType[plugin] };
+  const chained = plugin === 'portmap' || plugin === 'firewall' || plugin === 'tuning' || plugin === 'dnsname';
   return { cniVersion: '0.4.0', name: 'podman', ...entry, ...(chained ? { prevResult } : {}) };
 }
 
@@ -123,7 +126,7 @@ function envCases(lab: PodLab, plugin: PluginName): PluginCase[] {
       cases.push({ what: `${plugin} ${command} without ${name}`, plugin, env: { ...baseEnv(command), [name]: undefined }, stdin, code: 4 });
     }
     // An unknown key is refused only by the plugins that read CNI_ARGS (as the reference plugins do).
-    const readsArgs = plugin === 'bridge' || plugin === 'host-local' || plugin === 'tuning';
+    const readsArgs = plugin === 'bridge' || plugin === 'host-local' || plugin === 'tuning' || plugin === 'dnsname';
     for (const args of ['=x', 'novalue', 'A=1;;B=2', 'A=1=2', ...(readsArgs ? ['FOO=bar'] : [])]) {
       cases.push({ what: `${plugin} ${command} CNI_ARGS=${args}`, plugin, env: { ...baseEnv(command), CNI_ARGS: args }, stdin, code: 4 });
     }
@@ -222,6 +225,13 @@ function valueCases(lab: PodLab): PluginCase[] {
   add('tuning', 'a sysctl value that is not a number', (e) => (e.sysctl = { 'net.inet.ip.ttl': 'abc' }));
   add('tuning', 'mtu 71', (e) => (e.mtu = 71));
   add('tuning', 'allmulti', (e) => (e.allmulti = true), 2);
+  // Names aardvark-dns cannot serve as one label (issue 31), and domains it does not answer under.
+  const labels = ['a.b', 'a b', 'a,b', 'a\nb', 'x'.repeat(64), '-a', ''];
+  for (const name of labels) {
+    if (name !== '') cases.push({ what: `dnsname ADD K8S_POD_NAME=${JSON.stringify(name)}`, plugin: 'dnsname', env: { ...baseEnv(), CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAME=${name}` }, stdin: json(entryOf(lab, 'dnsname')), code: 4 });
+    add('dnsname', `alias ${JSON.stringify(name)}`, (e) => (e.runtimeConfig = { aliases: { podman: ['ok', name] } }));
+  }
+  for (const domain of ['not a name', 'example.com', '', 'dns..podman']) add('dnsname', `domainName ${JSON.stringify(domain)}`, (e) => (e.domainName = domain));
   return cases;
 }
 
@@ -291,6 +301,7 @@ t.test('plugins: every bad input gets its CNI error code and changes nothing', a
     }),
     ...schemaCases(lab, 'firewall', FirewallConfSchema),
     ...schemaCases(lab, 'tuning', TuningConfSchema),
+    ...schemaCases(lab, 'dnsname', DnsnameConfSchema),
     ...nameCases(lab),
     ...valueCases(lab),
     ...(await configCases(lab)),

@@ -82,12 +82,15 @@ export function withEntry(text: string | undefined, dns: NetworkDns, entry: DnsE
   return [headerLine(dns), ...lines, entryLine(entry)].map((l) => `${l}\n`).join('');
 }
 
-/** The file without this container's lines; undefined when only the header would be left. */
-export function withoutEntry(text: string, containerId: string): string | undefined {
+/** The file with only the lines of containers `keep` takes; undefined when only the header would be left. */
+export function keepingEntries(text: string, keep: (containerId: string) => boolean): string | undefined {
   const [header = '', ...lines] = text.split('\n').filter(Boolean);
-  const kept = lines.filter((l) => l.split(' ')[0] !== containerId);
+  const kept = lines.filter((l) => keep(l.split(' ')[0] as string));
   return kept.length === 0 ? undefined : [header, ...kept].map((l) => `${l}\n`).join('');
 }
+
+/** The file without this container's lines; undefined when only the header would be left. */
+export const withoutEntry = (text: string, containerId: string): string | undefined => keepingEntries(text, (id) => id !== containerId);
 
 /** `update`: the header's second column replaced by these servers (none: the column goes). */
 export function withServers(text: string, servers: string[]): string {

@@ -10,6 +10,7 @@ const PLUGINS: Record<string, () => Promise<Plugin>> = {
   firewall: async () => (await import('./firewall.js')).firewall,
   tuning: async () => (await import('./tuning.js')).tuning,
   static: async () => (await import('./static.js')).staticIpam,
+  dnsname: async () => (await import('./dnsname.js')).dnsname,
 };
 
 export const PLUGIN_NAMES = Object.keys(PLUGINS);

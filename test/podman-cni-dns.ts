@@ -1,0 +1,99 @@
+// Names for podman's CNI backend (issue 31): real podman 4.3.1 with jailnet's plugin
+// directory, in a private mount and network namespace (fixtures/private-host.mjs), so that
+// aardvark-dns listens only on gateways inside it. podman finds jailnet's dnsname plugin,
+// writes it into a new network and says dns_enabled; containers resolve each other by name,
+// alias and short ID (busybox nslookup, asking each gateway explicitly: podman orders a
+// container's nameservers as it likes); a container on another network gets NXDOMAIN; one on
+// two networks resolves the names of both; a removed container's name is gone within a
+// second; after network rm no aardvark process or file is left.
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { missingPrerequisite } from './helpers/linux.js';
+import { podmanCniLab } from './helpers/podman-cni.js';
+import { privateHost } from './fixtures/private-host.mjs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+t.setTimeout(600_000);
+
+const AARDVARK = '/usr/lib/podman/aardvark-dns';
+const FILES = '/run/jailnet/aardvark-dns';
+const missing = missingPrerequisite(['podman', 'runc', 'unshare']) ?? (existsSync(AARDVARK) ? undefined : `${AARDVARK} is missing (install.sh installs aardvark-dns)`);
+
+if (missing) {
+  t.fail(`cannot run the podman CNI DNS test: ${missing}`);
+} else {
+  const lab = podmanCniLab('podman-cni-dns', 'named\n', ['sh', 'httpd', 'sleep', 'nslookup', 'cat', 'wget']);
+  const host = await privateHost(lab.conf);
+  t.teardown(() => host.stop());
+  const env = { PATH: process.env.PATH };
+  const podman = (...args: string[]) => host.run(['podman', ...args], env);
+  const inHost = (...argv: string[]) => host.run(argv, env);
+  const run = (name: string, networks: string, ...extra: string[]) => podman('run', '-d', '--name', name, '--network', networks, ...extra, '--rootfs', lab.rootfs, '/bin/httpd', '-f', '-p', '80', '-h', '/www');
+  /** busybox nslookup NAME SERVER from a container: the first address it gives, or what it said. */
+  const lookup = (from: string, name: string, server: string) => {
+    const answer = podman('exec', from, 'nslookup', name, server);
+    return /Name:[^\n]*\nAddress: (\S+)/.exec(answer.stdout)?.[1] ?? `${answer.stdout}${answer.stderr}`.trim();
+  };
+  const addressOn = (name: string, network: string) => JSON.parse(podman('inspect', name).stdout)[0].NetworkSettings.Networks[network].IPAddress as string;
+  const aardvarkPids = () => inHost('pgrep', '-f', 'aardvark-dns').stdout.trim();
+
+  t.test('podman writes the dnsname plugin into a new network and says dns_enabled', async (t) => {
+    for (const [name, subnet] of [['jnda', '10.249.1.0/24'], ['jndb', '10.249.2.0/24'], ['jndc', '10.249.3.0/24']]) {
+      const created = podman('network', 'create', '--subnet', subnet as string, name as string);
+      t.equal(created.code, 0, created.stderr);
+    }
+    const list = JSON.parse(readFileSync(path.join(lab.netd, 'jnda.conflist'), 'utf8'));
+    t.match(list.plugins.find((p: { type: string }) => p.type === 'dnsname'), { domainName: 'dns.podman', capabilities: { aliases: true } });
+    t.match(JSON.parse(podman('network', 'inspect', 'jnda').stdout)[0], { dns_enabled: true });
+  });
+
+  t.test('two containers resolve each other by name, alias and short ID', async (t) => {
+    t.equal(run('web', 'jnda', '--network-alias', 'www').code, 0, 'run web');
+    t.equal(run('client', 'jnda').code, 0, 'run client');
+    const web = addressOn('web', 'jnda');
+    const id = JSON.parse(podman('inspect', 'web').stdout)[0].Id as string;
+    t.match(podman('exec', 'client', 'cat', '/etc/resolv.conf').stdout, /^nameserver 10\.249\.1\.1$/m, "the gateway is the client's nameserver");
+    t.match(podman('exec', 'client', 'cat', '/etc/resolv.conf').stdout, /^search .*dns\.podman/m, 'with the search domain');
+    t.equal(lookup('client', 'web', '10.249.1.1'), web, 'by name');
+    t.equal(lookup('client', 'www', '10.249.1.1'), web, 'by alias');
+    t.equal(lookup('client', id.slice(0, 12), '10.249.1.1'), web, 'by short ID');
+    t.equal(lookup('client', 'web.dns.podman', '10.249.1.1'), web, 'under the domain');
+    t.equal(lookup('web', 'client', '10.249.1.1'), addressOn('client', 'jnda'), 'and the other way');
+    t.match(podman('exec', 'client', 'wget', '-q', '-O', '-', 'http://web/').stdout, /named/, 'the client fetches web by name');
+    t.match(inHost('cat', `${FILES}/jnda`).stdout, /^10\.249\.1\.1\n/, "aardvark's file for the network, in jailnet's run directory");
+  });
+
+  t.test('another network gets NXDOMAIN; a container on two networks resolves both', async (t) => {
+    t.equal(run('other', 'jndc').code, 0, 'run other');
+    t.match(lookup('other', 'web', '10.249.3.1'), /NXDOMAIN/, 'a container on a third network cannot resolve web');
+    t.equal(run('far', 'jndb').code, 0, 'run far');
+    t.equal(run('both', 'jnda,jndb').code, 0, 'run both on two networks');
+    t.equal(lookup('both', 'web', '10.249.1.1'), addressOn('web', 'jnda'), 'both resolves web (network a)');
+    t.equal(lookup('both', 'far', '10.249.2.1'), addressOn('far', 'jndb'), 'and far (network b)');
+    t.match(lookup('far', 'web', '10.249.2.1'), /NXDOMAIN/, 'far, on network b alone, cannot resolve web');
+  });
+
+  t.test('a removed container is gone from DNS within a second', async (t) => {
+    t.equal(podman('rm', '-f', '-t', '0', 'web').code, 0, 'rm web');
+    let answer = lookup('client', 'web', '10.249.1.1');
+    for (let i = 0; i < 10 && !/NXDOMAIN/.test(answer); i++) {
+      await sleep(100);
+      answer = lookup('client', 'web', '10.249.1.1');
+    }
+    t.match(answer, /NXDOMAIN/, 'web no longer resolves');
+  });
+
+  t.test('rm, network rm: no aardvark process or file left', async (t) => {
+    t.not(aardvarkPids(), '', 'aardvark-dns runs while names are served');
+    for (const name of ['client', 'other', 'far', 'both']) t.equal(podman('rm', '-f', '-t', '0', name).code, 0, `rm ${name}`);
+    for (const name of ['jnda', 'jndb', 'jndc']) t.equal(podman('network', 'rm', name).code, 0, `network rm ${name}`);
+    let pids = aardvarkPids();
+    for (let i = 0; i < 20 && pids !== ''; i++) {
+      await sleep(100);
+      pids = aardvarkPids();
+    }
+    t.equal(pids, '', 'aardvark-dns exited with its last name');
+    t.equal(inHost('ls', '-A', FILES).stdout.trim(), '', 'no network file is left');
+  });
+}
