@@ -10,8 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { missingPrerequisite } from './helpers/linux.js';
 import { podmanCniLab } from './helpers/podman-cni.js';
+import { JAILNET } from './helpers/run.js';
 import { privateHost } from './fixtures/private-host.mjs';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 t.setTimeout(600_000);
@@ -82,6 +83,20 @@ if (missing) {
       answer = lookup('client', 'web', '10.249.1.1');
     }
     t.match(answer, /NXDOMAIN/, 'web no longer resolves');
+  });
+
+  t.test('jailnet status names the server; aardvark killed: status fails, podman network reload starts it again', async (t) => {
+    const conf = path.join(path.dirname(lab.netd), 'jailnet.conf');
+    writeFileSync(conf, `[runtime]\ncni_config_dir = ${lab.netd}\n`);
+    const statusLine = () => inHost(process.execPath, JAILNET, '--config', conf, 'status').stdout.split('\n').find((l) => /aardvark-dns|container names/.test(l)) ?? '';
+    t.match(statusLine(), /^ok {4}container names for networks jnda, jndb, jndc: aardvark-dns \(pid \d+\) serves/, 'status: serving');
+    t.equal(inHost('pkill', '-KILL', '-f', 'aardvark-dns').code, 0, 'aardvark-dns killed');
+    await sleep(200);
+    t.match(statusLine(), /^FAIL {2}aardvark-dns is not running while containers have names on .*jnda/, 'status: not running');
+    t.match(lookup('client', 'both', '10.249.1.1'), /timed out|no servers|can't/i, 'nothing answers');
+    t.equal(podman('network', 'reload', 'client').code, 0, 'podman network reload client');
+    t.equal(lookup('client', 'both', '10.249.1.1'), addressOn('both', 'jnda'), 'names answer again');
+    t.match(statusLine(), /^ok /, 'status: serving again');
   });
 
   t.test('rm, network rm: no aardvark process or file left', async (t) => {

@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { listNetworks } from '../cni/conflist.js';
 import type { Host, ReadinessCheck, ReadinessNeeds } from '../hosts/host.js';
+import { dnsChecks } from '../dns/dns-check.js';
 import type { CliContext } from './context.js';
 import { daemonCheck } from '../daemon/daemon-check.js';
 import { bridgePlugin, subnetsOf } from './network-command.js';
@@ -91,9 +92,10 @@ export function statusCommand(context: CliContext): Command {
     .action(async (options: { fix: boolean; apply: boolean }) => {
       if (options.apply && !options.fix) throw new Error('--apply goes with --fix');
       const host = await context.host();
-      const needs = networkNeeds((await listNetworks((await context.config()).runtime.cniConfigDir)).lists);
+      const { lists } = await listNetworks((await context.config()).runtime.cniConfigDir);
+      const needs = networkNeeds(lists);
       const daemon = await daemonCheck(host.kind, await context.config(), process.env);
-      const allChecks = async () => [...(await host.readiness(needs)), ...(await driftChecks(context)), daemon];
+      const allChecks = async () => [...(await host.readiness(needs)), ...(await driftChecks(context)), ...(await dnsChecks(host.kind, lists, process.env)), daemon];
       let checks = await allChecks();
       const applied = options.apply ? await applySafe(host, checks) : [];
       // Without --apply status only reads, so a dry run prints the checks as a run does.

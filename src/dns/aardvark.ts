@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { ExecDoor } from '../hosts/exec.js';
 import { AARDVARK_LOCK, AARDVARK_OUTPUT } from '../persistent-names.js';
 import { withLock } from '../util/file-lock.js';
+import { processAlive } from '../util/process.js';
 import { oneLine } from '../util/teardown.js';
 
 /** The search domain aardvark answers under (`name.dns.podman`), as netavark returns it. */
@@ -139,26 +140,19 @@ export async function aardvarkVersion(door: ExecDoor, binary: string): Promise<[
   return version;
 }
 
-/** The pid in aardvark.pid, when that process is alive. */
-async function runningPid(site: AardvarkSite): Promise<number | undefined> {
-  const text = await readText(path.join(site.dir, 'aardvark.pid'));
-  const pid = Number(text?.trim());
-  if (!Number.isInteger(pid) || pid <= 1) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+/** The pid in aardvark.pid of a directory, when that process is alive. */
+export async function aardvarkPid(dir: string): Promise<number | undefined> {
+  const pid = Number((await readText(path.join(dir, 'aardvark.pid')))?.trim());
+  return Number.isInteger(pid) && pid > 1 && processAlive(pid) ? pid : undefined;
 }
 
 /** The directory's file that is not a network's. */
 const OWN_FILES = new Set(['aardvark.pid']);
 
-/** Whether any network file is left for aardvark to serve. */
-async function anyNetworkFile(dir: string): Promise<boolean> {
+/** The network files aardvark serves in a directory. */
+export async function networkFiles(dir: string): Promise<string[]> {
   const names = await fs.readdir(dir).catch(() => [] as string[]);
-  return names.some((n) => !OWN_FILES.has(n) && !n.endsWith('.tmp'));
+  return names.filter((n) => !OWN_FILES.has(n) && !n.endsWith('.tmp'));
 }
 
 /**
@@ -167,12 +161,12 @@ async function anyNetworkFile(dir: string): Promise<boolean> {
  * child listens). A teardown never starts one; an aardvark with nothing left exits by itself.
  */
 export async function reloadAardvark(door: ExecDoor, site: AardvarkSite, start: boolean): Promise<'reloaded' | 'started' | 'none'> {
-  const pid = await runningPid(site);
+  const pid = await aardvarkPid(site.dir);
   if (pid !== undefined) {
     process.kill(pid, 'SIGHUP');
     return 'reloaded';
   }
-  if (!start || !(await anyNetworkFile(site.dir))) return 'none';
+  if (!start || (await networkFiles(site.dir)).length === 0) return 'none';
   // Beside the directory, not in it: aardvark 1.4 reads every file there as a network's and
   // exits on one it cannot parse. aardvark 1.4 takes RUST_LOG as a bare level.
   const output = path.join(path.dirname(site.dir), AARDVARK_OUTPUT);
