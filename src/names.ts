@@ -85,3 +85,15 @@ export function randomLocalMac(): string {
   octets[0] = (octets[0]! & 0xfe) | 0x02;
   return [...octets].map((o) => o.toString(16).padStart(2, '0')).join(':');
 }
+
+/** A name aardvark-dns can serve as one DNS label: no dot (it would read as a subdomain), space, comma or newline; at most 63 bytes. */
+const DNS_LABEL = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/;
+
+export function isDnsLabel(name: string): boolean {
+  return DNS_LABEL.test(name);
+}
+
+export function validateDnsAlias(name: string): string {
+  if (!isDnsLabel(name)) throw new NameError(`alias ${shown(name)} is not a DNS label (letters, digits, "_" and "-", at most 63 characters, no dot)`);
+  return name;
+}

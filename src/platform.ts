@@ -40,8 +40,11 @@ export function bundledPluginDir(): string {
 
 /**
  * Where the dnsname plugin looks for aardvark-dns, the first that exists: FreeBSD's port
- * (dns/aardvark-dns), podman's helper directory on other systems, Debian's package.
+ * (dns/aardvark-dns), podman's helper directory on other systems, Debian's package. With
+ * JAILNET_TOOL_PATH (the host's tools somewhere else: the simulator's), only there, so a
+ * simulated host never starts this machine's own aardvark-dns.
  */
-export function aardvarkBinaries(): string[] {
+export function aardvarkBinaries(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.JAILNET_TOOL_PATH) return env.JAILNET_TOOL_PATH.split(':').filter(Boolean).map((dir) => path.join(dir, 'aardvark-dns'));
   return ['/usr/local/libexec/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns', '/usr/lib/podman/aardvark-dns'];
 }

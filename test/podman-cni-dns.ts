@@ -37,7 +37,7 @@ if (missing) {
     return /Name:[^\n]*\nAddress: (\S+)/.exec(answer.stdout)?.[1] ?? `${answer.stdout}${answer.stderr}`.trim();
   };
   const addressOn = (name: string, network: string) => JSON.parse(podman('inspect', name).stdout)[0].NetworkSettings.Networks[network].IPAddress as string;
-  const aardvarkPids = () => inHost('pgrep', '-f', 'aardvark-dns').stdout.trim();
+  const aardvarkPids = () => host.pids('aardvark-dns').join(' ');
 
   t.test('podman writes the dnsname plugin into a new network and says dns_enabled', async (t) => {
     for (const [name, subnet] of [['jnda', '10.249.1.0/24'], ['jndb', '10.249.2.0/24'], ['jndc', '10.249.3.0/24']]) {
@@ -90,7 +90,9 @@ if (missing) {
     writeFileSync(conf, `[runtime]\ncni_config_dir = ${lab.netd}\n`);
     const statusLine = () => inHost(process.execPath, JAILNET, '--config', conf, 'status').stdout.split('\n').find((l) => /aardvark-dns|container names/.test(l)) ?? '';
     t.match(statusLine(), /^ok {4}container names for networks jnda, jndb, jndc: aardvark-dns \(pid \d+\) serves/, 'status: serving');
-    t.equal(inHost('pkill', '-KILL', '-f', 'aardvark-dns').code, 0, 'aardvark-dns killed');
+    const victims = host.pids('aardvark-dns');
+    t.ok(victims.length > 0, 'aardvark-dns runs in the private host');
+    for (const pid of victims) process.kill(pid, 'SIGKILL');
     await sleep(200);
     t.match(statusLine(), /^FAIL {2}aardvark-dns is not running while containers have names on .*jnda/, 'status: not running');
     t.match(lookup('client', 'both', '10.249.1.1'), /timed out|no servers|can't/i, 'nothing answers');

@@ -29,6 +29,7 @@ const pod = (name: string, address: string, extra: Partial<PodRecord> = {}): Pod
   containerId: `jailnet-${name}`,
   networks: [{ name: 'web', ifname: 'eth0', result: { ips: [{ address: `${address}/24`, gateway: '10.9.0.1' }], routes: [{ dst: '0.0.0.0/0' }] } }],
   ports: [],
+  aliases: [],
   restart: 'no',
   containers: [],
   runtime: { interfaces: [], routes: [] },

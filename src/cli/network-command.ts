@@ -54,14 +54,15 @@ function networkCreate(network: Command, context: CliContext): void {
     .option('--internal', 'no gateway, no masquerading, no default route', false)
     .option('--mtu <n>', 'MTU (72 to 65535)', (v) => (/^\d+$/.test(v) ? Number(v) : NaN))
     .option('--isolate', "pods of other jailnet networks cannot reach this network's pods", false)
-    .action(async (name: string, options: { subnet: string[]; gateway?: string; ipRange?: string; ipv6: boolean; bridge?: string; internal: boolean; mtu?: number; isolate: boolean }) => {
+    .option('--dns', 'pods resolve each other by name and --alias (aardvark-dns on the gateway)', false)
+    .action(async (name: string, options: { subnet: string[]; gateway?: string; ipRange?: string; ipv6: boolean; bridge?: string; internal: boolean; mtu?: number; isolate: boolean; dns: boolean }) => {
       validateNetworkName(name);
       const { runtime } = await context.config();
       const { lists } = await listNetworks(runtime.cniConfigDir);
       if (lists.some((l) => l.name === name)) throw new NetworkError(`network ${name} already exists`);
       const existing = lists.map((l) => JSON.parse(l.bytes.toString()) as { plugins: Array<Record<string, unknown>> });
       const used = existing.flatMap(subnetsOf).map((s) => parsePrefix(s)).filter((p): p is Prefix => p !== null);
-      const conflist = networkConflist({ name, dataDir: path.join(runtime.stateDir, 'networks'), subnets: options.subnet, gateway: options.gateway, ipRange: options.ipRange, ipv6: options.ipv6, bridge: options.bridge, internal: options.internal, mtu: options.mtu, isolate: options.isolate }, used, existing.map(bridgeOf).filter((b): b is string => b !== undefined));
+      const conflist = networkConflist({ name, dataDir: path.join(runtime.stateDir, 'networks'), subnets: options.subnet, gateway: options.gateway, ipRange: options.ipRange, ipv6: options.ipv6, bridge: options.bridge, internal: options.internal, mtu: options.mtu, isolate: options.isolate, dns: options.dns }, used, existing.map(bridgeOf).filter((b): b is string => b !== undefined));
       if (options.bridge) await refuseNonBridge(context, options.bridge);
       const file = path.join(runtime.cniConfigDir, `${name}.conflist`);
       await unlessPlanning(context.plan, 'write', file, () => writeFileAtomic(file, `${JSON.stringify(conflist, null, 2)}\n`, { mode: 0o644, dirMode: 0o755 }));

@@ -49,9 +49,10 @@ function podCreate(pod: Command, context: CliContext): void {
     .option('-p, --publish <spec>', 'publish a port: [HOSTIP:]HOSTPORT:CTRPORT[/PROTO] (repeatable)', collect, [])
     .option('--ip <ip>', 'static address on the first network')
     .option('--mac <mac>', 'MAC address of the first interface')
+    .option('--alias <name>', 'another name the pod answers to on networks with --dns (repeatable)', collect, [])
     .option('--restart <policy>', 'no | always (rc.d re-creates "always" pods at boot)', 'no')
     .option('--emit-jail-conf', 'print the jail.conf(5) of the pod instead of creating it', false)
-    .action(async (name: string, options: { network: string[]; mode: string; publish: string[]; ip?: string; mac?: string; restart: string; emitJailConf: boolean }) => {
+    .action(async (name: string, options: { network: string[]; mode: string; publish: string[]; ip?: string; mac?: string; alias: string[]; restart: string; emitJailConf: boolean }) => {
       validatePodName(name);
       const ports: PortMapping[] = options.publish.map(parsePublish);
       if (options.restart !== 'no' && options.restart !== 'always') throw new PodError(`--restart takes no or always, not "${options.restart}"`);
@@ -60,7 +61,7 @@ function podCreate(pod: Command, context: CliContext): void {
         return;
       }
       const ctx = await context.pods();
-      const record = await createPod(ctx, { name, networks: options.network, mode: options.mode, ports, ip: options.ip, mac: options.mac, restart: options.restart });
+      const record = await createPod(ctx, { name, networks: options.network, mode: options.mode, ports, ip: options.ip, mac: options.mac, aliases: options.alias, restart: options.restart });
       if (context.printPlanIfDry()) return;
       // The pod is printed as JSON: it is what callers read back.
       context.io.stdout(`${JSON.stringify(podView(record), null, 2)}\n`);

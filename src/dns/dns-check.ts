@@ -13,7 +13,7 @@ const INSTALL: Record<Host['kind'], string> = {
   linux: 'apt install aardvark-dns',
 };
 
-export async function dnsChecks(kind: Host['kind'], lists: Array<{ name: string; plugins: Array<{ type?: unknown }> }>, env: NodeJS.ProcessEnv, binaries = aardvarkBinaries()): Promise<ReadinessCheck[]> {
+export async function dnsChecks(kind: Host['kind'], lists: Array<{ name: string; plugins: Array<{ type?: unknown }> }>, env: NodeJS.ProcessEnv, binaries = aardvarkBinaries(env)): Promise<ReadinessCheck[]> {
   const named = lists.filter((l) => l.plugins.some((p) => p.type === 'dnsname')).map((l) => l.name);
   if (named.length === 0) return [];
   const networks = `network${named.length > 1 ? 's' : ''} ${named.join(', ')}`;

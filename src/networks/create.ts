@@ -1,6 +1,7 @@
 // `jailnet network create`: a conflist in podman's format (bridge + host-local,
 // portmap, firewall, tuning; cniVersion 0.4.0), so podman and jailnet share networks.
 import { createHash } from 'node:crypto';
+import { DNS_SEARCH_DOMAIN } from '../dns/aardvark.js';
 import { formatIP, lastAddress, networkAddress, parseIP, parsePrefix, prefixContains, prefixesOverlap, type Prefix } from '../ipam/ip.js';
 import { validateInterfaceName } from '../names.js';
 import { MAX_MTU, MIN_MTU } from '../plugins/bridge/config.js';
@@ -17,6 +18,8 @@ export interface NetworkOptions {
   internal: boolean;
   mtu?: number;
   isolate: boolean;
+  /** Container names through aardvark-dns (the dnsname plugin), as podman's networks have by default. */
+  dns?: boolean;
 }
 
 export class NetworkError extends Error {}
@@ -104,6 +107,7 @@ export function networkConflist(options: NetworkOptions, usedSubnets: Prefix[], 
   if (!subnets.some((s) => !s.includes(':'))) subnets.unshift(freeSubnet(usedSubnets));
   if (options.ipv6 && !subnets.some((s) => s.includes(':'))) subnets.push(ulaSubnet(options.name));
   checkGateway(options.gateway, subnets);
+  if (options.dns && options.internal) throw new NetworkError('--dns needs the gateway --internal leaves out: aardvark-dns listens on it');
   // An empty value is an error (checkBridge, parseSubnet), not the option left out.
   const bridge = options.bridge !== undefined ? checkBridge(options.bridge, usedBridges) : bridgeNameFor(usedBridges);
   const ipRange = options.ipRange !== undefined ? parseSubnet(options.ipRange) : undefined;
@@ -136,6 +140,8 @@ export function networkConflist(options: NetworkOptions, usedSubnets: Prefix[], 
       { type: 'portmap', capabilities: { portMappings: true } },
       { type: 'firewall', ...(options.isolate ? { ingressPolicy: 'same-bridge' } : {}) },
       { type: 'tuning' },
+      // As podman's CNI backend writes it (libnetwork/cni/cni_conversion.go).
+      ...(options.dns ? [{ type: 'dnsname', domainName: DNS_SEARCH_DOMAIN, capabilities: { aliases: true } }] : []),
     ],
   };
 }

@@ -18,7 +18,7 @@ import type { Attachment, Plugin, PluginRequest } from '../cni/skel.js';
 import { DNS_SEARCH_DOMAIN, DnsError, editFiles, keepingEntries, reloadAardvark, withEntry, withoutEntry, type AardvarkSite, type DnsEntry, type NetworkDns } from '../dns/aardvark.js';
 import { createExecDoor } from '../hosts/exec.js';
 import { familyOf } from '../ipam/ip.js';
-import { validateNetworkName } from '../names.js';
+import { isDnsLabel, validateNetworkName } from '../names.js';
 import { cniAardvarkDir } from '../persistent-names.js';
 import { aardvarkBinaries } from '../platform.js';
 import { callEnv } from '../util/call-env.js';
@@ -29,11 +29,8 @@ export const DnsnameConfSchema = z.looseObject({
   runtimeConfig: z.looseObject({ aliases: z.record(z.string(), z.array(z.string())).optional() }).optional(),
 });
 
-/** A name aardvark can serve as one label: no dot (it would read as a subdomain), space, comma or newline; at most 63 bytes. */
-const LABEL = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/;
-
 function checkLabel(name: string, what: string, code: ErrorCodeValue): string {
-  if (!LABEL.test(name)) throw new CniError(code, `invalid ${what} ${JSON.stringify(name.slice(0, 70))}`, 'a DNS label: letters, digits, "_" and "-", at most 63 characters, no dot');
+  if (!isDnsLabel(name)) throw new CniError(code, `invalid ${what} ${JSON.stringify(name.slice(0, 70))}`, 'a DNS label: letters, digits, "_" and "-", at most 63 characters, no dot');
   return name.toLowerCase();
 }
 
@@ -61,7 +58,7 @@ function namesOf(request: PluginRequest, name: string | undefined, aliases: stri
 
 /** Where the plugin keeps aardvark's files, and the binary it runs (the first that exists), if any. */
 function site(): AardvarkSite | undefined {
-  const binary = aardvarkBinaries().find((b) => existsSync(b));
+  const binary = aardvarkBinaries(callEnv()).find((b) => existsSync(b));
   return binary ? { dir: cniAardvarkDir(callEnv()), binary, port: 53 } : undefined;
 }
 
@@ -80,7 +77,7 @@ async function add(request: PluginRequest): Promise<Result> {
   const listen = gatewaysOf(prev);
   if (!where || listen.length === 0) {
     // No resolver to run, or nowhere for it to listen (no gateway): nothing advertised that would not answer.
-    process.stderr.write(`jailnet dnsname: ${!where ? `no aardvark-dns found (${aardvarkBinaries().join(', ')})` : `network ${network} has no gateway`}: names are not served\n`);
+    process.stderr.write(`jailnet dnsname: ${!where ? `no aardvark-dns found (${aardvarkBinaries(callEnv()).join(', ')})` : `network ${network} has no gateway`}: names are not served\n`);
     return prev;
   }
   const addresses = containerAddresses(prev, request.ifname);

@@ -5,7 +5,7 @@ import { emptyRules, type BalancerRules } from '../balancer/rules.js';
 import type { ConfList } from '../cni/conflist.js';
 import { describeClash, hostPortClash } from '../cni/port-mapping.js';
 import { parseIP } from '../ipam/ip.js';
-import { isUnicastMac, validatePodName } from '../names.js';
+import { isUnicastMac, validateDnsAlias, validatePodName } from '../names.js';
 import { noProgress } from '../util/progress.js';
 import { Teardown } from '../util/teardown.js';
 import { PodError, podContainerId, podJailName, runtimeConf, save, stopped, type PodContext, type PodMode } from './pods.js';
@@ -19,6 +19,8 @@ export interface CreateOptions {
   ports: PortMapping[];
   ip?: string;
   mac?: string;
+  /** DNS aliases on every network of the pod that has names (dnsname). */
+  aliases?: string[];
   restart?: 'no' | 'always';
   /** A restored pod's load balancer (kata-ipvs): its rules come back with the pod. */
   balancer?: BalancerRules;
@@ -94,6 +96,7 @@ async function prepare(ctx: PodContext, options: CreateOptions, restoring: boole
     ports: options.ports,
     ...(options.ip ? { ip: options.ip } : {}),
     ...(options.mac ? { mac: options.mac } : {}),
+    aliases: (options.aliases ?? []).map(validateDnsAlias),
     restart: options.restart ?? 'no',
     containers: [],
     runtime: { interfaces: [], routes: [], ...(options.balancer ? { balancer: options.balancer } : {}) },

@@ -35,6 +35,14 @@ export interface PodContext {
 }
 
 
+/** What the chain's capabilities get: the published ports, and the aliases by network (dnsname's `aliases`). */
+function capabilityArgsOf(record: PodRecord): Record<string, unknown> {
+  return {
+    ...(record.ports.length > 0 ? { portMappings: record.ports } : {}),
+    ...(record.aliases.length > 0 ? { aliases: Object.fromEntries(record.networks.map((n) => [n.name, record.aliases])) } : {}),
+  };
+}
+
 export function runtimeConf(record: PodRecord, netns: string, ifname: string): RuntimeConf {
   const args: Array<[string, string]> = [
     ['IgnoreUnknown', '1'],
@@ -47,7 +55,7 @@ export function runtimeConf(record: PodRecord, netns: string, ifname: string): R
     netns,
     ifname,
     args,
-    capabilityArgs: record.ports.length > 0 ? { portMappings: record.ports } : {},
+    capabilityArgs: capabilityArgsOf(record),
   };
 }
 

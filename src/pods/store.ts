@@ -76,6 +76,8 @@ const PodSchema = z.object({
   ports: z.array(MappingSchema),
   ip: z.string().optional(),
   mac: z.string().optional(),
+  /** Names the pod also answers to on its networks' DNS (pod create --alias). */
+  aliases: z.array(z.string()).default([]),
   restart: z.enum(['no', 'always']).default('no'),
   containers: z.array(z.object({ name: z.string(), jail: z.string(), path: z.string(), hostname: z.string() })),
   /** What the runtime API added to the running pod. */
