@@ -11,6 +11,7 @@ import t from 'tap';
 import { missingPrerequisite } from './helpers/linux.js';
 import { podmanCniLab } from './helpers/podman-cni.js';
 import { JAILNET } from './helpers/run.js';
+import { DAEMON_SOCKET } from '../src/persistent-names.js';
 import { privateHost } from './fixtures/private-host.mjs';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -85,20 +86,42 @@ if (missing) {
     t.match(answer, /NXDOMAIN/, 'web no longer resolves');
   });
 
-  t.test('jailnet status names the server; aardvark killed: status fails, podman network reload starts it again', async (t) => {
+  t.test('jailnet status names the server; aardvark killed: status fails, jailnet repair (or podman network reload) starts it again', async (t) => {
     const conf = path.join(path.dirname(lab.netd), 'jailnet.conf');
     writeFileSync(conf, `[runtime]\ncni_config_dir = ${lab.netd}\n`);
-    const statusLine = () => inHost(process.execPath, JAILNET, '--config', conf, 'status').stdout.split('\n').find((l) => /aardvark-dns|container names/.test(l)) ?? '';
+    const jailnet = (...args: string[]) => inHost(process.execPath, JAILNET, '--config', conf, ...args);
+    const statusLine = () => jailnet('status').stdout.split('\n').find((l) => /aardvark-dns|container names/.test(l)) ?? '';
+    const kill = async () => {
+      const victims = host.pids('aardvark-dns');
+      t.ok(victims.length > 0, 'aardvark-dns runs in the private host');
+      for (const pid of victims) process.kill(pid, 'SIGKILL');
+      await sleep(200);
+    };
     t.match(statusLine(), /^ok {4}container names for networks jnda, jndb, jndc: aardvark-dns \(pid \d+\) serves/, 'status: serving');
-    const victims = host.pids('aardvark-dns');
-    t.ok(victims.length > 0, 'aardvark-dns runs in the private host');
-    for (const pid of victims) process.kill(pid, 'SIGKILL');
-    await sleep(200);
-    t.match(statusLine(), /^FAIL {2}aardvark-dns is not running while containers have names on .*jnda/, 'status: not running');
+    await kill();
+    t.match(statusLine(), /^FAIL {2}host: aardvark-dns is not running while containers have names on .*jnda.* — fix: jailnet repair/, 'status: drift');
     t.match(lookup('client', 'both', '10.249.1.1'), /timed out|no servers|can't/i, 'nothing answers');
-    t.equal(podman('network', 'reload', 'client').code, 0, 'podman network reload client');
-    t.equal(lookup('client', 'both', '10.249.1.1'), addressOn('both', 'jnda'), 'names answer again');
+    const repaired = jailnet('repair');
+    t.equal(repaired.code, 0, repaired.stderr);
+    t.equal(lookup('client', 'both', '10.249.1.1'), addressOn('both', 'jnda'), 'names answer again after jailnet repair');
     t.match(statusLine(), /^ok /, 'status: serving again');
+    await kill();
+    t.equal(podman('network', 'reload', 'client').code, 0, 'podman network reload client');
+    t.equal(lookup('client', 'both', '10.249.1.1'), addressOn('both', 'jnda'), 'and after podman network reload');
+  });
+
+  t.test('through jailnetd: a new container is named by the daemon', async (t) => {
+    const daemon = host.spawn([process.execPath, JAILNET, '--log-level', 'info', 'daemon'], env);
+    let log = '';
+    daemon.stderr?.on('data', (d) => (log += d));
+    t.teardown(() => daemon.kill('SIGKILL'));
+    for (let i = 0; i < 200 && inHost('test', '-S', DAEMON_SOCKET).code !== 0; i++) await sleep(100);
+    t.equal(run('late', 'jnda').code, 0, 'run late');
+    t.equal(lookup('client', 'late', '10.249.1.1'), addressOn('late', 'jnda'), 'late resolves by name');
+    t.equal(podman('rm', '-f', '-t', '0', 'late').code, 0, 'rm late');
+    await sleep(200);
+    t.match(log, /"plugin":"dnsname"[^\n]*"command":"ADD"|"command":"ADD"[^\n]*"plugin":"dnsname"/, `jailnetd served dnsname: ${log.slice(0, 800)}`);
+    daemon.kill('SIGTERM');
   });
 
   t.test('rm, network rm: no aardvark process or file left', async (t) => {

@@ -9,11 +9,14 @@ import { PodStore } from '../pods/store.js';
 import { driftSubject, HOST_WIDE, type Drift } from '../repair/audit.js';
 import { oneLine } from '../util/teardown.js';
 import { applyRepairs, findDrift, type RepairScope } from '../repair/repair.js';
+import { cniAardvarkDir } from '../persistent-names.js';
+import { aardvarkBinaries } from '../platform.js';
 import type { CliContext } from './context.js';
 
 export async function repairScope(context: CliContext): Promise<RepairScope> {
   const { runtime } = await context.config();
-  return { host: await context.host(), store: new PodStore(runtime.stateDir, context.plan), attachmentsDir: path.join(runtime.stateDir, 'attachments'), progress: context.progress };
+  const dns = { dir: cniAardvarkDir(process.env), door: await context.door(), binaries: aardvarkBinaries(process.env) };
+  return { host: await context.host(), store: new PodStore(runtime.stateDir, context.plan), attachmentsDir: path.join(runtime.stateDir, 'attachments'), progress: context.progress, dns };
 }
 
 /** Each drift as a failed check of `jailnet status`, or one passed check when there is none. */

@@ -1,12 +1,14 @@
 // `jailnet status`'s lines on container names for podman's CNI backend: said only where a
 // network asks for them (its list holds the dnsname plugin). A failure when aardvark-dns is
-// missing (with the install line of the system) or is not running while containers have
-// names in its files; an `ok` line naming what it serves otherwise.
+// missing (with the install line of the system); an `ok` line naming what it serves
+// otherwise. An aardvark-dns that is not running while containers have names in its files
+// is drift (repair/audit.ts), which `jailnet repair` and netmon mend by starting it.
+import type { ExecDoor } from '../hosts/exec.js';
 import type { Host, ReadinessCheck } from '../hosts/host.js';
 import { cniAardvarkDir } from '../persistent-names.js';
 import { aardvarkBinaries } from '../platform.js';
 import { existsSync } from 'node:fs';
-import { aardvarkPid, networkFiles } from './aardvark.js';
+import { aardvarkPid, DnsError, networkFiles, reloadAardvark } from './aardvark.js';
 
 const INSTALL: Record<Host['kind'], string> = {
   freebsd: 'pkg install aardvark-dns',
@@ -23,9 +25,21 @@ export async function dnsChecks(kind: Host['kind'], lists: Array<{ name: string;
   const dir = cniAardvarkDir(env);
   const files = await networkFiles(dir);
   const pid = await aardvarkPid(dir);
-  if (files.length > 0 && pid === undefined) {
-    return [{ name: `aardvark-dns is not running while containers have names on ${files.join(', ')}`, ok: false, fix: 'podman network reload --all (each container ADD starts it again)' }];
-  }
+  // Not running while names are recorded: the drift lines say it, with jailnet repair as the fix.
+  if (files.length > 0 && pid === undefined) return [];
   const serving = pid === undefined ? 'no container has a name yet' : `aardvark-dns (pid ${pid}) serves ${files.join(', ')}`;
   return [{ name: `container names for ${networks}: ${serving}`, ok: true }];
+}
+
+/** The names that are recorded but not served: aardvark-dns not running while its directory holds network files. */
+export async function unservedNames(dir: string): Promise<string[]> {
+  const files = await networkFiles(dir);
+  return files.length > 0 && (await aardvarkPid(dir)) === undefined ? files : [];
+}
+
+/** Starts aardvark-dns on the directory's files again (the first of `binaries` that exists). */
+export async function restartAardvark(door: ExecDoor, dir: string, binaries: string[]): Promise<void> {
+  const binary = binaries.find((b) => existsSync(b));
+  if (!binary) throw new DnsError(`aardvark-dns is missing (${binaries.join(', ')})`);
+  await reloadAardvark(door, { dir, binary, port: 53 }, true);
 }

@@ -6,6 +6,7 @@ import type { Host, InterfaceInfo } from '../hosts/host.js';
 import { sortedForwards, type IsolationPolicy, type PortForward, type PortPublication } from '../hosts/packet-filter.js';
 import { parseIP } from '../ipam/ip.js';
 import { observedPhrases, type ObservedNet } from '../pods/store.js';
+import { unservedNames } from '../dns/dns-check.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { bare, routeKey, type DesiredLink, type DesiredPodNet, type DesiredState } from './desired.js';
 
@@ -17,6 +18,8 @@ export type RepairStep =
   | { kind: 'up'; name: string; vnet?: string }
   | { kind: 'address'; name: string; cidr: string; vnet: string }
   | { kind: 'route'; destination: string; gateway: string; vnet: string }
+  /** aardvark-dns started again on the files of its directory (the dnsname plugin's). */
+  | { kind: 'dns'; dir: string }
   /** Records what someone else added to a pod (not a host change). */
   | { kind: 'observe'; pod: string; found: ObservedNet; gone: ObservedNet };
 
@@ -60,6 +63,11 @@ async function filterDrift(host: Host, desired: DesiredState): Promise<Drift[]> 
     drift.push({ pod: HOST_WIDE, what: `isolated subnets are [${isolated.join(', ')}], the records say [${desired.isolation.isolated.join(', ')}]`, repair: { kind: 'isolation', policy: desired.isolation } });
   }
   return drift;
+}
+
+async function dnsDrift(dir: string): Promise<Drift[]> {
+  const files = await unservedNames(dir);
+  return files.length === 0 ? [] : [{ pod: HOST_WIDE, what: `aardvark-dns is not running while containers have names on ${files.join(', ')}`, repair: { kind: 'dns', dir } }];
 }
 
 async function linkDrift(host: Host, link: DesiredLink): Promise<Drift | undefined> {
@@ -161,6 +169,8 @@ export interface AuditOptions {
   gone?: ReadonlySet<string>;
   /** A step per link and per pod read (`jailnet repair` on a terminal). */
   progress?: ProgressFactory;
+  /** The dnsname plugin's aardvark-dns directory: names there must be served (read with the filter). */
+  dnsDir?: string;
 }
 
 export async function audit(host: Host, desired: DesiredState, options: AuditOptions = {}): Promise<Drift[]> {
@@ -176,6 +186,7 @@ export async function audit(host: Host, desired: DesiredState, options: AuditOpt
     pods: parts.includes('pods') ? desired.pods.filter(live) : [],
   };
   const drift = parts.includes('filter') ? await filterDrift(host, scoped) : [];
+  if (parts.includes('filter') && options.dnsDir !== undefined) drift.push(...(await dnsDrift(options.dnsDir)));
   const progress = (options.progress ?? noProgress)('checking pods', scoped.links.length + scoped.pods.length);
   try {
     for (const link of scoped.links) {

@@ -3,6 +3,8 @@
 // past a failure and reporting every one (as netavark's teardown does). Every step puts
 // a thing back as the records say it, so a repair interrupted at any host command is
 // finished by the next, and ten repairs leave the host as the first did.
+import { restartAardvark } from '../dns/dns-check.js';
+import type { ExecDoor } from '../hosts/exec.js';
 import type { Host } from '../hosts/host.js';
 import { bridgeRecords } from '../plugins/attachment-record.js';
 import { firewallRecords } from '../plugins/firewall.js';
@@ -19,6 +21,8 @@ export interface RepairScope {
   attachmentsDir: string;
   /** Progress of reading and repairing many pods (a terminal line from the CLI; none elsewhere). */
   progress?: ProgressFactory;
+  /** The dnsname plugin's aardvark-dns: its directory, and how to start it again. */
+  dns?: { dir: string; door: ExecDoor; binaries: string[] };
 }
 
 export async function loadDesired(scope: RepairScope): Promise<DesiredState> {
@@ -34,7 +38,7 @@ export async function loadDesired(scope: RepairScope): Promise<DesiredState> {
 
 /** The drift of the host (of one pod and what is host-wide, with `pod`; only `parts`, when given). */
 export async function findDrift(scope: RepairScope, pod?: string, parts?: readonly AuditPart[]): Promise<Drift[]> {
-  const options = { ...(pod === undefined ? {} : { pod }), ...(parts ? { parts } : {}), ...(scope.progress ? { progress: scope.progress } : {}) };
+  const options = { ...(pod === undefined ? {} : { pod }), ...(parts ? { parts } : {}), ...(scope.progress ? { progress: scope.progress } : {}), ...(scope.dns ? { dnsDir: scope.dns.dir } : {}) };
   return audit(scope.host, await loadDesired(scope), options);
 }
 
@@ -55,7 +59,7 @@ async function recordObserved(store: PodStore, pod: string, found: ObservedNet, 
 }
 
 /** The order steps go in: what rules hang on before the rules, the filter before links. */
-const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'route', 'observe'];
+const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'route', 'observe', 'dns'];
 
 const FILTER_STEPS: ReadonlySet<RepairStep['kind']> = new Set(['base', 'publish', 'masquerade', 'isolation']);
 
@@ -78,6 +82,9 @@ async function applyStep(scope: RepairScope, step: RepairStep): Promise<void> {
       return host.addRoute(step.destination, step.gateway, step.vnet);
     case 'observe':
       return recordObserved(scope.store, step.pod, step.found, step.gone);
+    case 'dns':
+      if (!scope.dns) throw new Error('no aardvark-dns to start here');
+      return restartAardvark(scope.dns.door, step.dir, scope.dns.binaries);
   }
 }
 
