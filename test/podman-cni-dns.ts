@@ -9,9 +9,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { missingPrerequisite } from './helpers/linux.js';
-import { podmanCniLab } from './helpers/podman-cni.js';
+import { podmanCniLab, privateDaemon } from './helpers/podman-cni.js';
 import { JAILNET } from './helpers/run.js';
-import { DAEMON_SOCKET } from '../src/persistent-names.js';
 import { privateHost } from './fixtures/private-host.mjs';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -111,17 +110,14 @@ if (missing) {
   });
 
   t.test('through jailnetd: a new container is named by the daemon', async (t) => {
-    const daemon = host.spawn([process.execPath, JAILNET, '--log-level', 'info', 'daemon'], env);
-    let log = '';
-    daemon.stderr?.on('data', (d) => (log += d));
-    t.teardown(() => daemon.kill('SIGKILL'));
-    for (let i = 0; i < 200 && inHost('test', '-S', DAEMON_SOCKET).code !== 0; i++) await sleep(100);
+    const daemon = await privateDaemon(t, host);
+    t.ok(daemon.listening, 'jailnetd listens in the private host');
     t.equal(run('late', 'jnda').code, 0, 'run late');
     t.equal(lookup('client', 'late', '10.249.1.1'), addressOn('late', 'jnda'), 'late resolves by name');
     t.equal(podman('rm', '-f', '-t', '0', 'late').code, 0, 'rm late');
     await sleep(200);
-    t.match(log, /"plugin":"dnsname"[^\n]*"command":"ADD"|"command":"ADD"[^\n]*"plugin":"dnsname"/, `jailnetd served dnsname: ${log.slice(0, 800)}`);
-    daemon.kill('SIGTERM');
+    t.match(daemon.log(), /"plugin":"dnsname"[^\n]*"command":"ADD"|"command":"ADD"[^\n]*"plugin":"dnsname"/, `jailnetd served dnsname: ${daemon.log().slice(0, 800)}`);
+    daemon.stop();
   });
 
   t.test('rm, network rm: no aardvark process or file left', async (t) => {

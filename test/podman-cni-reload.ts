@@ -7,10 +7,8 @@
 // with the plugins run as processes and through jailnetd (item 10). Nothing is left at the end.
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
-import { DAEMON_SOCKET } from '../src/persistent-names.js';
 import { FETCH, missingPrerequisite } from './helpers/linux.js';
-import { podmanCniLab } from './helpers/podman-cni.js';
-import { JAILNET } from './helpers/run.js';
+import { podmanCniLab, privateDaemon } from './helpers/podman-cni.js';
 import { privateHost } from './fixtures/private-host.mjs';
 
 t.setTimeout(600_000);
@@ -94,18 +92,14 @@ if (missing) {
   t.test('nft flush, then podman network reload: plugins as processes (item 10)', flushAndReload);
 
   t.test('nft flush, then podman network reload: through jailnetd (item 10)', async (t) => {
-    const daemon = host.spawn([process.execPath, JAILNET, '--log-level', 'info', 'daemon'], env);
-    let log = '';
-    daemon.stderr?.on('data', (d) => (log += d));
-    t.teardown(() => daemon.kill('SIGKILL'));
-    for (let i = 0; i < 200 && inHost('test', '-S', DAEMON_SOCKET).code !== 0; i++) await sleep(100);
-    t.equal(inHost('test', '-S', DAEMON_SOCKET).code, 0, 'jailnetd listens in the private host');
+    const daemon = await privateDaemon(t, host);
+    t.ok(daemon.listening, 'jailnetd listens in the private host');
     // Two reloads through the daemon first: it then remembers the table as it left it.
     t.equal(podman('network', 'reload', 'web').code, 0, 'a reload jailnetd serves');
     await flushAndReload(t);
     await sleep(200);
-    t.match(log, /"plugin":"portmap".*"msg":"served"|"msg":"served".*"plugin":"portmap"/, `jailnetd served the plugins: ${log.slice(0, 1500)}`);
-    daemon.kill('SIGTERM');
+    t.match(daemon.log(), /"plugin":"portmap".*"msg":"served"|"msg":"served".*"plugin":"portmap"/, `jailnetd served the plugins: ${daemon.log().slice(0, 1500)}`);
+    daemon.stop();
   });
 
   t.test('rm, network rm: nothing left', async (t) => {

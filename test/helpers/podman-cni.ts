@@ -4,8 +4,11 @@
 // (containersConf, which the other podman tests use too).
 import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DAEMON_SOCKET } from '../../src/persistent-names.js';
+import type { PrivateHost } from '../fixtures/private-host.mjs';
 import { busyboxPath, scratchDir } from './linux.js';
-import { PLUGIN_DIR } from './run.js';
+import { JAILNET, PLUGIN_DIR } from './run.js';
 
 export function podmanCniLab(label: string, body: string, applets: string[]): { rootfs: string; conf: string; netd: string } {
   const dir = scratchDir(label);
@@ -25,4 +28,17 @@ export function podmanCniLab(label: string, body: string, applets: string[]): { 
 export function containersConf(network: string[], options: { ulimits?: string; engine?: string[] } = {}): string {
   const ulimits = options.ulimits ?? '"nofile=1024:1024", "nproc=4096:4096"';
   return ['[containers]', `default_ulimits = [${ulimits}]`, '[engine]', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', 'runtime = "runc"', ...(options.engine ?? []), '[network]', ...network, ''].join('\n');
+}
+
+/** jailnetd in a private host on its default socket (info log kept), killed at the end of the test. */
+export async function privateDaemon(t: { teardown(fn: () => unknown): void }, host: PrivateHost): Promise<{ listening: boolean; log(): string; stop(): void }> {
+  const env = { PATH: process.env.PATH };
+  const daemon = host.spawn([process.execPath, JAILNET, '--log-level', 'info', 'daemon'], env);
+  let log = '';
+  daemon.stderr?.on('data', (d) => (log += d));
+  t.teardown(() => daemon.kill('SIGKILL'));
+  const listening = () => host.run(['test', '-S', DAEMON_SOCKET], env).code === 0;
+  // Bounded: 20 s for a Node start on a loaded two-core machine.
+  for (let i = 0; i < 200 && !listening(); i++) await sleep(100);
+  return { listening: listening(), log: () => log, stop: () => daemon.kill('SIGTERM') };
 }
