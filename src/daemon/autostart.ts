@@ -4,8 +4,8 @@
 // namespace, so that the daemon serves the next such calls instead of sending them back;
 // detached, with its output in a log beside the socket; and it stops by itself after
 // [daemon] idle_exit seconds without a call. The call that starts it does not wait for it.
-import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
+import { createExecDoor } from '../hosts/exec.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config/jailnet-conf.js';
@@ -67,18 +67,12 @@ async function spawnDaemon(site: AutostartSite, pidFile: string): Promise<Autost
     // The caller's JAILNET_LOG_LEVEL, which the CLI's own --log-level default would override.
     const level = LOG_LEVELS.find((l) => l === site.env.JAILNET_LOG_LEVEL);
     const args = [CLI, ...(level ? ['--log-level', level] : []), 'daemon', '--socket', site.socket, '--pidfile', pidFile, '--idle-exit', String(site.idleExitMs / 1000)];
-    // At /: a caller's working directory may be a mount that goes away while the daemon runs.
-    const child = spawn(process.execPath, [...DAEMON_HEAP_OPTIONS, ...args], { cwd: '/', detached: true, stdio: ['ignore', log.fd, log.fd], env: daemonEnv(site.env) });
-    const pid = await new Promise<number | undefined>((resolve) => {
-      child.once('spawn', () => resolve(child.pid));
-      child.once('error', () => resolve(undefined));
-    });
+    const pid = await createExecDoor({ env: site.env }).startProgram(process.execPath, [...DAEMON_HEAP_OPTIONS, ...args], { env: daemonEnv(site.env), outputFd: log.fd });
     if (pid === undefined) {
       await fs.rm(pidFile, { force: true });
       return 'off';
     }
     await writePidFile(pidFile, pid);
-    child.unref();
     return 'started';
   } finally {
     await log.close();

@@ -77,6 +77,13 @@ export interface ExecDoor {
    * stopped; not in plan mode.
    */
   runInForeground(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Watch;
+  /**
+   * Starts a program of jailnet's own (an absolute path: jailnetd, started by a call that
+   * found none) detached, in its own session, at `/`, with exactly `env` and its output
+   * appended to an open file; returns its pid, undefined when it could not start. Not in
+   * plan mode.
+   */
+  startProgram(file: string, args: readonly string[], options: { env: NodeJS.ProcessEnv; outputFd: number }): Promise<number | undefined>;
 }
 
 export interface Watch {
@@ -196,6 +203,18 @@ async function startDetached(file: string, shownArgv: string[], args: string[], 
   return pid;
 }
 
+async function startProgram(file: string, args: string[], options: { env: NodeJS.ProcessEnv; outputFd: number }): Promise<number | undefined> {
+  // At /: a caller's working directory may be a mount that goes away while the program runs.
+  const child = spawn(file, args, { cwd: '/', detached: true, shell: false, stdio: ['ignore', options.outputFd, options.outputFd], env: options.env });
+  const pid = await new Promise<number | undefined>((resolve) => {
+    child.once('spawn', () => resolve(child.pid));
+    child.once('error', () => resolve(undefined));
+  });
+  child.unref();
+  log().debug({ argv: [file, ...args], pid }, 'program started');
+  return pid;
+}
+
 /** How long a watched tool has to exit on SIGTERM before SIGKILL. */
 const WATCH_STOP_MS = 2_000;
 
@@ -286,6 +305,12 @@ export function createExecDoor(options: ExecOptions = {}): ExecDoor {
       if (!path.isAbsolute(file)) throw new TypeError(`runInForeground needs an absolute path: ${file}`);
       if (planning) throw new Error('nothing is started while planning');
       return startForeground(file, [...args], { ...env, ...extraEnv });
+    },
+    async startProgram(file, args, options) {
+      assertArgv(args);
+      if (!path.isAbsolute(file)) throw new TypeError(`startProgram needs an absolute path: ${file}`);
+      if (planning) throw new Error('nothing is started while planning');
+      return startProgram(file, [...args], options);
     },
     watch(tool, args, onLine) {
       assertArgv(args);
