@@ -3,7 +3,7 @@
 // removes it by name. Root and the tools are required: without them the test fails
 // loudly rather than skipping.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jailnet, ROOT, type Run } from './run.js';
@@ -57,11 +57,42 @@ export function hostAddress(): string {
   return address;
 }
 
-/** busybox httpd serving `body` on port 80 inside a namespace (it daemonizes itself). */
+/**
+ * The directories of the httpd servers this process started: every process serving one is
+ * killed when this process exits (removing a pod's namespace does not stop them; httpd
+ * forks as it daemonizes, so the processes are looked up then, not at the start).
+ */
+const httpServers: string[] = [];
+process.once('exit', () => {
+  for (const pid of httpServers.flatMap(pidsWith)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+});
+
+/** The processes whose command line holds `text` (a server's own directory, unique to it). */
+function pidsWith(text: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** busybox httpd serving `body` on port 80 inside a namespace (it daemonizes itself; this process kills it as it exits). */
 export function serveHttp(netnsPath: string, body: string, port = 80): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'jailnet-www-'));
   writeFileSync(path.join(dir, 'index.html'), body);
   sh('nsenter', [`--net=${netnsPath}`, '--', 'busybox', 'httpd', '-p', String(port), '-h', dir]);
+  httpServers.push(dir);
   return dir;
 }
 
