@@ -4,7 +4,7 @@
 // are aardvark's (netavark-contract.md §6, dns-and-overlay.md A.1): a first line with the
 // listen addresses (the gateways) and the network's DNS servers, then one line a container:
 // `id v4s v6s names[ servers]`. aardvark exits by itself once a reload leaves it no file.
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ExecDoor } from '../hosts/exec.js';
 import { AARDVARK_LOCK, AARDVARK_OUTPUT } from '../persistent-names.js';
@@ -77,18 +77,24 @@ export const headerLine = (dns: NetworkDns): string => [dns.listen.join(','), ..
 export const entryLine = (e: DnsEntry): string =>
   [e.containerId, e.ipv4.join(','), e.ipv6.join(','), e.names.join(','), ...(e.servers.length > 0 ? [e.servers.join(',')] : [])].join(' ');
 
+/** The container ID an entry line begins with. */
+const idOf = (line: string): string => line.split(' ')[0] as string;
+
 /** The file with this container's line (replacing an earlier one); the header is the network's as it is now. */
 export function withEntry(text: string | undefined, dns: NetworkDns, entry: DnsEntry): string {
-  const lines = (text ?? '').split('\n').filter(Boolean).slice(1).filter((l) => l.split(' ')[0] !== entry.containerId);
+  const lines = (text ?? '').split('\n').filter(Boolean).slice(1).filter((l) => idOf(l) !== entry.containerId);
   return [headerLine(dns), ...lines, entryLine(entry)].map((l) => `${l}\n`).join('');
 }
 
 /** The file with only the lines of containers `keep` takes; undefined when only the header would be left. */
 export function keepingEntries(text: string, keep: (containerId: string) => boolean): string | undefined {
   const [header = '', ...lines] = text.split('\n').filter(Boolean);
-  const kept = lines.filter((l) => keep(l.split(' ')[0] as string));
+  const kept = lines.filter((l) => keep(idOf(l)));
   return kept.length === 0 ? undefined : [header, ...kept].map((l) => `${l}\n`).join('');
 }
+
+/** The container IDs that have a line in a network file's text. */
+export const entryIds = (text: string): string[] => text.split('\n').filter(Boolean).slice(1).map(idOf);
 
 /** The file without this container's lines; undefined when only the header would be left. */
 export const withoutEntry = (text: string, containerId: string): string | undefined => keepingEntries(text, (id) => id !== containerId);
@@ -173,4 +179,15 @@ export async function reloadAardvark(door: ExecDoor, site: AardvarkSite, start: 
   const run = await door.runFile(site.binary, ['--config', site.dir, '-p', String(site.port), 'run'], { allowFailure: true, outputFile: output, env: { RUST_LOG: 'warn' } });
   if (run.exitCode !== 0) throw new DnsError(`aardvark-dns failed to start: ${oneLine(run.stderr || `exit code ${run.exitCode}`)}`);
   return 'started';
+}
+
+/**
+ * A teardown's part: the lines `keep` refuses taken out of these files, then one reload if
+ * any went (never a start: an aardvark with nothing left exits by itself). Without a site
+ * (no binary) the files are still cleaned.
+ */
+export async function dropEntries(door: ExecDoor, dir: string, files: string[], keep: (containerId: string) => boolean, site: AardvarkSite | undefined): Promise<void> {
+  if (files.length === 0 || !existsSync(dir)) return;
+  const changed = await editFiles(dir, files, (_file, text) => (text === undefined ? undefined : keepingEntries(text, keep)));
+  if (changed && site) await reloadAardvark(door, site, false);
 }

@@ -5,7 +5,7 @@
 // none, as on FreeBSD today) nothing is served and nothing is advertised.
 import { existsSync } from 'node:fs';
 import type { ExecDoor } from '../hosts/exec.js';
-import { aardvarkDir, aardvarkVersion, editFiles, networkFile, reloadAardvark, withEntry, withoutEntry, withServers, type AardvarkSite } from '../dns/aardvark.js';
+import { aardvarkDir, aardvarkVersion, dropEntries, editFiles, networkFile, reloadAardvark, withEntry, withServers, type AardvarkSite } from '../dns/aardvark.js';
 import type { NetworkAttachment } from './plan.js';
 import { NetavarkError } from './wire.js';
 
@@ -45,11 +45,8 @@ export async function addNames(ctx: DnsContext, attachments: NetworkAttachment[]
 
 /** The container's lines taken from its networks' files, then one reload if anything changed (never a start). */
 export async function removeNames(ctx: DnsContext, containerId: string, attachments: NetworkAttachment[]): Promise<void> {
-  const files = attachments.flatMap((a) => fileNames(a.network));
-  if (files.length === 0 || !existsSync(ctx.dir)) return;
   const id = containerId.toLowerCase();
-  const changed = await editFiles(ctx.dir, files, (_file, text) => (text === undefined ? undefined : withoutEntry(text, id)));
-  if (changed) await reloadAardvark(ctx.door, site(ctx), false);
+  await dropEntries(ctx.door, ctx.dir, attachments.flatMap((a) => fileNames(a.network)), (entry) => entry !== id, site(ctx));
 }
 
 /** `update NET --network-dns-servers a,b`: the network's file, when there is one, gets these servers. */

@@ -15,7 +15,7 @@ import { CniError, ErrorCode, type ErrorCodeValue } from '../cni/errors.js';
 import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
 import type { Attachment, Plugin, PluginRequest } from '../cni/skel.js';
-import { DNS_SEARCH_DOMAIN, DnsError, editFiles, keepingEntries, reloadAardvark, withEntry, withoutEntry, type AardvarkSite, type DnsEntry, type NetworkDns } from '../dns/aardvark.js';
+import { DNS_SEARCH_DOMAIN, DnsError, dropEntries, editFiles, entryIds, reloadAardvark, withEntry, withoutEntry, type AardvarkSite, type DnsEntry, type NetworkDns } from '../dns/aardvark.js';
 import { createExecDoor } from '../hosts/exec.js';
 import { familyOf } from '../ipam/ip.js';
 import { isDnsLabel, validateNetworkName } from '../names.js';
@@ -93,13 +93,10 @@ async function add(request: PluginRequest): Promise<Result> {
   return { ...prev, dns: { ...prev.dns, nameservers: [...new Set([...(prev.dns.nameservers ?? []), ...listen])], search: [...new Set([domain, ...(prev.dns.search ?? [])])] } };
 }
 
-/** The lines of these containers (by ID) taken from the network's file, then one reload if any went (never a start). */
+/** The lines of containers `keep` refuses taken from the network's file, then one reload if any went. */
 async function removeLines(network: string, keep: (containerId: string) => boolean): Promise<void> {
   const where = site();
-  const dir = where?.dir ?? cniAardvarkDir(callEnv());
-  if (!existsSync(path.join(dir, network))) return;
-  const changed = await editFiles(dir, [network], (_file, text) => (text === undefined ? undefined : keepingEntries(text, keep)));
-  if (changed && where) await reloadAardvark(door(), where, false);
+  await dropEntries(door(), where?.dir ?? cniAardvarkDir(callEnv()), [network], keep, where);
 }
 
 async function del(request: PluginRequest): Promise<void> {
@@ -120,7 +117,7 @@ async function check(request: PluginRequest): Promise<void> {
   const where = site();
   if (!where) return;
   const text = await fs.readFile(path.join(where.dir, network), 'utf8').catch(() => '');
-  if (!text.split('\n').slice(1).some((l) => l.split(' ')[0] === request.containerId.toLowerCase())) {
+  if (!entryIds(text).includes(request.containerId.toLowerCase())) {
     throw new CniError(ErrorCode.CheckFailed, `container ${request.containerId.slice(0, 12)} has no name on network ${network}`);
   }
 }

@@ -3,10 +3,11 @@
 // removes it by name. Root and the tools are required: without them the test fails
 // loudly rather than skipping.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jailnet, ROOT, type Run } from './run.js';
+import { pidsWith } from '../fixtures/proc.mjs';
 
 export const FETCH = path.join(ROOT, 'test', 'fixtures', 'fetch.mjs');
 const TOOLS = ['ip', 'nft', 'nsenter', 'unshare', 'sysctl', 'busybox'];
@@ -72,20 +73,6 @@ process.once('exit', () => {
     }
   }
 });
-
-/** The processes whose command line holds `text` (a server's own directory, unique to it). */
-function pidsWith(text: string): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(text);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 /** busybox httpd serving `body` on port 80 inside a namespace (it daemonizes itself; this process kills it as it exits). */
 export function serveHttp(netnsPath: string, body: string, port = 80): string {
