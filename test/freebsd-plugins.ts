@@ -107,6 +107,33 @@ t.test('one container on two networks with the same published port; a pf reload,
   t.equal((await h.del(first, ID_A, 'pod-a', PUBLISH)).code, 0);
 });
 
+t.test('one container on three networks: the published port passes from each leaving network to one that stays', async (t) => {
+  const h = await podHost(t);
+  await h.jail('pod-a');
+  const networkOn = async (name: string, index: number) =>
+    h.writeList(name, { ...podmanDefaultNetwork(h.leaseDir, { bridge: `cni-podman${index}`, ipam: { type: 'host-local', dataDir: h.leaseDir, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet: `10.${88 + index}.0.0/24`, gateway: `10.${88 + index}.0.1` }]] } }), name });
+  const lists = [await h.writeList('podman', podmanDefaultNetwork(h.leaseDir)), await networkOn('second', 1), await networkOn('third', 2)];
+  const reach = () => h.sim.reach({ from: 'external', to: '192.0.2.10', port: 8080 });
+  const addresses: Array<string | undefined> = [];
+  for (const [index, list] of lists.entries()) {
+    const run = await h.add(list, ID_A, 'pod-a', ['--ifname', `eth${index}`, ...PUBLISH]);
+    t.equal(run.code, 0, `ADD ${list}: ${run.stderr}`);
+    addresses.push((run.json as { ips: Array<{ address: string }> }).ips[0]?.address.split('/')[0]);
+  }
+  t.match(reach(), { delivered: true, address: addresses[0] }, 'the first network serves the port');
+  // The first leaves: one sibling takes the port, the other now shares it with that one.
+  t.equal((await h.del(lists[0] as string, ID_A, 'pod-a', ['--ifname', 'eth0', ...PUBLISH])).code, 0);
+  const taker = reach() as { delivered: boolean; address?: string };
+  t.ok(taker.delivered && [addresses[1], addresses[2]].includes(taker.address), `a remaining network took it: ${JSON.stringify(taker)}`);
+  // The taker leaves: the last one must get the port, which only the taker's record can tell it.
+  const takerIndex = addresses.indexOf(taker.address);
+  t.equal((await h.del(lists[takerIndex] as string, ID_A, 'pod-a', ['--ifname', `eth${takerIndex}`, ...PUBLISH])).code, 0);
+  const last = 3 - takerIndex;
+  t.match(reach(), { delivered: true, address: addresses[last] }, 'the last network serves it');
+  t.equal((await h.del(lists[last] as string, ID_A, 'pod-a', ['--ifname', `eth${last}`, ...PUBLISH])).code, 0);
+  t.same((reach() as { jails: string[] }).jails, [], 'and with it gone, no jail gets it');
+});
+
 t.test('DEL without prevResult and after the jail is gone', async (t) => {
   const h = await podHost(t);
   await h.jail('pod-a');

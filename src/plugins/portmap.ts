@@ -99,6 +99,8 @@ const PortmapRecordSchema = AttachmentBase.extend({
   publication: PortPublicationSchema.optional(),
   /** The mappings a sibling (the container on another network) publishes instead (claimedElsewhere). */
   shared: z.array(MappingSchema).optional(),
+  /** The siblings that found a port of this record's and share it: those a DEL hands ports to (handOver). */
+  sharedWith: z.array(z.string()).optional(),
 });
 
 type PortmapRecord = z.infer<typeof PortmapRecordSchema>;
@@ -127,14 +129,25 @@ async function forget(store: PortmapStore, id: string, record: PortmapRecord): P
  */
 async function claimedElsewhere(store: PortmapStore, mappings: PortMapping[], id: string, containerId: string) {
   const shared: PortMapping[] = [];
+  const owners = new Set<string>();
   let rest = mappings;
   for (let clash = await store.claims.clashOf(rest, id); clash; clash = await store.claims.clashOf(rest, id)) {
     const owner = await store.records.read(clash.owner);
-    if (owner?.containerId !== containerId) return { shared, clash: { ...clash, owner } };
+    if (owner?.containerId !== containerId) return { shared, owners, clash: { ...clash, owner } };
     shared.push(clash.mapping);
+    owners.add(clash.owner);
     rest = rest.filter((m) => m !== clash?.mapping);
   }
-  return { shared, clash: undefined };
+  return { shared, owners, clash: undefined };
+}
+
+/** Each owner of a port `id` shares learns it, so that its DEL hands the port over without looking for siblings. */
+async function noteSharing(store: PortmapStore, owners: Set<string>, id: string): Promise<void> {
+  for (const ownerId of owners) {
+    const owner = await store.records.read(ownerId);
+    if (!owner || owner.sharedWith?.includes(id)) continue;
+    await store.records.write(ownerId, { ...owner, sharedWith: [...(owner.sharedWith ?? []), id] });
+  }
 }
 
 /** What a record publishes of `mappings`: forwards to its addresses, with the hairpin it had. */
@@ -155,7 +168,7 @@ async function claimPorts(request: PluginRequest, mappings: PortMapping[], wante
   const addresses = [...new Set(wanted.forwards.map((f) => f.podAddress))];
   const record: PortmapRecord = { ...baseRecord(request), mappings, addresses, publication: wanted };
   await store.records.locked(async () => {
-    const { shared, clash } = await claimedElsewhere(store, mappings, id, request.containerId);
+    const { shared, owners, clash } = await claimedElsewhere(store, mappings, id, request.containerId);
     if (clash) {
       const by = clash.owner ? rdrAnchor(ownerOf(clash.owner)) : clash.mapping.hostPort;
       throw new CniError(ErrorCode.PortInUse, `host port ${clash.mapping.hostPort}/${clash.mapping.protocol} is already published`, `by ${by}`);
@@ -165,22 +178,28 @@ async function claimPorts(request: PluginRequest, mappings: PortMapping[], wante
     if (shared.length > 0) record.shared = shared;
     await store.claims.claim(own, id);
     await store.records.write(id, record);
+    await noteSharing(store, owners, id);
   });
   return { publication: record.publication as PortPublication, release: () => forget(store, id, record) };
 }
 
 /**
- * After an attachment gave its ports up: each sibling that asked for one of them (the same
+ * After an attachment gave its ports up: each sibling that shared one of them (the same
  * container on another network) publishes it now, so the port still reaches the container.
+ * Only the siblings the record names are read: a DEL of an attachment that shared nothing
+ * costs nothing here.
  */
 async function handOver(store: PortmapStore, gone: PortmapRecord): Promise<void> {
-  const goneId = attachmentKey(gone.network, gone.containerId, gone.ifname);
+  if (!gone.sharedWith?.length) return;
   await store.records.locked(async () => {
-    for (const [id, sibling] of await store.records.entries(`-${gone.containerId}-`)) {
-      if (id === goneId || sibling.containerId !== gone.containerId) continue;
-      const { shared } = await claimedElsewhere(store, sibling.mappings, id, sibling.containerId);
+    for (const id of gone.sharedWith ?? []) {
+      const sibling = await store.records.read(id);
+      if (!sibling?.shared?.length) continue;
+      const { shared, owners } = await claimedElsewhere(store, sibling.mappings, id, sibling.containerId);
+      // What it still shares may have a new owner (another sibling, just now), which must know it.
+      await noteSharing(store, owners, id);
+      if (shared.length === sibling.shared.length) continue;
       const own = sibling.mappings.filter((m) => !shared.includes(m));
-      if (shared.length === (sibling.shared?.length ?? 0)) continue;
       const publication = publicationOfRecord(sibling, own);
       await store.claims.claim(own, id);
       await pluginHost().filter.publishPorts(publication);

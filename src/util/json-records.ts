@@ -64,8 +64,8 @@ export class JsonRecords<T> {
     return existsSync(this.file(id));
   }
 
-  /** Every valid record with its id, in id order; with `idIncludes`, only those whose id holds it (the others are not read). */
-  async entries(idIncludes = ''): Promise<Array<[id: string, record: T]>> {
+  /** Every valid record with its id, in id order. */
+  async entries(): Promise<Array<[id: string, record: T]>> {
     let names: string[];
     try {
       names = await fs.readdir(this.dir);
@@ -73,7 +73,7 @@ export class JsonRecords<T> {
       return [];
     }
     const out: Array<[string, T]> = [];
-    for (const name of names.filter((n) => n.endsWith('.json') && n.includes(idIncludes)).sort()) {
+    for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
       const id = name.slice(0, -'.json'.length);
       const record = await this.read(id);
       if (record) out.push([id, record]);
