@@ -4,7 +4,9 @@
 // lo0). rr, wrr by repetition, sticky-address persistence, delete-server, a service with
 // no server, list counts from pf states, cleanup, restore; what pf cannot express is
 // refused before any change; pod rm takes it all with the vnet.
+import path from 'node:path';
 import t from 'tap';
+import { rawRequest, socketDir, startDaemonProcess } from './helpers/daemon.js';
 import { podLab, type PodLab } from './helpers/pods.js';
 import { JAILNET, run } from './helpers/run.js';
 
@@ -146,4 +148,42 @@ t.test("the contract's errors change nothing; calls on one pod serialise; the ru
   t.match(pfNow()?.anchors['jailnet-lb']?.rdr?.[0], /^rdr pass on lo0 inet proto tcp from any to 10\.10\.0\.1 port = 80 -> \{/, 'the rules came back with the pod');
   t.equal((await ipvs('-S -n')).stdout.split('\n').filter(Boolean).length, 5);
   t.ok((await lab.sim.connect({ from: 'jailnet-lb', to: VIP, port: 80 })).path.some((p) => p.includes('route-to lo0')), 'and they work');
+});
+
+t.test("jailnetd's socket serves kata-ipvs as the CLI does: one rule, a batch, a listing, a cleanup, the errors", async (t) => {
+  const lab = await podLab(t);
+  const address = await pods(lab);
+  const socket = path.join(await socketDir(t), 'd.sock');
+  await startDaemonProcess(t, lab.env, socket);
+  const context = ['JAILNET_CONFIG', 'JAILNET_HOST', 'JAILNET_TOOL_PATH'].map((name) => `${name}=${lab.env[name]}\n`).join('');
+  // The request is the one string kata's CLI sends its agent (runtime-network-api.md §1.7).
+  const call = async (id: string, request: string) => {
+    const answer = await rawRequest(socket, `jailnetd/1 kata-ipvs ${id} ${Buffer.byteLength(request)}\n${context}\n${request}`);
+    const match = /^jailnetd\/1 (\d+) (\d+)\n/.exec(answer);
+    if (!match) return { raw: answer };
+    const body = Buffer.from(answer.slice(match[0].length));
+    return { code: Number(match[1]), stdout: body.subarray(0, Number(match[2])).toString(), stderr: body.subarray(Number(match[2])).toString() };
+  };
+  const clientVnet = lab.sim.state().jails.find((j) => j.name === 'jailnet-client')?.vnetId;
+  const pf = () => lab.sim.state().vnets.find((v) => v.id === clientVnet)?.pf;
+  t.same(await call('client', `ipvsadm -A -t ${VIP}:80 -s rr`), { code: 0, stdout: '', stderr: '' }, 'a change prints nothing');
+  t.same(await call('client', `ipvsadm -a -t ${VIP}:80 -r ${address.rs1}:8080`), { code: 0, stdout: '', stderr: '' });
+  // A pool of one is a plain rdr.
+  t.same(pf()?.anchors['jailnet-lb']?.rdr, [`rdr pass on lo0 inet proto tcp from any to ${VIP} port = 80 -> ${address.rs1} port 8080`], "the rule is in the pod's pf");
+  const viaCli = await lab.jailnet(['kata-ipvs', 'ipvsadm', '--parameters', '-S -n', 'client']);
+  t.same(await call('client', 'ipvsadm -S -n'), { code: 0, stdout: viaCli.stdout, stderr: '' }, 'a listing is what the CLI prints');
+  const delivered = await lab.sim.connect({ from: 'jailnet-client', to: VIP, port: 80 });
+  t.equal(delivered.address, address.rs1, 'and it balances');
+  t.match(await call('client', `conntrack -D --orig-dst ${VIP} --protonum tcp`), { code: 0, stdout: /^[1-9]\d* flow entries have been deleted\.\n$/ }, 'cleanup');
+
+  const rules = [`-A -t ${VIP}:81 -s rr`, `-a -t ${VIP}:81 -r ${address.rs2}:80 -m -w 1`];
+  t.match(await call('client', `restore|2|${rules.join('\n')}`), { code: 1, stdout: '', stderr: /^jailnet: exist some rules in system, should clear first\n$/ }, "the contract's error, one line on stderr");
+  t.match(await call('client', `restore|3|${rules.join('\n')}`), { code: 1, stderr: /announces 3 rules and carries 2/ }, 'a count that does not match is refused');
+  t.same(await call('client', `restore-replace|2|${rules.join('\n')}`), { code: 0, stdout: '', stderr: '' }, 'restore-replace: the CLI\'s --replace');
+  t.same(pf()?.anchors['jailnet-lb']?.rdr, [`rdr pass on lo0 inet proto tcp from any to ${VIP} port = 81 -> ${address.rs2} port 80`], 'the batch replaced the rules');
+  t.match(await call('client', 'ipvsadm -E -t 10.10.0.1:81 -s sh'), { code: 1, stderr: /scheduler sh is not offered/ }, "the driver's refusal");
+  t.match(await call('nosuch', 'ipvsadm -L -n'), { code: 1, stdout: '', stderr: /no such container ID/ }, 'an unknown pod');
+  t.match(await call('client', 'rm -rf /'), { code: 1, stderr: /a kata-ipvs request is "ipvsadm ARGS"/ }, 'anything else is refused, never run');
+  t.match(await call('../client', 'ipvsadm -L'), { raw: /^jailnetd\/1 refused\nnot a jailnetd\/1 request line/ }, 'an ID with a path is refused');
+  t.same((await call('client', 'ipvsadm -L -n')).code, 0, 'and the daemon keeps serving');
 });

@@ -42,6 +42,9 @@ t.test('parseRequest: complete, incomplete, refused', async (t) => {
   const kata = Buffer.from('jailnetd/1 kata-network list-ifaces web 2\nJAILNET_HOST=linux\n\n{}');
   t.same(parseRequest(kata, PLUGINS), { complete: true, call: { kind: 'kata-network', sub: 'list-ifaces', id: 'web', env: { JAILNET_HOST: 'linux' }, stdin: Buffer.from('{}') } }, 'a runtime API request');
   t.throws(() => parseRequest(Buffer.from('jailnetd/1 kata-network add-iface web 2000000\n\n'), PLUGINS), /stdin of 2000000 bytes exceeds/, "the runtime API's input is bounded too");
+  t.same(parseRequest(Buffer.from('jailnetd/1 kata-ipvs web 11\nJAILNET_HOST=linux\n\nipvsadm -Ln'), PLUGINS), { complete: true, call: { kind: 'kata-ipvs', id: 'web', env: { JAILNET_HOST: 'linux' }, stdin: Buffer.from('ipvsadm -Ln') } }, 'a load balancer request');
+  t.throws(() => parseRequest(Buffer.from('jailnetd/1 kata-ipvs web 11\nCNI_COMMAND=ADD\n\nipvsadm -Ln'), PLUGINS), /unexpected environment line/, 'only context variables travel with it');
+  t.throws(() => parseRequest(Buffer.from('jailnetd/1 kata-ipvs ipvsadm web 11\n'), PLUGINS), /not a jailnetd\/1 request line/, 'an ID and a length, nothing else');
   t.throws(() => parseRequest(Buffer.from(`jailnetd/1 cni host-local 1\n${'CNI_ARGS=x\n'.repeat(7000)}`), PLUGINS), /head exceeds/, 'endless environment lines');
 });
 

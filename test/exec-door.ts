@@ -1,4 +1,5 @@
-// Every host command goes through src/hosts/exec.ts with an argv array and no shell.
+// Every host command goes through src/hosts/exec.ts with an argv array and no shell; and the
+// doors (the CLI, jailnetd, the executables podman runs) reach the same modules, never each other.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -24,6 +25,14 @@ t.test('only the exec door imports execa or child_process, and nothing asks for 
       t.notMatch(text, /(from |import\()['"](execa|node:child_process|child_process)['"]/, `${relative} runs no process itself`);
     }
     t.notMatch(text, /shell:\s*true|execaCommand|\$`/, `${relative} never asks for a shell`);
+  }
+});
+
+t.test('nothing outside the CLI imports the CLI: jailnetd and the plugins serve through the modules the CLI also calls', async (t) => {
+  const files = [...(await sourceFiles(path.join(ROOT, 'src'))), ...(await sourceFiles(path.join(ROOT, 'libexec')))];
+  for (const file of files.filter((f) => !f.startsWith(path.join(ROOT, 'src', 'cli') + path.sep))) {
+    const text = await fs.readFile(file, 'utf8');
+    t.notMatch(text, /(from |import\()['"][./]*(dist\/)?cli\//, `${path.relative(ROOT, file)} does not import the CLI`);
   }
 });
 

@@ -109,3 +109,15 @@ t.test('answers are printed as Go prints them: struct order, omitempty, capitali
   t.equal(encode(null), 'null\n');
   t.equal(encode({ a: '<&>' }), '{"a":"\\u003c\\u0026\\u003e"}\n', 'HTML characters escaped as Go does');
 });
+
+t.test("kata-ipvs requests in the one string kata's CLI sends its agent", async (t) => {
+  const { decodeIpvsRequest } = await import('../src/runtime-net/api.js');
+  t.same(decodeIpvsRequest('ipvsadm -A -t 10.0.0.1:80 -s rr'), { kind: 'ipvsadm', parameters: '-A -t 10.0.0.1:80 -s rr' });
+  t.same(decodeIpvsRequest('ipvsadm'), { kind: 'ipvsadm', parameters: '' }, 'ipvsadm alone: its own grammar refuses it later');
+  t.same(decodeIpvsRequest('conntrack -D --orig-dst 10.0.0.1 --protonum tcp'), { kind: 'cleanup', parameters: '--orig-dst 10.0.0.1 --protonum tcp' });
+  t.same(decodeIpvsRequest('restore|2|-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.0.2:80 -m\n'), { kind: 'restore', rules: '-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.0.2:80 -m\n', replace: false });
+  t.same(decodeIpvsRequest('restore-replace|0|'), { kind: 'restore', rules: '', replace: true });
+  for (const bad of ['restore|1|', 'restore|2|-A -t 10.0.0.1:80', 'restore|x|-A', 'conntrack -L', 'ipvsadmx -L', '/sbin/ipvsadm -L', ' ipvsadm -L', 'sh -c id', '']) {
+    t.throws(() => decodeIpvsRequest(bad), { name: 'BalancerError' }, JSON.stringify(bad));
+  }
+});

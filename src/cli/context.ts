@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { ResultCache } from '../cni/cache.js';
 import { ChainRunner } from '../cni/chain.js';
-import { findNetwork } from '../cni/conflist.js';
+import { podContext } from '../pods/open.js';
 import { execInvoker, type Invoker } from '../cni/invoke.js';
 import { loadConfig, type JailnetConfig } from '../config/jailnet-conf.js';
 import type { ExecDoor } from '../hosts/exec.js';
@@ -12,7 +12,6 @@ import type { Host } from '../hosts/host.js';
 import { hostFromOptions } from '../hosts/select.js';
 import { defaultConfigFile } from '../platform.js';
 import type { PodContext } from '../pods/pods.js';
-import { PodStore } from '../pods/store.js';
 import { ChangePlan, formatPlan } from '../util/change-plan.js';
 import { noProgress, terminalProgress, type ProgressFactory } from '../util/progress.js';
 
@@ -84,23 +83,6 @@ function pluginEnvironment(options: GlobalOptions): NodeJS.ProcessEnv {
   if (options.config) env.JAILNET_CONFIG = path.resolve(options.config);
   if (options.host) env.JAILNET_HOST = options.host;
   return env;
-}
-
-function podContext(config: JailnetConfig, host: Host, runner: ChainRunner, plan: ChangePlan, progress: ProgressFactory): PodContext {
-  const { runtime } = config;
-  return {
-    progress,
-    host,
-    runner,
-    store: new PodStore(runtime.stateDir, plan),
-    network: (name: string) => findNetwork(runtime.cniConfigDir, name),
-    teardownTimeoutMs: runtime.teardownTimeoutMs,
-    planning: plan.planning,
-    disableNewNetns: config.network.disableNewNetns,
-    stateDir: runtime.stateDir,
-    attachmentsDir: path.join(runtime.stateDir, 'attachments'),
-    cniConfigDir: runtime.cniConfigDir,
-  };
 }
 
 export function createContext(globals: () => GlobalOptions, io: CliIO): CliContext {

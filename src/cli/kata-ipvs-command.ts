@@ -4,7 +4,7 @@
 // print goes to stdout as it is, nothing when it is empty; errors are one line on stderr.
 import { Command } from 'commander';
 import { BalancerError } from '../balancer/rules.js';
-import { cleanupIpvs, restoreIpvs, runIpvsadm } from '../runtime-net/balancer.js';
+import { kataIpvs, type IpvsRequest } from '../runtime-net/api.js';
 import { readStdin, type CliContext } from './context.js';
 
 interface IpvsadmOptions {
@@ -13,17 +13,18 @@ interface IpvsadmOptions {
   replace?: boolean;
 }
 
-async function ipvsadm(context: CliContext, id: string, options: IpvsadmOptions): Promise<void> {
+/** The options as the request the runtime API takes (the daemon's socket gets the same one). */
+async function requestOf(context: CliContext, options: IpvsadmOptions): Promise<IpvsRequest> {
   if ((options.parameters === undefined) === (options.restore === undefined)) throw new BalancerError('give --parameters "IPVSADM ARGS" or --restore -');
   if (options.replace && options.restore === undefined) throw new BalancerError('--replace goes with --restore -');
-  if (options.restore !== undefined) {
-    if (options.restore !== '-') throw new BalancerError('please use --restore - for stdin');
-    const text = await readStdin(context);
-    await restoreIpvs(await context.pods(), id, text, { replace: options.replace === true });
-    context.printPlanIfDry();
-    return;
-  }
-  const output = await runIpvsadm(await context.pods(), id, options.parameters as string);
+  if (options.parameters !== undefined) return { kind: 'ipvsadm', parameters: options.parameters };
+  if (options.restore !== '-') throw new BalancerError('please use --restore - for stdin');
+  return { kind: 'restore', rules: await readStdin(context), replace: options.replace === true };
+}
+
+/** What ipvsadm or conntrack would print, nothing when it is empty; with --dry-run, the plan instead. */
+async function run(context: CliContext, id: string, request: IpvsRequest): Promise<void> {
+  const output = await kataIpvs(await context.pods(), id, request);
   if (context.printPlanIfDry()) return;
   if (output !== '') context.io.stdout(output);
 }
@@ -36,14 +37,11 @@ export function kataIpvsCommand(context: CliContext): Command {
     .option('--parameters <args>', 'the ipvsadm arguments, split on whitespace (no shell)')
     .option('--restore <file>', 'read rules from stdin (only - is taken); the pod must have no rules unless --replace')
     .option('--replace', "with --restore: replace the pod's rules in one change (beyond the contract)")
-    .action((id: string, options: IpvsadmOptions) => ipvsadm(context, id, options));
+    .action(async (id: string, options: IpvsadmOptions) => run(context, id, await requestOf(context, options)));
   command
     .command('cleanup <id>')
     .description("end the pod's tracked connections to an address: --parameters \"--orig-dst A.B.C.D --protonum tcp|udp\"")
     .requiredOption('--parameters <args>', 'conntrack -D options: --orig-dst ADDRESS --protonum tcp|udp')
-    .action(async (id: string, options: { parameters: string }) => {
-      const output = await cleanupIpvs(await context.pods(), id, options.parameters);
-      if (!context.printPlanIfDry()) context.io.stdout(output);
-    });
+    .action((id: string, options: { parameters: string }) => run(context, id, { kind: 'cleanup', parameters: options.parameters }));
   return command;
 }

@@ -2,11 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { CniError } from '../cni/errors.js';
-import { ConfigError } from '../config/jailnet-conf.js';
 import { configureLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { formatPlan } from '../util/change-plan.js';
-import { oneLine, TeardownError } from '../util/teardown.js';
+import { describeError, stderrLines } from '../util/describe-error.js';
+import { oneLine } from '../util/teardown.js';
 import { cniCommand } from './cni-command.js';
 import { daemonCommand } from './daemon-command.js';
 import { gcCommand } from './gc-command.js';
@@ -25,19 +24,6 @@ import { createContext, type CliContext, type CliIO, type GlobalOptions } from '
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
-}
-
-/** The error as lines for stderr (the first says what failed, one more per collected error) and as JSON. */
-function describeError(error: unknown): { lines: string[]; json: Record<string, unknown> } {
-  if (error instanceof TeardownError) {
-    const cause = error.failure instanceof CniError ? { code: error.failure.code } : {};
-    return { lines: [error.message, ...error.errors], json: { ...cause, msg: error.message, errors: error.errors } };
-  }
-  if (error instanceof CniError) {
-    return { lines: [error.describe()], json: { code: error.code, msg: error.message, ...(error.details ? { details: error.details } : {}) } };
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return { lines: [message], json: { msg: message } };
 }
 
 export type { CliIO };
@@ -164,9 +150,9 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       // Help and version end with code 0; usage errors were already printed by commander.
       return error.exitCode === 0 ? 0 : 2;
     }
-    const { lines, json } = describeError(error);
-    if (program.opts<GlobalOptions>().json) io.stdout(`${JSON.stringify({ error: json })}\n`);
-    for (const line of lines) io.stderr(`jailnet: ${oneLine(line)}\n`);
-    return error instanceof ConfigError ? 2 : 1;
+    const report = describeError(error);
+    if (program.opts<GlobalOptions>().json) io.stdout(`${JSON.stringify({ error: report.json })}\n`);
+    io.stderr(stderrLines(report));
+    return report.exitCode;
   }
 }

@@ -3,10 +3,11 @@
 //
 //   request:  "jailnetd/1 cni <plugin> <stdin bytes>\n" ("NAME=value\n")* "\n" <stdin>
 //             "jailnetd/1 kata-network <sub> <id> <stdin bytes>\n" ("NAME=value\n")* "\n" <JSON input>
+//             "jailnetd/1 kata-ipvs <id> <stdin bytes>\n" ("NAME=value\n")* "\n" <request string>
 //             "jailnetd/1 netavark <stdin bytes>\n" ("ARG=value\n" | "NAME=value\n")* "\n" <stdin>
 //                        (ARG lines are netavark's arguments, in order)
 //   answer:   "jailnetd/1 <exit code>\n" <the plugin's stdout>
-//             "jailnetd/1 <exit code> <stdout bytes>\n" <stdout> <stderr>   (kata-network)
+//             "jailnetd/1 <exit code> <stdout bytes>\n" <stdout> <stderr>   (kata-network, kata-ipvs)
 //             "jailnetd/1 fallback\n" <why>   (the shim runs the plugin itself)
 //
 // Every size is bounded before anything is buffered, and a request is complete only
@@ -43,6 +44,17 @@ export interface KataCall {
   stdin: Buffer;
 }
 
+/**
+ * A load balancer call (`jailnet kata-ipvs … <id>`): its stdin is the one request string
+ * kata's CLI sends its agent (`ipvsadm ARGS`, `conntrack -D ARGS`, `restore|COUNT|RULES`).
+ */
+export interface IpvsCall {
+  kind: 'kata-ipvs';
+  id: string;
+  env: Record<string, string>;
+  stdin: Buffer;
+}
+
 /** netavark's contract (libexec/podman/netavark): its arguments, the context and netavark's own variables, stdin. */
 export interface NetavarkCall {
   kind: 'netavark';
@@ -51,7 +63,7 @@ export interface NetavarkCall {
   stdin: Buffer;
 }
 
-export type DaemonCall = CniCall | KataCall | NetavarkCall;
+export type DaemonCall = CniCall | KataCall | IpvsCall | NetavarkCall;
 
 /** What a netavark call carries beside its arguments: the context, netavark's variables, and the caller's network namespace. */
 export const NETAVARK_VARIABLES = [...CONTEXT_VARIABLES, 'NETAVARK_FW', 'NETAVARK_DNS_PORT', 'JAILNET_NETNS'] as const;
@@ -69,14 +81,24 @@ export class ProtocolError extends Error {
 
 export type Parsed = { complete: false } | { complete: true; call: DaemonCall };
 
-type RequestLine = { kind: 'cni'; plugin: string; length: number } | { kind: 'kata-network'; sub: string; id: string; length: number } | { kind: 'netavark'; length: number };
+type RequestLine =
+  | { kind: 'cni'; plugin: string; length: number }
+  | { kind: 'kata-network'; sub: string; id: string; length: number }
+  | { kind: 'kata-ipvs'; id: string; length: number }
+  | { kind: 'netavark'; length: number };
+
+/** An ID is a pod name, a container ID or a prefix: no whitespace, no path, bounded. */
+const ID = '([A-Za-z0-9][A-Za-z0-9_.-]{0,127})';
+const LENGTH = '(0|[1-9][0-9]{0,7})';
+/** `jailnetd/1 KIND PARTS… LENGTH`, the whole line. */
+const requestLine = (...parts: string[]): RegExp => new RegExp(['^jailnetd/1', ...parts, LENGTH].join(' ') + '$');
 
 function parseRequestLine(line: string, plugins: ReadonlySet<string>): RequestLine {
-  const cni = /^jailnetd\/1 cni ([a-z0-9-]{1,32}) (0|[1-9][0-9]{0,7})$/.exec(line);
-  // An ID is a pod name, a container ID or a prefix: no whitespace, no path, bounded.
-  const kata = /^jailnetd\/1 kata-network ([a-z-]{1,16}) ([A-Za-z0-9][A-Za-z0-9_.-]{0,127}) (0|[1-9][0-9]{0,7})$/.exec(line);
-  const netavark = /^jailnetd\/1 netavark (0|[1-9][0-9]{0,7})$/.exec(line);
-  const length = Number((cni ?? kata ?? netavark)?.at(-1));
+  const cni = requestLine('cni', '([a-z0-9-]{1,32})').exec(line);
+  const kata = requestLine('kata-network', '([a-z-]{1,16})', ID).exec(line);
+  const ipvs = requestLine('kata-ipvs', ID).exec(line);
+  const netavark = requestLine('netavark').exec(line);
+  const length = Number((cni ?? kata ?? ipvs ?? netavark)?.at(-1));
   if (length > MAX_STDIN_BYTES) throw new ProtocolError(`stdin of ${length} bytes exceeds ${MAX_STDIN_BYTES}`);
   if (cni) {
     const plugin = cni[1] as string;
@@ -87,6 +109,7 @@ function parseRequestLine(line: string, plugins: ReadonlySet<string>): RequestLi
     if (!KATA_SUBCOMMANDS.has(kata[1] as string)) throw new ProtocolError(`no kata-network subcommand named ${JSON.stringify(kata[1])}`);
     return { kind: 'kata-network', sub: kata[1] as string, id: kata[2] as string, length };
   }
+  if (ipvs) return { kind: 'kata-ipvs', id: ipvs[1] as string, length };
   if (netavark) return { kind: 'netavark', length };
   throw new ProtocolError(`not a ${PROTOCOL} request line: ${JSON.stringify(line.slice(0, 80))}`);
 }
@@ -139,7 +162,7 @@ export function parseRequest(buffer: Buffer, plugins: ReadonlySet<string>): Pars
 /** The answer's bytes: the exit code and stdout, or "fallback" and why (the shim runs the plugin itself). */
 export function encodeAnswer(served: { code: number; stdout: string; stderr?: string } | { sentBack: string }): string {
   if ('sentBack' in served) return `${PROTOCOL} fallback\n${served.sentBack}\n`;
-  // kata-network answers carry stderr too (its error text): the stdout length says where it starts.
+  // Runtime API answers carry stderr too (its error text): the stdout length says where it starts.
   if (served.stderr !== undefined) return `${PROTOCOL} ${served.code} ${Buffer.byteLength(served.stdout)}\n${served.stdout}${served.stderr}`;
   return `${PROTOCOL} ${served.code}\n${served.stdout}`;
 }

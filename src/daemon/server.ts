@@ -15,7 +15,7 @@ import { CURRENT_VERSION } from '../cni/versions.js';
 import { PLUGIN_NAMES } from '../plugins/registry.js';
 import { PROTOCOL, ProtocolError, encodeAnswer, parseRequest, type DaemonCall } from './protocol.js';
 import { serveCniCall, type Served } from './cni-service.js';
-import { serveKataCall, type KataServed } from './kata-service.js';
+import { serveRuntimeCall, type KataServed } from './kata-service.js';
 import { serveNetavarkCall, type NetavarkServed } from './netavark-service.js';
 import { socketAnswers } from './socket-probe.js';
 
@@ -95,20 +95,20 @@ async function listen(server: net.Server, socket: string): Promise<void> {
 /** A call still running at its deadline: the caller gets "try again later" (the work itself is not cancelled). */
 function lateAnswer(call: DaemonCall, deadline: number): Served | KataServed | NetavarkServed {
   if (call.kind === 'netavark') return { code: 1, stdout: `${JSON.stringify({ error: `jailnetd: the call did not finish by ${new Date(deadline).toISOString()}` })}\n` };
-  if (call.kind === 'kata-network') return { code: 1, stdout: '', stderr: `jailnet: jailnetd: the call did not finish by ${new Date(deadline).toISOString()}\n` };
+  if (call.kind === 'kata-network' || call.kind === 'kata-ipvs') return { code: 1, stdout: '', stderr: `jailnet: jailnetd: the call did not finish by ${new Date(deadline).toISOString()}\n` };
   const error = new CniError(ErrorCode.TryAgainLater, 'jailnetd: the call did not finish in time', `deadline ${new Date(deadline).toISOString()}`);
   return { code: 1, stdout: `${encodeJson(error.toJSON(CURRENT_VERSION))}\n` };
 }
 
-/** The call's answer, or a CNI error once its deadline (its own, else the plugin timeout) has passed. */
-/** The call served: a CNI plugin, or a runtime API command. */
+/** The call served: a CNI plugin, netavark, or a runtime API command. */
 function serve(call: DaemonCall, env: NodeJS.ProcessEnv): Promise<Served | KataServed | NetavarkServed> {
   if (call.kind === 'netavark') return serveNetavarkCall(call, env);
-  return call.kind === 'cni' ? serveCniCall(call, env) : serveKataCall(call, env);
+  return call.kind === 'cni' ? serveCniCall(call, env) : serveRuntimeCall(call, env);
 }
 
 function describe(call: DaemonCall): Record<string, string | undefined> {
   if (call.kind === 'netavark') return { netavark: call.args.find((a) => ['setup', 'teardown', 'update', 'create'].includes(a)) };
+  if (call.kind === 'kata-ipvs') return { api: 'kata-ipvs', id: call.id };
   return call.kind === 'cni' ? { plugin: call.plugin, command: call.env.CNI_COMMAND, container: call.env.CNI_CONTAINERID } : { api: `kata-network ${call.sub}`, id: call.id };
 }
 
