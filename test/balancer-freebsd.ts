@@ -9,6 +9,7 @@ import t from 'tap';
 import { rawRequest, socketDir, startDaemonProcess } from './helpers/daemon.js';
 import { podLab, type PodLab } from './helpers/pods.js';
 import { JAILNET, run } from './helpers/run.js';
+import { tool } from './helpers/sim.js';
 
 t.setTimeout(600_000);
 
@@ -186,4 +187,39 @@ t.test("jailnetd's socket serves kata-ipvs as the CLI does: one rule, a batch, a
   t.match(await call('client', 'rm -rf /'), { code: 1, stderr: /a kata-ipvs request is "ipvsadm ARGS"/ }, 'anything else is refused, never run');
   t.match(await call('../client', 'ipvsadm -L'), { raw: /^jailnetd\/1 refused\nnot a jailnetd\/1 request line/ }, 'an ID with a path is refused');
   t.same((await call('client', 'ipvsadm -L -n')).code, 0, 'and the daemon keeps serving');
+});
+
+t.test("a flush, a reload or pf turned off inside the pod: status names the balancer's drift, repair loads it again", async (t) => {
+  const lab = await podLab(t);
+  const address = await pods(lab);
+  const ipvs = (...args: string[]) => lab.jailnet(['kata-ipvs', 'ipvsadm', '--parameters', args.join(' '), 'client']);
+  t.equal((await ipvs('-A', '-t', `${VIP}:80`, '-s', 'rr')).code, 0);
+  for (const rs of ['rs1', 'rs2']) t.equal((await ipvs('-a', '-t', `${VIP}:80`, '-r', `${address[rs]}:8080`)).code, 0);
+  const reached = async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const result = await lab.sim.connect({ from: 'jailnet-client', to: VIP, port: 80 });
+      seen.add(result.delivered ? owner(address, result.address) : `! ${result.reason}`);
+    }
+    return [...seen].sort();
+  };
+  t.same(await reached(), ['rs1', 'rs2'], 'balanced');
+  const breakages: Array<[string, string[], string, RegExp]> = [
+    ['the anchor flushed', ['pfctl', '-a', 'jailnet-lb', '-F', 'all'], '', /load balancer service tcp 10\.10\.0\.1:80 gone from the anchor jailnet-lb/],
+    ['the main ruleset reloaded without the hook', ['pfctl', '-f', '-'], 'pass all\n', /the hook of the load balancer's anchor jailnet-lb is gone from the pod's pf/],
+    ['pf disabled', ['pfctl', '-d'], '', /pf is disabled in the pod's vnet, so its load balancer does nothing/],
+  ];
+  for (const [what, argv, input, phrase] of breakages) {
+    const broken = await tool(lab.sim, 'jexec', ['jailnet-client', ...argv], input);
+    t.equal(broken.code, 0, `${what}: ${broken.stderr}`);
+    t.notSame(await reached(), ['rs1', 'rs2'], `${what}: the service no longer balances`);
+    const status = await lab.jailnet(['status']);
+    t.equal(status.code, 1, `${what}: status fails`);
+    t.match(status.stdout, new RegExp(`^FAIL {2}pod client: ${phrase.source} — fix: jailnet repair client$`, 'm'), `${what}: status names it`);
+    const repaired = await lab.jailnet(['repair', 'client']);
+    t.equal(repaired.code, 0, repaired.stderr);
+    t.match(repaired.stdout, new RegExp(`^fixed pod client: ${phrase.source}$`, 'm'));
+    t.same(await reached(), ['rs1', 'rs2'], `${what}: balanced again after repair`);
+    t.equal((await lab.jailnet(['repair'])).stdout.trim(), 'nothing to repair', `${what}: a second repair finds nothing`);
+  }
 });

@@ -76,6 +76,19 @@ if (missing) {
     t.equal((await ipvs('-d', '-t', `${VIP}:80`, '-r', `${b}:8080`)).code, 0);
     t.same(await tally(20), { 'jnt-lb1': 10, 'jnt-lb3': 10 }, 'after -d no new connection reaches the server');
 
+    // An admin's `nft flush ruleset` inside the pod takes the balancer with it: status names
+    // it, repair loads it again whole from the pod's record, and it balances as before.
+    sh('ip', ['netns', 'exec', `jailnet-${client}`, 'nft', 'flush', 'ruleset']);
+    const drifted = await cli('status');
+    t.equal(drifted.code, 1, 'status fails on the drift');
+    t.match(drifted.stdout, new RegExp(`^FAIL {2}pod ${client}: the load balancer's table ip jailnet-lb is gone — fix: jailnet repair ${client}$`, 'm'));
+    const repaired = await cli('repair');
+    t.equal(repaired.code, 0, repaired.stderr);
+    t.match(repaired.stdout, new RegExp(`^fixed pod ${client}: the load balancer's table ip jailnet-lb is gone$`, 'm'));
+    t.same(await tally(20), { 'jnt-lb1': 10, 'jnt-lb3': 10 }, 'after repair the service balances again');
+    t.match(nftText(), /ct timeout timeout-tcp-600-120/, 'with its --set timeouts');
+    t.equal((await cli('repair')).stdout.trim(), 'nothing to repair', 'a second repair: nothing');
+
     // Four connections held open: --list counts them from conntrack, cleanup ends them.
     const holder = spawn('ip', ['netns', 'exec', `jailnet-${client}`, process.execPath, TALLY, 'hold', VIP, '80', '4', '20'], { stdio: 'ignore' });
     t.teardown(() => holder.kill());

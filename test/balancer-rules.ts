@@ -8,9 +8,10 @@ import { connectionKey, listText, saveText, timeoutText } from '../src/balancer/
 import { restoreRules } from '../src/balancer/restore.js';
 import { applyChange, emptyRules, ruleCount, RULE_LIMIT, type BalancerRules, type RuleChange } from '../src/balancer/rules.js';
 import { parseCleanup } from '../src/runtime-net/balancer.js';
-import { checkPfRules, lbAnchorText, lbMainRuleset } from '../src/hosts/freebsd/lb-text.js';
+import { checkPfRules, lbAnchorText, lbMainRuleset, pfBalancerDrift } from '../src/hosts/freebsd/lb-text.js';
 import { parsePfStates } from '../src/hosts/freebsd/parse.js';
-import { balancerScript } from '../src/hosts/linux/nft-balancer.js';
+import { balancerScript, nftBalancerDrift } from '../src/hosts/linux/nft-balancer.js';
+import { emptyState, type NftState } from '../src/hosts/linux/nft-table.js';
 
 const parse = (text: string) => parseIpvsadm(splitParameters(text));
 const apply = (rules: BalancerRules, ...lines: string[]) => lines.reduce((r, l) => applyChange(r, parse(l) as RuleChange), rules);
@@ -223,4 +224,37 @@ t.test('pfctl -s states lines: the redirected ones with the address asked for', 
     { protocol: 'tcp', translated: { address: '10.88.0.5', port: 8080 }, original: { address: '10.10.0.1', port: 80 }, state: 'ESTABLISHED:ESTABLISHED' },
     { protocol: 'udp', translated: { address: '10.88.0.1', port: 53 }, state: 'MULTIPLE:MULTIPLE' },
   ]);
+});
+
+t.test("drift readers as data: what each packet filter shows against the pod's rules", async (t) => {
+  const rules = apply(emptyRules(), '-A -t 10.10.0.1:80 -s rr', '-a -t 10.10.0.1:80 -r 10.1.0.2:8080', '-a -t 10.10.0.1:80 -r 10.1.0.3:8080', '-A -u 10.10.0.1:53 -s rr');
+  const held: NftState = {
+    exists: true,
+    chains: ['output', 'prerouting', 'svc-tcp-10.10.0.1-80', 'svc-udp-10.10.0.1-53'],
+    rules: ['output', 'prerouting', 'svc-tcp-10.10.0.1-80', 'svc-udp-10.10.0.1-53'].map((chain) => ({ chain, expr: [] })),
+    sets: new Map(),
+    maps: new Map([['services', [{ key: '10.10.0.1 . tcp . 80', target: 'svc-tcp-10.10.0.1-80' }, { key: '10.10.0.1 . udp . 53', target: 'svc-udp-10.10.0.1-53' }]]]),
+  };
+  t.equal(nftBalancerDrift(held, rules), undefined, 'nft: all there');
+  t.equal(nftBalancerDrift(emptyState(), emptyRules()), undefined, 'no rules: nothing asked');
+  t.equal(nftBalancerDrift(emptyState(), rules), "the load balancer's table ip jailnet-lb is gone");
+  t.equal(nftBalancerDrift({ ...held, rules: held.rules.filter((r) => r.chain !== 'prerouting') }, rules), "the load balancer's prerouting hook is gone");
+  t.equal(nftBalancerDrift({ ...held, rules: held.rules.filter((r) => r.chain.startsWith('svc')) }, rules), "the load balancer's output and prerouting hooks are gone");
+  t.equal(nftBalancerDrift({ ...held, maps: new Map([['services', []]]) }, rules), 'load balancer services tcp 10.10.0.1:80, udp 10.10.0.1:53 gone');
+  t.equal(nftBalancerDrift({ ...held, rules: held.rules.filter((r) => r.chain !== 'svc-udp-10.10.0.1-53') }, rules), 'load balancer service udp 10.10.0.1:53 gone', "a service chain flushed");
+
+  // As pfctl prints them (pfctl_parser.c print_rule: `port = N`, the pool in braces).
+  const view = {
+    enabled: true,
+    mainNat: ['rdr-anchor "jailnet-lb" all'],
+    anchorNat: ['rdr pass on lo0 inet proto tcp from any to 10.10.0.1 port = 80 -> { 10.1.0.2, 10.1.0.3 } port 8080 round-robin'],
+  };
+  t.equal(pfBalancerDrift(view, rules), undefined, 'pf: the served service is there (one without servers has no rdr)');
+  t.equal(pfBalancerDrift({ ...view, enabled: false }, rules), "pf is disabled in the pod's vnet, so its load balancer does nothing");
+  t.equal(pfBalancerDrift({ ...view, mainNat: [] }, rules), "the hook of the load balancer's anchor jailnet-lb is gone from the pod's pf");
+  t.equal(pfBalancerDrift({ ...view, anchorNat: [] }, rules), 'load balancer service tcp 10.10.0.1:80 gone from the anchor jailnet-lb');
+  const onePool = ['rdr pass on lo0 inet proto tcp from any to 10.10.0.1 port = 80 -> 10.1.0.2 port 8080'];
+  t.equal(pfBalancerDrift({ ...view, anchorNat: onePool }, rules), 'load balancer service tcp 10.10.0.1:80 gone from the anchor jailnet-lb', 'a pool without one of the servers is not the service');
+  t.equal(pfBalancerDrift({ ...view, anchorNat: ['rdr pass on lo0 inet proto tcp from any to 10.10.0.1 port = 8080 -> { 10.1.0.2, 10.1.0.3 } port 8080 round-robin'] }, rules), 'load balancer service tcp 10.10.0.1:80 gone from the anchor jailnet-lb', 'another port is not the service');
+  t.equal(pfBalancerDrift({ enabled: false, mainNat: [], anchorNat: [] }, emptyRules()), undefined, 'no rules: nothing asked');
 });

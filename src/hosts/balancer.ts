@@ -17,6 +17,11 @@ export interface LoadBalancer {
   connections(rules: BalancerRules, vnet: Vnet): Promise<ConnectionCounts>;
   /** The connection timeouts the services' connections get now (`ipvsadm -L --timeout`). */
   timeouts(rules: BalancerRules, vnet: Vnet): Promise<Timeouts>;
+  /**
+   * What of `rules` the vnet no longer holds, in words (a pf reload or an `nft flush` inside
+   * the pod takes them); undefined when it holds them. Only reads.
+   */
+  drift(rules: BalancerRules, vnet: Vnet): Promise<string | undefined>;
   /** Ends the tracked flows of a protocol whose original destination is the address; returns how many. */
   killFlows(address: string, protocol: LbProtocol, vnet: Vnet): Promise<number>;
 }

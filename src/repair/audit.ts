@@ -8,7 +8,7 @@ import { parseIP } from '../ipam/ip.js';
 import { observedPhrases, type ObservedNet } from '../pods/store.js';
 import { unservedNames } from '../dns/dns-check.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
-import { bare, routeKey, type DesiredLink, type DesiredPodNet, type DesiredState } from './desired.js';
+import { bare, routeKey, type DesiredBalancer, type DesiredLink, type DesiredPodNet, type DesiredState } from './desired.js';
 
 export type RepairStep =
   | { kind: 'base' }
@@ -18,6 +18,8 @@ export type RepairStep =
   | { kind: 'up'; name: string; vnet?: string }
   | { kind: 'address'; name: string; cidr: string; vnet: string }
   | { kind: 'route'; destination: string; gateway: string; vnet: string }
+  /** A pod's load balancer loaded again whole, as its record holds it when the step runs. */
+  | { kind: 'balancer'; pod: string }
   /** aardvark-dns started again on the files of its directory (the dnsname plugin's). */
   | { kind: 'dns'; dir: string }
   /** Records what someone else added to a pod (not a host change). */
@@ -76,6 +78,11 @@ async function linkDrift(host: Host, link: DesiredLink): Promise<Drift | undefin
   if (!info) return { pod: link.pod, what: `${link.role} ${link.name}${where} is gone (re-create the pod)` };
   if (!info.up) return { pod: link.pod, what: `${link.role} ${link.name}${where} is down`, repair: { kind: 'up', name: link.name, vnet: link.vnet } };
   return undefined;
+}
+
+async function balancerDrift(host: Host, balancer: DesiredBalancer): Promise<Drift | undefined> {
+  const what = await host.balancer.drift(balancer.rules, balancer.vnet);
+  return what === undefined ? undefined : { pod: balancer.pod, what, repair: { kind: 'balancer', pod: balancer.pod } };
 }
 
 /** The addresses an interface holds that count: not IPv6 link-local ones, which the kernel gives every interface. */
@@ -154,7 +161,7 @@ export async function podsGone(host: Host, desired: DesiredState): Promise<Set<s
   return gone;
 }
 
-/** What an audit reads: the packet filter (cheap: netmon's every tick), links, the pods' vnets. */
+/** What an audit reads: the packet filter (cheap: netmon's every tick), links, the pods' vnets (their load balancers too). */
 export type AuditPart = 'filter' | 'links' | 'pods';
 export const ALL_PARTS: readonly AuditPart[] = ['filter', 'links', 'pods'];
 
@@ -184,10 +191,11 @@ export async function audit(host: Host, desired: DesiredState, options: AuditOpt
     masqueraded: desired.masqueraded.filter(live),
     links: parts.includes('links') ? desired.links.filter(live) : [],
     pods: parts.includes('pods') ? desired.pods.filter(live) : [],
+    balancers: parts.includes('pods') ? desired.balancers.filter(live) : [],
   };
   const drift = parts.includes('filter') ? await filterDrift(host, scoped) : [];
   if (parts.includes('filter') && options.dnsDir !== undefined) drift.push(...(await dnsDrift(options.dnsDir)));
-  const progress = (options.progress ?? noProgress)('checking pods', scoped.links.length + scoped.pods.length);
+  const progress = (options.progress ?? noProgress)('checking pods', scoped.links.length + scoped.pods.length + scoped.balancers.length);
   try {
     for (const link of scoped.links) {
       const found = await unlessGone(host, link.vnet, () => linkDrift(host, link));
@@ -197,6 +205,11 @@ export async function audit(host: Host, desired: DesiredState, options: AuditOpt
     for (const net of scoped.pods) {
       drift.push(...((await unlessGone(host, net.vnet, async () => podNetDiff(net, await readVnet(host, net)))) ?? []));
       progress.step(net.pod);
+    }
+    for (const balancer of scoped.balancers) {
+      const found = await unlessGone(host, balancer.vnet, () => balancerDrift(host, balancer));
+      if (found) drift.push(found);
+      progress.step(balancer.pod);
     }
   } finally {
     progress.done();

@@ -1,8 +1,9 @@
 // What the host must hold for every pod, computed from jailnet's own records alone (the
 // plugins' attachment records and the pod records): the packet filter's publications,
-// masqueraded addresses and isolation policy, the interfaces that must be up, and what
-// belongs in each jailnet pod's vnet. Pure: records in, data out; audit.ts compares it
+// masqueraded addresses and isolation policy, the interfaces that must be up, what
+// belongs in each jailnet pod's vnet, and the pods' load balancer rules. Pure: records in, data out; audit.ts compares it
 // with what the host holds.
+import type { BalancerRules } from '../balancer/rules.js';
 import type { IsolationPolicy, PortPublication } from '../hosts/packet-filter.js';
 import { formatIP, parseIP, parsePrefix } from '../ipam/ip.js';
 import type { AttachmentRecord } from '../plugins/attachment-record.js';
@@ -54,12 +55,20 @@ export interface DesiredPodNet {
   observed: ObservedNet;
 }
 
+/** A pod's load balancer rules (kata-ipvs), which its vnet's packet filter must hold. */
+export interface DesiredBalancer {
+  pod: string;
+  vnet: string;
+  rules: BalancerRules;
+}
+
 export interface DesiredState {
   publications: Array<{ pod: string; publication: PortPublication }>;
   masqueraded: Array<{ pod: string; address: string }>;
   isolation: IsolationPolicy;
   links: DesiredLink[];
   pods: DesiredPodNet[];
+  balancers: DesiredBalancer[];
 }
 
 /** A route's destination as one string whatever the tool printed: `default` is the zero-length prefix, a bare address a host route. */
@@ -124,5 +133,8 @@ export function desiredState(records: Records): DesiredState {
     isolation: isolationPolicy(records.isolation),
     links,
     pods: records.pods.filter((p) => p.state === 'ready' && p.mode === 'bridge').map(podNet),
+    balancers: records.pods
+      .filter((p) => p.state === 'ready' && p.runtime.balancer && (p.runtime.balancer.services.length > 0 || p.runtime.balancer.timeouts))
+      .map((p) => ({ pod: p.name, vnet: p.jail, rules: p.runtime.balancer as BalancerRules })),
   };
 }

@@ -3,6 +3,7 @@
 // past a failure and reporting every one (as netavark's teardown does). Every step puts
 // a thing back as the records say it, so a repair interrupted at any host command is
 // finished by the next, and ten repairs leave the host as the first did.
+import { emptyRules } from '../balancer/rules.js';
 import { restartAardvark } from '../dns/dns-check.js';
 import type { ExecDoor } from '../hosts/exec.js';
 import type { Host } from '../hosts/host.js';
@@ -58,8 +59,21 @@ async function recordObserved(store: PodStore, pod: string, found: ObservedNet, 
   });
 }
 
+/**
+ * The pod's rules loaded from nothing (the driver's first load: pf on and forwarding in the
+ * vnet and its hooks, or a fresh nft table, replacing whatever is left), under the pod's
+ * lock and as its record says then, so a kata-ipvs change meanwhile is not undone.
+ */
+async function reloadBalancer(scope: RepairScope, pod: string): Promise<void> {
+  await scope.store.locked(pod, async () => {
+    const record = await scope.store.read(pod);
+    if (!record || record.state !== 'ready' || !record.runtime.balancer) return;
+    await scope.host.balancer.apply(emptyRules(), record.runtime.balancer, record.jail);
+  });
+}
+
 /** The order steps go in: what rules hang on before the rules, the filter before links. */
-const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'route', 'observe', 'dns'];
+const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'route', 'balancer', 'observe', 'dns'];
 
 const FILTER_STEPS: ReadonlySet<RepairStep['kind']> = new Set(['base', 'publish', 'masquerade', 'isolation']);
 
@@ -80,6 +94,8 @@ async function applyStep(scope: RepairScope, step: RepairStep): Promise<void> {
       return host.addAddress(step.name, step.cidr, step.vnet);
     case 'route':
       return host.addRoute(step.destination, step.gateway, step.vnet);
+    case 'balancer':
+      return reloadBalancer(scope, step.pod);
     case 'observe':
       return recordObserved(scope.store, step.pod, step.found, step.gone);
     case 'dns':

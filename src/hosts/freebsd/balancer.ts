@@ -9,8 +9,8 @@ import { BALANCER_ANCHOR } from '../../persistent-names.js';
 import type { LoadBalancer } from '../balancer.js';
 import type { Host, RunInVnet, Vnet } from '../host.js';
 import { pfctl } from './commands.js';
-import { checkPfRules, FREEBSD_SCHEDULERS, lbAnchorText, lbMainRuleset, PF_DEFAULT_TIMEOUTS } from './lb-text.js';
-import { parseKilledStates, parsePfStates } from './parse.js';
+import { checkPfRules, FREEBSD_SCHEDULERS, lbAnchorText, lbMainRuleset, pfBalancerDrift, PF_DEFAULT_TIMEOUTS } from './lb-text.js';
+import { parseKilledStates, parsePfLines, parsePfStates } from './parse.js';
 
 type HostPart = Pick<Host, 'sysctlGet' | 'sysctlSet'>;
 
@@ -59,6 +59,17 @@ export class PfLoadBalancer implements LoadBalancer {
 
   async timeouts(rules: BalancerRules): Promise<Timeouts> {
     return withDefaults(rules.timeouts ?? { tcp: 0, tcpfin: 0, udp: 0 }, PF_DEFAULT_TIMEOUTS);
+  }
+
+  async drift(rules: BalancerRules, vnet: Vnet): Promise<string | undefined> {
+    if (rules.services.length === 0 && !rules.timeouts) return undefined;
+    const info = await this.run(pfctl.info(), vnet, { reads: true, allowFailure: true });
+    const lines = async (anchor: string) => {
+      const shown = await this.run(pfctl.show(anchor, 'nat'), vnet, { reads: true, allowFailure: true });
+      // An anchor no rule was ever loaded into does not exist (pfctl: "pfctl: Anchor does not exist.").
+      return shown.exitCode === 0 ? parsePfLines(shown.stdout) : [];
+    };
+    return pfBalancerDrift({ enabled: /^Status: Enabled/m.test(info.stdout), mainNat: await lines(''), anchorNat: await lines(BALANCER_ANCHOR) }, rules);
   }
 
   /** pfctl -k matches a state's addresses, not its protocol: every flow to the address ends. */

@@ -92,3 +92,30 @@ export function lbMainRuleset(rules: BalancerRules): string {
   lines.push(`rdr-anchor "${BALANCER_ANCHOR}"`, `anchor "${BALANCER_ANCHOR}"`);
   return `${lines.join('\n')}\n`;
 }
+
+/** What a pod vnet's pf shows of the balancer: whether pf is on, the main ruleset's and the anchor's translation lines. */
+export interface PfBalancerView {
+  enabled: boolean;
+  mainNat: string[];
+  anchorNat: string[];
+}
+
+/**
+ * What of `rules` the pod's pf lacks: pf on, the anchor's hook in the main ruleset, and an
+ * rdr for each served service with its servers. pfctl prints a rule in its own words
+ * (`port = 80`, pfctl_parser.c print_rule), so a rule is matched by its parts, not its text. Pure.
+ */
+export function pfBalancerDrift(view: PfBalancerView, rules: BalancerRules): string | undefined {
+  const served = rules.services.filter((s) => usable(s).length > 0);
+  if (served.length === 0 && !rules.timeouts) return undefined;
+  if (!view.enabled) return "pf is disabled in the pod's vnet, so its load balancer does nothing";
+  if (!view.mainNat.some((l) => l.startsWith(`rdr-anchor "${BALANCER_ANCHOR}"`))) return `the hook of the load balancer's anchor ${BALANCER_ANCHOR} is gone from the pod's pf`;
+  const holds = (s: VirtualService) =>
+    view.anchorNat.some((line) => {
+      const [rule = '', pool = ''] = line.split(' -> ');
+      return rule.startsWith('rdr ') && rule.includes(` proto ${s.protocol} `) && rule.endsWith(`to ${s.address} port = ${s.port}`) && usable(s).every((r) => pool.includes(r.address));
+    });
+  const missing = served.filter((s) => !holds(s));
+  if (missing.length === 0) return undefined;
+  return `load balancer service${missing.length > 1 ? 's' : ''} ${missing.map((s) => `${s.protocol} ${s.address}:${s.port}`).join(', ')} gone from the anchor ${BALANCER_ANCHOR}`;
+}

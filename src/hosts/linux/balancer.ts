@@ -4,10 +4,12 @@ import type { ConnectionCounts } from '../../balancer/listing.js';
 import { connectionKey } from '../../balancer/listing.js';
 import { withDefaults, type BalancerRules, type LbProtocol, type Timeouts } from '../../balancer/rules.js';
 import type { LoadBalancer } from '../balancer.js';
-import { hasTool, type ExecDoor } from '../exec.js';
+import { hasTool, HostCommandError, type ExecDoor } from '../exec.js';
 import type { RunInVnet, Vnet } from '../host.js';
 import { conntrack, nft, sysctl } from './commands.js';
-import { balancerScript, LINUX_SCHEDULERS } from './nft-balancer.js';
+import { BALANCER_NFT_TABLE } from '../../persistent-names.js';
+import { balancerScript, LINUX_SCHEDULERS, nftBalancerDrift } from './nft-balancer.js';
+import { emptyState, parseNftTable } from './nft-table.js';
 import { parseConntrackFlows, parseDeletedFlows } from './parse.js';
 
 /**
@@ -53,6 +55,13 @@ export class NftLoadBalancer implements LoadBalancer {
       counts.set(key, entry);
     }
     return counts;
+  }
+
+  async drift(rules: BalancerRules, vnet: Vnet): Promise<string | undefined> {
+    if (rules.services.length === 0 && !rules.timeouts) return undefined;
+    const listed = await this.run(nft.listTableOf('ip', BALANCER_NFT_TABLE), vnet, { reads: true, allowFailure: true });
+    if (listed.exitCode !== 0 && !/No such file or directory/.test(listed.stderr)) throw new HostCommandError(listed);
+    return nftBalancerDrift(listed.exitCode === 0 ? parseNftTable(listed.stdout) : emptyState(), rules);
   }
 
   async killFlows(address: string, protocol: LbProtocol, vnet: Vnet): Promise<number> {

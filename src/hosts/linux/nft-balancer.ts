@@ -12,6 +12,7 @@
 // so the others keep their round-robin position and their clients. Pure: rules in, text out.
 import { BALANCER_NFT_TABLE } from '../../persistent-names.js';
 import type { BalancerRules, RealServer, ServiceKey, Timeouts, VirtualService } from '../../balancer/rules.js';
+import type { NftState } from './nft-table.js';
 
 const T = `ip ${BALANCER_NFT_TABLE}`;
 export const LINUX_SCHEDULERS = ['rr', 'wrr', 'sh'] as const;
@@ -165,4 +166,19 @@ export function balancerScript(previous: BalancerRules, next: BalancerRules, eff
   const [oldT, newT] = [previous.timeouts, next.timeouts];
   if (JSON.stringify(oldT) !== JSON.stringify(newT)) lines.push(...timeoutRules(oldT && effective(oldT), newT && effective(newT)));
   return [...lines, ''].join('\n');
+}
+
+/**
+ * What of `rules` the table read back (`nft -j list table ip jailnet-lb`) lacks: the table,
+ * its two hooks' dispatch rules, each service's element and its chain's rules. Pure.
+ */
+export function nftBalancerDrift(state: NftState, rules: BalancerRules): string | undefined {
+  if (isEmpty(rules)) return undefined;
+  if (!state.exists) return `the load balancer's table ${T} is gone`;
+  const hooks = ['output', 'prerouting'].filter((chain) => !state.rules.some((r) => r.chain === chain));
+  if (hooks.length > 0) return `the load balancer's ${hooks.join(' and ')} hook${hooks.length > 1 ? 's are' : ' is'} gone`;
+  const dispatched = new Set((state.maps.get('services') ?? []).map((e) => e.key));
+  const missing = rules.services.filter((s) => !dispatched.has(element(s)) || !state.rules.some((r) => r.chain === serviceChain(s)));
+  if (missing.length === 0) return undefined;
+  return `load balancer service${missing.length > 1 ? 's' : ''} ${missing.map((s) => `${s.protocol} ${s.address}:${s.port}`).join(', ')} gone`;
 }
