@@ -134,6 +134,34 @@ t.test('one container on three networks: the published port passes from each lea
   t.same((reach() as { jails: string[] }).jails, [], 'and with it gone, no jail gets it');
 });
 
+t.test("a tuned sysctl changed inside the pod: status names it, repair sets it again, DEL and gc forget it", async (t) => {
+  const h = await podHost(t);
+  await h.jail('pod-a');
+  const base = podmanDefaultNetwork(h.leaseDir);
+  const tuned = await h.writeList('tuned', { ...base, plugins: base.plugins.map((p) => (p.type === 'tuning' ? { ...p, sysctl: { 'net.inet.ip.forwarding': '1' } } : p)) });
+  t.equal((await h.add(tuned, ID_A, 'pod-a')).code, 0);
+  const inPod = () => h.sim.state().vnets.find((v) => v.id !== 'host')?.sysctls['net.inet.ip.forwarding'];
+  t.equal(inPod(), '1');
+  t.equal((await tool(h.sim, 'jexec', ['pod-a', 'sysctl', 'net.inet.ip.forwarding=0'])).code, 0, 'someone inside the pod turns it off');
+  const status = await h.cli(['status']);
+  t.equal(status.code, 1);
+  t.match(status.stdout, /^FAIL {2}pod pod-a: sysctl net\.inet\.ip\.forwarding is 0, tuned to 1 — fix: jailnet repair pod-a$/m, 'status names it');
+  const repaired = await h.cli(['repair']);
+  t.equal(repaired.code, 0, repaired.stderr);
+  t.match(repaired.stdout, /^fixed pod pod-a: sysctl net\.inet\.ip\.forwarding is 0, tuned to 1$/m);
+  t.equal(inPod(), '1', 'set again in the pod');
+  t.equal((await h.cli(['repair'])).stdout.trim(), 'nothing to repair', 'a second repair: nothing');
+  t.equal((await h.del(tuned, ID_A, 'pod-a')).code, 0);
+  t.same(await fs.readdir(path.join(h.recordsDir, 'tuning')), [], 'DEL forgot the record');
+  t.equal((await h.cli(['repair'])).stdout.trim(), 'nothing to repair', 'and nothing is asked of the pod any more');
+  // A crash took the jail: gc finds the attachment (by its records) and DELs it, which forgets the tuning record.
+  t.equal((await h.add(tuned, ID_A, 'pod-a')).code, 0);
+  t.equal((await tool(h.sim, 'jail', ['-r', 'pod-a'])).code, 0);
+  const gc = await h.cli(['gc']);
+  t.equal(gc.code, 0, gc.stderr);
+  t.same(await fs.readdir(path.join(h.recordsDir, 'tuning')), [], 'gc forgot it with the attachment');
+});
+
 t.test('DEL without prevResult and after the jail is gone', async (t) => {
   const h = await podHost(t);
   await h.jail('pod-a');

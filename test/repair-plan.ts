@@ -45,6 +45,7 @@ const records = (over: Partial<Records> = {}): Records => ({
     { network: 'web', containerId: 'ctr', ifname: 'eth0' },
   ],
   isolation: [{ subnets: ['10.9.0.0/24'], isolated: true }],
+  tunings: [{ jail: 'jailnet-a', sysctl: { 'net.inet.tcp.msl': '5000' } }, { jail: 'podman-ctr', sysctl: { 'net.inet.ip.ttl': '32', 'net.inet.tcp.msl': '1000' } }],
   pods: [pod('a', '10.9.0.2')],
   sandboxOf: (jail) => jail,
   ...over,
@@ -60,6 +61,12 @@ t.test('the desired state: by pod, a runtime container by its sandbox, each brid
     ['a bridge cni0', 'a host end jnjailnet-a', 'a pod interface eth0 in jailnet-a', 'podman-ctr host end jnctr', 'podman-ctr pod interface eth0 in podman-ctr'],
   );
   t.same(desired.pods.map((p) => [p.pod, [...p.interfaces], p.routes]), [['a', [['eth0', ['10.9.0.2/24']]], ['0.0.0.0/0 via 10.9.0.1']]]);
+  t.same(desired.sysctls, [
+    { pod: 'a', vnet: 'jailnet-a', key: 'net.inet.tcp.msl', value: '5000' },
+    { pod: 'podman-ctr', vnet: 'podman-ctr', key: 'net.inet.ip.ttl', value: '32' },
+    { pod: 'podman-ctr', vnet: 'podman-ctr', key: 'net.inet.tcp.msl', value: '1000' },
+  ], "the tuning plugin's sysctls, by pod or sandbox");
+  t.same(desired.balancers, [], 'no pod has balancer rules');
   const creating = desiredState(records({ pods: [pod('a', '10.9.0.2', { state: 'creating' })] }));
   t.same(creating.pods, [], "a pod being created is not audited inside");
 });

@@ -33,7 +33,7 @@ const BridgeRecordSchema = AttachmentBase.extend({
 export type AttachmentRecord = z.infer<typeof BridgeRecordSchema>;
 
 /** The plugins that keep records, in the order DEL should take them (reverse chain order). */
-export const RECORDING_PLUGINS = ['portmap', 'firewall', 'bridge'] as const;
+export const RECORDING_PLUGINS = ['tuning', 'portmap', 'firewall', 'bridge'] as const;
 
 export function attachmentKey(network: string, containerId: string, ifname: string): string {
   return `${network}-${containerId}-${ifname}`;

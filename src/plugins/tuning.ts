@@ -1,13 +1,18 @@
 // The tuning plugin: per-vnet net.* sysctls, and mac, mtu, promisc on the pod interface.
+// The sysctls an attachment set are recorded (before the first change, as every recording
+// plugin does), so that repair and netmon put them back when something inside the pod
+// changed them; the interface's settings are the link's and go with it.
 import { z } from 'zod';
 import { pickCniArgs } from '../cni/args.js';
 import { CniError, ErrorCode } from '../cni/errors.js';
 import { parseConfig } from '../cni/netconf.js';
 import type { Result } from '../cni/result.js';
-import type { Plugin, PluginRequest } from '../cni/skel.js';
+import type { Attachment, Plugin, PluginRequest } from '../cni/skel.js';
 import type { Host } from '../hosts/host.js';
 import { isUnicastMac } from '../names.js';
-import { pluginHost, podInterfaceName, sandboxOf } from './host-for-plugin.js';
+import { JsonRecords } from '../util/json-records.js';
+import { AttachmentBase, attachmentKey, baseRecord, recordsDir } from './attachment-record.js';
+import { attachmentsDir, pluginHost, podInterfaceName, sandboxOf } from './host-for-plugin.js';
 import { requirePrevResult } from './passthrough.js';
 import { Rollback } from './rollback.js';
 
@@ -23,6 +28,21 @@ export const TuningConfSchema = z.looseObject({
   runtimeConfig: z.looseObject({ mac: z.string().optional() }).optional(),
   args: z.looseObject({ cni: z.looseObject({ mac: z.string().optional() }).optional() }).optional(),
 });
+
+const TuningRecordSchema = AttachmentBase.extend({
+  /** The sandbox as the host interface spells it (sandboxOf), where the sysctls are read and set. */
+  jail: z.string(),
+  sysctl: z.record(z.string(), z.string()),
+});
+
+export type TuningRecord = z.infer<typeof TuningRecordSchema>;
+
+const recordsIn = (dir: string) => new JsonRecords(recordsDir(dir, 'tuning'), TuningRecordSchema);
+
+/** Every tuning record, for the desired state of repair (repair/desired.ts). */
+export async function tuningRecords(dir: string): Promise<TuningRecord[]> {
+  return recordsIn(dir).all();
+}
 
 function loadConf(request: PluginRequest) {
   podInterfaceName(request);
@@ -72,7 +92,15 @@ async function add(request: PluginRequest): Promise<Result> {
   const host = pluginHost();
   const jail = sandboxOf(host, request.netns);
   if (changesNothing(conf)) return prev;
-  await Rollback.run((rollback) => applyAll(host, rollback, conf, request.ifname, jail));
+  const records = recordsIn(await attachmentsDir());
+  const id = attachmentKey(request.config.name as string, request.containerId, request.ifname);
+  if (Object.keys(conf.sysctl).length > 0) await records.write(id, { ...baseRecord(request), jail, sysctl: conf.sysctl });
+  try {
+    await Rollback.run((rollback) => applyAll(host, rollback, conf, request.ifname, jail));
+  } catch (error) {
+    await records.remove(id);
+    throw error;
+  }
   if (conf.mac === undefined) return prev;
   const interfaces = prev.interfaces.map((i) => (i.name === request.ifname && i.sandbox === jail ? { ...i, mac: conf.mac } : i));
   return { ...prev, interfaces };
@@ -95,7 +123,20 @@ async function check(request: PluginRequest): Promise<void> {
   }
 }
 
-// The pod's interface and its vnet sysctls go away with the pod; DEL checks its config only.
-const nothing = async (): Promise<void> => undefined;
+// The pod's interface and its vnet sysctls go away with the pod: DEL and GC forget the records only.
+async function del(request: PluginRequest): Promise<void> {
+  loadConf(request);
+  await recordsIn(await attachmentsDir()).remove(attachmentKey(request.config.name as string, request.containerId, request.ifname));
+}
 
-export const tuning: Plugin = { add, del: async (request) => void loadConf(request), check, gc: nothing, status: nothing };
+async function gc(request: PluginRequest, valid: Attachment[]): Promise<void> {
+  loadConf(request);
+  const network = request.config.name as string;
+  const keep = new Set(valid.map((a) => attachmentKey(network, a.containerID, a.ifname)));
+  const records = recordsIn(await attachmentsDir());
+  for (const [id, record] of await records.entries()) if (record.network === network && !keep.has(id)) await records.remove(id);
+}
+
+const status = async (): Promise<void> => undefined;
+
+export const tuning: Plugin = { add, del, check, gc, status };

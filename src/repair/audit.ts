@@ -8,7 +8,7 @@ import { parseIP } from '../ipam/ip.js';
 import { observedPhrases, type ObservedNet } from '../pods/store.js';
 import { unservedNames } from '../dns/dns-check.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
-import { bare, routeKey, type DesiredBalancer, type DesiredLink, type DesiredPodNet, type DesiredState } from './desired.js';
+import { bare, routeKey, type DesiredBalancer, type DesiredLink, type DesiredPodNet, type DesiredState, type DesiredSysctl } from './desired.js';
 
 export type RepairStep =
   | { kind: 'base' }
@@ -18,6 +18,8 @@ export type RepairStep =
   | { kind: 'up'; name: string; vnet?: string }
   | { kind: 'address'; name: string; cidr: string; vnet: string }
   | { kind: 'route'; destination: string; gateway: string; vnet: string }
+  /** A sysctl of a pod's vnet set again to what the tuning plugin set. */
+  | { kind: 'sysctl'; key: string; value: string; vnet: string }
   /** A pod's load balancer loaded again whole, as its record holds it when the step runs. */
   | { kind: 'balancer'; pod: string }
   /** aardvark-dns started again on the files of its directory (the dnsname plugin's). */
@@ -83,6 +85,12 @@ async function linkDrift(host: Host, link: DesiredLink): Promise<Drift | undefin
 async function balancerDrift(host: Host, balancer: DesiredBalancer): Promise<Drift | undefined> {
   const what = await host.balancer.drift(balancer.rules, balancer.vnet);
   return what === undefined ? undefined : { pod: balancer.pod, what, repair: { kind: 'balancer', pod: balancer.pod } };
+}
+
+async function sysctlDrift(host: Host, wanted: DesiredSysctl): Promise<Drift | undefined> {
+  const held = await host.sysctlGet(wanted.key, wanted.vnet);
+  if (held === wanted.value) return undefined;
+  return { pod: wanted.pod, what: `sysctl ${wanted.key} is ${held}, tuned to ${wanted.value}`, repair: { kind: 'sysctl', key: wanted.key, value: wanted.value, vnet: wanted.vnet } };
 }
 
 /** The addresses an interface holds that count: not IPv6 link-local ones, which the kernel gives every interface. */
@@ -192,10 +200,11 @@ export async function audit(host: Host, desired: DesiredState, options: AuditOpt
     links: parts.includes('links') ? desired.links.filter(live) : [],
     pods: parts.includes('pods') ? desired.pods.filter(live) : [],
     balancers: parts.includes('pods') ? desired.balancers.filter(live) : [],
+    sysctls: parts.includes('pods') ? desired.sysctls.filter(live) : [],
   };
   const drift = parts.includes('filter') ? await filterDrift(host, scoped) : [];
   if (parts.includes('filter') && options.dnsDir !== undefined) drift.push(...(await dnsDrift(options.dnsDir)));
-  const progress = (options.progress ?? noProgress)('checking pods', scoped.links.length + scoped.pods.length + scoped.balancers.length);
+  const progress = (options.progress ?? noProgress)('checking pods', scoped.links.length + scoped.pods.length + scoped.balancers.length + scoped.sysctls.length);
   try {
     for (const link of scoped.links) {
       const found = await unlessGone(host, link.vnet, () => linkDrift(host, link));
@@ -210,6 +219,11 @@ export async function audit(host: Host, desired: DesiredState, options: AuditOpt
       const found = await unlessGone(host, balancer.vnet, () => balancerDrift(host, balancer));
       if (found) drift.push(found);
       progress.step(balancer.pod);
+    }
+    for (const sysctl of scoped.sysctls) {
+      const found = await unlessGone(host, sysctl.vnet, () => sysctlDrift(host, sysctl));
+      if (found) drift.push(found);
+      progress.step(sysctl.pod);
     }
   } finally {
     progress.done();

@@ -1,7 +1,7 @@
 // What the host must hold for every pod, computed from jailnet's own records alone (the
 // plugins' attachment records and the pod records): the packet filter's publications,
 // masqueraded addresses and isolation policy, the interfaces that must be up, what
-// belongs in each jailnet pod's vnet, and the pods' load balancer rules. Pure: records in, data out; audit.ts compares it
+// belongs in each jailnet pod's vnet, the pods' load balancer rules and tuned sysctls. Pure: records in, data out; audit.ts compares it
 // with what the host holds.
 import type { BalancerRules } from '../balancer/rules.js';
 import type { IsolationPolicy, PortPublication } from '../hosts/packet-filter.js';
@@ -25,6 +25,8 @@ export interface IsolationRecord {
 
 export interface Records {
   bridges: AttachmentRecord[];
+  /** The tuning plugin's records: the sysctls each attachment set. */
+  tunings: Array<{ jail: string; sysctl: Record<string, string> }>;
   publications: PublicationRecord[];
   isolation: IsolationRecord[];
   pods: PodRecord[];
@@ -62,6 +64,14 @@ export interface DesiredBalancer {
   rules: BalancerRules;
 }
 
+/** A net.* sysctl the tuning plugin set in a pod's vnet. */
+export interface DesiredSysctl {
+  pod: string;
+  vnet: string;
+  key: string;
+  value: string;
+}
+
 export interface DesiredState {
   publications: Array<{ pod: string; publication: PortPublication }>;
   masqueraded: Array<{ pod: string; address: string }>;
@@ -69,6 +79,7 @@ export interface DesiredState {
   links: DesiredLink[];
   pods: DesiredPodNet[];
   balancers: DesiredBalancer[];
+  sysctls: DesiredSysctl[];
 }
 
 /** A route's destination as one string whatever the tool printed: `default` is the zero-length prefix, a bare address a host route. */
@@ -136,5 +147,6 @@ export function desiredState(records: Records): DesiredState {
     balancers: records.pods
       .filter((p) => p.state === 'ready' && p.runtime.balancer && (p.runtime.balancer.services.length > 0 || p.runtime.balancer.timeouts))
       .map((p) => ({ pod: p.name, vnet: p.jail, rules: p.runtime.balancer as BalancerRules })),
+    sysctls: records.tunings.flatMap((r) => Object.entries(r.sysctl).map(([key, value]) => ({ pod: label(r.jail), vnet: r.jail, key, value }))),
   };
 }

@@ -10,6 +10,7 @@ import type { Host } from '../hosts/host.js';
 import { bridgeRecords } from '../plugins/attachment-record.js';
 import { firewallRecords } from '../plugins/firewall.js';
 import { portmapRecords } from '../plugins/portmap.js';
+import { tuningRecords } from '../plugins/tuning.js';
 import type { ObservedNet, PodStore } from '../pods/store.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { oneLine } from '../util/teardown.js';
@@ -27,14 +28,15 @@ export interface RepairScope {
 }
 
 export async function loadDesired(scope: RepairScope): Promise<DesiredState> {
-  const [bridges, publications, isolation, pods] = await Promise.all([
+  const [bridges, publications, isolation, tunings, pods] = await Promise.all([
     bridgeRecords(scope.attachmentsDir).all(),
     portmapRecords(scope.attachmentsDir),
     firewallRecords(scope.attachmentsDir),
+    tuningRecords(scope.attachmentsDir),
     scope.store.all(),
   ]);
   const { host } = scope;
-  return desiredState({ bridges, publications, isolation, pods, sandboxOf: (jail) => host.sandboxOf(host.netnsOf(jail)) });
+  return desiredState({ bridges, publications, isolation, tunings, pods, sandboxOf: (jail) => host.sandboxOf(host.netnsOf(jail)) });
 }
 
 /** The drift of the host (of one pod and what is host-wide, with `pod`; only `parts`, when given). */
@@ -73,7 +75,7 @@ async function reloadBalancer(scope: RepairScope, pod: string): Promise<void> {
 }
 
 /** The order steps go in: what rules hang on before the rules, the filter before links. */
-const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'route', 'balancer', 'observe', 'dns'];
+const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'route', 'sysctl', 'balancer', 'observe', 'dns'];
 
 const FILTER_STEPS: ReadonlySet<RepairStep['kind']> = new Set(['base', 'publish', 'masquerade', 'isolation']);
 
@@ -94,6 +96,8 @@ async function applyStep(scope: RepairScope, step: RepairStep): Promise<void> {
       return host.addAddress(step.name, step.cidr, step.vnet);
     case 'route':
       return host.addRoute(step.destination, step.gateway, step.vnet);
+    case 'sysctl':
+      return host.sysctlSet(step.key, step.value, step.vnet);
     case 'balancer':
       return reloadBalancer(scope, step.pod);
     case 'observe':
