@@ -5,7 +5,9 @@
 // alias and short ID (busybox nslookup, asking each gateway explicitly: podman orders a
 // container's nameservers as it likes); a container on another network gets NXDOMAIN; one on
 // two networks resolves the names of both; a removed container's name is gone within a
-// second; after network rm no aardvark process or file is left.
+// second; a name of the outside world is answered through the upstream the private host's
+// resolv.conf names (a responder the test runs on a namespace address); after network rm no
+// aardvark process or file is left.
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { missingPrerequisite } from './helpers/linux.js';
@@ -39,6 +41,28 @@ if (missing) {
   const addressOn = (name: string, network: string) => JSON.parse(podman('inspect', name).stdout)[0].NetworkSettings.Networks[network].IPAddress as string;
   const aardvarkPids = () => host.pids('aardvark-dns').join(' ');
 
+  const RESPONDER = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'dns-responder.mjs');
+  const UPSTREAM = '192.0.2.53';
+
+  t.test("an upstream resolver on a namespace address, named by the private host's resolv.conf", async (t) => {
+    // On the private host's own loopback (no dummy driver is needed; this kernel may lack one).
+    const added = inHost('ip', 'addr', 'add', `${UPSTREAM}/32`, 'dev', 'lo');
+    t.equal(added.code, 0, added.stderr);
+    // Before aardvark starts: 1.4 reads resolv.conf once, at its start. The bind mount is the private host's own.
+    const resolv = path.join(path.dirname(lab.netd), 'resolv.conf');
+    writeFileSync(resolv, `nameserver ${UPSTREAM}\n`);
+    const mounted = inHost('mount', '--bind', resolv, '/etc/resolv.conf');
+    t.equal(mounted.code, 0, mounted.stderr);
+    host.spawn([process.execPath, RESPONDER, UPSTREAM, '600', 'outside.example=198.51.100.7']);
+    let up = host.pids(RESPONDER).length > 0;
+    for (let i = 0; i < 50 && !up; i++) {
+      await sleep(100);
+      up = host.pids(RESPONDER).length > 0;
+    }
+    t.ok(up, 'the responder runs in the private host');
+    await sleep(300);
+  });
+
   t.test('podman writes the dnsname plugin into a new network and says dns_enabled', async (t) => {
     for (const [name, subnet] of [['jnda', '10.249.1.0/24'], ['jndb', '10.249.2.0/24'], ['jndc', '10.249.3.0/24']]) {
       const created = podman('network', 'create', '--subnet', subnet as string, name as string);
@@ -63,6 +87,8 @@ if (missing) {
     t.equal(lookup('web', 'client', '10.249.1.1'), addressOn('client', 'jnda'), 'and the other way');
     t.match(podman('exec', 'client', 'wget', '-q', '-O', '-', 'http://web/').stdout, /named/, 'the client fetches web by name');
     t.match(inHost('cat', `${FILES}/jnda`).stdout, /^10\.249\.1\.1\n/, "aardvark's file for the network, in jailnet's run directory");
+    t.equal(lookup('client', 'outside.example', '10.249.1.1'), '198.51.100.7', 'an outside name, answered through the upstream');
+    t.match(lookup('client', 'nosuch.example', '10.249.1.1'), /NXDOMAIN/, "and the upstream's NXDOMAIN passed on");
   });
 
   t.test('another network gets NXDOMAIN; a container on two networks resolves both', async (t) => {
