@@ -65,7 +65,7 @@ export function hostAddress(): string {
  */
 const httpServers: string[] = [];
 process.once('exit', () => {
-  for (const pid of httpServers.flatMap(pidsWith)) {
+  for (const pid of httpServers.flatMap((dir) => pidsWith(dir))) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
