@@ -156,7 +156,7 @@ t.test("jailnetd's socket serves kata-ipvs as the CLI does: one rule, a batch, a
   const address = await pods(lab);
   const socket = path.join(await socketDir(t), 'd.sock');
   await startDaemonProcess(t, lab.env, socket);
-  const context = ['JAILNET_CONFIG', 'JAILNET_HOST', 'JAILNET_TOOL_PATH'].map((name) => `${name}=${lab.env[name]}\n`).join('');
+  const context = ['JAILNET_CONFIG', 'JAILNET_HOST', 'JAILNET_TOOL_PATH', 'JAILNET_RUN_DIR'].map((name) => `${name}=${lab.env[name]}\n`).join('');
   // The request is the one string kata's CLI sends its agent (runtime-network-api.md §1.7).
   const call = async (id: string, request: string) => {
     const answer = await rawRequest(socket, `jailnetd/1 kata-ipvs ${id} ${Buffer.byteLength(request)}\n${context}\n${request}`);

@@ -220,7 +220,7 @@ t.test("jailnetd's socket serves the same requests, and refuses malformed ones",
   await podWithNetwork(lab, 'web', '10.89.8.0/24');
   const socket = path.join(await socketDir(t), 'd.sock');
   await startDaemonProcess(t, lab.env, socket);
-  const context = ['JAILNET_CONFIG', 'JAILNET_HOST', 'JAILNET_TOOL_PATH'].map((name) => `${name}=${lab.env[name]}\n`).join('');
+  const context = ['JAILNET_CONFIG', 'JAILNET_HOST', 'JAILNET_TOOL_PATH', 'JAILNET_RUN_DIR'].map((name) => `${name}=${lab.env[name]}\n`).join('');
   const call = async (sub: string, id: string, input = '', head = context) => {
     const answer = await rawRequest(socket, `jailnetd/1 kata-network ${sub} ${id} ${Buffer.byteLength(input)}\n${head}\n${input}`);
     const match = /^jailnetd\/1 (\d+) (\d+)\n/.exec(answer);

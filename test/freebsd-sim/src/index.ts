@@ -15,7 +15,7 @@ export { SIM_BIN };
 
 export interface Simulator {
   dir: string;
-  /** JAILNET_TOOL_PATH and JAILNET_SIM_STATE for the driver and the tools. */
+  /** JAILNET_TOOL_PATH and JAILNET_SIM_STATE for the driver and the tools, and a JAILNET_RUN_DIR of its own. */
   env: Record<string, string>;
   state(): SimState;
   log(): LogEntry[];
@@ -39,7 +39,8 @@ export async function createSimulator(dir: string, options: InitOptions = {}): P
 export function openSimulator(dir: string): Simulator {
   return {
     dir,
-    env: { JAILNET_TOOL_PATH: SIM_BIN, JAILNET_SIM_STATE: dir },
+    // The run directory inside the simulator's: what jailnet keeps there (aardvark-dns's files) is the test's alone.
+    env: { JAILNET_TOOL_PATH: SIM_BIN, JAILNET_SIM_STATE: dir, JAILNET_RUN_DIR: path.join(dir, 'run') },
     state: () => readState(dir),
     log: () => readLog(dir),
     reach: (query) => reach(readState(dir), query),

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { aardvarkTool } from './aardvark.js';
 import { fixturePath, resolveJexecCommand } from './exec-box.js';
 import { callKernel, kernelSocket, type KernelMessage, type KernelReply } from './kernel.js';
 import { runMonitor } from './monitor.js';
@@ -168,8 +169,18 @@ async function runRouteMonitor(dir: string, argv: string[]): Promise<void> {
   process.exit(0);
 }
 
+/** aardvark-dns (aardvark.ts): logged and pausable as a tool, its server a process of its own. */
+async function runAardvark(dir: string, argv: string[]): Promise<void> {
+  if (resident(dir)) throw new SimulatorError('aardvark-dns is not simulated while a resident kernel serves the state');
+  const { output, pause } = await aardvarkTool(dir, argv, process.env.JAILNET_SIM_PAUSABLE === '1');
+  appendLog(dir, { argv: ['aardvark-dns', ...argv], context: contextName(0), vnet: 'host', exitCode: output.exitCode });
+  if (pause) await pauseForKill(dir, ['aardvark-dns', ...argv]);
+  return emit(output);
+}
+
 async function dispatch(tool: string, argv: string[]): Promise<void> {
   const dir = stateDir();
+  if (tool === 'aardvark-dns') return runAardvark(dir, argv);
   if (tool === 'jexec') {
     await runJexec(dir, argv);
     return;

@@ -124,6 +124,19 @@ export interface Jail {
   params: Record<string, string>;
 }
 
+/** A simulated aardvark-dns: a real process (so that signals and pid checks are real), its view kept here. */
+export interface SimAardvark {
+  pid: number;
+  /** Its --config directory and -p port. */
+  dir: string;
+  port: number;
+  /** The addresses it listens on (every network file's first line) and the networks it serves. */
+  listen: string[];
+  networks: string[];
+  /** SIGHUPs it has taken. */
+  reloads: number;
+}
+
 export interface SimState {
   /** uname -r of the simulated host: -j exists from 13.3 on. */
   release: string;
@@ -144,6 +157,8 @@ export interface SimState {
    * that command. Only processes started with JAILNET_SIM_PAUSABLE=1 pause.
    */
   pauseAt?: number;
+  /** The aardvark-dns processes started through the simulated binary (aardvark.ts), by pid. */
+  aardvarks?: SimAardvark[];
   jails: Jail[];
   vnets: Vnet[];
   ifaces: Iface[];

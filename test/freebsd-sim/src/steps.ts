@@ -21,7 +21,7 @@ export const TOOLS: Record<string, () => Promise<Tool>> = {
   kldstat: async () => (await import('./kld.js')).kldstat,
 };
 
-const INJECTED_FAILURE = 'freebsd-sim: injected failure\n';
+export const INJECTED_FAILURE = 'freebsd-sim: injected failure\n';
 
 /** One tool invocation as the state sees it. */
 export interface ToolRequest {
@@ -43,7 +43,7 @@ export interface ToolStep {
 }
 
 /** Counts the invocation; true when the test asked this one to fail (nothing changes then). */
-function injectedFailure(state: SimState, argv: string[]): boolean {
+export function injectedFailure(state: SimState, argv: string[]): boolean {
   state.commandCount = (state.commandCount ?? 0) + 1;
   const line = argv.join(' ');
   return state.failAt === state.commandCount || (state.failOn ?? []).some((prefix) => line.startsWith(prefix));
@@ -53,7 +53,7 @@ function injectedFailure(state: SimState, argv: string[]): boolean {
  * Whether this invocation is the one a test wants to crash right after: it then stops
  * with its effect in place, until the test kills the process group it started.
  */
-function pausesHere(state: SimState, pausable: boolean): boolean {
+export function pausesHere(state: SimState, pausable: boolean): boolean {
   return state.pauseAt !== undefined && state.pauseAt === state.commandCount && pausable;
 }
 
