@@ -7,6 +7,10 @@ import { snapshotDir } from './helpers/leases.js';
 import { comparable, PODMAN_PF_CONF, podHost, podmanDefaultNetwork } from './helpers/podnet.js';
 import { tool } from './helpers/sim.js';
 
+// Twelve scenarios of whole CNI chains on the simulator: about two minutes on a loaded
+// two-core machine, past tap's default.
+t.setTimeout(600_000);
+
 const PUBLISH = ['--runtime-config', JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] })];
 const ID_A = 'a'.repeat(64);
 const ID_B = 'b'.repeat(64);
