@@ -267,8 +267,15 @@ const CASES: Case[] = [
     name: 'flush all',
     given: [['pfctl', '-a', 'podnet/pod1', '-t', 'pods', '-T', 'add', '10.0.0.1']],
     run: ['pfctl', '-a', 'podnet/pod1', '-F', 'all'],
-    stderr: 'rules cleared\nnat cleared\n1 tables deleted.\n0 states cleared\nsource tracking entries cleared\npf: statistics cleared\npf: interface flags reset\n',
+    // sbin/pfctl/pfctl.c main(): with -a, -F all flushes the anchor's rules and tables only.
+    stderr: 'Ethernet rules cleared\nrules cleared\nnat cleared\n1 tables deleted.\n',
   },
+  {
+    name: 'flush all of the main ruleset',
+    run: ['pfctl', '-F', 'all'],
+    stderr: 'Ethernet rules cleared\nrules cleared\nnat cleared\n0 tables deleted.\n0 states cleared\nsource tracking entries cleared\npf: statistics cleared\npf: interface flags reset\n',
+  },
+  { name: 'flush ethernet', run: ['pfctl', '-F', 'ethernet'], stderr: 'Ethernet rules cleared\n' },
   { name: 'flush nat', run: ['pfctl', '-a', 'podnet/pod1', '-F', 'nat'], stderr: 'nat cleared\n' },
   // sbin/pfctl/pfctl.c main: one invocation flushes (-F) before it kills states (-k) and
   // before its table command (-T), whatever the order of the flags.
@@ -772,4 +779,18 @@ t.test('route -n monitor: one line per change of its vnet, until its jail goes',
   t.match(out, /^\d\d:\d\d:\d\d\.\d{3} add\/repl addr 127\.0\.0\.1\/8 iface lo0$/m, 'its address: an addr line');
   await setup(sim, [['jail', '-r', 'mon']]);
   t.equal(await exited, 'SIGKILL', 'jail -r ends the monitor attached to the jail');
+});
+
+t.test('pfctl -a ANCHOR -F all leaves the states; -F all of the main ruleset clears them', async (t) => {
+  const sim = await newSim(t);
+  const state = { proto: 'tcp', src: '192.0.2.1:40000', dst: '10.0.0.5:80' };
+  await sim.mutate((s) => {
+    (s.vnets.find((v) => v.id === 'host') as (typeof s.vnets)[number]).pf.states.push(state);
+  });
+  const held = () => sim.state().vnets.find((v) => v.id === 'host')?.pf.states ?? [];
+  // sbin/pfctl/pfctl.c main(): pfctl_clear_iface_states only `if (!*anchorname)`.
+  t.equal((await tool(sim, 'pfctl', ['-a', 'cni-rdr/p1', '-F', 'all'])).code, 0);
+  t.same(held(), [state], 'an anchor flush leaves the state table alone');
+  t.match(await tool(sim, 'pfctl', ['-F', 'all']), { code: 0, stderr: /^Ethernet rules cleared\nrules cleared\nnat cleared\n0 tables deleted\.\n1 states cleared\n/ });
+  t.same(held(), [], 'a flush of the main ruleset clears it');
 });

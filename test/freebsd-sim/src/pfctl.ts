@@ -325,12 +325,23 @@ function flush(pf: Pf, anchor: string, what: string, stderr: string[]): void {
     case 'info':
       stderr.push('pf: statistics cleared');
       break;
+    // pfctl_flush_eth_rules (FreeBSD 14's pfctl.c): the simulator holds no ethernet rules.
+    case 'ethernet':
+      stderr.push('Ethernet rules cleared');
+      break;
+    // sbin/pfctl/pfctl.c main(), -F all: the anchor's ethernet, filter and translation
+    // rules and its tables; states, source nodes, statistics, fingerprints and interface
+    // flags only without -a (`if (!*anchorname)`). altq is silent on a kernel without it,
+    // as are the fingerprints.
     case 'all':
+      flush(pf, anchor, 'ethernet', stderr);
       flush(pf, anchor, 'rules', stderr);
       flush(pf, anchor, 'nat', stderr);
       clearTables();
-      clearStates();
-      stderr.push('source tracking entries cleared', 'pf: statistics cleared', 'pf: interface flags reset');
+      if (anchor === '') {
+        clearStates();
+        stderr.push('source tracking entries cleared', 'pf: statistics cleared', 'pf: interface flags reset');
+      }
       break;
     default:
       break;
