@@ -58,6 +58,13 @@ export class BalancerError extends Error {
 
 export const emptyRules = (): BalancerRules => ({ services: [] });
 
+/** Rules that ask nothing of the host: no service and no `--set` timeouts. */
+export const isEmptyRules = (rules: BalancerRules): boolean => rules.services.length === 0 && !rules.timeouts;
+
+/** A drift's words for services the packet filter no longer holds (`where`: the driver's place for them). */
+export const servicesGone = (missing: ServiceKey[], where = ''): string =>
+  `load balancer service${missing.length > 1 ? 's' : ''} ${missing.map((s) => `${s.protocol} ${s.address}:${s.port}`).join(', ')} gone${where}`;
+
 export function ruleCount(rules: BalancerRules): number {
   return rules.services.reduce((n, s) => n + 1 + s.servers.length, 0);
 }

@@ -3,7 +3,7 @@
 // masqueraded addresses and isolation policy, the interfaces that must be up, what
 // belongs in each jailnet pod's vnet, the pods' load balancer rules and tuned sysctls. Pure: records in, data out; audit.ts compares it
 // with what the host holds.
-import type { BalancerRules } from '../balancer/rules.js';
+import { isEmptyRules, type BalancerRules } from '../balancer/rules.js';
 import type { IsolationPolicy, PortPublication } from '../hosts/packet-filter.js';
 import { formatIP, parseIP, parsePrefix } from '../ipam/ip.js';
 import type { AttachmentRecord } from '../plugins/attachment-record.js';
@@ -145,7 +145,7 @@ export function desiredState(records: Records): DesiredState {
     links,
     pods: records.pods.filter((p) => p.state === 'ready' && p.mode === 'bridge').map(podNet),
     balancers: records.pods
-      .filter((p) => p.state === 'ready' && p.runtime.balancer && (p.runtime.balancer.services.length > 0 || p.runtime.balancer.timeouts))
+      .filter((p) => p.state === 'ready' && p.runtime.balancer !== undefined && !isEmptyRules(p.runtime.balancer))
       .map((p) => ({ pod: p.name, vnet: p.jail, rules: p.runtime.balancer as BalancerRules })),
     sysctls: records.tunings.flatMap((r) => Object.entries(r.sysctl).map(([key, value]) => ({ pod: label(r.jail), vnet: r.jail, key, value }))),
   };

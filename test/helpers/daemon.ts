@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { CONTEXT_VARIABLES } from '../../dist/daemon/protocol.js';
 import { socketAnswers } from '../../dist/daemon/socket-probe.js';
 import { envAssignments, JAILNET } from './run.js';
 
@@ -30,6 +31,26 @@ export function rawRequest(socket: string, bytes: Buffer | string, options: { ha
       if (options.halfClose) client.end();
     });
   });
+}
+
+/** The context variables a request carries, as `NAME=value` lines: those `env` sets. */
+export const contextLines = (env: Record<string, string | undefined>): string =>
+  CONTEXT_VARIABLES.filter((name) => env[name] !== undefined).map((name) => `${name}=${env[name]}\n`).join('');
+
+export type RuntimeAnswer = { code: number; stdout: string; stderr: string } | { raw: string };
+
+/**
+ * A runtime API request (`kata-network SUB ID` or `kata-ipvs ID`) with `env`'s context
+ * variables, or `head` in their place; the answer split as protocol.ts frames it (exit code,
+ * stdout by its length, stderr), or the raw bytes of a refusal or a fallback.
+ */
+export async function runtimeRequest(socket: string, call: string, input: string, env: Record<string, string | undefined>, head?: string): Promise<RuntimeAnswer> {
+  const context = head ?? contextLines(env);
+  const answer = await rawRequest(socket, `jailnetd/1 ${call} ${Buffer.byteLength(input)}\n${context}\n${input}`);
+  const match = /^jailnetd\/1 (\d+) (\d+)\n/.exec(answer);
+  if (!match) return { raw: answer };
+  const body = Buffer.from(answer.slice(match[0].length));
+  return { code: Number(match[1]), stdout: body.subarray(0, Number(match[2])).toString(), stderr: body.subarray(Number(match[2])).toString() };
 }
 
 export { socketAnswers as answers } from '../../dist/daemon/socket-probe.js';

@@ -4,13 +4,13 @@
 // what the path needs in that vnet: pf itself, and forwarding (a packet redirected on lo0
 // leaves again for the real server).
 import { connectionKey, type ConnectionCounts } from '../../balancer/listing.js';
-import { withDefaults, type BalancerRules, type LbProtocol, type Timeouts } from '../../balancer/rules.js';
+import { isEmptyRules, withDefaults, type BalancerRules, type LbProtocol, type Timeouts } from '../../balancer/rules.js';
 import { BALANCER_ANCHOR } from '../../persistent-names.js';
 import type { LoadBalancer } from '../balancer.js';
 import type { Host, RunInVnet, Vnet } from '../host.js';
 import { pfctl } from './commands.js';
 import { checkPfRules, FREEBSD_SCHEDULERS, lbAnchorText, lbMainRuleset, pfBalancerDrift, PF_DEFAULT_TIMEOUTS } from './lb-text.js';
-import { parseKilledStates, parsePfLines, parsePfStates } from './parse.js';
+import { parseKilledStates, parsePfLines, parsePfStates, pfEnabled } from './parse.js';
 
 type HostPart = Pick<Host, 'sysctlGet' | 'sysctlSet'>;
 
@@ -29,7 +29,7 @@ export class PfLoadBalancer implements LoadBalancer {
   }
 
   async apply(previous: BalancerRules, next: BalancerRules, vnet: Vnet): Promise<void> {
-    const first = previous.services.length === 0 && !previous.timeouts;
+    const first = isEmptyRules(previous);
     if (first) await this.prepare(vnet);
     if (first || lbMainRuleset(previous) !== lbMainRuleset(next)) await this.run(pfctl.loadMain(), vnet, { input: lbMainRuleset(next) });
     await this.run(pfctl.load(BALANCER_ANCHOR), vnet, { input: lbAnchorText(next) });
@@ -39,7 +39,7 @@ export class PfLoadBalancer implements LoadBalancer {
   private async prepare(vnet: Vnet): Promise<void> {
     if ((await this.host.sysctlGet(FORWARDING, vnet)) !== '1') await this.host.sysctlSet(FORWARDING, '1', vnet);
     const info = await this.run(pfctl.info(), vnet, { reads: true, allowFailure: true });
-    if (!/Status: Enabled/.test(info.stdout)) await this.run(pfctl.enable(), vnet);
+    if (!pfEnabled(info.stdout)) await this.run(pfctl.enable(), vnet);
   }
 
   async connections(rules: BalancerRules, vnet: Vnet): Promise<ConnectionCounts> {
@@ -62,14 +62,14 @@ export class PfLoadBalancer implements LoadBalancer {
   }
 
   async drift(rules: BalancerRules, vnet: Vnet): Promise<string | undefined> {
-    if (rules.services.length === 0 && !rules.timeouts) return undefined;
+    if (isEmptyRules(rules)) return undefined;
     const info = await this.run(pfctl.info(), vnet, { reads: true, allowFailure: true });
     const lines = async (anchor: string) => {
       const shown = await this.run(pfctl.show(anchor, 'nat'), vnet, { reads: true, allowFailure: true });
       // An anchor no rule was ever loaded into does not exist (pfctl: "pfctl: Anchor does not exist.").
       return shown.exitCode === 0 ? parsePfLines(shown.stdout) : [];
     };
-    return pfBalancerDrift({ enabled: /^Status: Enabled/m.test(info.stdout), mainNat: await lines(''), anchorNat: await lines(BALANCER_ANCHOR) }, rules);
+    return pfBalancerDrift({ enabled: pfEnabled(info.stdout), mainNat: await lines(''), anchorNat: await lines(BALANCER_ANCHOR) }, rules);
   }
 
   /** pfctl -k matches a state's addresses, not its protocol: every flow to the address ends. */

@@ -12,7 +12,7 @@
 //   -p   sticky-address, with `set timeout src.track` — one value per vnet
 //   sh   refused: parse.y takes source-hash only for a single redirection address
 // and a pool sends every server the same port (`-> { … } port N`). Pure: rules in, text out.
-import { BalancerError, withDefaults, type BalancerRules, type RealServer, type Timeouts, type VirtualService } from '../../balancer/rules.js';
+import { BalancerError, servicesGone, withDefaults, type BalancerRules, type RealServer, type Timeouts, type VirtualService } from '../../balancer/rules.js';
 import { BALANCER_ANCHOR } from '../../persistent-names.js';
 
 export const FREEBSD_SCHEDULERS = ['rr', 'wrr'] as const;
@@ -116,6 +116,5 @@ export function pfBalancerDrift(view: PfBalancerView, rules: BalancerRules): str
       return rule.startsWith('rdr ') && rule.includes(` proto ${s.protocol} `) && rule.endsWith(`to ${s.address} port = ${s.port}`) && usable(s).every((r) => pool.includes(r.address));
     });
   const missing = served.filter((s) => !holds(s));
-  if (missing.length === 0) return undefined;
-  return `load balancer service${missing.length > 1 ? 's' : ''} ${missing.map((s) => `${s.protocol} ${s.address}:${s.port}`).join(', ')} gone from the anchor ${BALANCER_ANCHOR}`;
+  return missing.length === 0 ? undefined : servicesGone(missing, ` from the anchor ${BALANCER_ANCHOR}`);
 }

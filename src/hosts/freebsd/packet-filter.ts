@@ -17,7 +17,7 @@ import {
 } from '../packet-filter.js';
 import { ISOLATION_ANCHOR, MASQUERADE_TABLE, rdrAnchor } from '../../persistent-names.js';
 import { pfctl } from './commands.js';
-import { parseDeletedAddresses, parseKilledStates, parsePfLines } from './parse.js';
+import { parseDeletedAddresses, parseKilledStates, parsePfLines, pfEnabled } from './parse.js';
 import { parseForwards, parseIsolated, renderIsolation, renderPublication } from './pf-text.js';
 
 /** pfctl -k's two hosts for the states from anywhere to `address`. */
@@ -145,6 +145,6 @@ export class PfPacketFilter implements PacketFilter {
 
   async enabled(): Promise<boolean> {
     const result = await this.run(pfctl.info(), undefined, { allowFailure: true, reads: true });
-    return result.exitCode === 0 && /^Status: Enabled/m.test(result.stdout);
+    return result.exitCode === 0 && pfEnabled(result.stdout);
   }
 }

@@ -96,6 +96,9 @@ export function parseNetstatRoutes(stdout: string): RouteInfo[] {
   return routes;
 }
 
+/** `pfctl -s info`'s first line says whether pf is on (pfctl_parser.c print_status). */
+export const pfEnabled = (stdout: string): boolean => /^Status: Enabled/m.test(stdout);
+
 /** pfctl -s rules|nat and -T show print one item per line. */
 export function parsePfLines(stdout: string): string[] {
   return stdout

@@ -2,7 +2,7 @@
 // connections counted from conntrack's table there, flows ended with conntrack -D.
 import type { ConnectionCounts } from '../../balancer/listing.js';
 import { connectionKey } from '../../balancer/listing.js';
-import { withDefaults, type BalancerRules, type LbProtocol, type Timeouts } from '../../balancer/rules.js';
+import { isEmptyRules, withDefaults, type BalancerRules, type LbProtocol, type Timeouts } from '../../balancer/rules.js';
 import type { LoadBalancer } from '../balancer.js';
 import { hasTool, HostCommandError, type ExecDoor } from '../exec.js';
 import type { RunInVnet, Vnet } from '../host.js';
@@ -58,8 +58,8 @@ export class NftLoadBalancer implements LoadBalancer {
   }
 
   async drift(rules: BalancerRules, vnet: Vnet): Promise<string | undefined> {
-    if (rules.services.length === 0 && !rules.timeouts) return undefined;
-    const listed = await this.run(nft.listTableOf('ip', BALANCER_NFT_TABLE), vnet, { reads: true, allowFailure: true });
+    if (isEmptyRules(rules)) return undefined;
+    const listed = await this.run(nft.listTable(BALANCER_NFT_TABLE, 'ip'), vnet, { reads: true, allowFailure: true });
     if (listed.exitCode !== 0 && !/No such file or directory/.test(listed.stderr)) throw new HostCommandError(listed);
     return nftBalancerDrift(listed.exitCode === 0 ? parseNftTable(listed.stdout) : emptyState(), rules);
   }

@@ -51,8 +51,7 @@ export const ip = {
 
 export const nft = {
   apply: (): Argv => ['nft', '-f', '-'],
-  listTable: (table: string): Argv => ['nft', '-j', 'list', 'table', 'inet', table],
-  listTableOf: (family: 'ip' | 'inet', table: string): Argv => ['nft', '-j', 'list', 'table', family, table],
+  listTable: (table: string, family: 'inet' | 'ip' = 'inet'): Argv => ['nft', '-j', 'list', 'table', family, table],
   /** One chain and its rules: what nft reads of the kernel for it does not grow with the other chains' rules. */
   listChain: (table: string, chain: string): Argv => ['nft', '-j', 'list', 'chain', 'inet', table, chain],
   /** Exit 0 only when every element is in the set (an interval set finds an address by lookup). */

@@ -11,7 +11,7 @@
 // Each change is one `nft -f -` transaction that touches only the services that changed,
 // so the others keep their round-robin position and their clients. Pure: rules in, text out.
 import { BALANCER_NFT_TABLE } from '../../persistent-names.js';
-import type { BalancerRules, RealServer, ServiceKey, Timeouts, VirtualService } from '../../balancer/rules.js';
+import { isEmptyRules as isEmpty, servicesGone, type BalancerRules, type RealServer, type ServiceKey, type Timeouts, type VirtualService } from '../../balancer/rules.js';
 import type { NftState } from './nft-table.js';
 
 const T = `ip ${BALANCER_NFT_TABLE}`;
@@ -143,8 +143,6 @@ function timeoutRules(previous: Timeouts | undefined, next: Timeouts | undefined
   return [...lines, ...old, ...timeoutObjects(next), ...set];
 }
 
-const isEmpty = (rules: BalancerRules) => rules.services.length === 0 && !rules.timeouts;
-
 /**
  * The one transaction that turns `previous` into `next`, where `effective` gives the
  * timeouts in force (zeros filled from the host's). Empty `next`: the table goes.
@@ -179,6 +177,5 @@ export function nftBalancerDrift(state: NftState, rules: BalancerRules): string 
   if (hooks.length > 0) return `the load balancer's ${hooks.join(' and ')} hook${hooks.length > 1 ? 's are' : ' is'} gone`;
   const dispatched = new Set((state.maps.get('services') ?? []).map((e) => e.key));
   const missing = rules.services.filter((s) => !dispatched.has(element(s)) || !state.rules.some((r) => r.chain === serviceChain(s)));
-  if (missing.length === 0) return undefined;
-  return `load balancer service${missing.length > 1 ? 's' : ''} ${missing.map((s) => `${s.protocol} ${s.address}:${s.port}`).join(', ')} gone`;
+  return missing.length === 0 ? undefined : servicesGone(missing);
 }
