@@ -186,27 +186,24 @@ async function claimPorts(request: PluginRequest, mappings: PortMapping[], wante
 /**
  * After an attachment gave its ports up: each sibling that shared one of them (the same
  * container on another network) publishes it now, so the port still reaches the container.
- * Only the siblings the record names are read: a DEL of an attachment that shared nothing
- * costs nothing here.
+ * Only the siblings the record names are read. Under the records' lock, with the record as
+ * it was read there: a sibling's ADD notes its sharing under the same lock.
  */
 async function handOver(store: PortmapStore, gone: PortmapRecord): Promise<void> {
-  if (!gone.sharedWith?.length) return;
-  await store.records.locked(async () => {
-    for (const id of gone.sharedWith ?? []) {
-      const sibling = await store.records.read(id);
-      if (!sibling?.shared?.length) continue;
-      const { shared, owners } = await claimedElsewhere(store, sibling.mappings, id, sibling.containerId);
-      // What it still shares may have a new owner (another sibling, just now), which must know it.
-      await noteSharing(store, owners, id);
-      if (shared.length === sibling.shared.length) continue;
-      const own = sibling.mappings.filter((m) => !shared.includes(m));
-      const publication = publicationOfRecord(sibling, own);
-      await store.claims.claim(own, id);
-      await pluginHost().filter.publishPorts(publication);
-      const { shared: _before, ...rest } = sibling;
-      await store.records.write(id, { ...rest, publication, ...(shared.length > 0 ? { shared } : {}) });
-    }
-  });
+  for (const id of gone.sharedWith ?? []) {
+    const sibling = await store.records.read(id);
+    if (!sibling?.shared?.length) continue;
+    const { shared, owners } = await claimedElsewhere(store, sibling.mappings, id, sibling.containerId);
+    // What it still shares may have a new owner (another sibling, just now), which must know it.
+    await noteSharing(store, owners, id);
+    if (shared.length === sibling.shared.length) continue;
+    const own = sibling.mappings.filter((m) => !shared.includes(m));
+    const publication = publicationOfRecord(sibling, own);
+    await store.claims.claim(own, id);
+    await pluginHost().filter.publishPorts(publication);
+    const { shared: _before, ...rest } = sibling;
+    await store.records.write(id, { ...rest, publication, ...(shared.length > 0 ? { shared } : {}) });
+  }
 }
 
 async function add(request: PluginRequest): Promise<Result> {
@@ -233,8 +230,13 @@ async function add(request: PluginRequest): Promise<Result> {
 /** The attachment's publication taken from the host, its claims and record given up, its ports handed to a sibling. */
 async function withdraw(store: PortmapStore, record: PortmapRecord, alsoFlowsTo: string[] = []): Promise<void> {
   await pluginHost().filter.unpublishPorts(ownerOf(record), [...new Set([...record.addresses, ...alsoFlowsTo])]);
-  await forget(store, attachmentKey(record.network, record.containerId, record.ifname), record);
-  await handOver(store, record);
+  const id = attachmentKey(record.network, record.containerId, record.ifname);
+  await store.records.locked(async () => {
+    // Read again: a sibling may have noted its sharing since the caller read it.
+    const current = (await store.records.read(id)) ?? record;
+    await forget(store, id, current);
+    await handOver(store, current);
+  });
 }
 
 async function del(request: PluginRequest): Promise<void> {
