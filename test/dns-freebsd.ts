@@ -12,6 +12,7 @@ import t from 'tap';
 import { crashAfter } from './helpers/crash.js';
 import { podLab, type PodLab } from './helpers/pods.js';
 import { tool } from './helpers/sim.js';
+import type { Topology } from '../src/topology/model.js';
 
 t.setTimeout(600_000);
 
@@ -40,6 +41,11 @@ t.test("a pod's names: aardvark-dns started on the gateway, reloaded once per po
   t.equal((await lab.jailnet(['pod', 'create', 'p2', '--network', 'web'])).code, 0);
   t.match(servers(lab), [{ pid: server?.pid, reloads: 1 }], 'the second pod: one SIGHUP to the same server');
   t.equal((await fs.readFile(path.join(filesOf(lab), 'web'), 'utf8')).split('\n').filter(Boolean).length, 3, 'both pods have a line');
+  const topology = JSON.parse((await lab.jailnet(['topology', '--format', 'json'])).stdout) as Topology;
+  const address = (pod: string) => (topology.pods.find((p) => p.name === pod)?.attachments[0]?.addresses[0] ?? '').split('/')[0];
+  t.match(topology.pods.find((p) => p.name === 'p1')?.attachments, [{ network: 'web', names: ['p1', 'www', /^\S+$/] }], "topology: p1's names, as aardvark's file has them");
+  t.match(topology.networks.find((n) => n.name === 'web')?.dns, { domain: 'dns.podman', served: [{ names: ['p1', 'www', /./], addresses: [address('p1')] }, { names: ['p2', /./], addresses: [address('p2')] }] }, 'and every name the network serves');
+  t.match((await lab.jailnet(['topology'])).stdout, new RegExp(`^  names \\(dns\\.podman\\): p1,www,\\S+ ${address('p1')}; p2,\\S+ ${address('p2')}$`, 'm'), 'the text says them');
   const status = await lab.jailnet(['status']);
   t.match(status.stdout, new RegExp(`^ok {4}container names for network web: aardvark-dns \\(pid ${server?.pid}\\) serves web$`, 'm'), 'status names the server');
 

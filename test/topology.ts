@@ -128,3 +128,32 @@ t.test('renderers as data: quoting, shared pods, servers that are pods, hot-plug
     ].join('\n'),
   );
 });
+
+t.test("renderers as data: a network's container names and each pod's own", async (t) => {
+  const topology: Topology = {
+    host: 'freebsd',
+    networks: [
+      { name: 'web', bridge: 'bridge0', subnets: ['10.1.0.0/24'], members: [], pods: ['a'], dns: { domain: 'dns.podman', served: [{ containerId: 'c1', names: ['a', 'www'], addresses: ['10.1.0.2'] }, { containerId: 'c2', names: ['db'], addresses: ['10.1.0.3', 'fd00::3'] }] } },
+      { name: 'quiet', subnets: ['10.2.0.0/24'], members: [], pods: [], dns: { domain: 'dns.podman', served: [] } },
+    ],
+    pods: [{ name: 'a', mode: 'bridge', state: 'ready', jail: 'jailnet-a', attachments: [{ network: 'web', ifname: 'eth0', addresses: ['10.1.0.2/24'], names: ['a', 'www'] }], containers: [], ports: [], services: [], ...NONE_ADDED }],
+  };
+  t.equal(
+    topologyText(topology),
+    [
+      'network web: bridge bridge0 10.1.0.0/24',
+      '  members: -',
+      '  pods: a',
+      '  names (dns.podman): a,www 10.1.0.2; db 10.1.0.3,fd00::3',
+      'network quiet: bridge - 10.2.0.0/24',
+      '  members: -',
+      '  pods: -',
+      '  names (dns.podman): -',
+      'pod a (bridge, ready) jail jailnet-a',
+      '  eth0 on web: 10.1.0.2/24 names a, www',
+    ].join('\n'),
+  );
+  const dot = topologyDot(topology);
+  t.match(dot, /"pod:a" \[label="a\\n10\.1\.0\.2\/24\\nnames a, www"\];/, "the pod's names on it");
+  t.match(dot, /"net:web" \[label="web\\nbridge bridge0\\n10\.1\.0\.0\/24\\nnames: dns\.podman" shape=ellipse\];/, 'the network says it has names');
+});

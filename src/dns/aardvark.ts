@@ -93,8 +93,22 @@ export function keepingEntries(text: string, keep: (containerId: string) => bool
   return kept.length === 0 ? undefined : [header, ...kept].map((l) => `${l}\n`).join('');
 }
 
+const list = (column: string | undefined): string[] => (column ? column.split(',') : []);
+
+/** A network file's entries as aardvark reads them (the servers column left out). */
+export function entriesOf(text: string): Array<Omit<DnsEntry, 'servers'>> {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .slice(1)
+    .map((line) => {
+      const [containerId = '', ipv4, ipv6, names] = line.split(' ');
+      return { containerId, ipv4: list(ipv4), ipv6: list(ipv6), names: list(names) };
+    });
+}
+
 /** The container IDs that have a line in a network file's text. */
-export const entryIds = (text: string): string[] => text.split('\n').filter(Boolean).slice(1).map(idOf);
+export const entryIds = (text: string): string[] => entriesOf(text).map((e) => e.containerId);
 
 /** The file without this container's lines; undefined when only the header would be left. */
 export const withoutEntry = (text: string, containerId: string): string | undefined => keepingEntries(text, (id) => id !== containerId);
@@ -150,6 +164,19 @@ export async function aardvarkVersion(door: ExecDoor, binary: string): Promise<[
 export async function aardvarkPid(dir: string): Promise<number | undefined> {
   const pid = Number((await readText(path.join(dir, 'aardvark.pid')))?.trim());
   return Number.isInteger(pid) && pid > 1 && processAlive(pid) ? pid : undefined;
+}
+
+/**
+ * What a directory's aardvark serves, by network (an internal network's `%int` suffix taken
+ * off): each container's entry as its file has it.
+ */
+export async function servedEntries(dir: string): Promise<Map<string, Array<Omit<DnsEntry, 'servers'>>>> {
+  const served = new Map<string, Array<Omit<DnsEntry, 'servers'>>>();
+  for (const file of await networkFiles(dir)) {
+    const text = await readText(path.join(dir, file));
+    if (text !== undefined) served.set(file.replace(/%int$/, ''), entriesOf(text));
+  }
+  return served;
 }
 
 /** The directory's file that is not a network's. */

@@ -1,18 +1,21 @@
 // `jailnet topology` as text (a tree an admin reads) and as Graphviz dot (networks as
 // ellipses, each pod a cluster with its containers and hot-plugged interfaces, published
 // ports on the pod, the load balancer's services as diamonds pointing at their real
-// servers, what was added outside jailnet as a dashed note). Pure: data in, text out.
+// servers, what was added outside jailnet as a dashed note; on a network with container
+// names, the names its DNS serves). Pure: data in, text out.
 import { observedPhrases } from '../pods/store.js';
-import type { PodNode, Topology } from './model.js';
+import type { PodNode, ServedName, Topology } from './model.js';
 
 const portText = (p: PodNode['ports'][number]) => `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}->${p.containerPort}/${p.protocol}`;
 const serverText = (r: PodNode['services'][number]['servers'][number]) => `${r.address}:${r.port} w${r.weight}`;
 const routeText = (r: PodNode['runtimeRoutes'][number]) => `${r.dest}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.device}`;
+const namesText = (names: string[] | undefined) => (names?.length ? ` names ${names.join(', ')}` : '');
+const servedText = (served: ServedName) => `${served.names.join(',')} ${served.addresses.join(',') || '-'}`;
 const runtimeText = (i: PodNode['runtimeInterfaces'][number]) => `${i.name} (${i.linkType} ${i.device}, kata-network): ${i.addresses.join(' ') || '-'}`;
 
 function podLines(pod: PodNode): string[] {
   const lines = [`pod ${pod.name} (${pod.mode}, ${pod.state}) jail ${pod.jail}${pod.sharesWith ? ` shares ${pod.sharesWith}` : ''}`];
-  for (const a of pod.attachments) lines.push(`  ${a.ifname} on ${a.network}: ${a.addresses.join(' ') || '-'}`);
+  for (const a of pod.attachments) lines.push(`  ${a.ifname} on ${a.network}: ${a.addresses.join(' ') || '-'}${namesText(a.names)}`);
   for (const i of pod.runtimeInterfaces) lines.push(`  ${runtimeText(i)}`);
   for (const r of pod.runtimeRoutes) lines.push(`  route ${routeText(r)} (kata-network)`);
   const outside = observedPhrases(pod.addedOutside);
@@ -29,6 +32,7 @@ export function topologyText(topology: Topology): string {
     lines.push(`network ${n.name}: bridge ${n.bridge ?? '-'} ${n.subnets.join(' ')}`);
     lines.push(`  members: ${n.members.join(' ') || '-'}`);
     lines.push(`  pods: ${n.pods.join(' ') || '-'}`);
+    if (n.dns) lines.push(`  names (${n.dns.domain}): ${n.dns.served.map(servedText).join('; ') || '-'}`);
   }
   for (const pod of topology.pods) lines.push(...podLines(pod));
   return lines.join('\n');
@@ -39,7 +43,8 @@ const q = (text: string) => `"${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(
 
 function podCluster(pod: PodNode, index: number): string[] {
   const viaOwn = pod.runtimeRoutes.filter((r) => !pod.runtimeInterfaces.some((i) => i.name === r.device)).map((r) => `route ${routeText(r)}`);
-  const label = [pod.name, ...pod.attachments.flatMap((a) => a.addresses), ...pod.ports.map(portText), ...viaOwn].join('\n');
+  const names = [...new Set(pod.attachments.flatMap((a) => a.names ?? []))];
+  const label = [pod.name, ...pod.attachments.flatMap((a) => a.addresses), ...(names.length > 0 ? [`names ${names.join(', ')}`] : []), ...pod.ports.map(portText), ...viaOwn].join('\n');
   const lines = [`  subgraph cluster_${index} {`, `    label=${q(`pod ${pod.name}`)};`, `    ${q(`pod:${pod.name}`)} [label=${q(label)}];`];
   for (const c of pod.containers) lines.push(`    ${q(`ctr:${pod.name}/${c}`)} [label=${q(c)} shape=component];`, `    ${q(`pod:${pod.name}`)} -> ${q(`ctr:${pod.name}/${c}`)} [arrowhead=none];`);
   lines.push(...podExtras(pod), '  }');
@@ -84,7 +89,7 @@ function serverNodes(topology: Topology): string[] {
 export function topologyDot(topology: Topology): string {
   const lines = ['digraph jailnet {', '  rankdir=LR;', '  node [shape=box fontname="Helvetica"];'];
   for (const n of topology.networks) {
-    const label = [n.name, `bridge ${n.bridge ?? '-'}`, ...n.subnets].join('\n');
+    const label = [n.name, `bridge ${n.bridge ?? '-'}`, ...n.subnets, ...(n.dns ? [`names: ${n.dns.domain}`] : [])].join('\n');
     lines.push(`  ${q(`net:${n.name}`)} [label=${q(label)} shape=ellipse];`);
   }
   topology.pods.forEach((pod, index) => lines.push(...podCluster(pod, index)));
