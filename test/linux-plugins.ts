@@ -81,6 +81,24 @@ function suite(t: Test, pass: Pass): void {
     t.ok(ping(pathB, ipA), 'pod b pings pod a');
     t.ok(ping(undefined, ipA), 'the host pings pod a');
 
+    // Linux gives a bridge whose address was never set the lowest address of its ports
+    // (net/bridge/br_stp_if.c, br_stp_recalculate_bridge_id), so a port with a lower MAC
+    // joining would move the gateway's MAC under pods that have the old one cached: their
+    // packets to the gateway (DNS to aardvark included) then go nowhere.
+    const bridgeMac = () => sh('cat', [`/sys/class/net/${BRIDGE}/address`]).stdout.trim();
+    const before = bridgeMac();
+    t.equal(sh('cat', [`/sys/class/net/${BRIDGE}/addr_assign_type`]).stdout.trim(), '3', 'the bridge was given its address (NET_ADDR_SET)');
+    t.ok(ping(pathA, `${SUBNET}.1`), 'pod a pings its gateway');
+    const low = `${BRIDGE.slice(0, 11)}-lo`;
+    sh('ip', ['link', 'add', low, 'address', '00:00:00:00:00:01', 'type', 'veth', 'peer', 'name', `${low}p`]);
+    try {
+      sh('ip', ['link', 'set', low, 'master', BRIDGE, 'up']);
+      t.equal(bridgeMac(), before, 'a port with a lower MAC joined: the bridge keeps its address');
+      t.ok(ping(pathA, `${SUBNET}.1`), 'and pod a still reaches its gateway');
+    } finally {
+      linkRemove(low);
+    }
+
     serveHttp(pathA, 'hello from pod a\n');
     const host = hostAddress();
     const url = (address: string) => `http://${address}:${PORT}/`;

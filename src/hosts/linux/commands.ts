@@ -25,7 +25,14 @@ export const ip = {
   list: (): Argv => ['ip', '-j', 'link', 'show'],
   show: (name: string): Argv => ['ip', '-j', '-d', 'addr', 'show', 'dev', ifn(name)],
   members: (bridge: string): Argv => ['ip', '-j', 'link', 'show', 'master', ifn(bridge)],
-  createBridge: (name: string): Argv => ['ip', 'link', 'add', 'name', ifn(name), 'type', 'bridge'],
+  /**
+   * With an address of its own: a bridge whose address was never set takes the lowest of its
+   * ports' (net/bridge/br_stp_if.c, br_stp_recalculate_bridge_id, skipped for NET_ADDR_SET),
+   * so the gateway's MAC would move under pods that cached it whenever such a port joins or
+   * leaves. FreeBSD's if_bridge keeps the address it was created with unless
+   * net.link.bridge.inherit_mac is set (if_bridge(4)), and then takes only its first member's.
+   */
+  createBridge: (name: string, mac: string): Argv => ['ip', 'link', 'add', 'name', ifn(name), 'address', mac, 'type', 'bridge'],
   createTap: (name: string): Argv => ['ip', 'tuntap', 'add', 'dev', ifn(name), 'mode', 'tap'],
   createVxlan: (name: string, o: VxlanOptions): Argv => [
     'ip', 'link', 'add', ifn(name), 'type', 'vxlan', 'id', String(o.vni), 'local', o.local,

@@ -146,7 +146,7 @@ export class LinuxHost implements Host {
 
   async createBridge(name?: string): Promise<string> {
     const chosen = name ?? (await this.freeName('bridge', undefined));
-    await this.run(ip.createBridge(chosen), undefined);
+    await this.run(ip.createBridge(chosen, randomLocalMac()), undefined);
     return chosen;
   }
 
