@@ -8,7 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import { crashAfter } from './helpers/crash.js';
 import { NETAVARK, netavark, networkOptions, type NetworkSpec } from './helpers/netavark.js';
-import { comparable, podHost, type PodHost } from './helpers/podnet.js';
+import { comparable, hostView, podHost, type PodHost } from './helpers/podnet.js';
 import { run } from './helpers/run.js';
 import { setup, tool } from './helpers/sim.js';
 
@@ -24,11 +24,7 @@ const THIRD: NetworkSpec = { name: 'third', bridge: 'podman3', internal: true, s
 const globals = (h: PodHost) => ['--config', path.join(h.dir, 'networks-run'), '--rootless=false', '--aardvark-binary='];
 const call = (h: PodHost, command: string, ns: string, input: unknown) => netavark([...globals(h), command, ns], h.env, JSON.stringify(input));
 
-/** The host as an admin compares it, without the jails' lo0: a setup brings it up, and it lives and dies with its jail. */
-function hostState(h: PodHost) {
-  const state = comparable(h.sim.state());
-  return { ...state, interfaces: state.interfaces.filter((i) => !(i.vnet !== 'host' && i.name === 'lo0')) };
-}
+const hostState = (h: PodHost) => hostView(h.sim.state());
 
 async function leftovers(h: PodHost): Promise<string[]> {
   const found: string[] = [];

@@ -123,3 +123,9 @@ export function comparable(state: SimState, without: string[] = []) {
     modules: state.modules,
   };
 }
+
+/** The host as an admin compares it, without the jails' lo0: a setup brings it up, and it lives and dies with its jail. */
+export function hostView(state: SimState) {
+  const seen = comparable(state);
+  return { ...seen, interfaces: seen.interfaces.filter((i) => !(i.vnet !== 'host' && i.name === 'lo0')) };
+}
