@@ -13,6 +13,10 @@ import { crashAfter } from './helpers/crash.js';
 import { podLab, type PodLab } from './helpers/pods.js';
 import { tool } from './helpers/sim.js';
 import type { Topology } from '../src/topology/model.js';
+import { entriesOf } from '../src/dns/aardvark.js';
+import { dropStaleNames } from '../src/dns/dns-check.js';
+import { createExecDoor } from '../src/hosts/exec.js';
+import { aardvarkBinaries } from '../src/platform.js';
 
 t.setTimeout(600_000);
 
@@ -71,6 +75,39 @@ t.test('the server killed: status fails, repair starts it again on the same file
   t.match(alive, [{ listen: ['10.89.41.1'], networks: ['web'] }], 'a new server on the same files');
   t.equal((await lab.jailnet(['pod', 'rm', 'p1'])).code, 0);
   t.ok(await until(() => servers(lab).every((s) => s.pid === before?.pid)), 'and it exits with the pod');
+});
+
+t.test('a name whose container has no attachment: status names it, repair takes it out and leaves live ones', async (t) => {
+  const lab = await podLab(t);
+  await dnsNetwork(lab, '10.89.42.0/24');
+  t.equal((await lab.jailnet(['pod', 'create', 'p1', '--network', 'web', '--alias', 'www'])).code, 0);
+  const file = path.join(filesOf(lab), 'web');
+  const live = await fs.readFile(file, 'utf8');
+  // What a runtime that never called DEL leaves: a line no attachment record explains.
+  const ghost = 'e1'.repeat(32);
+  await fs.appendFile(file, `${ghost} 10.89.42.77  ghost,${ghost.slice(0, 12)}\n`);
+  const [server] = servers(lab);
+  const status = await lab.jailnet(['status']);
+  t.equal(status.code, 1);
+  t.match(status.stdout, new RegExp(`^FAIL {2}host: aardvark-dns serves names of containers jailnet has no attachment for: ghost \\(container ${ghost.slice(0, 12)} on web\\) — fix: jailnet repair$`, 'm'), 'status names the stale name');
+  t.notMatch(status.stdout, /p1 \(container/, 'and not the live pod');
+  const repaired = await lab.jailnet(['repair']);
+  t.equal(repaired.code, 0, repaired.stderr);
+  t.match(repaired.stdout, /^fixed host: aardvark-dns serves names of containers jailnet has no attachment for: ghost/m);
+  t.equal(await fs.readFile(file, 'utf8'), live, "the ghost's line gone, p1's kept");
+  // The simulated server counts a SIGHUP when it handles it, after repair has returned.
+  t.ok(await until(() => servers(lab)[0]?.reloads === (server?.reloads ?? 0) + 1), 'one SIGHUP');
+  t.match(servers(lab), [{ pid: server?.pid, reloads: (server?.reloads ?? 0) + 1 }], 'to the server that runs, and one only');
+  t.match((await lab.jailnet(['status'])).stdout, /^ok {4}pods' networks match jailnet's records$/m, 'status: clean again');
+
+  // Checked again under the files' lock: a container that has an attachment by then keeps its name.
+  const p1 = entriesOf(live)[0]?.containerId as string;
+  t.ok(p1, "p1's entry");
+  await fs.appendFile(file, `${ghost} 10.89.42.77  ghost,${ghost.slice(0, 12)}\n`);
+  const stale = [{ file: 'web', containerId: p1, names: ['p1'] }, { file: 'web', containerId: ghost, names: ['ghost'] }];
+  await dropStaleNames(createExecDoor({ env: lab.env }), filesOf(lab), stale, path.join(lab.stateDir, 'attachments'), aardvarkBinaries(lab.env));
+  t.equal(await fs.readFile(file, 'utf8'), live, 'told both are stale, it takes only the one without an attachment');
+  t.equal((await lab.jailnet(['pod', 'rm', 'p1'])).code, 0);
 });
 
 t.test('a server that cannot start (its gateway is on no interface): the pod create fails and changes nothing', async (t) => {

@@ -124,17 +124,18 @@ const readText = (file: string) => fs.readFile(file, 'utf8').catch((error: NodeJ
 
 /**
  * Rewrites network files under the lock every writer of the directory takes; `change` gets
- * a file's text (undefined when absent) and returns the new text, undefined to delete it.
+ * a file's text (undefined when absent) and returns the new text, undefined to delete it
+ * (it may read what it decides by under the lock).
  * Returns whether any file changed.
  */
-export async function editFiles(dir: string, files: string[], change: (file: string, text: string | undefined) => string | undefined): Promise<boolean> {
+export async function editFiles(dir: string, files: string[], change: (file: string, text: string | undefined) => string | undefined | Promise<string | undefined>): Promise<boolean> {
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   return withLock(path.join(path.dirname(dir), AARDVARK_LOCK), async () => {
     let changed = false;
     for (const name of files) {
       const file = path.join(dir, name);
       const before = await readText(file);
-      const after = change(name, before);
+      const after = await change(name, before);
       if (after === before) continue;
       changed = true;
       if (after === undefined) await fs.rm(file, { force: true });

@@ -2,13 +2,17 @@
 // network asks for them (its list holds the dnsname plugin). A failure when aardvark-dns is
 // missing (with the install line of the system); an `ok` line naming what it serves
 // otherwise. An aardvark-dns that is not running while containers have names in its files
-// is drift (repair/audit.ts), which `jailnet repair` and netmon mend by starting it.
+// is drift (repair/audit.ts), which `jailnet repair` and netmon mend by starting it; so is a
+// name whose container jailnet has no attachment for (a runtime that never called DEL): it
+// would answer with an address the next container may get, and repair takes it out.
 import type { ExecDoor } from '../hosts/exec.js';
 import type { Host, ReadinessCheck } from '../hosts/host.js';
 import { cniAardvarkDir } from '../persistent-names.js';
 import { aardvarkBinaries } from '../platform.js';
-import { existsSync } from 'node:fs';
-import { aardvarkPid, DnsError, networkFiles, reloadAardvark } from './aardvark.js';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { bridgeRecords } from '../plugins/attachment-record.js';
+import { aardvarkPid, DnsError, editFiles, entriesOf, keepingEntries, networkFiles, reloadAardvark } from './aardvark.js';
 
 const INSTALL: Record<Host['kind'], string> = {
   freebsd: 'pkg install aardvark-dns',
@@ -42,4 +46,50 @@ export async function restartAardvark(door: ExecDoor, dir: string, binaries: str
   const binary = binaries.find((b) => existsSync(b));
   if (!binary) throw new DnsError(`aardvark-dns is missing (${binaries.join(', ')})`);
   await reloadAardvark(door, { dir, binary, port: 53 }, true);
+}
+
+/** A name in aardvark's files whose container has no attachment in jailnet's records. */
+export interface StaleName {
+  /** The network file it is in (an internal network's keeps its `%int`). */
+  file: string;
+  containerId: string;
+  names: string[];
+}
+
+const networkOf = (file: string) => file.replace(/%int$/, '');
+
+/** The attachments the bridge plugin has records of, as `network\ncontainer ID` (lower case, as aardvark's files have it). */
+async function attachedContainers(attachmentsDir: string): Promise<Set<string>> {
+  return new Set((await bridgeRecords(attachmentsDir).all()).map((r) => `${r.network}\n${r.containerId.toLowerCase()}`));
+}
+
+/**
+ * The names of containers without an attachment. The files are read first and the records
+ * after: an ADD records its attachment before it writes the name, and a DEL takes the name
+ * before the record, so a call under way is never taken for a leak.
+ */
+export async function staleNames(dir: string, attachmentsDir: string): Promise<StaleName[]> {
+  const files = await networkFiles(dir);
+  const entries = await Promise.all(files.map(async (file) => ({ file, text: await fs.readFile(path.join(dir, file), 'utf8').catch(() => '') })));
+  if (entries.every((e) => e.text === '')) return [];
+  const attached = await attachedContainers(attachmentsDir);
+  return entries.flatMap(({ file, text }) => entriesOf(text).filter((e) => !attached.has(`${networkOf(file)}\n${e.containerId}`)).map((e) => ({ file, containerId: e.containerId, names: e.names })));
+}
+
+/**
+ * Takes stale names out, each only if its container still has no attachment once the
+ * files' lock is held (a container started again under the same ID keeps its name), then
+ * one reload of aardvark.
+ */
+export async function dropStaleNames(door: ExecDoor, dir: string, stale: StaleName[], attachmentsDir: string, binaries: string[]): Promise<void> {
+  let attached: Set<string> | undefined;
+  const changed = await editFiles(dir, [...new Set(stale.map((s) => s.file))], async (file, text) => {
+    if (text === undefined) return undefined;
+    attached ??= await attachedContainers(attachmentsDir);
+    const now = attached;
+    const gone = new Set(stale.filter((s) => s.file === file && !now.has(`${networkOf(file)}\n${s.containerId}`)).map((s) => s.containerId));
+    return keepingEntries(text, (id) => !gone.has(id));
+  });
+  const binary = binaries.find((b) => existsSync(b));
+  if (changed && binary) await reloadAardvark(door, { dir, binary, port: 53 }, false);
 }

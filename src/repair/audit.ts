@@ -6,7 +6,7 @@ import type { Host, InterfaceInfo } from '../hosts/host.js';
 import { sortedForwards, type IsolationPolicy, type PortForward, type PortPublication } from '../hosts/packet-filter.js';
 import { parseIP } from '../ipam/ip.js';
 import { observedPhrases, type ObservedNet } from '../pods/store.js';
-import { unservedNames } from '../dns/dns-check.js';
+import { staleNames, unservedNames, type StaleName } from '../dns/dns-check.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { bare, routeKey, type DesiredBalancer, type DesiredLink, type DesiredPodNet, type DesiredState, type DesiredSysctl } from './desired.js';
 
@@ -24,6 +24,8 @@ export type RepairStep =
   | { kind: 'balancer'; pod: string }
   /** aardvark-dns started again on the files of its directory (the dnsname plugin's). */
   | { kind: 'dns'; dir: string }
+  /** Names of containers without an attachment taken out of aardvark's files (if still so then). */
+  | { kind: 'names'; dir: string; stale: StaleName[] }
   /** Records what someone else added to a pod (not a host change). */
   | { kind: 'observe'; pod: string; found: ObservedNet; gone: ObservedNet };
 
@@ -69,9 +71,15 @@ async function filterDrift(host: Host, desired: DesiredState): Promise<Drift[]> 
   return drift;
 }
 
-async function dnsDrift(dir: string): Promise<Drift[]> {
+const staleText = (s: StaleName) => `${s.names[0] ?? s.containerId} (container ${s.containerId.slice(0, 12)} on ${s.file})`;
+
+async function dnsDrift(dir: string, attachmentsDir: string): Promise<Drift[]> {
+  const drift: Drift[] = [];
+  const stale = await staleNames(dir, attachmentsDir);
+  if (stale.length > 0) drift.push({ pod: HOST_WIDE, what: `aardvark-dns serves names of containers jailnet has no attachment for: ${stale.map(staleText).join(', ')}`, repair: { kind: 'names', dir, stale } });
   const files = await unservedNames(dir);
-  return files.length === 0 ? [] : [{ pod: HOST_WIDE, what: `aardvark-dns is not running while containers have names on ${files.join(', ')}`, repair: { kind: 'dns', dir } }];
+  if (files.length > 0) drift.push({ pod: HOST_WIDE, what: `aardvark-dns is not running while containers have names on ${files.join(', ')}`, repair: { kind: 'dns', dir } });
+  return drift;
 }
 
 async function linkDrift(host: Host, link: DesiredLink): Promise<Drift | undefined> {
@@ -184,8 +192,8 @@ export interface AuditOptions {
   gone?: ReadonlySet<string>;
   /** A step per link and per pod read (`jailnet repair` on a terminal). */
   progress?: ProgressFactory;
-  /** The dnsname plugin's aardvark-dns directory: names there must be served (read with the filter). */
-  dnsDir?: string;
+  /** The dnsname plugin's aardvark-dns directory: names there must be served, and be of attachments jailnet has (read with the filter). */
+  dns?: { dir: string; attachmentsDir: string };
 }
 
 export async function audit(host: Host, desired: DesiredState, options: AuditOptions = {}): Promise<Drift[]> {
@@ -203,7 +211,7 @@ export async function audit(host: Host, desired: DesiredState, options: AuditOpt
     sysctls: parts.includes('pods') ? desired.sysctls.filter(live) : [],
   };
   const drift = parts.includes('filter') ? await filterDrift(host, scoped) : [];
-  if (parts.includes('filter') && options.dnsDir !== undefined) drift.push(...(await dnsDrift(options.dnsDir)));
+  if (parts.includes('filter') && options.dns !== undefined) drift.push(...(await dnsDrift(options.dns.dir, options.dns.attachmentsDir)));
   const progress = (options.progress ?? noProgress)('checking pods', scoped.links.length + scoped.pods.length + scoped.balancers.length + scoped.sysctls.length);
   try {
     for (const link of scoped.links) {

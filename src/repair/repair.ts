@@ -4,7 +4,7 @@
 // a thing back as the records say it, so a repair interrupted at any host command is
 // finished by the next, and ten repairs leave the host as the first did.
 import { emptyRules } from '../balancer/rules.js';
-import { restartAardvark } from '../dns/dns-check.js';
+import { dropStaleNames, restartAardvark } from '../dns/dns-check.js';
 import type { ExecDoor } from '../hosts/exec.js';
 import type { Host } from '../hosts/host.js';
 import { bridgeRecords } from '../plugins/attachment-record.js';
@@ -41,7 +41,7 @@ export async function loadDesired(scope: RepairScope): Promise<DesiredState> {
 
 /** The drift of the host (of one pod and what is host-wide, with `pod`; only `parts`, when given). */
 export async function findDrift(scope: RepairScope, pod?: string, parts?: readonly AuditPart[]): Promise<Drift[]> {
-  const options = { ...(pod === undefined ? {} : { pod }), ...(parts ? { parts } : {}), ...(scope.progress ? { progress: scope.progress } : {}), ...(scope.dns ? { dnsDir: scope.dns.dir } : {}) };
+  const options = { ...(pod === undefined ? {} : { pod }), ...(parts ? { parts } : {}), ...(scope.progress ? { progress: scope.progress } : {}), ...(scope.dns ? { dns: { dir: scope.dns.dir, attachmentsDir: scope.attachmentsDir } } : {}) };
   return audit(scope.host, await loadDesired(scope), options);
 }
 
@@ -75,7 +75,7 @@ async function reloadBalancer(scope: RepairScope, pod: string): Promise<void> {
 }
 
 /** The order steps go in: what rules hang on before the rules, the filter before links. */
-const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'route', 'sysctl', 'balancer', 'observe', 'dns'];
+const ORDER: Array<RepairStep['kind']> = ['base', 'publish', 'masquerade', 'isolation', 'up', 'address', 'route', 'sysctl', 'balancer', 'observe', 'names', 'dns'];
 
 const FILTER_STEPS: ReadonlySet<RepairStep['kind']> = new Set(['base', 'publish', 'masquerade', 'isolation']);
 
@@ -105,6 +105,9 @@ async function applyStep(scope: RepairScope, step: RepairStep): Promise<void> {
     case 'dns':
       if (!scope.dns) throw new Error('no aardvark-dns to start here');
       return restartAardvark(scope.dns.door, step.dir, scope.dns.binaries);
+    case 'names':
+      if (!scope.dns) throw new Error('no aardvark-dns directory here');
+      return dropStaleNames(scope.dns.door, step.dir, step.stale, scope.attachmentsDir, scope.dns.binaries);
   }
 }
 
