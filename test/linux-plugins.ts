@@ -58,9 +58,12 @@ function suite(t: Test, pass: Pass): void {
     });
   }
   let daemon: DaemonProcess | undefined;
+  /** A port with a lower MAC than any random one, that the bridge test adds (and removes). */
+  const lowPort = `${BRIDGE.slice(0, 11)}-lo`;
   t.teardown(() => {
     netnsRemove(a);
     netnsRemove(b);
+    linkRemove(lowPort);
     linkRemove(BRIDGE);
   });
 
@@ -89,7 +92,8 @@ function suite(t: Test, pass: Pass): void {
     const before = bridgeMac();
     t.equal(sh('cat', [`/sys/class/net/${BRIDGE}/addr_assign_type`]).stdout.trim(), '3', 'the bridge was given its address (NET_ADDR_SET)');
     t.ok(ping(pathA, `${SUBNET}.1`), 'pod a pings its gateway');
-    const low = `${BRIDGE.slice(0, 11)}-lo`;
+    const low = lowPort;
+    linkRemove(low);
     sh('ip', ['link', 'add', low, 'address', '00:00:00:00:00:01', 'type', 'veth', 'peer', 'name', `${low}p`]);
     try {
       sh('ip', ['link', 'set', low, 'master', BRIDGE, 'up']);
