@@ -58,3 +58,30 @@ t.test('a hint a crash left (an address listed, its lease someone else’s) is n
   t.equal(await store.locked(() => store.releaseAttachment('ctrE', 'eth0')), 0, 'and its DEL releases nothing');
   t.ok(existsSync(path.join(dir, '10.1.0.2')), "ctrA's lease is still there");
 });
+
+t.test('a reservation a crash cut short (its lease file made, still empty) goes with its attachment', async (t) => {
+  const dataDir = t.testdir();
+  const store = await LeaseStore.open(dataDir, 'net');
+  const index = new LeaseIndex(dataDir, 'net');
+  // What reserve() leaves when killed between creating the lease file and writing it: listed first, then the empty file.
+  const cutShort = async (address: string) => {
+    await index.add('ctrF\r\neth0', address);
+    writeFileSync(path.join(store.dir, address), '');
+  };
+  await cutShort('10.1.0.7');
+  t.same(await store.locked(() => store.byAttachment('ctrF', 'eth0')), [], 'not a lease of ctrF: its ADD is no duplicate');
+  t.equal(await store.locked(() => store.releaseAttachment('ctrF', 'eth0')), 1, "its DEL releases it");
+  t.notOk(existsSync(path.join(store.dir, '10.1.0.7')), 'the empty lease file is gone');
+  t.same(await index.addresses('ctrF\r\neth0'), [], 'and the index no longer lists it');
+
+  await cutShort('10.1.0.8');
+  t.same(await store.locked(() => store.heldAfterCrash('ctrF', 'eth0')), [], 'an ADD after the crash holds nothing yet');
+  t.notOk(existsSync(path.join(store.dir, '10.1.0.8')), 'and has released what was cut short, so the address is free again');
+  t.equal(await store.locked(() => store.reserve('ctrF', 'eth0', ip('10.1.0.8'), 0)), true, 'it can be reserved');
+
+  // Another attachment's empty lease listed under ctrG's key is never taken for ctrG's: only the lister's key counts.
+  writeFileSync(path.join(store.dir, '10.1.0.9'), 'ctrH\r\neth0');
+  await index.add('ctrG\r\neth0', '10.1.0.9');
+  t.equal(await store.locked(() => store.releaseAttachment('ctrG', 'eth0')), 0, "a lease that names someone else is not released");
+  t.ok(existsSync(path.join(store.dir, '10.1.0.9')));
+});

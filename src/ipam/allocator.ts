@@ -46,12 +46,13 @@ export async function allocate(
   attachment: { containerId: string; ifname: string },
   requested: IP | undefined,
 ): Promise<Allocation> {
+  const held = await store.heldAfterCrash(attachment.containerId, attachment.ifname);
   if (requested) return allocateRequested(store, set, index, attachment, requested);
-  for (const held of await store.byAttachment(attachment.containerId, attachment.ifname)) {
-    if (rangeFor(set, held)) {
+  for (const ip of held) {
+    if (rangeFor(set, ip)) {
       throw new CniError(
         ErrorCode.DuplicateAllocation,
-        `${formatIP(held)} has been allocated to ${attachment.containerId}, duplicate allocation is not allowed`,
+        `${formatIP(ip)} has been allocated to ${attachment.containerId}, duplicate allocation is not allowed`,
       );
     }
   }

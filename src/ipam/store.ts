@@ -125,29 +125,53 @@ export class LeaseStore {
     }
   }
 
-  /** The attachment's leases: those the index lists for it whose lease file names it. */
-  async byAttachment(containerId: string, ifname: string): Promise<IP[]> {
+  /**
+   * What the index lists for an attachment: its leases (their file names it) and those it
+   * cut short — an empty lease file is a reservation stopped by a crash between the file's
+   * creation and its content, and the index listed it for this attachment first; under the
+   * network's lock nobody else is writing one.
+   */
+  private async listed(containerId: string, ifname: string): Promise<{ held: IP[]; cutShort: IP[] }> {
     const index = await this.indexed();
-    const ips: IP[] = [];
+    const held: IP[] = [];
+    const cutShort: IP[] = [];
     for (const address of await index.addresses(leaseKey(containerId, ifname))) {
       const ip = parseIP(address);
       const lease = ip ? await this.readLease(ip) : undefined;
-      if (ip && lease && lease.containerId === containerId.trim() && lease.ifname === ifname) ips.push(ip);
+      if (!ip || !lease) continue;
+      if (lease.containerId === '') cutShort.push(ip);
+      else if (lease.containerId === containerId.trim() && lease.ifname === ifname) held.push(ip);
     }
-    return ips;
+    return { held, cutShort };
   }
 
-  async release(ip: IP): Promise<void> {
+  /** The attachment's leases: those the index lists for it whose lease file names it. */
+  async byAttachment(containerId: string, ifname: string): Promise<IP[]> {
+    return (await this.listed(containerId, ifname)).held;
+  }
+
+  /** The attachment's leases, after releasing any reservation of its that a crash cut short (an ADD's first step). */
+  async heldAfterCrash(containerId: string, ifname: string): Promise<IP[]> {
+    const { held, cutShort } = await this.listed(containerId, ifname);
+    for (const ip of cutShort) await this.release(ip, leaseKey(containerId, ifname));
+    return held;
+  }
+
+  /** Removes a lease, and its address from the index under its holder's key (`key` for a lease cut short, which names none). */
+  async release(ip: IP, key?: string): Promise<void> {
     const lease = await this.readLease(ip);
     await fs.rm(path.join(this.dir, formatIP(ip)), { force: true });
-    if (lease) await (await this.indexed()).remove(leaseKey(lease.containerId, lease.ifname), [formatIP(ip)]);
+    const owner = key ?? (lease ? leaseKey(lease.containerId, lease.ifname) : undefined);
+    if (owner !== undefined) await (await this.indexed()).remove(owner, [formatIP(ip)]);
   }
 
-  /** Releases every lease of an attachment; old-style leases holding only the ID count when no new-style one does. */
+  /** Releases every lease of an attachment, cut short ones included; old-style leases holding only the ID count when no new-style one does. */
   async releaseAttachment(containerId: string, ifname: string): Promise<number> {
-    let victims = await this.byAttachment(containerId, ifname);
-    if (victims.length === 0) victims = await this.byAttachment(containerId, '');
+    const key = leaseKey(containerId, ifname);
+    const { held, cutShort } = await this.listed(containerId, ifname);
+    const victims = held.length > 0 ? held : await this.byAttachment(containerId, '');
     for (const ip of victims) await this.release(ip);
-    return victims.length;
+    for (const ip of cutShort) await this.release(ip, key);
+    return victims.length + cutShort.length;
   }
 }
