@@ -167,17 +167,22 @@ export async function aardvarkPid(dir: string): Promise<number | undefined> {
   return Number.isInteger(pid) && pid > 1 && processAlive(pid) ? pid : undefined;
 }
 
-/**
- * What a directory's aardvark serves, by network (an internal network's `%int` suffix taken
- * off): each container's entry as its file has it.
- */
-export async function servedEntries(dir: string): Promise<Map<string, Array<Omit<DnsEntry, 'servers'>>>> {
-  const served = new Map<string, Array<Omit<DnsEntry, 'servers'>>>();
+/** The network a file is of: an internal network's file has `%int` after its name (networkFile). */
+export const networkOfFile = (file: string): string => file.replace(/%int$/, '');
+
+/** Each network file of a directory with the entries it holds, as aardvark reads them. */
+export async function entriesByFile(dir: string): Promise<Array<{ file: string; entries: Array<Omit<DnsEntry, 'servers'>> }>> {
+  const found = [];
   for (const file of await networkFiles(dir)) {
     const text = await readText(path.join(dir, file));
-    if (text !== undefined) served.set(file.replace(/%int$/, ''), entriesOf(text));
+    if (text !== undefined) found.push({ file, entries: entriesOf(text) });
   }
-  return served;
+  return found;
+}
+
+/** What a directory's aardvark serves, by network: each container's entry as its file has it. */
+export async function servedEntries(dir: string): Promise<Map<string, Array<Omit<DnsEntry, 'servers'>>>> {
+  return new Map((await entriesByFile(dir)).map(({ file, entries }) => [networkOfFile(file), entries]));
 }
 
 /** The directory's file that is not a network's. */

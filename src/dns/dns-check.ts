@@ -9,10 +9,9 @@ import type { ExecDoor } from '../hosts/exec.js';
 import type { Host, ReadinessCheck } from '../hosts/host.js';
 import { cniAardvarkDir } from '../persistent-names.js';
 import { aardvarkBinaries } from '../platform.js';
-import { existsSync, promises as fs } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { bridgeRecords } from '../plugins/attachment-record.js';
-import { aardvarkPid, DnsError, editFiles, entriesOf, keepingEntries, networkFiles, reloadAardvark } from './aardvark.js';
+import { aardvarkPid, DnsError, editFiles, entriesByFile, keepingEntries, networkFiles, networkOfFile, reloadAardvark } from './aardvark.js';
 
 const INSTALL: Record<Host['kind'], string> = {
   freebsd: 'pkg install aardvark-dns',
@@ -56,12 +55,12 @@ export interface StaleName {
   names: string[];
 }
 
-const networkOf = (file: string) => file.replace(/%int$/, '');
-
 /** The attachments the bridge plugin has records of, as `network\ncontainer ID` (lower case, as aardvark's files have it). */
 async function attachedContainers(attachmentsDir: string): Promise<Set<string>> {
   return new Set((await bridgeRecords(attachmentsDir).all()).map((r) => `${r.network}\n${r.containerId.toLowerCase()}`));
 }
+
+const attachedTo = (attached: Set<string>, file: string, containerId: string) => attached.has(`${networkOfFile(file)}\n${containerId}`);
 
 /**
  * The names of containers without an attachment. The files are read first and the records
@@ -69,11 +68,10 @@ async function attachedContainers(attachmentsDir: string): Promise<Set<string>> 
  * before the record, so a call under way is never taken for a leak.
  */
 export async function staleNames(dir: string, attachmentsDir: string): Promise<StaleName[]> {
-  const files = await networkFiles(dir);
-  const entries = await Promise.all(files.map(async (file) => ({ file, text: await fs.readFile(path.join(dir, file), 'utf8').catch(() => '') })));
-  if (entries.every((e) => e.text === '')) return [];
+  const files = await entriesByFile(dir);
+  if (files.every((f) => f.entries.length === 0)) return [];
   const attached = await attachedContainers(attachmentsDir);
-  return entries.flatMap(({ file, text }) => entriesOf(text).filter((e) => !attached.has(`${networkOf(file)}\n${e.containerId}`)).map((e) => ({ file, containerId: e.containerId, names: e.names })));
+  return files.flatMap(({ file, entries }) => entries.filter((e) => !attachedTo(attached, file, e.containerId)).map((e) => ({ file, containerId: e.containerId, names: e.names })));
 }
 
 /**
@@ -82,12 +80,10 @@ export async function staleNames(dir: string, attachmentsDir: string): Promise<S
  * one reload of aardvark.
  */
 export async function dropStaleNames(door: ExecDoor, dir: string, stale: StaleName[], attachmentsDir: string, binaries: string[]): Promise<void> {
-  let attached: Set<string> | undefined;
   const changed = await editFiles(dir, [...new Set(stale.map((s) => s.file))], async (file, text) => {
     if (text === undefined) return undefined;
-    attached ??= await attachedContainers(attachmentsDir);
-    const now = attached;
-    const gone = new Set(stale.filter((s) => s.file === file && !now.has(`${networkOf(file)}\n${s.containerId}`)).map((s) => s.containerId));
+    const attached = await attachedContainers(attachmentsDir);
+    const gone = new Set(stale.filter((s) => s.file === file && !attachedTo(attached, file, s.containerId)).map((s) => s.containerId));
     return keepingEntries(text, (id) => !gone.has(id));
   });
   const binary = binaries.find((b) => existsSync(b));
